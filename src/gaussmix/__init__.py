@@ -1,0 +1,17 @@
+"""gaussmix: Gaussian mixture models fitted by EM.
+
+A scikit-learn compatible :class:`GaussianMixture` on a small numeric core
+(:mod:`gaussmix.core`) of covariance families, sufficient statistics, E-step and
+M-step.
+"""
+
+from gaussmix._version import __version__
+from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
+from gaussmix.mixture import GaussianMixture
+
+__all__ = [
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "GaussianMixture",
+    "__version__",
+]

@@ -1,0 +1,346 @@
+"""Input validation: every bad input gets a clear error before any numeric work.
+
+Each message says what is wrong and how to fix it. Parameter checks are a
+declarative table (:data:`PARAMETER_RULES`), separate from the algorithm.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from gaussmix._typing import FloatArray
+from gaussmix.core.covariance import FAMILIES, CovarianceFamily
+from gaussmix.core.init import INIT_METHODS
+
+__all__ = [
+    "PARAMETER_RULES",
+    "check_X",
+    "check_init_arrays",
+    "check_parameters",
+    "check_sample_weight",
+    "resolve_n_threads",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A constraint on one constructor parameter."""
+
+    check: Callable[[Any], bool]
+    expected: str
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _is_array_or_none(v: Any) -> bool:
+    return v is None or isinstance(v, (list, tuple, np.ndarray))
+
+
+def _is_random_state(v: Any) -> bool:
+    return v is None or _is_int(v) or isinstance(v, np.random.RandomState)
+
+
+PARAMETER_RULES: dict[str, Rule] = {
+    "n_components": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "covariance_type": Rule(
+        lambda v: isinstance(v, str) and v in FAMILIES,
+        "one of " + ", ".join(repr(k) for k in FAMILIES),
+    ),
+    "tol": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
+    "reg_covar": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
+    "max_iter": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "n_init": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "init_params": Rule(
+        lambda v: isinstance(v, str) and v in INIT_METHODS,
+        "one of " + ", ".join(repr(m) for m in INIT_METHODS),
+    ),
+    "weights_init": Rule(_is_array_or_none, "None or an array of shape (n_components,)"),
+    "means_init": Rule(
+        _is_array_or_none, "None or an array of shape (n_components, n_features)"
+    ),
+    "precisions_init": Rule(_is_array_or_none, "None or an array of precisions"),
+    "random_state": Rule(
+        _is_random_state, "None, an integer or a numpy.random.RandomState"
+    ),
+    "warm_start": Rule(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+    "verbose": Rule(
+        lambda v: isinstance(v, (bool, np.bool_)) or (_is_int(v) and v >= 0),
+        "an integer >= 0",
+    ),
+    "verbose_interval": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "n_jobs": Rule(
+        lambda v: v is None or (_is_int(v) and v != 0),
+        "None (all available cores), a positive integer, or -1",
+    ),
+}
+
+
+def check_parameters(params: dict[str, Any], owner: str) -> None:
+    """Raise ValueError naming the first parameter that breaks its rule."""
+    for name, rule in PARAMETER_RULES.items():
+        if name not in params:
+            continue
+        value = params[name]
+        if not rule.check(value):
+            raise ValueError(
+                f"{owner}: {name} must be {rule.expected}; got {value!r}."
+            )
+
+
+def resolve_n_threads(n_jobs: int | None) -> int:
+    """Number of threads for chunked work: None or -1 means every usable core."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        available = os.cpu_count() or 1
+    if n_jobs is None or n_jobs < 0:
+        return max(1, available + 1 + (n_jobs if n_jobs is not None else -1))
+    return int(n_jobs)
+
+
+def _describe_non_numeric(X: Any) -> str:
+    """Find a column with non-numeric values and show one of them."""
+    columns = getattr(X, "columns", None)
+    if columns is not None and hasattr(X, "dtypes"):
+        for i, (name, dtype) in enumerate(zip(columns, X.dtypes, strict=False)):
+            if not (np.issubdtype(np.dtype(dtype), np.number) if _plain(dtype) else False):
+                col = X.iloc[:, i]
+                bad = _first_non_number(list(col))
+                if bad is not None:
+                    return f"column {i} ({name!r}) holds non-numeric values such as {bad!r}"
+        return "some columns are not numeric"
+    try:
+        arr = np.asarray(X, dtype=object)
+    except Exception:  # pragma: no cover - exotic containers
+        return "the values are not numbers"
+    if arr.ndim == 2:
+        for j in range(arr.shape[1]):
+            bad = _first_non_number(arr[:, j])
+            if bad is not None:
+                return f"column {j} holds non-numeric values such as {bad!r}"
+    return "the values are not numbers"
+
+
+def _plain(dtype: Any) -> bool:
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        return False
+    return True
+
+
+def _first_non_number(values: Any) -> Any:
+    for v in values:
+        if isinstance(v, (bool, np.bool_)):
+            continue
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            return v
+    return None
+
+
+def check_X(
+    estimator: Any, X: Any, *, reset: bool, min_samples: int = 2
+) -> FloatArray:
+    """Validate ``X`` and return a float32 or float64 2-D array.
+
+    Raises
+    ------
+    ValueError
+        For 1-D input (with the ``reshape`` hint), non-numeric values, NaN or
+        infinity (with the number of rows and the columns), too few samples,
+        or a wrong number of features at predict time.
+    TypeError
+        For sparse input.
+    """
+    name = type(estimator).__name__
+    if not hasattr(X, "__array__") and not hasattr(X, "iloc") and isinstance(X, (list, tuple)):
+        shape = np.shape(np.asarray(X, dtype=object)) if len(X) else (0,)
+    else:
+        shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 1:
+        raise ValueError(
+            f"{name} expects a 2-D array of shape (n_samples, n_features), got a "
+            f"1-D array of shape {tuple(shape)}. If your data has a single feature, "
+            "use X.reshape(-1, 1); if it is a single sample, use X.reshape(1, -1)."
+        )
+    if shape is not None and len(shape) == 0:
+        raise ValueError(
+            f"{name} expects a 2-D array of shape (n_samples, n_features), got a "
+            "scalar. Pass your samples as rows of a 2-D array."
+        )
+    try:
+        Xv = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=min_samples,
+        )
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if "could not convert" in msg or "dtype" in msg and "object" in msg or (
+            "Unable to convert" in msg
+        ):
+            raise ValueError(
+                f"{name}: X must contain only numbers, but {_describe_non_numeric(X)}. "
+                "Encode categorical features (e.g. sklearn.preprocessing.OneHotEncoder) "
+                "or drop them."
+            ) from None
+        raise
+    Xv = np.asarray(Xv)
+    _check_finite(Xv, name)
+    return Xv
+
+
+def _check_finite(X: FloatArray, name: str) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(X, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(X)
+    if not np.any(bad):
+        return  # finite values whose sum overflows
+    rows = np.flatnonzero(bad.any(axis=1))
+    cols = np.flatnonzero(bad.any(axis=0))
+    n_nan = int(np.count_nonzero(np.isnan(X)))
+    n_inf = int(np.count_nonzero(bad)) - n_nan
+    kinds = " and ".join(
+        k for k, n in (("NaN", n_nan), ("infinity (inf)", n_inf)) if n
+    )
+    col_list = ", ".join(str(int(c)) for c in cols[:10]) + (", ..." if cols.size > 10 else "")
+    raise ValueError(
+        f"{name}: X contains {kinds} in {rows.size} row(s) (first at row "
+        f"{int(rows[0])}) and column(s) [{col_list}]. Remove those rows, or impute "
+        "the missing values (e.g. sklearn.impute.SimpleImputer), before calling "
+        "this method."
+    )
+
+
+def check_sample_weight(
+    sample_weight: Any, n_samples: int, n_components: int | None, name: str
+) -> FloatArray | None:
+    """Validate sample weights; return float64 weights or None for all ones."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        w = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
+    else:
+        try:
+            w = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name}: sample_weight must be numbers, one per row of X."
+            ) from None
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"{name}: sample_weight has shape {w.shape} but X has {n_samples} rows; "
+            "pass a 1-D array with one weight per row."
+        )
+    nonfinite = ~np.isfinite(w)
+    if np.any(nonfinite):
+        rows = np.flatnonzero(nonfinite)
+        raise ValueError(
+            f"{name}: sample_weight contains NaN or infinity in {rows.size} row(s) "
+            f"(first at row {int(rows[0])}); weights must be finite."
+        )
+    negative = w < 0
+    if np.any(negative):
+        rows = np.flatnonzero(negative)
+        raise ValueError(
+            f"{name}: sample_weight must be non-negative; found {rows.size} negative "
+            f"weight(s) (first at row {int(rows[0])}). Use 0 to ignore a row."
+        )
+    positive = int(np.count_nonzero(w > 0))
+    if positive == 0:
+        raise ValueError(
+            f"{name}: sample_weight is zero for every row; give some rows a positive weight."
+        )
+    if n_components is not None and positive < n_components:
+        raise ValueError(
+            f"{name}: n_components={n_components} needs at least {n_components} rows "
+            f"with positive sample_weight, got {positive}. Reduce n_components or "
+            "give more rows a positive weight."
+        )
+    return w
+
+
+def check_init_arrays(
+    weights_init: Any,
+    means_init: Any,
+    precisions_init: Any,
+    family: CovarianceFamily,
+    n_components: int,
+    n_features: int,
+    name: str,
+) -> tuple[FloatArray | None, FloatArray | None, FloatArray | None]:
+    """Validate user-given initial parameters (shape, finiteness, positivity)."""
+    weights = means = precisions = None
+    if weights_init is not None:
+        weights = _as_float_array(weights_init, "weights_init", name)
+        if weights.shape != (n_components,):
+            raise ValueError(
+                f"{name}: weights_init must have shape ({n_components},) (one weight per "
+                f"component), got {weights.shape}."
+            )
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise ValueError(
+                f"{name}: weights_init must lie in [0, 1]; got min {weights.min():.5g} and "
+                f"max {weights.max():.5g}."
+            )
+        if not np.allclose(np.sum(weights), 1.0):
+            raise ValueError(
+                f"{name}: weights_init must sum to 1, got sum {np.sum(weights):.5f}. "
+                "Normalise it: weights_init / weights_init.sum()."
+            )
+    if means_init is not None:
+        means = _as_float_array(means_init, "means_init", name)
+        if means.shape != (n_components, n_features):
+            raise ValueError(
+                f"{name}: means_init must have shape (n_components, n_features) = "
+                f"({n_components}, {n_features}), got {means.shape}."
+            )
+    if precisions_init is not None:
+        precisions = _as_float_array(precisions_init, "precisions_init", name)
+        expected = family.covariance_shape(n_components, n_features)
+        if precisions.shape != expected:
+            raise ValueError(
+                f"{name}: precisions_init for covariance_type={family.name!r} must have "
+                f"shape {expected}, got {precisions.shape}."
+            )
+        ok = np.atleast_1d(family.is_positive_definite(precisions))
+        if not np.all(ok):
+            bad = np.flatnonzero(~ok)
+            where = "" if family.shared else f" (component(s) {bad.tolist()})"
+            kind = "symmetric positive definite" if family.matrix else "positive"
+            raise ValueError(
+                f"{name}: precisions_init must be {kind}{where}. Pass precisions "
+                "(inverse covariances), e.g. numpy.linalg.inv(covariances) for full "
+                "matrices or 1 / variances otherwise."
+            )
+    return weights, means, precisions
+
+
+def _as_float_array(value: Any, what: str, name: str) -> FloatArray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {what} must be an array of numbers.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: {what} contains NaN or infinity.")
+    return arr

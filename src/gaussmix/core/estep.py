@@ -1,0 +1,312 @@
+"""The E-step: log-densities, responsibilities and sufficient statistics, by chunks.
+
+The data are walked in row chunks of a few megabytes of working memory each, so
+the ``n_samples x n_components`` responsibility matrix never exists whole during
+a fit. Each chunk is centred on the mixture mean of the current parameters,
+turned into its family design, and reduced to a flat vector of moments. The
+chunks may run on several threads; their moments are summed in chunk order, so
+the result does not depend on the number of threads.
+
+Inside a chunk the layout is component-major (``(n_components, n_rows)``):
+reductions over components run along contiguous memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
+
+import numpy as np
+
+from gaussmix._typing import FloatArray
+from gaussmix.core.covariance import CovarianceFamily, Prepared
+from gaussmix.core.params import GMMParams
+from gaussmix.core.stats import SuffStats
+
+__all__ = [
+    "chunk_rows",
+    "e_step",
+    "estimate_log_prob",
+    "estimate_log_prob_resp",
+    "stats_from_resp",
+]
+
+#: Working memory aimed at per chunk (design, log-densities, responsibilities).
+CHUNK_BYTES: Final = 2 * 2**20
+MIN_CHUNK_ROWS: Final = 64
+MAX_CHUNK_ROWS: Final = 2**16
+
+T = TypeVar("T")
+
+RespFn = Callable[[int, int], FloatArray]
+
+
+class LogDensityOverflowError(FloatingPointError, ValueError):
+    """The log-density of some rows is not finite under every component."""
+
+
+def chunk_rows(family: CovarianceFamily, n_components: int, n_features: int) -> int:
+    """Rows per chunk for this model size (independent of the thread count).
+
+    Parameters
+    ----------
+    family : CovarianceFamily
+        The covariance family (its design width sets the memory per row).
+    n_components, n_features : int
+        Model size.
+
+    Returns
+    -------
+    int
+        A row count between ``MIN_CHUNK_ROWS`` and ``MAX_CHUNK_ROWS``.
+    """
+    width = family.n_moments(n_components, n_features) // max(n_components, 1)
+    per_row = 8 * (width + 3 * n_components + 2 * n_features + 4)
+    return int(np.clip(CHUNK_BYTES // per_row, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+
+
+def _bounds(n_samples: int, rows: int) -> list[tuple[int, int]]:
+    return [(s, min(s + rows, n_samples)) for s in range(0, n_samples, rows)]
+
+
+def _map_chunks(
+    fn: Callable[[int, int], T], bounds: Sequence[tuple[int, int]], n_threads: int
+) -> list[T]:
+    if n_threads <= 1 or len(bounds) <= 1:
+        return [fn(s, e) for s, e in bounds]
+    with ThreadPoolExecutor(max_workers=min(n_threads, len(bounds))) as pool:
+        return list(pool.map(lambda b: fn(*b), bounds))
+
+
+def _centred_T(X: FloatArray, start: int, stop: int, shift: FloatArray) -> FloatArray:
+    """``(X[start:stop] - shift).T`` as a C-contiguous float64 ``(D, n)`` array."""
+    block = X[start:stop]
+    out = np.empty((block.shape[1], block.shape[0]), dtype=np.float64)
+    np.subtract(block.T, shift[:, None], out=out)
+    return out
+
+
+def _normalise(LT: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """In place: ``LT <- exp(LT - max)``; return ``(log-normaliser, column sums)``."""
+    mx = LT.max(axis=0)
+    if not np.all(np.isfinite(mx)):
+        bad = int(np.count_nonzero(~np.isfinite(mx)))
+        raise LogDensityOverflowError(
+            f"the log-density of {bad} rows is not finite under any component; "
+            "the data are too large for the fitted covariances. Scale the data "
+            "(e.g. sklearn.preprocessing.StandardScaler) or increase reg_covar."
+        )
+    LT -= mx
+    np.exp(LT, out=LT)
+    s = LT.sum(axis=0)
+    log_norm = np.log(s)
+    log_norm += mx
+    return log_norm, s
+
+
+def _prepare(
+    params: GMMParams, family: CovarianceFamily, dtype: np.dtype[Any], log_weights: bool
+) -> tuple[FloatArray, Prepared]:
+    shift = params.center()
+    with np.errstate(divide="ignore"):
+        prep = family.prepare(params, shift, dtype, log_weights)
+    return shift, prep
+
+
+def e_step(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    sample_weight: FloatArray | None = None,
+    *,
+    n_threads: int = 1,
+    rows: int | None = None,
+) -> SuffStats:
+    """One E-step pass: sufficient statistics and log-likelihood under ``params``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Float32 or float64 data (validated by the caller).
+    params : GMMParams
+        Current parameters.
+    family : CovarianceFamily
+        Covariance family of ``params``.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Non-negative weights; None means all ones.
+    n_threads : int, default=1
+        Threads over chunks. The result does not depend on it.
+    rows : int, default=None
+        Rows per chunk; None picks :func:`chunk_rows`.
+
+    Returns
+    -------
+    SuffStats
+        Statistics centred on ``params.center()``, with ``loglik`` the weighted
+        sum of ``log p(x_i)``.
+    """
+    n_samples, n_features = X.shape
+    n_components = params.n_components
+    rows = rows or chunk_rows(family, n_components, n_features)
+    shift, prep = _prepare(params, family, X.dtype, log_weights=True)
+
+    def work(start: int, stop: int) -> tuple[FloatArray, float]:
+        xcT = _centred_T(X, start, stop, shift)
+        Z = family.moment_design(xcT, n_components)
+        LT = family.log_prob_T(xcT, Z, prep)
+        log_norm, s = _normalise(LT)
+        if sample_weight is None:
+            loglik = float(np.sum(log_norm, dtype=np.float64))
+            rw = np.ones(stop - start)
+            scale = 1.0 / s
+        else:
+            rw = sample_weight[start:stop]
+            loglik = float(log_norm.astype(np.float64) @ rw)
+            scale = rw / s
+        LT *= scale
+        R = LT.astype(np.float64, copy=False)
+        return family.moments(R, Z, xcT, rw), loglik
+
+    parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    flat = parts[0][0].copy()
+    loglik = parts[0][1]
+    for f, ll in parts[1:]:
+        flat += f
+        loglik += ll
+    nk, sx, sxx = family.unpack(flat, n_components, n_features)
+    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+    return SuffStats(
+        nk=nk, sx=sx, sxx=sxx, shift=shift, loglik=loglik, weight=weight, n_samples=n_samples
+    )
+
+
+def stats_from_resp(
+    X: FloatArray,
+    resp: FloatArray | RespFn,
+    family: CovarianceFamily,
+    n_components: int,
+    shift: FloatArray,
+    sample_weight: FloatArray | None = None,
+    *,
+    n_threads: int = 1,
+    rows: int | None = None,
+) -> SuffStats:
+    """Statistics from given responsibilities (initialisation, ``resp_init``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data.
+    resp : ndarray of shape (n_samples, n_components) or callable
+        Responsibilities, or ``resp(start, stop)`` returning those of a chunk
+        (so that they need not exist for all rows at once). Rows need not sum
+        to one.
+    family : CovarianceFamily
+        Covariance family.
+    n_components : int
+        Number of components.
+    shift : ndarray of shape (n_features,)
+        Centring point of the statistics.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Sample weights.
+    n_threads, rows : int
+        As in :func:`e_step`.
+
+    Returns
+    -------
+    SuffStats
+        Statistics with ``loglik = 0``.
+    """
+    n_samples, n_features = X.shape
+    rows = rows or chunk_rows(family, n_components, n_features)
+    shift = np.asarray(shift, dtype=np.float64)
+    get: RespFn = resp if callable(resp) else (lambda s, e: resp[s:e])
+
+    def work(start: int, stop: int) -> FloatArray:
+        xcT = _centred_T(X, start, stop, shift)
+        Z = family.moment_design(xcT, n_components)
+        R = np.asarray(get(start, stop), dtype=np.float64).T.copy()
+        if sample_weight is not None:
+            R *= sample_weight[start:stop]
+        return family.moments(R, Z, xcT, R.sum(axis=0))
+
+    parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    flat = parts[0].copy()
+    for f in parts[1:]:
+        flat += f
+    nk, sx, sxx = family.unpack(flat, n_components, n_features)
+    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+    return SuffStats(
+        nk=nk, sx=sx, sxx=sxx, shift=shift, loglik=0.0, weight=weight, n_samples=n_samples
+    )
+
+
+def estimate_log_prob(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    weighted: bool = True,
+    n_threads: int = 1,
+) -> FloatArray:
+    """Per-component log-densities, ``(n_samples, n_components)``.
+
+    With ``weighted=True`` (default) the log mixing weights are added, giving
+    ``log(weights_k * N(x | mean_k, cov_k))``. The result has ``X``'s dtype.
+    """
+    n_samples, n_features = X.shape
+    n_components = params.n_components
+    rows = chunk_rows(family, n_components, n_features)
+    shift, prep = _prepare(params, family, X.dtype, log_weights=weighted)
+    out = np.empty((n_samples, n_components), dtype=X.dtype)
+
+    def work(start: int, stop: int) -> None:
+        xcT = _centred_T(X, start, stop, shift)
+        Z = family.moment_design(xcT, n_components)
+        out[start:stop] = family.log_prob_T(xcT, Z, prep).T
+
+    _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    return out
+
+
+def estimate_log_prob_resp(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    want_resp: bool = True,
+    n_threads: int = 1,
+) -> tuple[FloatArray, FloatArray | None, FloatArray]:
+    """Mixture log-density, responsibilities and hard labels of every row.
+
+    Returns
+    -------
+    log_prob_norm : ndarray of shape (n_samples,)
+        ``log p(x_i)`` under the mixture.
+    resp : ndarray of shape (n_samples, n_components) or None
+        Responsibilities (posterior probabilities), if ``want_resp``.
+    labels : ndarray of shape (n_samples,)
+        ``argmax_k`` of the responsibilities.
+    """
+    n_samples, n_features = X.shape
+    n_components = params.n_components
+    rows = chunk_rows(family, n_components, n_features)
+    shift, prep = _prepare(params, family, X.dtype, log_weights=True)
+    log_norm_out = np.empty(n_samples, dtype=X.dtype)
+    labels = np.empty(n_samples, dtype=np.intp)
+    resp_out = np.empty((n_samples, n_components), dtype=X.dtype) if want_resp else None
+
+    def work(start: int, stop: int) -> None:
+        xcT = _centred_T(X, start, stop, shift)
+        Z = family.moment_design(xcT, n_components)
+        LT = family.log_prob_T(xcT, Z, prep)
+        labels[start:stop] = np.argmax(LT, axis=0)
+        log_norm, s = _normalise(LT)
+        log_norm_out[start:stop] = log_norm
+        if resp_out is not None:
+            LT /= s
+            resp_out[start:stop] = LT.T
+
+    _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    return log_norm_out, resp_out, labels

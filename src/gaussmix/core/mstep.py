@@ -1,0 +1,234 @@
+"""The M-step: parameters from sufficient statistics, with collapse recovery.
+
+The M-step sees only :class:`~gaussmix.core.stats.SuffStats`, never the data, so
+every driver (in memory, chunked, distributed, online) shares it.
+
+Two degenerate cases are repaired here instead of failing the fit, and each
+repair is returned as a :class:`Repair` record for the caller to report:
+
+* **empty component** (its responsibility mass fell below
+  ``EMPTY_FRACTION`` of the total weight): it is re-seeded by splitting the
+  component with the largest ``weight * variance`` along its principal axis,
+  the two halves sharing that component's weight;
+* **singular covariance** (not positive definite even after ``reg_covar``:
+  duplicated points, a constant feature with ``reg_covar=0``, a component on
+  fewer points than features): a small multiple of the data's variance is added
+  to its diagonal, growing tenfold until the Cholesky factorisation succeeds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import numpy as np
+
+from gaussmix.core.covariance import CovarianceFamily
+from gaussmix.core.params import GMMParams
+from gaussmix.core.stats import SuffStats
+
+__all__ = ["EMPTY_FRACTION", "Repair", "m_step", "params_from_precisions"]
+
+#: A component whose share of the total weight falls below this is empty.
+EMPTY_FRACTION: Final = 1e-10
+#: First amount added to a singular covariance, relative to the data variance.
+REPAIR_RELATIVE: Final = 1e-6
+_MAX_REPAIR_STEPS: Final = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One repair made by the M-step.
+
+    Parameters
+    ----------
+    kind : {"empty", "singular"}
+        What went wrong.
+    component : int
+        Index of the repaired component (``-1`` for the tied covariance).
+    detail : str
+        Human-readable description of what was done.
+    """
+
+    kind: Literal["empty", "singular"]
+    component: int
+    detail: str
+
+
+def _data_variance(stats: SuffStats, family: CovarianceFamily) -> float:
+    """Mean per-feature variance of the data, recovered from the statistics."""
+    n_features = stats.sx.shape[1]
+    total = float(np.sum(stats.nk))
+    if total <= 0.0:
+        return 1.0
+    second = family.scatter_diagonal(stats.sxx, n_features) / total
+    first = stats.sx.sum(axis=0) / total
+    var = float(np.mean(np.maximum(second - first * first, 0.0)))
+    if var > 0.0 and math.isfinite(var):
+        return var
+    # All points identical: choose a scale the float format can still resolve.
+    return 1e-12 * (1.0 + float(np.max(np.abs(stats.shift), initial=0.0)) ** 2)
+
+
+def m_step(
+    stats: SuffStats,
+    family: CovarianceFamily,
+    reg_covar: float,
+    *,
+    dtype: np.dtype[Any] | type = np.float64,
+) -> tuple[GMMParams, list[Repair]]:
+    """Parameters that maximise the expected log-likelihood given ``stats``.
+
+    Parameters
+    ----------
+    stats : SuffStats
+        Statistics of an E-step pass (or of initial responsibilities).
+    family : CovarianceFamily
+        Covariance family.
+    reg_covar : float
+        Non-negative amount added to the diagonal of each covariance.
+    dtype : numpy dtype, default=float64
+        Dtype of the data: its machine epsilon sets the tiny offset that
+        scikit-learn adds to ``nk`` (``10 * eps``), kept for identical results.
+
+    Returns
+    -------
+    params : GMMParams
+        Finite float64 parameters.
+    repairs : list of Repair
+        What was repaired, if anything.
+    """
+    n_components, n_features = stats.sx.shape
+    repairs: list[Repair] = []
+    nk = np.asarray(stats.nk, dtype=np.float64)
+    total = float(np.sum(nk))
+    eps = 10.0 * float(np.finfo(dtype).eps)
+    nk_eps = nk + eps
+    d = stats.sx / nk_eps[:, None]
+    means = stats.shift + d
+    covariances = family.covariances(stats.sxx, stats.sx, nk, nk_eps, d, reg_covar)
+    weights = nk_eps.copy()
+
+    empty = nk < EMPTY_FRACTION * max(total, np.finfo(np.float64).tiny)
+    if np.any(empty) and np.any(~empty):
+        means, covariances, weights = _reseed(
+            family, means, covariances, weights, empty, repairs
+        )
+
+    precisions_cholesky, failed = family.precisions_cholesky(covariances)
+    if np.any(failed):
+        covariances, precisions_cholesky = _repair_singular(
+            family, stats, covariances, precisions_cholesky, failed, repairs
+        )
+    weights = weights / weights.sum()
+    params = GMMParams(
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        precisions_cholesky=precisions_cholesky,
+    )
+    return params, repairs
+
+
+def _reseed(
+    family: CovarianceFamily,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    weights: np.ndarray,
+    empty: np.ndarray,
+    repairs: list[Repair],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_components, n_features = means.shape
+    means = means.copy()
+    covariances = covariances.copy()
+    weights = weights.copy()
+    alive = ~empty
+    for k in np.flatnonzero(empty):
+        spread = np.array(
+            [
+                weights[j] * family.principal_axis(covariances, j, n_features)[0]
+                if alive[j]
+                else -np.inf
+                for j in range(n_components)
+            ]
+        )
+        donor = int(np.argmax(spread))
+        variance, axis = family.principal_axis(covariances, donor, n_features)
+        step = math.sqrt(max(variance, 0.0)) * axis
+        means[k] = means[donor] + step
+        means[donor] = means[donor] - step
+        if not family.shared:
+            covariances[k] = covariances[donor]
+        weights[k] = weights[donor] / 2.0
+        weights[donor] = weights[donor] / 2.0
+        alive[k] = True
+        repairs.append(
+            Repair(
+                "empty",
+                int(k),
+                f"component {k} lost all its samples; re-seeded by splitting "
+                f"component {donor} along its widest axis",
+            )
+        )
+    return means, covariances, weights
+
+
+def _repair_singular(
+    family: CovarianceFamily,
+    stats: SuffStats,
+    covariances: np.ndarray,
+    precisions_cholesky: np.ndarray,
+    failed: np.ndarray,
+    repairs: list[Repair],
+) -> tuple[np.ndarray, np.ndarray]:
+    n_components = failed.size
+    amount = np.full(n_components, REPAIR_RELATIVE * _data_variance(stats, family))
+    added = np.zeros(n_components)
+    todo = failed.copy()
+    for _ in range(_MAX_REPAIR_STEPS):
+        covariances = family.add_to_diagonal(covariances, todo, amount)
+        added[todo] += amount[todo]
+        precisions_cholesky, still = family.precisions_cholesky(covariances)
+        if not np.any(still):
+            break
+        todo = still
+        amount = amount * 10.0
+    else:  # pragma: no cover - the repair adds up to 1e5 times the data variance
+        raise FloatingPointError(
+            "could not repair singular covariances; scale the data or increase reg_covar"
+        )
+    for k in np.flatnonzero(failed):
+        which = "the shared covariance" if family.shared else f"component {k}"
+        repairs.append(
+            Repair(
+                "singular",
+                -1 if family.shared else int(k),
+                f"{which} had a singular covariance (collapsed onto duplicated "
+                f"points or a constant feature); added {added[k]:.3g} to its "
+                "diagonal. Increase reg_covar or remove duplicated points or "
+                "constant features to avoid this",
+            )
+        )
+        if family.shared:
+            break
+    return covariances, precisions_cholesky
+
+
+def params_from_precisions(
+    weights: np.ndarray,
+    means: np.ndarray,
+    precisions: np.ndarray,
+    family: CovarianceFamily,
+) -> GMMParams:
+    """Parameters from user-given weights, means and precisions (validated)."""
+    precisions_cholesky = family.precisions_cholesky_from_precisions(
+        np.asarray(precisions, dtype=np.float64)
+    )
+    covariances = family.covariances_from_precisions_cholesky(precisions_cholesky)
+    return GMMParams(
+        weights=np.asarray(weights, dtype=np.float64),
+        means=np.asarray(means, dtype=np.float64),
+        covariances=covariances,
+        precisions_cholesky=precisions_cholesky,
+    )

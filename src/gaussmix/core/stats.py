@@ -1,0 +1,111 @@
+"""Additive sufficient statistics of one E-step pass (:class:`SuffStats`).
+
+Every way of fitting (in memory, in chunks, on a cluster, online) produces these
+statistics and hands them to the same M-step. They are centred on a shift
+``c`` (one point of feature space, shared by all components):
+
+* ``nk[k]   = sum_i w_i r_ik``
+* ``sx[k]   = sum_i w_i r_ik (x_i - c)``
+* ``sxx``   = the family-shaped second moment about ``c``: ``(K, D, D)`` full,
+  ``(D, D)`` tied (summed over components), ``(K, D)`` diag, ``(K,)``
+  spherical (sum of squared norms).
+
+The M-step recovers covariances exactly with ``d_k = mean_k - c``. Centring keeps
+the cancellation small (see ``docs/ARCHITECTURE.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gaussmix._typing import FloatArray
+
+if TYPE_CHECKING:
+    from gaussmix.core.covariance import CovarianceFamily
+
+__all__ = ["SuffStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class SuffStats:
+    """Additive statistics of one E-step pass over (a part of) the data.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,)
+        Weighted responsibility mass of each component.
+    sx : ndarray of shape (n_components, n_features)
+        Weighted first moments about ``shift``.
+    sxx : ndarray
+        Family-shaped weighted second moments about ``shift``.
+    shift : ndarray of shape (n_features,)
+        Centring point; statistics can only be added when it is identical.
+    loglik : float
+        ``sum_i w_i log p(x_i)`` under the parameters of the pass (0 when the
+        statistics come from given responsibilities).
+    weight : float
+        ``sum_i w_i``.
+    n_samples : int
+        Number of rows seen (including zero-weight rows).
+    """
+
+    nk: FloatArray
+    sx: FloatArray
+    sxx: FloatArray
+    shift: FloatArray
+    loglik: float
+    weight: float
+    n_samples: int
+
+    def __add__(self, other: SuffStats) -> SuffStats:
+        if not isinstance(other, SuffStats):
+            return NotImplemented
+        if not np.array_equal(self.shift, other.shift):
+            raise ValueError(
+                "cannot add statistics with different shifts; recenter one of "
+                "them first with SuffStats.recentered(shift, family)"
+            )
+        return SuffStats(
+            nk=self.nk + other.nk,
+            sx=self.sx + other.sx,
+            sxx=self.sxx + other.sxx,
+            shift=self.shift,
+            loglik=self.loglik + other.loglik,
+            weight=self.weight + other.weight,
+            n_samples=self.n_samples + other.n_samples,
+        )
+
+    def scaled(self, a: float) -> SuffStats:
+        """Return the statistics multiplied by ``a`` (for online blending)."""
+        return SuffStats(
+            nk=self.nk * a,
+            sx=self.sx * a,
+            sxx=self.sxx * a,
+            shift=self.shift,
+            loglik=self.loglik * a,
+            weight=self.weight * a,
+            n_samples=self.n_samples,
+        )
+
+    def recentered(self, shift: FloatArray, family: CovarianceFamily) -> SuffStats:
+        """Return the same statistics expressed about another shift.
+
+        With ``delta = old_shift - new_shift``, ``x - new = (x - old) + delta``,
+        so ``sx' = sx + nk delta`` and the second moment gains
+        ``sx delta^T + delta sx^T + nk delta delta^T`` (family-shaped).
+        """
+        shift = np.asarray(shift, dtype=np.float64)
+        delta = self.shift - shift
+        sxx = family.recenter_scatter(self.sxx, self.nk, self.sx, delta)
+        return SuffStats(
+            nk=self.nk,
+            sx=self.sx + self.nk[:, None] * delta,
+            sxx=sxx,
+            shift=shift,
+            loglik=self.loglik,
+            weight=self.weight,
+            n_samples=self.n_samples,
+        )

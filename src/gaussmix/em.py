@@ -1,0 +1,124 @@
+"""The EM loop, written once for every source of statistics.
+
+``fit_em`` alternates the E-step (``source.accumulate``) and the M-step
+(:func:`gaussmix.core.mstep.m_step`) until the change of the per-sample mean
+log-likelihood falls below ``tol``. As in scikit-learn, the lower bound of
+iteration ``n`` is the log-likelihood of the parameters *before* that
+iteration's M-step; the returned parameters are those after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gaussmix.core.covariance import CovarianceFamily
+from gaussmix.core.mstep import Repair, m_step
+from gaussmix.core.params import GMMParams
+from gaussmix.sources import StatsSource
+
+__all__ = ["EMResult", "fit_em"]
+
+logger = logging.getLogger(__name__)
+
+IterationCallback = Callable[[int, float, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EMResult:
+    """Outcome of one EM run.
+
+    Parameters
+    ----------
+    params : GMMParams
+        Parameters after the last M-step.
+    n_iter : int
+        Number of EM iterations run.
+    lower_bound : float
+        Per-sample mean log-likelihood of the last E-step.
+    lower_bounds : list of float
+        Lower bound of every iteration.
+    converged : bool
+        Whether the change fell below ``tol``.
+    repairs : list of (iteration, Repair)
+        Repairs made by the M-step.
+    """
+
+    params: GMMParams
+    n_iter: int
+    lower_bound: float
+    lower_bounds: list[float]
+    converged: bool
+    repairs: list[tuple[int, Repair]] = field(default_factory=list)
+
+
+def fit_em(
+    source: StatsSource,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    tol: float,
+    max_iter: int,
+    reg_covar: float,
+    dtype: np.dtype[Any] | type = np.float64,
+    lower_bound: float = -math.inf,
+    callback: IterationCallback | None = None,
+) -> EMResult:
+    """Run EM from ``params`` until convergence or ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    source : StatsSource
+        Provides the E-step statistics.
+    params : GMMParams
+        Initial parameters.
+    family : CovarianceFamily
+        Covariance family.
+    tol : float
+        Convergence threshold on the change of the per-sample log-likelihood.
+    max_iter : int
+        Maximum number of iterations (0 returns ``params`` unchanged).
+    reg_covar : float
+        Added to the diagonal of every covariance.
+    dtype : numpy dtype, default=float64
+        Dtype of the data (for the M-step's tiny offset).
+    lower_bound : float, default=-inf
+        Lower bound before the first iteration (warm start).
+    callback : callable, default=None
+        ``callback(n_iter, lower_bound, change)`` after each iteration.
+
+    Returns
+    -------
+    EMResult
+    """
+    lower_bounds: list[float] = []
+    repairs: list[tuple[int, Repair]] = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+        previous = lower_bound
+        stats = source.accumulate(params, family)
+        lower_bound = stats.loglik / stats.weight
+        params, step_repairs = m_step(stats, family, reg_covar, dtype=dtype)
+        repairs.extend((n_iter, r) for r in step_repairs)
+        lower_bounds.append(lower_bound)
+        change = lower_bound - previous
+        logger.debug("iteration %d: lower bound %.10g (change %.3g)", n_iter, lower_bound, change)
+        if callback is not None:
+            callback(n_iter, lower_bound, change)
+        if abs(change) < tol:
+            converged = True
+            break
+    return EMResult(
+        params=params,
+        n_iter=n_iter,
+        lower_bound=lower_bound,
+        lower_bounds=lower_bounds,
+        converged=converged,
+        repairs=repairs,
+    )

@@ -1,0 +1,633 @@
+"""``GaussianMixture``: the scikit-learn estimator over the numeric core.
+
+The estimator validates input, picks the covariance family from the registry,
+initialises, runs :func:`gaussmix.em.fit_em` ``n_init`` times and copies the
+best result to scikit-learn's fitted attributes. Prediction methods are one
+chunked pass of :mod:`gaussmix.core.estep` each.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from gaussmix._typing import FloatArray, IntArray
+from gaussmix._validation import (
+    check_init_arrays,
+    check_parameters,
+    check_sample_weight,
+    check_X,
+    resolve_n_threads,
+)
+from gaussmix.core.covariance import CovarianceFamily, get_family
+from gaussmix.core.estep import estimate_log_prob, estimate_log_prob_resp, stats_from_resp
+from gaussmix.core.init import initial_resp
+from gaussmix.core.mstep import Repair, m_step, params_from_precisions
+from gaussmix.core.params import GMMParams
+from gaussmix.em import EMResult, fit_em
+from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
+from gaussmix.sources import ArraySource
+
+__all__ = ["GaussianMixture"]
+
+
+class _VerboseReporter:
+    """Progress messages in scikit-learn's format (``verbose`` asks for them)."""
+
+    def __init__(self, verbose: int, interval: int) -> None:
+        self.verbose = int(verbose)
+        self.interval = interval
+        self.t_init = self.t_iter = 0.0
+
+    def init_begin(self, n: int) -> None:
+        if self.verbose >= 1:
+            print(f"Initialization {n}")
+            self.t_init = self.t_iter = time.time()
+
+    def iteration(self, n_iter: int, lower_bound: float, change: float) -> None:
+        if self.verbose >= 1 and n_iter % self.interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time.time()
+                print(
+                    f"  Iteration {n_iter}\t time lapse {now - self.t_iter:.5f}s\t "
+                    f"ll change {change:.5f}"
+                )
+                self.t_iter = now
+
+    def init_end(self, lower_bound: float, converged: bool) -> None:
+        status = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {status}.")
+        elif self.verbose >= 2:
+            lapse = time.time() - self.t_init
+            print(
+                f"Initialization {status}. time lapse {lapse:.5f}s\t "
+                f"lower bound {lower_bound:.5f}."
+            )
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
+    same parameters, methods and fitted attributes, with the same results from
+    the same ``random_state``, plus sample weights, float32 computation,
+    bounded memory and repair of collapsing components.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the covariances: each component its own general matrix
+        ('full'), one matrix shared by all ('tied'), its own diagonal ('diag')
+        or its own single variance ('spherical').
+    tol : float, default=1e-3
+        EM stops when the change of the per-sample mean log-likelihood is
+        below this.
+    reg_covar : float, default=1e-6
+        Non-negative amount added to the diagonal of every covariance, which
+        keeps them positive definite.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the best (highest log-likelihood) is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are made: from k-means labels, from
+        k-means++ seeds, uniformly at random, or from randomly chosen rows.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial weights; None uses ``init_params``.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means; None uses ``init_params``.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances); None uses ``init_params``.
+        The shape depends on ``covariance_type``::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation (and the default for :meth:`sample`).
+    warm_start : bool, default=False
+        If True, each ``fit`` starts from the previous solution and ``n_init``
+        is ignored after the first call.
+    verbose : int, default=0
+        1 prints the initialisation and each ``verbose_interval``-th
+        iteration; 2 also prints timings and log-likelihood changes.
+    verbose_interval : int, default=10
+        Iterations between two progress messages.
+    n_jobs : int or None, default=None
+        Threads over chunks of rows. None or -1 uses every core this process may
+        run on; 1 runs serially. BLAS runs single-threaded inside gaussmix
+        either way (its own threads were measured to lose on shared 2-core
+        machines). Results do not depend on this value.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        Mixing weights.
+    means_ : ndarray of shape (n_components, n_features)
+        Component means.
+    covariances_ : ndarray
+        Covariances, shaped as ``precisions_init``.
+    precisions_ : ndarray
+        Precisions (inverse covariances), same shape.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of the precisions (upper triangular ``U`` with
+        ``precision = U @ U.T`` for 'full' and 'tied').
+    converged_ : bool
+        Whether the best initialisation converged.
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Per-sample mean log-likelihood (weighted) of the best initialisation.
+    lower_bounds_ : list of float
+        Lower bound at every iteration of the best initialisation.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X was a DataFrame with string column names.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : The scikit-learn estimator this mirrors.
+
+    Notes
+    -----
+    One EM iteration of a 'full' model costs about ``2 N K D^2`` multiply-adds,
+    done as two large matrix products per chunk of rows. Memory beyond the
+    data is a few megabytes per thread, whatever ``N`` is. float32 data are
+    computed in float32 where the rounding error of the expanded quadratic
+    form stays small, with statistics accumulated in float64; parameters are
+    returned in the input's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> gm.means_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> gm.predict([[0, 0], [12, 3]])
+    array([1, 0])
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """Estimate the parameters with the EM algorithm.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights. An integer weight counts its row that many
+            times; a zero weight ignores the row.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted estimator.
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
+        """Fit, then return the most likely component of every row of ``X``.
+
+        The labels are those of ``fit(X).predict(X)`` whatever ``max_iter`` and
+        ``tol`` (a final E-step is run after the last M-step).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as in :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        labels = self._fit(X, sample_weight, want_labels=True)
+        assert labels is not None
+        return labels
+
+    def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> IntArray | None:
+        name = type(self).__name__
+        check_parameters(self.get_params(deep=False), name)
+        family = get_family(self.covariance_type)
+        X = check_X(self, X, reset=True)
+        n_samples, n_features = X.shape
+        weights = check_sample_weight(sample_weight, n_samples, self.n_components, name)
+        if weights is None and n_samples < self.n_components:
+            raise ValueError(
+                f"{name}: n_components={self.n_components} needs at least "
+                f"{self.n_components} samples, got n_samples = {n_samples}. Reduce "
+                "n_components or provide more data."
+            )
+        init_arrays = check_init_arrays(
+            self.weights_init,
+            self.means_init,
+            self.precisions_init,
+            family,
+            self.n_components,
+            n_features,
+            name,
+        )
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        n_threads = resolve_n_threads(self.n_jobs)
+        reporter = _VerboseReporter(self.verbose, self.verbose_interval)
+        source = ArraySource(X, weights, n_threads=n_threads)
+
+        best: EMResult | None = None
+        with threadpool_limits(limits=1, user_api="blas"):
+            for init in range(n_init):
+                reporter.init_begin(init)
+                if do_init:
+                    params, init_repairs = self._initial_params(
+                        X, weights, family, random_state, init_arrays, n_threads
+                    )
+                    lower_bound = -math.inf
+                else:
+                    params, init_repairs = self._fitted_params(), []
+                    lower_bound = self.lower_bound_
+                if self.max_iter == 0:
+                    result = EMResult(params, 0, -math.inf, [], False)
+                else:
+                    result = fit_em(
+                        source,
+                        params,
+                        family,
+                        tol=self.tol,
+                        max_iter=self.max_iter,
+                        reg_covar=self.reg_covar,
+                        dtype=X.dtype,
+                        lower_bound=lower_bound,
+                        callback=reporter.iteration,
+                    )
+                    reporter.init_end(result.lower_bound, result.converged)
+                result.repairs[:0] = [(0, r) for r in init_repairs]
+                if (
+                    best is None
+                    or result.lower_bound > best.lower_bound
+                    or best.lower_bound == -math.inf
+                ):
+                    best = result
+            assert best is not None
+            _warn_repairs(best.repairs)
+            if not best.converged and self.max_iter > 0:
+                warnings.warn(
+                    "Best performing initialization did not converge. Try different "
+                    "init parameters, or increase max_iter, tol, or check for "
+                    "degenerate data.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            self._set_fitted(best, family, X.dtype)
+            if not want_labels:
+                return None
+            _, _, labels = estimate_log_prob_resp(
+                X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
+            )
+        return labels
+
+    def _initial_params(
+        self,
+        X: FloatArray,
+        weights: FloatArray | None,
+        family: CovarianceFamily,
+        random_state: np.random.RandomState,
+        init_arrays: tuple[FloatArray | None, FloatArray | None, FloatArray | None],
+        n_threads: int,
+    ) -> tuple[GMMParams, list[Repair]]:
+        weights_init, means_init, precisions_init = init_arrays
+        if weights_init is not None and means_init is not None and precisions_init is not None:
+            return params_from_precisions(weights_init, means_init, precisions_init, family), []
+        resp, sequential = initial_resp(
+            X, self.n_components, self.init_params, random_state, weights
+        )
+        shift = np.average(X, axis=0, weights=weights).astype(np.float64)
+        stats = stats_from_resp(
+            X,
+            resp,
+            family,
+            self.n_components,
+            shift,
+            weights,
+            n_threads=1 if sequential else n_threads,
+        )
+        params, repairs = m_step(stats, family, self.reg_covar, dtype=X.dtype)
+        if weights_init is None and means_init is None and precisions_init is None:
+            return params, repairs
+        if precisions_init is not None:
+            given = params_from_precisions(
+                params.weights, params.means, precisions_init, family
+            )
+            covariances, precisions_cholesky = given.covariances, given.precisions_cholesky
+        else:
+            covariances, precisions_cholesky = params.covariances, params.precisions_cholesky
+        params = GMMParams(
+            weights=params.weights if weights_init is None else weights_init,
+            means=params.means if means_init is None else means_init,
+            covariances=covariances,
+            precisions_cholesky=precisions_cholesky,
+        )
+        return params, repairs
+
+    def _set_fitted(self, result: EMResult, family: CovarianceFamily, dtype: Any) -> None:
+        p = result.params
+        self.weights_ = p.weights.astype(dtype)
+        self.means_ = p.means.astype(dtype)
+        self.covariances_ = p.covariances.astype(dtype)
+        self.precisions_cholesky_ = p.precisions_cholesky.astype(dtype)
+        self.precisions_ = family.precisions(p.precisions_cholesky).astype(dtype)
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = [float(v) for v in result.lower_bounds]
+
+    def _fitted_params(self) -> GMMParams:
+        return GMMParams(
+            weights=np.asarray(self.weights_, dtype=np.float64),
+            means=np.asarray(self.means_, dtype=np.float64),
+            covariances=np.asarray(self.covariances_, dtype=np.float64),
+            precisions_cholesky=np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+
+    # ------------------------------------------------------------ prediction
+    def _predict_input(self, X: Any) -> FloatArray:
+        check_is_fitted(self)
+        return check_X(self, X, reset=False, min_samples=1)
+
+    def _family(self) -> CovarianceFamily:
+        return get_family(self.covariance_type)
+
+    def _n_threads(self) -> int:
+        return resolve_n_threads(self.n_jobs)
+
+    def score_samples(self, X: Any) -> FloatArray:
+        """Log of the mixture's probability density at each row of ``X``.
+
+        This is a log-*density*, not the log of a probability: it can be
+        positive, and its value depends on the units of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            ``log p(x)`` of every row.
+        """
+        X = self._predict_input(X)
+        with threadpool_limits(limits=1, user_api="blas"):
+            log_norm, _, _ = estimate_log_prob_resp(
+                X, self._fitted_params(), self._family(), want_resp=False,
+                n_threads=self._n_threads(),
+            )
+        return log_norm
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Weighted mean log-density of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+            ``sum_i w_i log p(x_i) / sum_i w_i``.
+        """
+        log_density = self.score_samples(X)
+        weights = check_sample_weight(
+            sample_weight, log_density.shape[0], None, type(self).__name__
+        )
+        if weights is None:
+            return float(np.mean(log_density, dtype=np.float64))
+        return float(np.average(log_density.astype(np.float64), weights=weights))
+
+    def predict(self, X: Any) -> IntArray:
+        """Most likely component of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to label.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        X = self._predict_input(X)
+        with threadpool_limits(limits=1, user_api="blas"):
+            _, _, labels = estimate_log_prob_resp(
+                X, self._fitted_params(), self._family(), want_resp=False,
+                n_threads=self._n_threads(),
+            )
+        return labels
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Posterior probability of each component for each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities; each row sums to one.
+        """
+        X = self._predict_input(X)
+        with threadpool_limits(limits=1, user_api="blas"):
+            _, resp, _ = estimate_log_prob_resp(
+                X, self._fitted_params(), self._family(), want_resp=True,
+                n_threads=self._n_threads(),
+            )
+        assert resp is not None
+        return resp
+
+    def _estimate_weighted_log_prob(self, X: Any) -> FloatArray:
+        """``log(weights_k) + log N(x | mean_k, cov_k)``, shape (n_samples, n_components)."""
+        X = self._predict_input(X)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return estimate_log_prob(
+                X, self._fitted_params(), self._family(), weighted=True,
+                n_threads=self._n_threads(),
+            )
+
+    def sample(
+        self, n_samples: int = 1, random_state: Any = None
+    ) -> tuple[FloatArray, IntArray]:
+        """Draw new points from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of points.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws; None uses the estimator's ``random_state`` (as
+            scikit-learn does, so that equal seeds give equal samples).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The points, grouped by component.
+        y : ndarray of shape (n_samples,)
+            The component of each point.
+        """
+        check_is_fitted(self)
+        if not (
+            isinstance(n_samples, (int, np.integer))
+            and not isinstance(n_samples, bool)
+            and n_samples >= 1
+        ):
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires "
+                "at least one sample (an integer >= 1)."
+            )
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        counts = rng.multinomial(int(n_samples), weights / weights.sum())
+        X = self._family().sample(rng, self.means_, self.covariances_, counts)
+        y = np.concatenate(
+            [np.full(int(n), j, dtype=int) for j, n in enumerate(counts)]
+        )
+        return X, y
+
+    # -------------------------------------------------------- model selection
+    def _n_parameters(self) -> int:
+        """Number of free parameters of the fitted model."""
+        n_features = self.means_.shape[1]
+        return self._family().n_parameters(self.n_components, n_features)
+
+    def _total_loglik(self, X: Any, sample_weight: Any) -> tuple[float, float]:
+        log_density = self.score_samples(X).astype(np.float64)
+        weights = check_sample_weight(
+            sample_weight, log_density.shape[0], None, type(self).__name__
+        )
+        if weights is None:
+            return float(np.sum(log_density)), float(log_density.shape[0])
+        return float(log_density @ weights), float(np.sum(weights))
+
+    def bic(self, X: Any, sample_weight: Any = None) -> float:
+        """Bayesian information criterion on ``X`` (lower is better).
+
+        ``-2 log L + n_parameters * log(n)``, with ``n`` the total weight.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights; integer weights equal repeated rows.
+
+        Returns
+        -------
+        float
+        """
+        loglik, total = self._total_loglik(X, sample_weight)
+        return -2.0 * loglik + self._n_parameters() * math.log(total)
+
+    def aic(self, X: Any, sample_weight: Any = None) -> float:
+        """Akaike information criterion on ``X`` (lower is better).
+
+        ``-2 log L + 2 n_parameters``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+        """
+        loglik, _ = self._total_loglik(X, sample_weight)
+        return -2.0 * loglik + 2.0 * self._n_parameters()
+
+
+def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:
+    """One DegenerateComponentWarning per (kind, component), with a count."""
+    grouped: dict[tuple[str, int], list[tuple[int, Repair]]] = defaultdict(list)
+    for it, r in repairs:
+        grouped[(r.kind, r.component)].append((it, r))
+    for items in grouped.values():
+        first_iter, first = items[0]
+        when = "at initialisation" if first_iter == 0 else f"at iteration {first_iter}"
+        again = f" (and {len(items) - 1} more time(s))" if len(items) > 1 else ""
+        warnings.warn(
+            f"{first.detail} {when}{again}.",
+            DegenerateComponentWarning,
+            stacklevel=4,
+        )
