@@ -175,8 +175,8 @@ def check_X(
     if shape is not None and len(shape) == 1:
         raise ValueError(
             f"{name} expects a 2-D array of shape (n_samples, n_features), got a "
-            f"1-D array of shape {tuple(shape)}. If your data has a single feature, "
-            "use X.reshape(-1, 1); if it is a single sample, use X.reshape(1, -1)."
+            f"1-D array of shape {tuple(shape)}. Reshape your data: use X.reshape(-1, 1) "
+            "if it has a single feature, or X.reshape(1, -1) if it is a single sample."
         )
     if shape is not None and len(shape) == 0:
         raise ValueError(
