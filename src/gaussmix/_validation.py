@@ -6,6 +6,7 @@ declarative table (:data:`PARAMETER_RULES`), separate from the algorithm.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Callable
@@ -42,7 +43,11 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+    return (
+        isinstance(v, numbers.Real)
+        and not isinstance(v, bool)
+        and math.isfinite(float(v))
+    )
 
 
 def _is_array_or_none(v: Any) -> bool:
@@ -67,7 +72,9 @@ PARAMETER_RULES: dict[str, Rule] = {
         lambda v: isinstance(v, str) and v in INIT_METHODS,
         "one of " + ", ".join(repr(m) for m in INIT_METHODS),
     ),
-    "weights_init": Rule(_is_array_or_none, "None or an array of shape (n_components,)"),
+    "weights_init": Rule(
+        _is_array_or_none, "None or an array of shape (n_components,)"
+    ),
     "means_init": Rule(
         _is_array_or_none, "None or an array of shape (n_components, n_features)"
     ),
@@ -95,9 +102,7 @@ def check_parameters(params: dict[str, Any], owner: str) -> None:
             continue
         value = params[name]
         if not rule.check(value):
-            raise ValueError(
-                f"{owner}: {name} must be {rule.expected}; got {value!r}."
-            )
+            raise ValueError(f"{owner}: {name} must be {rule.expected}; got {value!r}.")
 
 
 def resolve_n_threads(n_jobs: int | None) -> int:
@@ -116,7 +121,9 @@ def _describe_non_numeric(X: Any) -> str:
     columns = getattr(X, "columns", None)
     if columns is not None and hasattr(X, "dtypes"):
         for i, (name, dtype) in enumerate(zip(columns, X.dtypes, strict=False)):
-            if not (np.issubdtype(np.dtype(dtype), np.number) if _plain(dtype) else False):
+            if not (
+                np.issubdtype(np.dtype(dtype), np.number) if _plain(dtype) else False
+            ):
                 col = X.iloc[:, i]
                 bad = _first_non_number(list(col))
                 if bad is not None:
@@ -153,9 +160,7 @@ def _first_non_number(values: Any) -> Any:
     return None
 
 
-def check_X(
-    estimator: Any, X: Any, *, reset: bool, min_samples: int = 2
-) -> FloatArray:
+def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> FloatArray:
     """Validate ``X`` and return a float32 or float64 2-D array.
 
     Raises
@@ -168,7 +173,12 @@ def check_X(
         For sparse input.
     """
     name = type(estimator).__name__
-    if not hasattr(X, "__array__") and not hasattr(X, "iloc") and isinstance(X, (list, tuple)):
+    shape: tuple[int, ...] | None
+    if (
+        not hasattr(X, "__array__")
+        and not hasattr(X, "iloc")
+        and isinstance(X, (list, tuple))
+    ):
         shape = np.shape(np.asarray(X, dtype=object)) if len(X) else (0,)
     else:
         shape = getattr(X, "shape", None)
@@ -194,8 +204,10 @@ def check_X(
         )
     except (ValueError, TypeError) as exc:
         msg = str(exc)
-        if "could not convert" in msg or "dtype" in msg and "object" in msg or (
-            "Unable to convert" in msg
+        if (
+            "could not convert" in msg
+            or ("dtype" in msg and "object" in msg)
+            or ("Unable to convert" in msg)
         ):
             raise ValueError(
                 f"{name}: X must contain only numbers, but {_describe_non_numeric(X)}. "
@@ -220,10 +232,10 @@ def _check_finite(X: FloatArray, name: str) -> None:
     cols = np.flatnonzero(bad.any(axis=0))
     n_nan = int(np.count_nonzero(np.isnan(X)))
     n_inf = int(np.count_nonzero(bad)) - n_nan
-    kinds = " and ".join(
-        k for k, n in (("NaN", n_nan), ("infinity (inf)", n_inf)) if n
+    kinds = " and ".join(k for k, n in (("NaN", n_nan), ("infinity (inf)", n_inf)) if n)
+    col_list = ", ".join(str(int(c)) for c in cols[:10]) + (
+        ", ..." if cols.size > 10 else ""
     )
-    col_list = ", ".join(str(int(c)) for c in cols[:10]) + (", ..." if cols.size > 10 else "")
     raise ValueError(
         f"{name}: X contains {kinds} in {rows.size} row(s) (first at row "
         f"{int(rows[0])}) and column(s) [{col_list}]. Remove those rows, or impute "
@@ -238,7 +250,9 @@ def check_sample_weight(
     """Validate sample weights; return float64 weights or None for all ones."""
     if sample_weight is None:
         return None
-    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+    if isinstance(sample_weight, numbers.Number) and not isinstance(
+        sample_weight, bool
+    ):
         w = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
     else:
         try:

@@ -100,7 +100,7 @@ def fit_em(
     repairs: list[tuple[int, Repair]] = []
     converged = False
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+    for n_iter in range(1, max_iter + 1):
         previous = lower_bound
         stats = source.accumulate(params, family)
         lower_bound = stats.loglik / stats.weight
@@ -108,7 +108,9 @@ def fit_em(
         repairs.extend((n_iter, r) for r in step_repairs)
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
-        logger.debug("iteration %d: lower bound %.10g (change %.3g)", n_iter, lower_bound, change)
+        logger.debug(
+            "iteration %d: lower bound %.10g (change %.3g)", n_iter, lower_bound, change
+        )
         if callback is not None:
             callback(n_iter, lower_bound, change)
         if abs(change) < tol:

@@ -29,7 +29,11 @@ from gaussmix._validation import (
     resolve_n_threads,
 )
 from gaussmix.core.covariance import CovarianceFamily, get_family
-from gaussmix.core.estep import estimate_log_prob, estimate_log_prob_resp, stats_from_resp
+from gaussmix.core.estep import (
+    estimate_log_prob,
+    estimate_log_prob_resp,
+    stats_from_resp,
+)
 from gaussmix.core.init import initial_resp
 from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.params import GMMParams
@@ -359,8 +363,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n_threads: int,
     ) -> tuple[GMMParams, list[Repair]]:
         weights_init, means_init, precisions_init = init_arrays
-        if weights_init is not None and means_init is not None and precisions_init is not None:
-            return params_from_precisions(weights_init, means_init, precisions_init, family), []
+        if (
+            weights_init is not None
+            and means_init is not None
+            and precisions_init is not None
+        ):
+            return params_from_precisions(
+                weights_init, means_init, precisions_init, family
+            ), []
         resp, sequential = initial_resp(
             X, self.n_components, self.init_params, random_state, weights
         )
@@ -381,9 +391,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             given = params_from_precisions(
                 params.weights, params.means, precisions_init, family
             )
-            covariances, precisions_cholesky = given.covariances, given.precisions_cholesky
+            covariances, precisions_cholesky = (
+                given.covariances,
+                given.precisions_cholesky,
+            )
         else:
-            covariances, precisions_cholesky = params.covariances, params.precisions_cholesky
+            covariances, precisions_cholesky = (
+                params.covariances,
+                params.precisions_cholesky,
+            )
         params = GMMParams(
             weights=params.weights if weights_init is None else weights_init,
             means=params.means if means_init is None else means_init,
@@ -392,7 +408,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         )
         return params, repairs
 
-    def _set_fitted(self, result: EMResult, family: CovarianceFamily, dtype: Any) -> None:
+    def _set_fitted(
+        self, result: EMResult, family: CovarianceFamily, dtype: Any
+    ) -> None:
         p = result.params
         self.weights_ = p.weights.astype(dtype)
         self.means_ = p.means.astype(dtype)
@@ -442,7 +460,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
             log_norm, _, _ = estimate_log_prob_resp(
-                X, self._fitted_params(), self._family(), want_resp=False,
+                X,
+                self._fitted_params(),
+                self._family(),
+                want_resp=False,
                 n_threads=self._n_threads(),
             )
         return log_norm
@@ -488,7 +509,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
             _, _, labels = estimate_log_prob_resp(
-                X, self._fitted_params(), self._family(), want_resp=False,
+                X,
+                self._fitted_params(),
+                self._family(),
+                want_resp=False,
                 n_threads=self._n_threads(),
             )
         return labels
@@ -509,7 +533,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
             _, resp, _ = estimate_log_prob_resp(
-                X, self._fitted_params(), self._family(), want_resp=True,
+                X,
+                self._fitted_params(),
+                self._family(),
+                want_resp=True,
                 n_threads=self._n_threads(),
             )
         assert resp is not None
@@ -520,7 +547,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
             return estimate_log_prob(
-                X, self._fitted_params(), self._family(), weighted=True,
+                X,
+                self._fitted_params(),
+                self._family(),
+                weighted=True,
                 n_threads=self._n_threads(),
             )
 
@@ -554,7 +584,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires "
                 "at least one sample (an integer >= 1)."
             )
-        rng = check_random_state(self.random_state if random_state is None else random_state)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
         weights = np.asarray(self.weights_, dtype=np.float64)
         counts = rng.multinomial(int(n_samples), weights / weights.sum())
         X = self._family().sample(rng, self.means_, self.covariances_, counts)

@@ -111,7 +111,9 @@ class CovarianceFamily(ABC):
 
     # ------------------------------------------------------------ conversions
     @abstractmethod
-    def precisions_cholesky(self, covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
+    def precisions_cholesky(
+        self, covariances: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
         """Cholesky factors of the precisions, and a mask of failed components.
 
         Failed components (covariance not positive definite) get an identity
@@ -133,7 +135,9 @@ class CovarianceFamily(ABC):
         """Covariances from the Cholesky factors of the precisions."""
 
     @abstractmethod
-    def log_det_cholesky(self, precisions_cholesky: FloatArray, n_features: int) -> FloatArray:
+    def log_det_cholesky(
+        self, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
         """``log det`` of each precision Cholesky factor, shape ``(n_components,)``.
 
         It equals half the log-determinant of the precision.
@@ -170,7 +174,8 @@ class CovarianceFamily(ABC):
             ]
         else:
             parts = [
-                mean + random_state.standard_normal(size=(int(n), n_features)) * np.sqrt(cov)
+                mean
+                + random_state.standard_normal(size=(int(n), n_features)) * np.sqrt(cov)
                 for mean, cov, n in zip(means, covariances, counts, strict=True)
             ]
         return np.vstack(parts) if parts else np.empty((0, n_features))
@@ -225,12 +230,18 @@ class CovarianceFamily(ABC):
 
     @abstractmethod
     def prepare(
-        self, params: GMMParams, shift: FloatArray, dtype: np.dtype[Any], log_weights: bool
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
     ) -> Prepared:
         """Precompute the kernels' coefficients for one pass."""
 
     @abstractmethod
-    def log_prob_T(self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared) -> FloatArray:
+    def log_prob_T(
+        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
+    ) -> FloatArray:
         """Log-densities ``(n_components, n_rows)`` of a centred chunk."""
 
     @abstractmethod
@@ -250,7 +261,9 @@ class CovarianceFamily(ABC):
         """``(nk, sx, sxx)`` from a (summed) flat moment vector."""
 
     # ---------------------------------------------------------------- helpers
-    def _compute_dtype(self, magnitude: FloatArray, dtype: np.dtype[Any]) -> np.dtype[Any]:
+    def _compute_dtype(
+        self, magnitude: FloatArray, dtype: np.dtype[Any]
+    ) -> np.dtype[Any]:
         if dtype == np.float32 and float(np.max(magnitude)) <= FLOAT32_MAX_MAGNITUDE:
             return np.dtype(np.float32)
         return np.dtype(np.float64)
@@ -326,7 +339,9 @@ class Full(CovarianceFamily):
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_components * n_features * (n_features + 1) // 2
 
-    def precisions_cholesky(self, covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
+    def precisions_cholesky(
+        self, covariances: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
         return _factor_stack(covariances)
 
     def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
@@ -347,7 +362,9 @@ class Full(CovarianceFamily):
             out[k] = v.T @ v
         return out
 
-    def log_det_cholesky(self, precisions_cholesky: FloatArray, n_features: int) -> FloatArray:
+    def log_det_cholesky(
+        self, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
         diag = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
         return np.asarray(np.sum(np.log(diag), axis=1))
 
@@ -370,7 +387,9 @@ class Full(CovarianceFamily):
     ) -> FloatArray:
         # sum_i r (x - mu)(x - mu)^T = S - sx d^T - d sx^T + nk d d^T   (x - c = (x - mu) + d)
         cross = np.einsum("ki,kj->kij", sx, d)
-        cov = sxx - cross - np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, d, d)
+        cov = (
+            sxx - cross - np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, d, d)
+        )
         cov /= nk_eps[:, None, None]
         idx = np.arange(cov.shape[1])
         cov[:, idx, idx] += reg_covar
@@ -399,7 +418,10 @@ class Full(CovarianceFamily):
     ) -> FloatArray:
         cross = np.einsum("ki,j->kij", sx, delta)
         return np.asarray(
-            sxx + cross + np.swapaxes(cross, 1, 2) + nk[:, None, None] * np.outer(delta, delta)
+            sxx
+            + cross
+            + np.swapaxes(cross, 1, 2)
+            + nk[:, None, None] * np.outer(delta, delta)
         )
 
     def n_moments(self, n_components: int, n_features: int) -> int:
@@ -421,7 +443,11 @@ class Full(CovarianceFamily):
         return Z
 
     def prepare(
-        self, params: GMMParams, shift: FloatArray, dtype: np.dtype[Any], log_weights: bool
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
     ) -> Prepared:
         n_components, n_features = params.means.shape
         u = params.precisions_cholesky
@@ -454,7 +480,9 @@ class Full(CovarianceFamily):
         cdt = self._compute_dtype(magnitude, dtype)
         return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={})
 
-    def log_prob_T(self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared) -> FloatArray:
+    def log_prob_T(
+        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
+    ) -> FloatArray:
         if Z is not None:
             return np.asarray(prep.coef @ Z.astype(prep.dtype, copy=False))
         u, d, const = prep.extra["u"], prep.extra["d"], prep.coef
@@ -507,7 +535,9 @@ class Tied(CovarianceFamily):
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_features * (n_features + 1) // 2
 
-    def precisions_cholesky(self, covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
+    def precisions_cholesky(
+        self, covariances: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
         out, failed = _factor_stack(covariances[None])
         return out[0], failed
 
@@ -525,13 +555,17 @@ class Tied(CovarianceFamily):
         )
         return np.asarray(v.T @ v)
 
-    def log_det_cholesky(self, precisions_cholesky: FloatArray, n_features: int) -> FloatArray:
+    def log_det_cholesky(
+        self, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
         return np.asarray(np.sum(np.log(np.diagonal(precisions_cholesky))))
 
     def to_dense(
         self, covariances: FloatArray, n_components: int, n_features: int
     ) -> FloatArray:
-        return np.asarray(np.broadcast_to(covariances, (n_components, *covariances.shape)))
+        return np.asarray(
+            np.broadcast_to(covariances, (n_components, *covariances.shape))
+        )
 
     def is_positive_definite(self, matrices: FloatArray) -> BoolArray:
         return _pd_stack(matrices[None])
@@ -588,7 +622,11 @@ class Tied(CovarianceFamily):
         return Z
 
     def prepare(
-        self, params: GMMParams, shift: FloatArray, dtype: np.dtype[Any], log_weights: bool
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
     ) -> Prepared:
         n_features = params.means.shape[1]
         u = params.precisions_cholesky
@@ -602,7 +640,9 @@ class Tied(CovarianceFamily):
         coef = np.concatenate([e, const[:, None]], axis=1)
         return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={"uT": u.T.astype(cdt)})
 
-    def log_prob_T(self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared) -> FloatArray:
+    def log_prob_T(
+        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
+    ) -> FloatArray:
         y = prep.extra["uT"] @ xcT.astype(prep.dtype, copy=False)
         coef = prep.coef
         out = coef[:, :-1] @ y
@@ -638,7 +678,9 @@ class Diag(CovarianceFamily):
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_components * n_features
 
-    def precisions_cholesky(self, covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
+    def precisions_cholesky(
+        self, covariances: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
         bad = ~np.all(np.isfinite(covariances) & (covariances > 0.0), axis=1)
         safe = np.where(bad[:, None], 1.0, covariances)
         return np.asarray(1.0 / np.sqrt(safe)), bad
@@ -654,7 +696,9 @@ class Diag(CovarianceFamily):
     ) -> FloatArray:
         return np.asarray(1.0 / precisions_cholesky**2)
 
-    def log_det_cholesky(self, precisions_cholesky: FloatArray, n_features: int) -> FloatArray:
+    def log_det_cholesky(
+        self, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
         return np.asarray(np.sum(np.log(precisions_cholesky), axis=1))
 
     def to_dense(
@@ -716,7 +760,11 @@ class Diag(CovarianceFamily):
         return Z
 
     def prepare(
-        self, params: GMMParams, shift: FloatArray, dtype: np.dtype[Any], log_weights: bool
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
     ) -> Prepared:
         n_features = params.means.shape[1]
         prec = params.precisions_cholesky**2
@@ -733,7 +781,9 @@ class Diag(CovarianceFamily):
         cdt = self._compute_dtype(magnitude, dtype)
         return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={})
 
-    def log_prob_T(self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared) -> FloatArray:
+    def log_prob_T(
+        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
+    ) -> FloatArray:
         assert Z is not None
         return np.asarray(prep.coef @ Z.astype(prep.dtype, copy=False))
 
@@ -761,7 +811,9 @@ class Spherical(CovarianceFamily):
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_components
 
-    def precisions_cholesky(self, covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
+    def precisions_cholesky(
+        self, covariances: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
         bad = ~(np.isfinite(covariances) & (covariances > 0.0))
         safe = np.where(bad, 1.0, covariances)
         return np.asarray(1.0 / np.sqrt(safe)), bad
@@ -777,7 +829,9 @@ class Spherical(CovarianceFamily):
     ) -> FloatArray:
         return np.asarray(1.0 / precisions_cholesky**2)
 
-    def log_det_cholesky(self, precisions_cholesky: FloatArray, n_features: int) -> FloatArray:
+    def log_det_cholesky(
+        self, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
         return np.asarray(n_features * np.log(precisions_cholesky))
 
     def to_dense(
@@ -798,7 +852,9 @@ class Spherical(CovarianceFamily):
         reg_covar: float,
     ) -> FloatArray:
         n_features = sx.shape[1]
-        num = sxx - 2.0 * np.einsum("ki,ki->k", sx, d) + nk * np.einsum("ki,ki->k", d, d)
+        num = (
+            sxx - 2.0 * np.einsum("ki,ki->k", sx, d) + nk * np.einsum("ki,ki->k", d, d)
+        )
         return np.asarray(num / (nk_eps * n_features) + reg_covar)
 
     def add_to_diagonal(
@@ -834,7 +890,11 @@ class Spherical(CovarianceFamily):
         return Z
 
     def prepare(
-        self, params: GMMParams, shift: FloatArray, dtype: np.dtype[Any], log_weights: bool
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
     ) -> Prepared:
         n_features = params.means.shape[1]
         prec = params.precisions_cholesky**2
@@ -846,13 +906,17 @@ class Spherical(CovarianceFamily):
         const = const - 0.5 * prec * dd
         if log_weights:
             const = const + np.log(params.weights)
-        coef = np.concatenate([-0.5 * prec[:, None], prec[:, None] * d, const[:, None]], axis=1)
+        coef = np.concatenate(
+            [-0.5 * prec[:, None], prec[:, None] * d, const[:, None]], axis=1
+        )
         t2 = (np.sqrt(dd) + np.sqrt(n_features / prec)) ** 2
         magnitude = 2.0 * prec * t2
         cdt = self._compute_dtype(magnitude, dtype)
         return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={})
 
-    def log_prob_T(self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared) -> FloatArray:
+    def log_prob_T(
+        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
+    ) -> FloatArray:
         assert Z is not None
         return np.asarray(prep.coef @ Z.astype(prep.dtype, copy=False))
 

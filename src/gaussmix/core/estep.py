@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 
-from gaussmix._typing import FloatArray
+from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.covariance import CovarianceFamily, Prepared
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
@@ -158,7 +158,7 @@ def e_step(
         log_norm, s = _normalise(LT)
         if sample_weight is None:
             loglik = float(np.sum(log_norm, dtype=np.float64))
-            rw = np.ones(stop - start)
+            rw: FloatArray = np.ones(stop - start)
             scale = 1.0 / s
         else:
             rw = sample_weight[start:stop]
@@ -177,7 +177,13 @@ def e_step(
     nk, sx, sxx = family.unpack(flat, n_components, n_features)
     weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
     return SuffStats(
-        nk=nk, sx=sx, sxx=sxx, shift=shift, loglik=loglik, weight=weight, n_samples=n_samples
+        nk=nk,
+        sx=sx,
+        sxx=sxx,
+        shift=shift,
+        loglik=loglik,
+        weight=weight,
+        n_samples=n_samples,
     )
 
 
@@ -238,7 +244,13 @@ def stats_from_resp(
     nk, sx, sxx = family.unpack(flat, n_components, n_features)
     weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
     return SuffStats(
-        nk=nk, sx=sx, sxx=sxx, shift=shift, loglik=0.0, weight=weight, n_samples=n_samples
+        nk=nk,
+        sx=sx,
+        sxx=sxx,
+        shift=shift,
+        loglik=0.0,
+        weight=weight,
+        n_samples=n_samples,
     )
 
 
@@ -277,7 +289,7 @@ def estimate_log_prob_resp(
     *,
     want_resp: bool = True,
     n_threads: int = 1,
-) -> tuple[FloatArray, FloatArray | None, FloatArray]:
+) -> tuple[FloatArray, FloatArray | None, IntArray]:
     """Mixture log-density, responsibilities and hard labels of every row.
 
     Returns

@@ -126,7 +126,9 @@ def initial_resp(
             indices = random_state.choice(n_samples, size=n_components, replace=False)
         else:
             p = sample_weight / np.sum(sample_weight)
-            indices = random_state.choice(n_samples, size=n_components, replace=False, p=p)
+            indices = random_state.choice(
+                n_samples, size=n_components, replace=False, p=p
+            )
         return _one_hot_indices(np.asarray(indices), n_components), False
     options = ", ".join(repr(m) for m in INIT_METHODS)
     raise ValueError(f"init_params must be one of {options}; got {method!r}.")

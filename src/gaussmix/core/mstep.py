@@ -99,7 +99,6 @@ def m_step(
     repairs : list of Repair
         What was repaired, if anything.
     """
-    n_components, n_features = stats.sx.shape
     repairs: list[Repair] = []
     nk = np.asarray(stats.nk, dtype=np.float64)
     total = float(np.sum(nk))

@@ -56,5 +56,10 @@ class GMMParams:
         """Whether every array holds only finite values."""
         return all(
             bool(np.all(np.isfinite(a)))
-            for a in (self.weights, self.means, self.covariances, self.precisions_cholesky)
+            for a in (
+                self.weights,
+                self.means,
+                self.covariances,
+                self.precisions_cholesky,
+            )
         )
