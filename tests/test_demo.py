@@ -11,9 +11,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from gaussmix import GaussianMixture  # noqa: E402
-from gaussmix.demo import NEW_POINTS, main, run_demo  # noqa: E402
-from gaussmix.plotting import covariance_ellipses, plot_clusters  # noqa: E402
+from gaussmix import GaussianMixture
+from gaussmix.demo import NEW_POINTS, main, run_demo
+from gaussmix.plotting import covariance_ellipses, plot_clusters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ class TestPlotClusters:
         """The 1-sigma ellipse's full axes are 2 sqrt(eigenvalues) of the covariance."""
         gm = GaussianMixture(1).fit(np.random.default_rng(1).normal(size=(500, 2)))
         gm.covariances_ = np.array([[[4.0, 0.0], [0.0, 1.0]]])
-        ((center, width, height, angle),) = covariance_ellipses(gm)
+        ((_center, width, height, angle),) = covariance_ellipses(gm)
         assert width == pytest.approx(4.0)
         assert height == pytest.approx(2.0)
         assert abs(angle) % 180 == pytest.approx(0.0, abs=1e-9)
