@@ -10,8 +10,8 @@ from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 
 __all__ = [
+    "__version__",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",
-    "__version__",
 ]

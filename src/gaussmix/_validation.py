@@ -174,12 +174,21 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
     """
     name = type(estimator).__name__
     shape: tuple[int, ...] | None
-    if (
-        not hasattr(X, "__array__")
-        and not hasattr(X, "iloc")
-        and isinstance(X, (list, tuple))
-    ):
-        shape = np.shape(np.asarray(X, dtype=object)) if len(X) else (0,)
+    if isinstance(X, (list, tuple)):
+        rows = np.asarray(X, dtype=object) if len(X) else np.empty(0)
+        if (
+            rows.ndim == 1
+            and rows.size
+            and all(isinstance(r, (list, tuple, np.ndarray)) for r in rows)
+        ):
+            lengths = [len(r) for r in rows]
+            short = int(np.argmin(lengths))
+            raise ValueError(
+                f"{name}: the rows of X have different lengths (row {short} has "
+                f"{lengths[short]} values, row 0 has {lengths[0]}); every row needs one "
+                "value per feature."
+            )
+        shape = rows.shape
     else:
         shape = getattr(X, "shape", None)
     if shape is not None and len(shape) == 1:
@@ -220,14 +229,25 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
     return Xv
 
 
+#: Largest magnitude accepted per dtype: the E-step and k-means square the data.
+MAX_ABS_VALUE = {np.dtype(np.float64): 1e100, np.dtype(np.float32): 1e15}
+
+
 def _check_finite(X: FloatArray, name: str) -> None:
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(X, dtype=np.float64)
-    if np.isfinite(total):
+    with np.errstate(invalid="ignore"):
+        top, bottom = float(np.max(X)), float(np.min(X))
+    if math.isfinite(top) and math.isfinite(bottom):
+        limit = MAX_ABS_VALUE[X.dtype]
+        largest = max(abs(top), abs(bottom))
+        if largest > limit:
+            raise ValueError(
+                f"{name}: X has values as large as {largest:.3g} in absolute value; "
+                f"squares of such values overflow {X.dtype} (the limit is {limit:.0e}). "
+                "Scale the data, e.g. with sklearn.preprocessing.StandardScaler"
+                + (", or pass float64 data." if X.dtype == np.float32 else ".")
+            )
         return
     bad = ~np.isfinite(X)
-    if not np.any(bad):
-        return  # finite values whose sum overflows
     rows = np.flatnonzero(bad.any(axis=1))
     cols = np.flatnonzero(bad.any(axis=0))
     n_nan = int(np.count_nonzero(np.isnan(X)))

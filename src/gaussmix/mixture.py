@@ -659,7 +659,7 @@ def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:
         when = "at initialisation" if first_iter == 0 else f"at iteration {first_iter}"
         again = f" (and {len(items) - 1} more time(s))" if len(items) > 1 else ""
         warnings.warn(
-            f"{first.detail} {when}{again}.",
+            f"{first.detail} {when}{again}. {first.advice}.",
             DegenerateComponentWarning,
             stacklevel=4,
         )

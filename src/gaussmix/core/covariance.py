@@ -198,6 +198,17 @@ class CovarianceFamily(ABC):
         """
 
     @abstractmethod
+    def conditional_variances(
+        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
+        """Variance of each feature given the previous ones, per component, ``(K', D)``.
+
+        For full matrices these are ``1 / diag(U)^2``; they are all positive for a
+        positive-definite covariance and tend to zero as it becomes singular.
+        ``K'`` is 1 for a shared covariance.
+        """
+
+    @abstractmethod
     def add_to_diagonal(
         self, covariances: FloatArray, which: BoolArray, amount: FloatArray
     ) -> FloatArray:
@@ -395,6 +406,12 @@ class Full(CovarianceFamily):
         cov[:, idx, idx] += reg_covar
         return np.asarray(cov)
 
+    def conditional_variances(
+        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
+        diag = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
+        return np.asarray(1.0 / diag**2)
+
     def add_to_diagonal(
         self, covariances: FloatArray, which: BoolArray, amount: FloatArray
     ) -> FloatArray:
@@ -586,6 +603,11 @@ class Tied(CovarianceFamily):
         cov[idx, idx] += reg_covar
         return np.asarray(cov)
 
+    def conditional_variances(
+        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
+        return np.asarray(1.0 / np.diagonal(precisions_cholesky) ** 2)[None, :]
+
     def add_to_diagonal(
         self, covariances: FloatArray, which: BoolArray, amount: FloatArray
     ) -> FloatArray:
@@ -725,6 +747,11 @@ class Diag(CovarianceFamily):
         cov = (sxx - 2.0 * sx * d + nk[:, None] * d * d) / nk_eps[:, None]
         return np.asarray(cov + reg_covar)
 
+    def conditional_variances(
+        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
+        return np.asarray(covariances)
+
     def add_to_diagonal(
         self, covariances: FloatArray, which: BoolArray, amount: FloatArray
     ) -> FloatArray:
@@ -856,6 +883,11 @@ class Spherical(CovarianceFamily):
             sxx - 2.0 * np.einsum("ki,ki->k", sx, d) + nk * np.einsum("ki,ki->k", d, d)
         )
         return np.asarray(num / (nk_eps * n_features) + reg_covar)
+
+    def conditional_variances(
+        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
+    ) -> FloatArray:
+        return np.asarray(np.repeat(covariances[:, None], n_features, axis=1))
 
     def add_to_diagonal(
         self, covariances: FloatArray, which: BoolArray, amount: FloatArray

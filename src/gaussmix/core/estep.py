@@ -73,10 +73,21 @@ def _bounds(n_samples: int, rows: int) -> list[tuple[int, int]]:
 def _map_chunks(
     fn: Callable[[int, int], T], bounds: Sequence[tuple[int, int]], n_threads: int
 ) -> list[T]:
+    """Run ``fn(start, stop)`` on every chunk, in order of the chunks.
+
+    Overflow in the kernels (values far outside the model) is not reported as a
+    NumPy warning: it surfaces as a non-finite log-density, which
+    :func:`_normalise` turns into a clear error.
+    """
+
+    def quiet(bound: tuple[int, int]) -> T:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fn(*bound)
+
     if n_threads <= 1 or len(bounds) <= 1:
-        return [fn(s, e) for s, e in bounds]
+        return [quiet(b) for b in bounds]
     with ThreadPoolExecutor(max_workers=min(n_threads, len(bounds))) as pool:
-        return list(pool.map(lambda b: fn(*b), bounds))
+        return list(pool.map(quiet, bounds))
 
 
 def _centred_T(X: FloatArray, start: int, stop: int, shift: FloatArray) -> FloatArray:
@@ -109,7 +120,9 @@ def _prepare(
     params: GMMParams, family: CovarianceFamily, dtype: np.dtype[Any], log_weights: bool
 ) -> tuple[FloatArray, Prepared]:
     shift = params.center()
-    with np.errstate(divide="ignore"):
+    # A zero weight gives log(0) = -inf (never chosen); extreme precisions may
+    # overflow here and are reported by _normalise as a clear error.
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         prep = family.prepare(params, shift, dtype, log_weights)
     return shift, prep
 

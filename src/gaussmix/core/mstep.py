@@ -10,10 +10,11 @@ repair is returned as a :class:`Repair` record for the caller to report:
   ``EMPTY_FRACTION`` of the total weight): it is re-seeded by splitting the
   component with the largest ``weight * variance`` along its principal axis,
   the two halves sharing that component's weight;
-* **singular covariance** (not positive definite even after ``reg_covar``:
-  duplicated points, a constant feature with ``reg_covar=0``, a component on
-  fewer points than features): a small multiple of the data's variance is added
-  to its diagonal, growing tenfold until the Cholesky factorisation succeeds.
+* **collapsed covariance** (not positive definite even after ``reg_covar``, or
+  with a variance below ``COLLAPSE_RELATIVE`` of the data's variance of that
+  feature: duplicated points, a constant feature with ``reg_covar=0``, a
+  component on fewer points than features): a small multiple of the data's
+  variance is added to its diagonal, growing tenfold until it is sound.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ __all__ = ["EMPTY_FRACTION", "Repair", "m_step", "params_from_precisions"]
 
 #: A component whose share of the total weight falls below this is empty.
 EMPTY_FRACTION: Final = 1e-10
-#: First amount added to a singular covariance, relative to the data variance.
+#: A covariance whose variance along a feature (given the previous features)
+#: falls below this fraction of the data's variance of that feature has collapsed.
+COLLAPSE_RELATIVE: Final = 1e-12
+#: First amount added to a collapsed covariance, relative to the data variance.
 REPAIR_RELATIVE: Final = 1e-6
 _MAX_REPAIR_STEPS: Final = 12
 
@@ -48,27 +52,51 @@ class Repair:
     component : int
         Index of the repaired component (``-1`` for the tied covariance).
     detail : str
-        Human-readable description of what was done.
+        What happened and what was done.
+    advice : str
+        How to avoid it.
     """
 
     kind: Literal["empty", "singular"]
     component: int
     detail: str
+    advice: str
 
 
-def _data_variance(stats: SuffStats, family: CovarianceFamily) -> float:
-    """Mean per-feature variance of the data, recovered from the statistics."""
+def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray:
+    """Per-feature variance of the data, recovered from the statistics, ``(D,)``.
+
+    Features with zero variance (constant) get the mean variance of the others;
+    if every feature is constant, a scale the float format can still resolve.
+    """
     n_features = stats.sx.shape[1]
     total = float(np.sum(stats.nk))
-    if total <= 0.0:
-        return 1.0
-    second = family.scatter_diagonal(stats.sxx, n_features) / total
-    first = stats.sx.sum(axis=0) / total
-    var = float(np.mean(np.maximum(second - first * first, 0.0)))
-    if var > 0.0 and math.isfinite(var):
-        return var
-    # All points identical: choose a scale the float format can still resolve.
-    return 1e-12 * (1.0 + float(np.max(np.abs(stats.shift), initial=0.0)) ** 2)
+    if total > 0.0:
+        second = family.scatter_diagonal(stats.sxx, n_features) / total
+        first = stats.sx.sum(axis=0) / total
+        var = second - first * first
+    else:
+        var = np.zeros(n_features)
+    good = np.isfinite(var) & (var > 0.0)
+    if np.any(good):
+        return np.where(good, var, float(np.mean(var[good])))
+    scale = 1e-12 * (1.0 + float(np.max(np.abs(stats.shift), initial=0.0))) ** 2
+    return np.full(n_features, scale)
+
+
+def _collapsed(
+    family: CovarianceFamily,
+    covariances: np.ndarray,
+    precisions_cholesky: np.ndarray,
+    failed: np.ndarray,
+    reference: np.ndarray,
+) -> np.ndarray:
+    """Components that failed to factor or whose variance collapsed (``(K',)``)."""
+    n_features = reference.size
+    cond = family.conditional_variances(covariances, precisions_cholesky, n_features)
+    with np.errstate(invalid="ignore"):
+        tiny = ~np.all(cond >= COLLAPSE_RELATIVE * reference, axis=1)
+    return np.asarray(failed | tiny)
 
 
 def m_step(
@@ -116,9 +144,11 @@ def m_step(
         )
 
     precisions_cholesky, failed = family.precisions_cholesky(covariances)
+    reference = _feature_variances(stats, family)
+    failed = _collapsed(family, covariances, precisions_cholesky, failed, reference)
     if np.any(failed):
         covariances, precisions_cholesky = _repair_singular(
-            family, stats, covariances, precisions_cholesky, failed, repairs
+            family, reference, covariances, failed, repairs
         )
     weights = weights / weights.sum()
     params = GMMParams(
@@ -166,8 +196,10 @@ def _reseed(
             Repair(
                 "empty",
                 int(k),
-                f"component {k} lost all its samples; re-seeded by splitting "
+                f"component {k} lost all its samples; it was re-seeded by splitting "
                 f"component {donor} along its widest axis",
+                "This suggests that the data support fewer components; try a "
+                "smaller n_components",
             )
         )
     return means, covariances, weights
@@ -175,27 +207,27 @@ def _reseed(
 
 def _repair_singular(
     family: CovarianceFamily,
-    stats: SuffStats,
+    reference: np.ndarray,
     covariances: np.ndarray,
-    precisions_cholesky: np.ndarray,
     failed: np.ndarray,
     repairs: list[Repair],
 ) -> tuple[np.ndarray, np.ndarray]:
     n_components = failed.size
-    amount = np.full(n_components, REPAIR_RELATIVE * _data_variance(stats, family))
+    amount = np.full(n_components, REPAIR_RELATIVE * float(np.mean(reference)))
     added = np.zeros(n_components)
     todo = failed.copy()
     for _ in range(_MAX_REPAIR_STEPS):
         covariances = family.add_to_diagonal(covariances, todo, amount)
         added[todo] += amount[todo]
         precisions_cholesky, still = family.precisions_cholesky(covariances)
+        still = _collapsed(family, covariances, precisions_cholesky, still, reference)
         if not np.any(still):
             break
         todo = still
         amount = amount * 10.0
     else:  # pragma: no cover - the repair adds up to 1e5 times the data variance
         raise FloatingPointError(
-            "could not repair singular covariances; scale the data or increase reg_covar"
+            "could not repair collapsed covariances; scale the data or increase reg_covar"
         )
     for k in np.flatnonzero(failed):
         which = "the shared covariance" if family.shared else f"component {k}"
@@ -203,14 +235,13 @@ def _repair_singular(
             Repair(
                 "singular",
                 -1 if family.shared else int(k),
-                f"{which} had a singular covariance (collapsed onto duplicated "
-                f"points or a constant feature); added {added[k]:.3g} to its "
-                "diagonal. Increase reg_covar or remove duplicated points or "
-                "constant features to avoid this",
+                f"{which} collapsed (its covariance became singular: duplicated "
+                f"points or a feature constant within it); {added[k]:.3g} was added "
+                "to its diagonal",
+                "Increase reg_covar, or remove duplicated points or constant "
+                "features, to avoid this",
             )
         )
-        if family.shared:
-            break
     return covariances, precisions_cholesky
 
 
