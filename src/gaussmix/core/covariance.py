@@ -90,6 +90,8 @@ class CovarianceFamily(ABC):
     shared: ClassVar[bool] = False
     #: Whether each covariance is a full matrix (full, tied).
     matrix: ClassVar[bool] = False
+    #: Whether the statistics keep a second moment per feature (all but spherical).
+    per_feature: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ shapes
     @abstractmethod
@@ -322,7 +324,8 @@ def _flip(a: FloatArray) -> FloatArray:
 def _pd_stack(matrices: FloatArray) -> BoolArray:
     ok = np.zeros(matrices.shape[0], dtype=bool)
     for k, m in enumerate(matrices):
-        if not np.all(np.isfinite(m)) or not np.allclose(m, m.T, rtol=1e-7, atol=0.0):
+        # The same symmetry test as scikit-learn's (numpy's default tolerances).
+        if not np.all(np.isfinite(m)) or not np.allclose(m, m.T):
             continue
         try:
             np.linalg.cholesky(m)
@@ -402,6 +405,7 @@ class Full(CovarianceFamily):
             sxx - cross - np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, d, d)
         )
         cov /= nk_eps[:, None, None]
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))  # exactly symmetric
         idx = np.arange(cov.shape[1])
         cov[:, idx, idx] += reg_covar
         return np.asarray(cov)
@@ -599,6 +603,7 @@ class Tied(CovarianceFamily):
         cross = sx.T @ d
         cov = sxx - cross - cross.T + (d.T * nk) @ d
         cov /= np.sum(nk_eps)
+        cov = 0.5 * (cov + cov.T)
         idx = np.arange(cov.shape[0])
         cov[idx, idx] += reg_covar
         return np.asarray(cov)
@@ -831,6 +836,7 @@ class Spherical(CovarianceFamily):
     """Each component has one variance, ``(K,)``."""
 
     name: ClassVar[str] = "spherical"
+    per_feature: ClassVar[bool] = False
 
     def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components,)

@@ -34,7 +34,7 @@ __all__ = [
 
 #: Working memory aimed at per chunk (design, log-densities, responsibilities).
 CHUNK_BYTES: Final = 2 * 2**20
-MIN_CHUNK_ROWS: Final = 64
+MIN_CHUNK_ROWS: Final = 256
 MAX_CHUNK_ROWS: Final = 2**16
 
 T = TypeVar("T")

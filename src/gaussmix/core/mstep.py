@@ -77,6 +77,9 @@ def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray
         var = second - first * first
     else:
         var = np.zeros(n_features)
+    if not family.per_feature:
+        # Only the total scatter is known: the mean variance is right, per feature not.
+        var = np.full(n_features, float(np.mean(var)))
     good = np.isfinite(var) & (var > 0.0)
     if np.any(good):
         return np.where(good, var, float(np.mean(var[good])))
@@ -130,7 +133,10 @@ def m_step(
     repairs: list[Repair] = []
     nk = np.asarray(stats.nk, dtype=np.float64)
     total = float(np.sum(nk))
-    eps = 10.0 * float(np.finfo(dtype).eps)
+    # scikit-learn adds 10 eps to each nk; in units of the mean sample weight, so that
+    # scaling every weight by a constant does not change the fit.
+    mean_weight = stats.weight / stats.n_samples if stats.n_samples else 1.0
+    eps = 10.0 * float(np.finfo(dtype).eps) * mean_weight
     nk_eps = nk + eps
     d = stats.sx / nk_eps[:, None]
     means = stats.shift + d
@@ -173,6 +179,7 @@ def _reseed(
     covariances = covariances.copy()
     weights = weights.copy()
     alive = ~empty
+    shrink = 1.0  # each further split in this step moves half as far
     for k in np.flatnonzero(empty):
         spread = np.array(
             [
@@ -184,7 +191,15 @@ def _reseed(
         )
         donor = int(np.argmax(spread))
         variance, axis = family.principal_axis(covariances, donor, n_features)
-        step = math.sqrt(max(variance, 0.0)) * axis
+        step = shrink * math.sqrt(max(variance, 0.0)) * axis
+        for _ in range(_MAX_REPAIR_STEPS):
+            # Never place a component on top of another one: EM could not part them.
+            new = means[donor] + step
+            others = np.delete(means, [k, donor], axis=0)[np.delete(alive, [k, donor])]
+            if not np.any(np.all(np.isclose(others, new, rtol=1e-9, atol=0.0), axis=1)):
+                break
+            step = 0.75 * step
+        shrink *= 0.5
         means[k] = means[donor] + step
         means[donor] = means[donor] - step
         if not family.shared:

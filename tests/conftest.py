@@ -1,0 +1,51 @@
+"""Shared pytest configuration: hypothesis profiles and common fixtures.
+
+Hypothesis profiles
+-------------------
+``ci`` (the default) runs about 40 examples per property without deadlines, so
+that the suite stays fast and does not flake on a busy machine; ``dev`` runs
+more. Choose one with the environment variable ``HYPOTHESIS_PROFILE``::
+
+    HYPOTHESIS_PROFILE=dev .venv/bin/python -m pytest tests/core
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from gaussmix.core.covariance import FAMILIES
+
+# ``--import-mode=importlib`` does not put the test directory on sys.path; the
+# test modules import their shared strategies with ``import strategies``.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+
+def pytest_configure(config):
+    """Register the hypothesis profiles and load the selected one (default ``ci``)."""
+    settings.register_profile(
+        "ci", max_examples=40, deadline=None, suppress_health_check=_SUPPRESSED
+    )
+    settings.register_profile(
+        "dev", max_examples=400, deadline=None, suppress_health_check=_SUPPRESSED
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def rng():
+    """A seeded NumPy generator, fresh for every test."""
+    return np.random.default_rng(20240611)
+
+
+@pytest.fixture(params=list(FAMILIES))
+def covariance_type(request):
+    """Every registered covariance family name ('full', 'tied', 'diag', 'spherical')."""
+    return request.param
