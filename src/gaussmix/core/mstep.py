@@ -195,7 +195,9 @@ def _reseed(
         for _ in range(_MAX_REPAIR_STEPS):
             # Never place a component on top of another one: EM could not part them.
             new = means[donor] + step
-            others = np.delete(means, [k, donor], axis=0)[np.delete(alive, [k, donor])]
+            keep = alive.copy()
+            keep[[k, donor]] = False
+            others = means[keep]
             if not np.any(np.all(np.isclose(others, new, rtol=1e-9, atol=0.0), axis=1)):
                 break
             step = 0.75 * step
