@@ -196,7 +196,7 @@ def _reseed(
             # Never place a component on top of another one: EM could not part them.
             new = means[donor] + step
             keep = alive.copy()
-            keep[[k, donor]] = False
+            keep[int(k)] = keep[donor] = False
             others = means[keep]
             if not np.any(np.all(np.isclose(others, new, rtol=1e-9, atol=0.0), axis=1)):
                 break
