@@ -36,8 +36,13 @@ __all__ = [
 CHUNK_BYTES: Final = 2 * 2**20
 MIN_CHUNK_ROWS: Final = 256
 MAX_CHUNK_ROWS: Final = 2**16
+#: Below this many design entries per pass (about 10 ms of work) threads cost
+#: more than they bring (measured on W1 of benchmarks/bench_fit.py).
+PARALLEL_MIN_WORK: Final = 2 * 10**7
 
 T = TypeVar("T")
+
+_EXP_FLOOR: Final = {np.dtype(np.float64): -700.0, np.dtype(np.float32): -80.0}
 
 RespFn = Callable[[int, int], FloatArray]
 
@@ -64,6 +69,19 @@ def chunk_rows(family: CovarianceFamily, n_components: int, n_features: int) -> 
     width = family.n_moments(n_components, n_features) // max(n_components, 1)
     per_row = 8 * (width + 3 * n_components + 2 * n_features + 4)
     return int(np.clip(CHUNK_BYTES // per_row, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+
+
+def _threads_for(
+    n_threads: int,
+    family: CovarianceFamily,
+    n_samples: int,
+    n_components: int,
+    n_features: int,
+) -> int:
+    """Use threads only when a pass has enough work to pay for them."""
+    if n_samples * family.n_moments(n_components, n_features) < PARALLEL_MIN_WORK:
+        return 1
+    return n_threads
 
 
 def _bounds(n_samples: int, rows: int) -> list[tuple[int, int]]:
@@ -101,7 +119,7 @@ def _centred_T(X: FloatArray, start: int, stop: int, shift: FloatArray) -> Float
 def _normalise(LT: FloatArray) -> tuple[FloatArray, FloatArray]:
     """In place: ``LT <- exp(LT - max)``; return ``(log-normaliser, column sums)``."""
     mx = LT.max(axis=0)
-    if not np.all(np.isfinite(mx)):
+    if not np.isfinite(mx.sum()) and not np.all(np.isfinite(mx)):
         bad = int(np.count_nonzero(~np.isfinite(mx)))
         raise LogDensityOverflowError(
             f"the log-density of {bad} rows is not finite under any component; "
@@ -109,6 +127,10 @@ def _normalise(LT: FloatArray) -> tuple[FloatArray, FloatArray]:
             "(e.g. sklearn.preprocessing.StandardScaler) or increase reg_covar."
         )
     LT -= mx
+    # exp() of arguments whose result underflows (below about -708 in float64) is
+    # four times slower; such responsibilities are below 1e-300 of the largest,
+    # so flooring the argument changes nothing that float64 can hold in a sum.
+    np.maximum(LT, _EXP_FLOOR[LT.dtype], out=LT)
     np.exp(LT, out=LT)
     s = LT.sum(axis=0)
     log_norm = np.log(s)
@@ -181,6 +203,7 @@ def e_step(
         R = LT.astype(np.float64, copy=False)
         return family.moments(R, Z, xcT, rw), loglik
 
+    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
     flat = parts[0][0].copy()
     loglik = parts[0][1]
@@ -250,6 +273,7 @@ def stats_from_resp(
             R *= sample_weight[start:stop]
         return family.moments(R, Z, xcT, R.sum(axis=0))
 
+    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
     flat = parts[0].copy()
     for f in parts[1:]:
@@ -291,6 +315,7 @@ def estimate_log_prob(
         Z = family.moment_design(xcT, n_components)
         out[start:stop] = family.log_prob_T(xcT, Z, prep).T
 
+    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     _map_chunks(work, _bounds(n_samples, rows), n_threads)
     return out
 
@@ -333,5 +358,6 @@ def estimate_log_prob_resp(
             LT /= s
             resp_out[start:stop] = LT.T
 
+    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     _map_chunks(work, _bounds(n_samples, rows), n_threads)
     return log_norm_out, resp_out, labels
