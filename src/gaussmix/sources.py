@@ -54,6 +54,8 @@ class ThreadTuner:
     def choose(self) -> int:
         """Number of threads for the next pass."""
         self.passes += 1
+        if len(self.options) == 1:
+            return self.options[0]
         for option in self.options:
             if option not in self.seconds:
                 return option
