@@ -8,10 +8,12 @@ M-step.
 from gaussmix._version import __version__
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
+from gaussmix.selection import select
 
 __all__ = [
     "__version__",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",
+    "select",
 ]

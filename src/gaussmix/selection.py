@@ -1,0 +1,187 @@
+"""Choosing the number of components and the covariance type by AIC, BIC or ICL.
+
+:func:`select` fits one :class:`~gaussmix.GaussianMixture` per (number of
+components, covariance type) and returns the best by the chosen criterion, with
+a table of every fit. Criteria use scikit-learn's sign convention: **lower is
+better**, ``BIC = -2 log L + p log n``. (R's mclust reports ``2 log L - p log n``,
+higher is better: the same number with the opposite sign.)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from gaussmix._validation import check_parameters, check_X
+from gaussmix.mixture import GaussianMixture
+
+__all__ = ["COLUMNS", "select"]
+
+SKLEARN_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+CRITERIA = ("bic", "aic", "icl")
+
+#: Columns of the selection table, in order.
+COLUMNS = (
+    "n_components",
+    "covariance_type",
+    "log_likelihood",
+    "n_parameters",
+    "aic",
+    "bic",
+    "icl",
+    "converged",
+    "n_iter",
+    "error",
+)
+
+
+def _icl(model: GaussianMixture, X: Any, bic: float) -> float:
+    """BIC plus twice the entropy of the hard classification (lower is better).
+
+    ``ICL = BIC - 2 sum_i log z_{i, c(i)}`` with ``c(i)`` the most probable
+    component of row ``i``, mclust's definition with scikit-learn's sign.
+    """
+    resp = model.predict_proba(X).astype(np.float64)
+    best = resp.max(axis=1)
+    return bic - 2.0 * float(np.sum(np.log(np.maximum(best, np.finfo(float).tiny))))
+
+
+def _as_table(records: list[dict[str, Any]]) -> Any:
+    try:
+        import pandas as pd
+    except ImportError:
+        dtype = [
+            ("n_components", "i8"),
+            ("covariance_type", "U16"),
+            ("log_likelihood", "f8"),
+            ("n_parameters", "i8"),
+            ("aic", "f8"),
+            ("bic", "f8"),
+            ("icl", "f8"),
+            ("converged", "?"),
+            ("n_iter", "i8"),
+            ("error", "U200"),
+        ]
+        return np.array([tuple(r[c] for c in COLUMNS) for r in records], dtype=dtype)
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def select(
+    X: Any,
+    n_components: Iterable[int] = range(1, 10),
+    covariance_types: Iterable[str] | str = SKLEARN_COVARIANCE_TYPES,
+    criterion: str = "bic",
+    *,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    **fit_kwargs: Any,
+) -> tuple[GaussianMixture | None, Any]:
+    """Fit every (number of components, covariance type) and keep the best.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data.
+    n_components : iterable of int, default=range(1, 10)
+        Numbers of components to try.
+    covariance_types : str or iterable of str, default=all four
+        Covariance types to try; ``"all"`` means every type.
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        What "best" means; all three are in the table, lower is better.
+    progress : callable, default=None
+        Called with each finished record (for progress bars).
+    **fit_kwargs
+        Further :class:`~gaussmix.GaussianMixture` parameters (``random_state``,
+        ``n_init``, ``reg_covar``, ...), the same for every fit.
+
+    Returns
+    -------
+    best : GaussianMixture or None
+        The fitted model with the lowest criterion (None if every fit failed).
+    table : pandas.DataFrame or numpy structured array
+        One record per fit, columns :data:`COLUMNS`: ``log_likelihood`` is the
+        total over the samples, ``aic``/``bic``/``icl`` are in scikit-learn's
+        sign (lower is better), and ``error`` is empty unless the fit failed
+        (then the numbers are NaN). A DataFrame when pandas is installed.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from gaussmix import select
+    >>> X, _ = make_blobs(300, centers=3, random_state=0)
+    >>> best, table = select(X, range(1, 5), "full", random_state=0)
+    >>> best.n_components
+    3
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(
+            f"Invalid value for 'criterion': {criterion!r}. Use one of {CRITERIA}."
+        )
+    if isinstance(covariance_types, str):
+        covariance_types = (
+            SKLEARN_COVARIANCE_TYPES
+            if covariance_types == "all"
+            else (covariance_types,)
+        )
+    types = list(covariance_types)
+    ks = [int(k) for k in n_components]
+    if not ks or not types:
+        raise ValueError(
+            "select needs at least one n_components and one covariance type."
+        )
+    for name in ("n_components", "covariance_type"):
+        if name in fit_kwargs:
+            raise TypeError(f"{name!r} is set by select; pass it as its own argument.")
+    # Validate the data and the options once, before the grid.
+    check_X(GaussianMixture(), X, reset=True, min_samples=2)
+    for t in types:
+        check_parameters(
+            GaussianMixture(covariance_type=t, **fit_kwargs).get_params(), "select"
+        )
+    records: list[dict[str, Any]] = []
+    best: GaussianMixture | None = None
+    best_value = math.inf
+    for t in types:
+        for k in ks:
+            record: dict[str, Any] = {
+                "n_components": k,
+                "covariance_type": t,
+                "log_likelihood": math.nan,
+                "n_parameters": 0,
+                "aic": math.nan,
+                "bic": math.nan,
+                "icl": math.nan,
+                "converged": False,
+                "n_iter": 0,
+                "error": "",
+            }
+            model = GaussianMixture(n_components=k, covariance_type=t, **fit_kwargs)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.fit(X)
+                    bic = model.bic(X)
+                    aic = model.aic(X)
+                    record.update(
+                        log_likelihood=float(
+                            np.sum(model.score_samples(X), dtype=np.float64)
+                        ),
+                        n_parameters=model._n_parameters(),
+                        aic=aic,
+                        bic=bic,
+                        icl=_icl(model, X, bic),
+                        converged=bool(model.converged_),
+                        n_iter=int(model.n_iter_),
+                    )
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                record["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            records.append(record)
+            if progress is not None:
+                progress(record)
+            value = record[criterion]
+            if not record["error"] and value < best_value:
+                best, best_value = model, value
+    return best, _as_table(records)

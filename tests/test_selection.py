@@ -1,0 +1,101 @@
+"""``gaussmix.select``: the grid, the table, the criteria and failed fits."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+import gaussmix
+from gaussmix import GaussianMixture, select
+from gaussmix.selection import COLUMNS
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(300, centers=3, random_state=0)
+    return X
+
+
+def test_table_matches_individual_fits(blobs):
+    """Every record equals a separate fit with the same settings (rtol 1e-12)."""
+    best, table = select(blobs, range(1, 5), "all", random_state=0)
+    assert list(table.columns) == list(COLUMNS)
+    assert len(table) == 16
+    for rec in table.to_dict("records"):
+        gm = GaussianMixture(
+            rec["n_components"], covariance_type=rec["covariance_type"], random_state=0
+        ).fit(blobs)
+        assert rec["bic"] == pytest.approx(gm.bic(blobs), rel=1e-12)
+        assert rec["aic"] == pytest.approx(gm.aic(blobs), rel=1e-12)
+        assert rec["log_likelihood"] == pytest.approx(
+            gm.score(blobs) * len(blobs), rel=1e-12
+        )
+        assert rec["n_parameters"] == gm._n_parameters()
+        assert rec["icl"] >= rec["bic"]
+    i = int(np.argmin(table["bic"].to_numpy()))
+    assert best.n_components == table["n_components"][i] == 3
+    assert best.covariance_type == table["covariance_type"][i]
+
+
+@pytest.mark.parametrize("criterion", ["aic", "bic", "icl"])
+def test_best_is_the_minimum_of_the_criterion(blobs, criterion):
+    """The returned model has the lowest value of the chosen criterion."""
+    best, table = select(blobs, [2, 3, 4], "full", criterion, random_state=1)
+    i = int(np.argmin(table[criterion].to_numpy()))
+    assert best.n_components == table["n_components"][i]
+
+
+def test_failed_fits_are_marked_not_raised():
+    """More components than samples: that row has an error and NaN criteria."""
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]])
+    best, table = select(X, range(1, 6), "diag", random_state=0)
+    errors = table["error"].to_numpy()
+    assert errors[3].startswith("ValueError")
+    assert errors[4].startswith("ValueError")
+    assert np.isnan(table["bic"].to_numpy()[3:]).all()
+    assert best is not None
+    assert best.n_components <= 3
+
+
+def test_structured_array_without_pandas(blobs, monkeypatch):
+    """Without pandas the table is a NumPy structured array with the same columns."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pandas(name, *args, **kwargs):
+        if name == "pandas":
+            raise ImportError("no pandas")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pandas)
+    _, table = select(blobs, [1, 2], "spherical", random_state=0)
+    assert isinstance(table, np.ndarray)
+    assert table.dtype.names == COLUMNS
+    assert table["covariance_type"].tolist() == ["spherical", "spherical"]
+
+
+def test_bad_options(blobs):
+    """Unknown criterion, unknown type, and parameters select owns."""
+    with pytest.raises(ValueError, match="criterion"):
+        select(blobs, [1], criterion="hqc")
+    with pytest.raises(ValueError, match="covariance_type"):
+        select(blobs, [1], "banana")
+    with pytest.raises(TypeError, match="'covariance_type' is set by select"):
+        select(blobs, [1], covariance_type="full")
+    with pytest.raises(ValueError, match="at least one"):
+        select(blobs, [])
+    with pytest.raises(ValueError, match="NaN"):
+        select(np.array([[np.nan, 1.0]] * 5), [1])
+
+
+def test_progress_callback(blobs):
+    """The callback sees every record once, in table order."""
+    seen = []
+    _, table = select(blobs, [1, 2], ["full", "tied"], progress=seen.append)
+    assert [(r["n_components"], r["covariance_type"]) for r in seen] == list(
+        zip(table["n_components"], table["covariance_type"], strict=True)
+    )
+
+
+def test_exported():
+    assert gaussmix.select is select
