@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[plot]" --group test --group lint --group bench
+	$(BIN)/python -m pip install --quiet -e ".[plot,progress,parquet]" --group test --group lint --group bench
 	@touch $(STAMP)
 
 demo: $(STAMP)

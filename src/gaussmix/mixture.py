@@ -12,6 +12,8 @@ import math
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,12 @@ from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.sources import ArraySource
 
 __all__ = ["GaussianMixture"]
+
+#: Called as ``callback(done, total)`` after each initialisation of a fit in this
+#: context (the command-line tool draws a progress bar with it).
+FIT_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar(
+    "gaussmix_fit_progress", default=None
+)
 
 
 class _VerboseReporter:
@@ -329,6 +337,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     )
                     reporter.init_end(result.lower_bound, result.converged)
                 result.repairs[:0] = [(0, r) for r in init_repairs]
+                progress = FIT_PROGRESS.get()
+                if progress is not None:
+                    progress(init + 1, n_init)
                 if (
                     best is None
                     or result.lower_bound > best.lower_bound
