@@ -77,7 +77,9 @@ def frame_3d():
 
 @pytest.fixture(scope="module")
 def selection_table(blobs):
-    _, table = select(blobs[0], range(1, 6), "all", random_state=0)
+    _, table = select(
+        blobs[0], range(1, 6), "all", random_state=0, init_params="k-means++", n_jobs=1
+    )
     return table
 
 
@@ -176,7 +178,9 @@ class TestPlotClusters:
         gm = copy.deepcopy(models["full"])
         gm.covariances_ = gm.covariances_.copy()
         gm.covariances_[0] *= 400.0
-        ax = plot_clusters(gm, X)["ax"]
+        fig, ax = plt.subplots()
+        plot_clusters(gm, X, ax=ax)
+        fig.canvas.draw()  # the final limits
         span = X.max(axis=0) - X.min(axis=0)
         x0, x1 = ax.get_xlim()
         y0, y1 = ax.get_ylim()
@@ -184,6 +188,19 @@ class TestPlotClusters:
         assert x1 <= X[:, 0].max() + 0.4 * span[0]
         assert y0 >= X[:, 1].min() - 0.4 * span[1]
         assert y1 <= X[:, 1].max() + 0.4 * span[1]
+
+    def test_equal_aspect_only_on_its_own_figure_and_similar_scales(
+        self, models, blobs
+    ):
+        X = blobs[0]
+        gm = models["spherical"]
+        assert plot_clusters(gm, X)["ax"].get_aspect() == 1.0
+        assert plot_uncertainty(gm, X)["ax"].get_aspect() == 1.0
+        _, ax = plt.subplots()
+        assert plot_clusters(gm, X, ax=ax)["ax"].get_aspect() == "auto"
+        stretched = X * [1.0, 100.0]
+        gm2 = GaussianMixture(4, covariance_type="diag", random_state=0).fit(stretched)
+        assert plot_clusters(gm2, stretched)["ax"].get_aspect() == "auto"
 
     def test_dataframe_labels_and_column_order(self, blobs, tmp_path):
         X = blobs[0]

@@ -241,6 +241,29 @@ def _new_axes(ax: Any, figsize: tuple[float, float] = (6.0, 5.0)) -> Any:
     return new
 
 
+def _comparable(points: FloatArray) -> bool:
+    span = points.max(axis=0) - points.min(axis=0)
+    return bool(np.all(span > 0) and 1.0 / 3.0 <= span[0] / span[1] <= 3.0)
+
+
+def _scatter_figsize(points: FloatArray) -> tuple[float, float]:
+    """A figure about as wide as the data when x and y share a scale, else 6 x 5."""
+    if not _comparable(points):
+        return (6.0, 5.0)
+    span = points.max(axis=0) - points.min(axis=0)
+    width = 4.3 * float(span[0] / span[1]) + 1.2
+    return (float(np.clip(width, 4.8, 9.0)), 5.0)
+
+
+def _equal_aspect_if_comparable(ax: Any, points: FloatArray) -> None:
+    """Equal x/y scales (round circles) when both spans are within a factor of 3.
+
+    Only for figures this module made: a caller's Axes keep their aspect.
+    """
+    if _comparable(points):
+        ax.set_aspect("equal", adjustable="datalim")
+
+
 def _mixture_title(model: Any) -> str:
     k = int(model.n_components)
     return f"{k}-component {model.covariance_type} Gaussian mixture"
@@ -485,12 +508,15 @@ def plot_clusters(
         dims = (0, 1)
     i, j = _resolve_dims(model, dims, "plot_clusters")
     points = _as_points(model, X, "plot_clusters")
-    ax = _new_axes(ax)
+    own = ax is None
+    ax = _new_axes(ax, _scatter_figsize(points[:, [i, j]]))
     labels = model.predict(_model_input(model, points))
     colors = _colors(int(model.n_components))
     scatter, ellipses, means = _draw_clusters(
         ax, model, points, labels, (i, j), std, colors
     )
+    if own:
+        _equal_aspect_if_comparable(ax, points[:, [i, j]])
     names = _labels(model, X)
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
@@ -701,7 +727,8 @@ def plot_uncertainty(
     std = _check_n_std(n_std, "plot_uncertainty")
     i, j = _resolve_dims(model, dims, "plot_uncertainty")
     points = _as_points(model, X, "plot_uncertainty")
-    ax = _new_axes(ax)
+    own = ax is None
+    ax = _new_axes(ax, _scatter_figsize(points[:, [i, j]]))
     proba = np.asarray(model.predict_proba(_model_input(model, points)))
     labels = np.argmax(proba, axis=1)
     uncertainty = np.clip(1.0 - proba.max(axis=1), 0.0, 1.0)
@@ -748,6 +775,8 @@ def plot_uncertainty(
             labelspacing=1.0,
             borderpad=0.8,
         )
+    if own:
+        _equal_aspect_if_comparable(ax, points[:, [i, j]])
     names = _labels(model, X)
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
