@@ -1,0 +1,856 @@
+"""Safe model files: save and load a fitted :class:`GaussianMixture` without pickle.
+
+A model file is one uncompressed ``.npz`` archive (a zip of ``.npy`` arrays)
+holding the fitted arrays and a JSON header, itself stored as a ``uint8`` array
+of UTF-8 bytes under the key ``header.json``. Nothing in it is ever unpickled:
+:func:`load` reads with ``numpy.load(..., allow_pickle=False)`` and checks the
+archive, the header and every array (dtypes, shapes, finiteness, weights,
+positive definiteness, agreement of precisions and covariances) before it builds
+a model. The format, its versioning policy and the exact checks are described in
+``docs/model-format.md``.
+
+Files are written deterministically (fixed zip timestamps, fixed key order), so
+saving a loaded model gives the same bytes again, and atomically (a temporary
+file in the same directory renamed over the target), so a failed save never
+leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import numbers
+import os
+import secrets
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Final, NoReturn
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.exceptions import NotFittedError
+
+from gaussmix._typing import FloatArray
+from gaussmix._validation import PARAMETER_RULES, check_init_arrays
+from gaussmix._version import __version__
+from gaussmix.core.covariance import CovarianceFamily, get_family
+from gaussmix.mixture import GaussianMixture
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
+
+#: Value of the header's ``format`` field.
+FORMAT_NAME: Final = "gaussmix-model"
+#: Format version written by :func:`save`; :func:`load` reads this one and older.
+FORMAT_VERSION: Final = 1
+
+HEADER_KEY: Final = "header.json"
+#: Fitted parameter arrays, all float32 or all float64 (the training data's dtype).
+PARAMETER_ARRAYS: Final = (
+    "weights_",
+    "means_",
+    "covariances_",
+    "precisions_",
+    "precisions_cholesky_",
+)
+LOWER_BOUNDS_KEY: Final = "lower_bounds_"
+#: Constructor parameters that hold arrays; stored under ``params.<name>``.
+ARRAY_PARAMS: Final = ("weights_init", "means_init", "precisions_init")
+#: Constructor parameters stored by format version 1, in constructor order.
+PARAMS_V1: Final = (
+    "n_components",
+    "covariance_type",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "weights_init",
+    "means_init",
+    "precisions_init",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+    "n_jobs",
+)
+#: Header fields of format version 1, in the order they are written.
+HEADER_FIELDS_V1: Final = (
+    "format",
+    "format_version",
+    "library_version",
+    "class_name",
+    "covariance_type",
+    "n_components",
+    "n_features_in_",
+    "feature_names_in_",
+    "params",
+    "converged_",
+    "n_iter_",
+    "lower_bound_",
+    "notes",
+)
+
+#: Componentwise tolerance factor of the precision checks: residuals may reach
+#: ``CONSISTENCY_FACTOR * (n_features + 2) * eps`` times their rounding scale.
+#: Fitted models stay below 0.5 of that scale (measured down to condition
+#: numbers of 1e22 in float32), so the factor leaves a margin of about 8.
+CONSISTENCY_FACTOR: Final = 4.0
+#: ``|sum(weights_) - 1|`` may be up to ``max(WEIGHT_SUM_ATOL, 4 K eps)``.
+WEIGHT_SUM_ATOL: Final = 1e-6
+
+_ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)  # the earliest zip date: reproducible bytes
+_ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
+_NOTE_RANDOM_STATE: Final = (
+    "random_state was a numpy.random.RandomState instance, which is not stored; "
+    "it is null here, so the loaded model has random_state=None"
+)
+
+
+class _Invalid(Exception):
+    """Internal: what is wrong, turned into a ValueError naming the file."""
+
+
+def _fail(message: str) -> NoReturn:
+    raise _Invalid(message)
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
+
+
+# ----------------------------------------------------------------- save
+
+
+def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> None:
+    """Write a fitted model to a gaussmix model file (a pickle-free ``.npz``).
+
+    The model is checked exactly as :func:`load` checks a file, so a file that
+    ``save`` writes can always be loaded. Writing is deterministic: the same
+    model gives the same bytes.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted :class:`gaussmix.GaussianMixture`.
+    file : str, os.PathLike or binary file object
+        Where to write. A path is used as given (no ``.npz`` suffix is added)
+        and replaced atomically: the file is written under a temporary name in
+        the same directory, then renamed. A file object (opened for binary
+        writing) is written from its current position.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`gaussmix.GaussianMixture`.
+    sklearn.exceptions.NotFittedError
+        If the model has not been fitted (a subclass of ValueError).
+    ValueError
+        If a fitted attribute or parameter is invalid or cannot be stored; the
+        message names the attribute.
+    OSError
+        If the file cannot be written.
+
+    See Also
+    --------
+    load : Read the model back.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from gaussmix import GaussianMixture
+    >>> from gaussmix.io import load, save
+    >>> X = np.array([[0.0, 0.1], [0.2, 0.0], [5.0, 5.1], [5.2, 5.0]])
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> save(gm, path)
+    >>> np.array_equal(load(path).means_, gm.means_)
+    True
+    """
+    where = _describe_target(file)
+    if type(model) is not GaussianMixture:
+        raise TypeError(
+            f"cannot save to {where}: save writes gaussmix.GaussianMixture models, "
+            f"got {type(model).__module__}.{type(model).__qualname__}."
+        )
+    missing = [
+        a
+        for a in (*PARAMETER_ARRAYS, "converged_", "n_iter_", "lower_bound_")
+        if not hasattr(model, a)
+    ]
+    if missing:
+        raise NotFittedError(
+            f"cannot save to {where}: the model is not fitted (it has no "
+            f"{', '.join(missing)}); call fit before saving it."
+        )
+    try:
+        members = _model_members(model)
+    except _Invalid as exc:
+        raise ValueError(f"cannot save model to {where}: {exc}") from exc.__cause__
+    if isinstance(file, (str, os.PathLike)):
+        _write_atomically(os.fspath(file), members)
+    else:
+        _write_zip(file, members)
+
+
+def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
+    """The archive's arrays (header first), validated as ``load`` would."""
+    params = model.get_params(deep=False)
+    if set(params) != set(PARAMS_V1):
+        _fail(
+            f"format version {FORMAT_VERSION} stores the parameters "
+            f"{sorted(PARAMS_V1)} but the model has {sorted(params)}"
+        )
+    json_params: dict[str, Any] = {}
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    notes: list[str] = []
+    for name in PARAMS_V1:
+        value = params[name]
+        if name in ARRAY_PARAMS and value is not None:
+            key = f"params.{name}"
+            arrays[key] = _numeric_array(value, f"parameter {name}")
+            json_params[name] = {"array": key}
+        elif name == "random_state" and isinstance(value, np.random.RandomState):
+            json_params[name] = None
+            notes.append(_NOTE_RANDOM_STATE)
+        else:
+            json_params[name] = _json_scalar(value, f"parameter {name}")
+    for key in PARAMETER_ARRAYS:
+        arrays[key] = _numeric_array(getattr(model, key), key)
+    try:
+        lower_bounds = np.asarray(getattr(model, "lower_bounds_", []), np.float64)
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(f"lower_bounds_ is not a list of numbers ({exc})") from exc
+    arrays[LOWER_BOUNDS_KEY] = _numeric_array(lower_bounds, LOWER_BOUNDS_KEY)
+
+    names = getattr(model, "feature_names_in_", None)
+    lower_bound = _json_scalar(model.lower_bound_, "lower_bound_")
+    if isinstance(lower_bound, float) and lower_bound == -math.inf:
+        lower_bound = "-Infinity"
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "class_name": type(model).__name__,
+        "covariance_type": json_params["covariance_type"],
+        "n_components": json_params["n_components"],
+        "n_features_in_": _json_scalar(
+            getattr(model, "n_features_in_", None), "n_features_in_"
+        ),
+        "feature_names_in_": None
+        if names is None
+        else [_json_scalar(n, "feature_names_in_") for n in names],
+        "params": json_params,
+        "converged_": _json_scalar(model.converged_, "converged_"),
+        "n_iter_": _json_scalar(model.n_iter_, "n_iter_"),
+        "lower_bound_": lower_bound,
+        "notes": notes,
+    }
+    text = json.dumps(header, indent=2, ensure_ascii=False, allow_nan=False)
+    raw = text.encode("utf-8")
+    parsed = _parse_header(_decode_header(np.frombuffer(raw, dtype=np.uint8)))
+    expected = _expected_arrays(parsed)
+    if set(arrays) != set(expected):  # pragma: no cover - guarded by the parse
+        _fail(f"arrays {sorted(arrays)} do not match the header ({sorted(expected)})")
+    for key, shape in expected.items():
+        _check_declared(key, arrays[key].shape, arrays[key].dtype, shape)
+    _check_values(parsed, arrays)
+
+    members: dict[str, npt.NDArray[Any]] = {HEADER_KEY: np.frombuffer(raw, np.uint8)}
+    for key in expected:  # the order of _expected_arrays: deterministic
+        members[key] = arrays[key]
+    return members
+
+
+def _numeric_array(value: Any, what: str) -> npt.NDArray[Any]:
+    """A C-ordered little-endian copy-free view of a numeric array-like."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(f"{what} is not an array of numbers ({_one_line(exc)})") from exc
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind != "f":
+        _fail(f"{what} has dtype {arr.dtype}; only numbers can be stored")
+    elif arr.dtype.itemsize not in (4, 8):
+        _fail(f"{what} has dtype {arr.dtype}; only float32 and float64 can be stored")
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+
+
+def _json_scalar(value: Any, what: str) -> Any:
+    """``value`` as a JSON-safe Python scalar (numpy scalars become Python ones)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    _fail(
+        f"{what} = {_one_line(repr(value))[:80]} (of type {type(value).__name__}) "
+        "cannot be stored; use a number, a string, True/False or None"
+    )
+
+
+def _write_zip(fileobj: IO[bytes], members: Mapping[str, npt.NDArray[Any]]) -> None:
+    """An uncompressed npz with fixed timestamps (np.savez's layout, reproducible)."""
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key, arr in members.items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3  # Unix, on every platform
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as fp:
+                np.lib.format.write_array(fp, arr, allow_pickle=False)
+
+
+def _write_atomically(path: str, members: Mapping[str, npt.NDArray[Any]]) -> None:
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_zip(f, members)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------- load
+
+
+def load(file: str | os.PathLike[str] | IO[bytes]) -> GaussianMixture:
+    """Read a model written by :func:`save`, checking everything first.
+
+    The file is opened with ``numpy.load(..., allow_pickle=False)``: nothing in
+    it is unpickled, so a crafted file cannot run code. Before a model is built,
+    the archive, the header and every array are checked (see
+    ``docs/model-format.md`` for the full list and the tolerances).
+
+    Parameters
+    ----------
+    file : str, os.PathLike or binary file object
+        The model file, or a seekable file object opened for binary reading.
+
+    Returns
+    -------
+    GaussianMixture
+        A fitted model whose arrays, parameters and fitted attributes equal
+        the saved ones exactly (same values, same dtypes).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist (other ``OSError`` for unreadable files).
+    ValueError
+        If the file is not a valid gaussmix model: not an ``.npz`` archive,
+        damaged or truncated, a pickle, written by a newer gaussmix, or with
+        missing, extra or invalid arrays or header fields. The message is one
+        line naming the file and what is wrong.
+
+    See Also
+    --------
+    save : Write a model file.
+    """
+    where = _describe_target(file)
+    try:
+        if not isinstance(file, (str, os.PathLike)):
+            return _load(file, where)
+        with open(os.fspath(file), "rb") as f:
+            return _load(f, where)
+    except _Invalid as exc:
+        raise ValueError(
+            f"cannot load gaussmix model {where}: {exc}"
+        ) from exc.__cause__
+
+
+def _describe_target(file: Any) -> str:
+    if isinstance(file, (str, os.PathLike)):
+        return repr(os.fspath(file))
+    if hasattr(file, "read") or hasattr(file, "write"):
+        name = getattr(file, "name", None)
+        return repr(name) if isinstance(name, str) else f"<{type(file).__name__}>"
+    raise TypeError(
+        "file must be a path (str or os.PathLike) or a binary file object, got "
+        f"{type(file).__name__}."
+    )
+
+
+def _load(f: IO[bytes], where: str) -> GaussianMixture:
+    start = f.tell()
+    size = f.seek(0, os.SEEK_END) - start
+    f.seek(start)
+    if size <= 0:
+        _fail("the file is empty")
+    magic = f.read(8)
+    f.seek(start)
+    if not magic.startswith(_ZIP_MAGIC):
+        _fail(_what_it_is(magic))
+    try:
+        npz = np.load(f, allow_pickle=False)
+    except Exception as exc:  # zipfile raises many kinds on damaged archives
+        raise _Invalid(
+            "the file is damaged or truncated: it is not a readable zip archive "
+            f"({_one_line(exc)}); save the model again"
+        ) from exc
+    with npz:
+        if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover
+            _fail("the file is not an .npz archive")
+        return _load_npz(npz, size)
+
+
+def _what_it_is(magic: bytes) -> str:
+    if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return (
+            "it is a Python pickle, not a gaussmix model file; pickles are never "
+            "loaded (unpickling can run arbitrary code)"
+        )
+    if magic.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array, not a gaussmix model file (.npz archive)"
+    return "it is not a gaussmix model file (not an .npz zip archive)"
+
+
+def _load_npz(npz: np.lib.npyio.NpzFile, size: int) -> GaussianMixture:
+    if npz.zip is None:  # pragma: no cover - np.load always opens the archive
+        _fail("the file is not an .npz archive")
+    infos = npz.zip.infolist()
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename
+        if not name.endswith(".npy"):
+            _fail(f"unexpected entry {name!r} (model files hold only .npy arrays)")
+        if name[:-4] in entries:
+            _fail(f"the entry {name!r} appears twice")
+        if info.flag_bits & 0x1:
+            _fail(f"the entry {name!r} is encrypted")
+        if info.compress_type != zipfile.ZIP_STORED:
+            _fail(
+                f"the entry {name!r} is compressed; model files store their arrays "
+                "uncompressed (write them with gaussmix.io.save)"
+            )
+        entries[name[:-4]] = info
+    if sum(i.compress_size for i in infos) > size:
+        _fail("the file is damaged or truncated: its entries are larger than the file")
+    if HEADER_KEY not in entries:
+        _fail(
+            f"it has no {HEADER_KEY} entry, so it was not written by gaussmix.io.save "
+            f"(entries: {sorted(entries)[:10]})"
+        )
+    shape, dtype = _declared(npz, entries[HEADER_KEY], HEADER_KEY)
+    _check_declared(HEADER_KEY, shape, dtype, None)
+    header = _parse_header(_decode_header(_read(npz, HEADER_KEY)))
+
+    expected = _expected_arrays(header)
+    missing = [k for k in expected if k not in entries]
+    if missing:
+        _fail(f"the array(s) {', '.join(missing)} are missing")
+    extra = sorted(set(entries) - set(expected) - {HEADER_KEY})
+    if extra:
+        _fail(f"unexpected array(s) {', '.join(extra)}")
+    for key, expected_shape in expected.items():
+        shape, dtype = _declared(npz, entries[key], key)
+        _check_declared(key, shape, dtype, expected_shape)
+    arrays = {key: _read(npz, key) for key in expected}
+    _check_values(header, arrays)
+    return _build(header, arrays)
+
+
+def _declared(
+    npz: np.lib.npyio.NpzFile, info: zipfile.ZipInfo, key: str
+) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype from an entry's .npy header, without reading its data."""
+    assert npz.zip is not None
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    try:
+        with npz.zip.open(info) as fp:
+            version = np.lib.format.read_magic(fp)
+            reader = readers.get(version)
+            if reader is not None:
+                shape, _, dtype = reader(fp)
+                offset = fp.tell()
+    except zipfile.BadZipFile as exc:
+        raise _Invalid(
+            f"array {key} is damaged ({_one_line(exc)}); save the model again"
+        ) from exc
+    except Exception as exc:  # any failure to parse untrusted bytes
+        raise _Invalid(
+            f"array {key} is not a valid .npy array ({_one_line(exc)})"
+        ) from exc
+    if reader is None:
+        _fail(f"array {key} uses .npy version {version}, which is not supported")
+    if dtype.hasobject:
+        _fail(
+            f"array {key} holds Python objects (dtype object); model files hold only "
+            "numbers and are never unpickled"
+        )
+    n_bytes = math.prod(shape) * dtype.itemsize
+    if offset + n_bytes != info.file_size:
+        _fail(
+            f"array {key} is damaged or truncated: its shape {shape} and dtype "
+            f"{dtype} need {n_bytes} bytes, the entry holds {info.file_size - offset}"
+        )
+    return shape, dtype
+
+
+def _read(npz: np.lib.npyio.NpzFile, key: str) -> npt.NDArray[Any]:
+    try:
+        arr = np.asarray(npz[key])
+    except Exception as exc:  # any failure to parse untrusted bytes
+        raise _Invalid(
+            f"array {key} is damaged ({_one_line(exc)}); save the model again"
+        ) from exc
+    return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+
+
+# ----------------------------------------------------------------- header
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The validated header of a model file."""
+
+    family: CovarianceFamily
+    n_components: int
+    n_features: int
+    feature_names: list[str] | None
+    params: dict[str, Any]  # array-valued parameters are None here
+    array_params: tuple[str, ...]
+    converged: bool
+    n_iter: int
+    lower_bound: float
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _decode_header(raw: npt.NDArray[Any]) -> Any:
+    try:
+        text = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Invalid(f"{HEADER_KEY} is not valid UTF-8 ({exc.reason})") from exc
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                _fail(f"{HEADER_KEY} has the key {k!r} twice")
+            out[k] = v
+        return out
+
+    def no_constants(name: str) -> Any:
+        _fail(f"{HEADER_KEY} holds {name}, which is not valid JSON")
+
+    try:
+        return json.loads(
+            text, object_pairs_hook=no_duplicates, parse_constant=no_constants
+        )
+    except (ValueError, RecursionError) as exc:
+        raise _Invalid(f"{HEADER_KEY} is not valid JSON ({_one_line(exc)})") from exc
+
+
+def _parse_header(h: Any) -> _Header:
+    if not isinstance(h, dict):
+        _fail(f"{HEADER_KEY} must be a JSON object, got a {type(h).__name__}")
+    if h.get("format") != FORMAT_NAME:
+        _fail(
+            f"the header's format is {h.get('format')!r}, not {FORMAT_NAME!r}: this "
+            "is not a gaussmix model file"
+        )
+    version = h.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        _fail(f"format_version must be an integer >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        _fail(
+            f"it was written by a newer gaussmix (format version {version}; gaussmix "
+            f"{__version__} reads versions up to {FORMAT_VERSION}); upgrade gaussmix "
+            "to load it"
+        )
+    _check_keys(h, HEADER_FIELDS_V1, "header field")
+    if not isinstance(h["library_version"], str):
+        _fail(f"library_version must be a string, got {h['library_version']!r}")
+    if h["class_name"] != "GaussianMixture":
+        _fail(
+            f"class_name is {h['class_name']!r}; this gaussmix loads only "
+            "'GaussianMixture' models"
+        )
+    try:
+        family = get_family(h["covariance_type"])
+    except ValueError as exc:
+        raise _Invalid(_one_line(exc)) from exc
+    n_components, n_features = h["n_components"], h["n_features_in_"]
+    for name, value in (("n_components", n_components), ("n_features_in_", n_features)):
+        if not _is_int(value) or value < 1:
+            _fail(f"{name} must be an integer >= 1, got {value!r}")
+    names = h["feature_names_in_"]
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            _fail("feature_names_in_ must be null or a list of strings")
+        if len(names) != n_features:
+            _fail(
+                f"feature_names_in_ has {len(names)} names but n_features_in_ is "
+                f"{n_features}"
+            )
+
+    params, array_params = _parse_params(h["params"])
+    for name in ("n_components", "covariance_type"):
+        if params[name] != h[name]:
+            _fail(
+                f"params.{name} = {params[name]!r} disagrees with the header's "
+                f"{name} = {h[name]!r}"
+            )
+
+    converged, n_iter, lower_bound = h["converged_"], h["n_iter_"], h["lower_bound_"]
+    if not isinstance(converged, bool):
+        _fail(f"converged_ must be true or false, got {converged!r}")
+    if not _is_int(n_iter) or n_iter < 0:
+        _fail(f"n_iter_ must be an integer >= 0, got {n_iter!r}")
+    if lower_bound == "-Infinity" and n_iter == 0:
+        lower_bound = -math.inf
+    elif not (
+        isinstance(lower_bound, (int, float))
+        and not isinstance(lower_bound, bool)
+        and math.isfinite(lower_bound)
+    ):
+        _fail(
+            f'lower_bound_ must be a finite number (or "-Infinity" when n_iter_ is '
+            f"0), got {lower_bound!r}"
+        )
+    notes = h["notes"]
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        _fail("notes must be a list of strings")
+    return _Header(
+        family=family,
+        n_components=n_components,
+        n_features=n_features,
+        feature_names=names,
+        params=params,
+        array_params=array_params,
+        converged=converged,
+        n_iter=n_iter,
+        lower_bound=float(lower_bound),
+    )
+
+
+def _check_keys(d: Mapping[str, Any], expected: Sequence[str], what: str) -> None:
+    missing = [k for k in expected if k not in d]
+    if missing:
+        _fail(f"the {what}(s) {', '.join(missing)} are missing")
+    unknown = sorted(k for k in d if k not in expected)
+    if unknown:
+        shown = ", ".join(repr(k) for k in unknown[:5])
+        _fail(
+            f"unknown {what}(s) {shown} (format version {FORMAT_VERSION} does not "
+            "have them)"
+        )
+
+
+def _parse_params(p: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    if not isinstance(p, dict):
+        _fail(f"params must be a JSON object, got {p!r}")
+    _check_keys(p, PARAMS_V1, "parameter")
+    params: dict[str, Any] = {}
+    array_params = []
+    for name in PARAMS_V1:
+        value = p[name]
+        if name in ARRAY_PARAMS and value is not None:
+            if value != {"array": f"params.{name}"}:
+                _fail(
+                    f"parameter {name} must be null or "
+                    f'{{"array": "params.{name}"}}, got {value!r}'
+                )
+            array_params.append(name)
+            value = None  # checked with the arrays
+        rule = PARAMETER_RULES.get(name)
+        if rule is not None and not rule.check(value):
+            _fail(f"parameter {name} must be {rule.expected}; got {value!r}")
+        params[name] = value
+    return params, tuple(array_params)
+
+
+# ----------------------------------------------------------------- arrays
+
+
+def _expected_arrays(h: _Header) -> dict[str, tuple[int, ...]]:
+    """Every array the header implies, with its shape, in the order written."""
+    k, d = h.n_components, h.n_features
+    cov = h.family.covariance_shape(k, d)
+    shapes: dict[str, tuple[int, ...]] = {
+        "weights_": (k,),
+        "means_": (k, d),
+        "covariances_": cov,
+        "precisions_": cov,
+        "precisions_cholesky_": cov,
+        LOWER_BOUNDS_KEY: (h.n_iter,),
+    }
+    init_shapes = {"weights_init": (k,), "means_init": (k, d), "precisions_init": cov}
+    for name in h.array_params:
+        shapes[f"params.{name}"] = init_shapes[name]
+    return shapes
+
+
+def _check_declared(
+    key: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    expected_shape: tuple[int, ...] | None,
+) -> None:
+    """Dtype and shape of one array, checked before its data is read."""
+    if dtype.hasobject:
+        _fail(
+            f"array {key} holds Python objects (dtype object); model files hold only "
+            "numbers and are never unpickled"
+        )
+    if key == HEADER_KEY:
+        if dtype != np.uint8 or len(shape) != 1:
+            _fail(
+                f"{HEADER_KEY} must be a 1-D uint8 array of UTF-8 bytes, got dtype "
+                f"{dtype} and shape {shape}"
+            )
+        return
+    if key == LOWER_BOUNDS_KEY:
+        if dtype.kind != "f" or dtype.itemsize != 8:
+            _fail(f"{LOWER_BOUNDS_KEY} must be float64, got {dtype}")
+    elif dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        _fail(f"array {key} must be float32 or float64, got {dtype}")
+    if shape != expected_shape:
+        _fail(
+            f"array {key} has shape {shape}, but the header (n_components, "
+            f"n_features_in_, covariance_type, n_iter_) implies {expected_shape}"
+        )
+
+
+def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Numeric checks of arrays whose dtypes and shapes are already right."""
+    dtypes = {arrays[k].dtype.newbyteorder("=") for k in PARAMETER_ARRAYS}
+    if len(dtypes) != 1:
+        found = ", ".join(f"{k} {arrays[k].dtype}" for k in PARAMETER_ARRAYS)
+        _fail(f"the parameter arrays must all be float32 or all float64, got {found}")
+    for key, arr in arrays.items():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        if bad:
+            _fail(f"array {key} contains NaN or infinity ({bad} value(s))")
+    eps = float(np.finfo(arrays["weights_"].dtype).eps)
+    k, d = h.n_components, h.n_features
+
+    weights = arrays["weights_"].astype(np.float64)
+    if np.any(weights <= 0):
+        _fail(f"weights_ must be positive, got minimum {float(weights.min()):.6g}")
+    total = math.fsum(weights.tolist())
+    tol = max(WEIGHT_SUM_ATOL, 4 * k * eps)
+    if abs(total - 1.0) > tol:
+        _fail(f"weights_ sum to {total!r}, not 1 (tolerance {tol:.3g})")
+
+    family = h.family
+    cov = arrays["covariances_"].astype(np.float64)
+    chol = arrays["precisions_cholesky_"].astype(np.float64)
+    prec = arrays["precisions_"].astype(np.float64)
+    if family.matrix:
+        _check_matrices(family, cov.reshape(-1, d, d), chol.reshape(-1, d, d), eps)
+        covs, us, ps = (a.reshape(-1, d, d) for a in (cov, chol, prec))
+        # The matrix a Cholesky factorisation sees: the lower triangle, mirrored
+        # (any asymmetry is already bounded by the symmetry check).
+        covs = np.tril(covs) + np.swapaxes(np.tril(covs, -1), 1, 2)
+        ut = np.swapaxes(us, 1, 2)
+        residual = ut @ covs @ us - np.eye(d)
+        scale = np.abs(ut) @ np.abs(covs) @ np.abs(us)
+        residual_p = ps - us @ ut
+        scale_p = np.abs(us) @ np.abs(ut)
+    else:
+        for name, arr in (("covariances_", cov), ("precisions_cholesky_", chol)):
+            if np.any(arr <= 0):
+                first = int(np.flatnonzero(arr.ravel() <= 0)[0])
+                comp = np.unravel_index(first, arr.shape)[0]
+                _fail(f"{name} must be positive; component {comp} is not")
+        residual = cov * chol**2 - 1.0
+        scale = cov * chol**2
+        residual_p = prec - chol**2
+        scale_p = chol**2
+    factor = CONSISTENCY_FACTOR * (d + 2) * eps
+    for name, r, s, what in (
+        ("precisions_cholesky_", residual, scale, "the inverse of covariances_"),
+        ("precisions_", residual_p, scale_p, "precisions_cholesky_ @ its transpose"),
+    ):
+        excess = np.abs(r) - factor * s
+        if np.any(excess > 0):
+            ratio = float(np.max(np.abs(r) / np.maximum(s, np.finfo(float).tiny)))
+            _fail(
+                f"{name} disagrees with covariances_: it is not {what} (relative error "
+                f"{ratio:.3g}, tolerance {factor:.3g})"
+            )
+
+    init = {name: arrays[f"params.{name}"] for name in h.array_params}
+    if init:
+        try:
+            check_init_arrays(
+                init.get("weights_init"),
+                init.get("means_init"),
+                init.get("precisions_init"),
+                family,
+                k,
+                d,
+                "params",
+            )
+        except ValueError as exc:
+            raise _Invalid(_one_line(exc)) from exc
+
+
+def _check_matrices(
+    family: CovarianceFamily, covs: FloatArray, us: FloatArray, eps: float
+) -> None:
+    """Covariances symmetric positive definite, precision factors upper triangular."""
+    rtol = math.sqrt(eps)
+    for i, (c, u) in enumerate(zip(covs, us, strict=True)):
+        which = "" if family.shared else f"[{i}]"
+        diag = np.diagonal(c)
+        if np.any(diag <= 0):
+            _fail(
+                f"covariances_{which} is not positive definite: its diagonal has "
+                f"{float(diag.min()):.6g}"
+            )
+        asym = float(np.max(np.abs(c - c.T) / np.sqrt(np.outer(diag, diag))))
+        if asym > rtol:
+            _fail(
+                f"covariances_{which} is not symmetric (asymmetry {asym:.3g} relative "
+                f"to its diagonal, tolerance {rtol:.3g})"
+            )
+        # Positive definite up to the rounding of the stored dtype: rounding each
+        # entry moves the eigenvalues of the correlation matrix by at most D eps / 2.
+        try:
+            np.linalg.cholesky(c + np.diag(len(diag) * eps * diag))
+        except np.linalg.LinAlgError:
+            _fail(f"covariances_{which} is not positive definite (Cholesky fails)")
+        if np.any(np.tril(u, -1) != 0):
+            _fail(
+                f"precisions_cholesky_{which} must be upper triangular (U with "
+                "precision = U @ U.T)"
+            )
+        if np.any(np.diagonal(u) <= 0):
+            _fail(f"precisions_cholesky_{which} must have a positive diagonal")
+
+
+def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixture:
+    params = dict(h.params)
+    for name in h.array_params:
+        params[name] = arrays[f"params.{name}"]
+    model = GaussianMixture(**params)
+    for key in PARAMETER_ARRAYS:
+        setattr(model, key, arrays[key])
+    model.converged_ = h.converged
+    model.n_iter_ = h.n_iter
+    model.lower_bound_ = h.lower_bound
+    model.lower_bounds_ = [float(v) for v in arrays[LOWER_BOUNDS_KEY]]
+    model.n_features_in_ = h.n_features
+    if h.feature_names is not None:
+        model.feature_names_in_ = np.asarray(h.feature_names, dtype=object)
+    return model
