@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ari: dict[str, float] = {}
     n_parameters: dict[str, int] = {}
     fig, axes = plt.subplots(
-        2, 2, figsize=(10, 9), sharex=True, sharey=True, layout="constrained"
+        2, 2, figsize=(10, 7.5), sharex=True, sharey=True, layout="constrained"
     )
     for ax, covariance_type in zip(axes.ravel(), COVARIANCE_TYPES, strict=True):
         gm = GaussianMixture(
@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         plot_clusters(gm, X, ax=ax, n_std=(1.0, 2.0))
         ax.set_title(f"{covariance_type}: BIC {bic[covariance_type]:.1f}")
+        ax.set_aspect("equal", adjustable="box")  # circles look round
     for ax in axes[0]:
         ax.set_xlabel("")
     for ax in axes[:, 1]:
@@ -131,8 +132,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     figures = [save(fig, out, "05_covariance_types.png")]
 
     model = models[best]
-    fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
     drawn = plot_uncertainty(model, X, ax=ax)
+    ax.set_aspect("equal", adjustable="datalim")
     ax.set_title(f"{best} mixture: {ax.get_title()}", fontsize=10)
     figures.append(save(fig, out, "05_uncertainty.png"))
     uncertainty = np.asarray(drawn["uncertainty"])

@@ -285,6 +285,27 @@ def test_new_digits(small):
     assert f"lowest AIC at K = {r['best_k']}" in text
 
 
+def test_gallery_images_are_shrunk(small, tmp_path):
+    from PIL import Image
+
+    make = load("make_gallery_images.py")
+    assert sorted(make.SHOWN) == SCRIPTS
+    result, _, _ = small("05_uncertainty_and_covariance_types.py")
+    source = Path(result["figures"][0])
+    dest = tmp_path / "shrunk.png"
+    size = make.shrink_png(source, dest)
+    assert size == dest.stat().st_size
+    assert size < 0.7 * source.stat().st_size
+    with Image.open(source) as a, Image.open(dest) as b:
+        assert a.size == b.size
+        assert b.mode == "P"
+        assert len(b.getcolors(1024)) <= 256
+    for names in make.SHOWN.values():
+        for name in names:
+            shown = EXAMPLES.parent / "docs" / "images" / "gallery" / name
+            assert shown.stat().st_size < 150_000
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_full_size(tmp_path, name):
