@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,11 +40,15 @@ class Table:
         Column names from a header, or None when the file has none.
     path : str
         The file it came from (for messages).
+    problems : dict of int to str
+        Columns that are not numeric, with what is wrong in each; their values
+        are NaN. Using such a column is an error (:func:`select_columns`).
     """
 
     values: FloatArray
     names: list[str] | None
     path: str
+    problems: dict[int, str] = field(default_factory=dict)
 
 
 def _listing(items: Sequence[object]) -> str:
@@ -133,7 +137,7 @@ def _read_text(path: str) -> Table:
             f"than the first line ({width}); every row needs the same columns"
         )
     values = np.empty((len(body), width), dtype=np.float64)
-    bad: list[str] = []
+    bad: dict[int, list[str]] = {}
     for i, row in enumerate(body):
         for j, cell in enumerate(row):
             text = cell.strip()
@@ -143,17 +147,16 @@ def _read_text(path: str) -> Table:
             try:
                 values[i, j] = float(text)
             except ValueError:
-                column = names[j] if names else str(j)
-                bad.append(
-                    f"line {i + 1 + int(has_header)} column {column!r} = {text!r}"
+                bad.setdefault(j, []).append(
+                    f"line {i + 1 + int(has_header)} = {text!r}"
                 )
                 values[i, j] = math.nan
-    if bad:
-        raise DataError(
-            f"{path}: non-numeric cell(s): {_listing(bad)}; every data cell must be "
-            "a number (use --columns to pick numeric columns)"
-        )
-    return Table(values, names, path)
+    problems = {
+        j: f"non-numeric cell(s) in column {(names[j] if names else str(j))!r}: "
+        f"{_listing(cells)}"
+        for j, cells in bad.items()
+    }
+    return Table(values, names, path, problems)
 
 
 def _read_npy(path: str) -> Table:
@@ -193,18 +196,17 @@ def _read_parquet(path: str) -> Table:
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
     names = [str(n) for n in table.column_names]
+    if not names:
+        raise DataError(f"{path}: the file has no columns")
     columns = []
-    for name, column in zip(names, table.columns, strict=True):
+    problems: dict[int, str] = {}
+    for j, (name, column) in enumerate(zip(names, table.columns, strict=True)):
         try:
             columns.append(column.to_numpy(zero_copy_only=False).astype(np.float64))
         except (TypeError, ValueError):
-            raise DataError(
-                f"{path}: column {name!r} has type {column.type}, not numbers "
-                "(use --columns to pick numeric columns)"
-            ) from None
-    if not columns:
-        raise DataError(f"{path}: the file has no columns")
-    return Table(np.column_stack(columns), names, path)
+            problems[j] = f"column {name!r} has type {column.type}, not numbers"
+            columns.append(np.full(table.num_rows, np.nan))
+    return Table(np.column_stack(columns), names, path, problems)
 
 
 def read_table(path: str) -> Table:
@@ -265,6 +267,7 @@ def select_columns(
     if columns is None and model_names is not None and table.names is not None:
         columns = list(model_names)
     if columns is None:
+        _check_problems(table, range(table.values.shape[1]))
         return table
     index: list[int] = []
     for column in columns:
@@ -284,8 +287,18 @@ def select_columns(
             raise DataError(
                 f"{table.path}: column {column!r} not found; available: {available}"
             )
+    _check_problems(table, index)
     names = [table.names[i] for i in index] if table.names is not None else None
     return Table(table.values[:, index], names, table.path)
+
+
+def _check_problems(table: Table, index: Iterable[int]) -> None:
+    for j in index:
+        if j in table.problems:
+            raise DataError(
+                f"{table.path}: {table.problems[j]}; every data cell must be a number "
+                "(use --columns to pick numeric columns)"
+            )
 
 
 def drop_nan_rows(table: Table, *, drop: bool) -> tuple[Table, int]:

@@ -32,6 +32,8 @@ __all__ = ["main"]
 PROG = "gaussmix"
 # Above this many features the summary shows covariance diagonals only.
 FULL_MATRIX_MAX_FEATURES = 4
+# The --plot pairs grid shows at most this many features (the first ones).
+PAIRS_MAX_FEATURES = 6
 
 EPILOG = """\
 examples:
@@ -317,14 +319,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         init_params=args.init,
         random_state=args.seed,
     )
-    X: Any = table.values
-    if table.names is not None:
-        import importlib.util
-
-        if importlib.util.find_spec("pandas") is not None:
-            import pandas as pd
-
-            X = pd.DataFrame(table.values, columns=table.names)
+    X: Any = table.values if table.names is None else _frame(table.values, table.names)
     with (
         _progress(args, args.n_init, "EM restarts") as step,
         warnings.catch_warnings(record=True) as caught,
@@ -349,9 +344,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if model.n_features_in_ == 1:
             drawn = plotting.plot_density_1d(model, table.values)
             fig = drawn["ax"].figure
-        else:
+        elif model.n_features_in_ == 2:
             drawn = plotting.plot_clusters(model, X)
-            fig = drawn["fig"] if "fig" in drawn else drawn["ax"].figure
+            fig = drawn["ax"].figure
+        else:
+            shown = min(model.n_features_in_, PAIRS_MAX_FEATURES)
+            drawn = plotting.plot_pairs(model, X, features=list(range(shown)))
+            fig = drawn["fig"]
         _save_plot(fig, args.plot)
         summary["plot"] = args.plot
         del plt
@@ -364,13 +363,26 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_input(model: GaussianMixture, table: Table) -> np.ndarray:
+def _model_input(model: GaussianMixture, table: Table) -> Any:
     if table.values.shape[1] != model.n_features_in_:
         raise DataError(
             f"{table.path}: {table.values.shape[1]} column(s) but the model was fitted "
             f"on {model.n_features_in_} feature(s); use --columns to pick them"
         )
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        # Columns were matched by name (or position); label them as the model's.
+        return _frame(table.values, [str(n) for n in names])
     return np.asarray(table.values)
+
+
+def _frame(values: np.ndarray, names: list[str]) -> Any:
+    """A DataFrame with these column names when pandas is there, else the array."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return values
+    return pd.DataFrame(values, columns=names)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
