@@ -220,6 +220,30 @@ def test_zero_iterations_round_trip(tmp_path):
     assert_same_model(model, loaded)
 
 
+def test_near_singular_float32_covariance_is_accepted(tmp_path):
+    """A covariance that is PD in float64 but singular once rounded to float32.
+
+    gaussmix fits in float64 and casts to the data's dtype, so such models occur
+    with (nearly) collinear float32 data; the check allows the dtype's rounding.
+    """
+    family = get_family("full")
+    cov = np.array([[[1.0, 1.0 - 1e-9], [1.0 - 1e-9, 1.0]]])
+    chol, failed = family.precisions_cholesky(cov)
+    assert not failed.any()
+    model = GaussianMixture(1)
+    model.weights_ = np.ones(1, dtype=np.float32)
+    model.means_ = np.zeros((1, 2), dtype=np.float32)
+    model.covariances_ = cov.astype(np.float32)
+    model.precisions_cholesky_ = chol.astype(np.float32)
+    model.precisions_ = family.precisions(chol).astype(np.float32)
+    model.converged_, model.n_iter_, model.lower_bound_ = True, 0, -np.inf
+    model.lower_bounds_, model.n_features_in_ = [], 2
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(model.covariances_[0].astype(np.float64))
+    save(model, tmp_path / "m.npz")
+    assert_same_model(model, load(tmp_path / "m.npz"))
+
+
 def test_header_is_readable_with_plain_numpy(tmp_path):
     """The documented way to read the header needs only numpy and json."""
     model = fitted("spherical", np.float32, True)
@@ -282,6 +306,16 @@ def test_save_validates_like_load_and_writes_nothing_on_error(tmp_path):
     ):
         save(model, path)
     model.weights_ = fitted().weights_
+    model.means_ = np.rint(fitted().means_).astype(np.int64)
+    with pytest.raises(
+        ValueError, match="means_ must be float32 or float64, got int64"
+    ):
+        save(model, path)
+    model.means_ = fitted().means_
+    model.lower_bound_ = float("nan")
+    with pytest.raises(ValueError, match="lower_bound_ must be a finite number"):
+        save(model, path)
+    model.lower_bound_ = fitted().lower_bound_
     model.set_params(random_state=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"random_state .* cannot be stored"):
         save(model, path)

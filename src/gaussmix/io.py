@@ -209,7 +209,7 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
         value = params[name]
         if name in ARRAY_PARAMS and value is not None:
             key = f"params.{name}"
-            arrays[key] = _numeric_array(value, f"parameter {name}")
+            arrays[key] = _numeric_array(value, f"parameter {name}", convert=True)
             json_params[name] = {"array": key}
         elif name == "random_state" and isinstance(value, np.random.RandomState):
             json_params[name] = None
@@ -217,17 +217,14 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
         else:
             json_params[name] = _json_scalar(value, f"parameter {name}")
     for key in PARAMETER_ARRAYS:
-        arrays[key] = _numeric_array(getattr(model, key), key)
+        arrays[key] = _numeric_array(getattr(model, key), key, convert=False)
     try:
         lower_bounds = np.asarray(getattr(model, "lower_bounds_", []), np.float64)
     except (TypeError, ValueError) as exc:
         raise _Invalid(f"lower_bounds_ is not a list of numbers ({exc})") from exc
-    arrays[LOWER_BOUNDS_KEY] = _numeric_array(lower_bounds, LOWER_BOUNDS_KEY)
+    arrays[LOWER_BOUNDS_KEY] = _numeric_array(lower_bounds, LOWER_BOUNDS_KEY, False)
 
     names = getattr(model, "feature_names_in_", None)
-    lower_bound = _json_scalar(model.lower_bound_, "lower_bound_")
-    if isinstance(lower_bound, float) and lower_bound == -math.inf:
-        lower_bound = "-Infinity"
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -244,7 +241,7 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
         "params": json_params,
         "converged_": _json_scalar(model.converged_, "converged_"),
         "n_iter_": _json_scalar(model.n_iter_, "n_iter_"),
-        "lower_bound_": lower_bound,
+        "lower_bound_": _json_scalar(model.lower_bound_, "lower_bound_"),
         "notes": notes,
     }
     text = json.dumps(header, indent=2, ensure_ascii=False, allow_nan=False)
@@ -263,19 +260,24 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     return members
 
 
-def _numeric_array(value: Any, what: str) -> npt.NDArray[Any]:
-    """A C-ordered little-endian copy-free view of a numeric array-like."""
+def _numeric_array(value: Any, what: str, convert: bool) -> npt.NDArray[Any]:
+    """``value`` as a C-ordered little-endian array, its values unchanged.
+
+    With ``convert``, integers and booleans become float64 (for user-given
+    initial arrays); otherwise the dtype is kept and checked later, as ``load``
+    checks it.
+    """
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise _Invalid(f"{what} is not an array of numbers ({_one_line(exc)})") from exc
-    if arr.dtype.kind in "biu":
+    if convert and (
+        arr.dtype.kind in "biu" or arr.dtype in (np.float16, np.longdouble)
+    ):
         arr = arr.astype(np.float64)
-    elif arr.dtype.kind != "f":
-        _fail(f"{what} has dtype {arr.dtype}; only numbers can be stored")
-    elif arr.dtype.itemsize not in (4, 8):
-        _fail(f"{what} has dtype {arr.dtype}; only float32 and float64 can be stored")
-    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+    if arr.dtype.kind == "f":
+        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+    return arr
 
 
 def _json_scalar(value: Any, what: str) -> Any:
@@ -287,7 +289,10 @@ def _json_scalar(value: Any, what: str) -> Any:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        return float(value)
+        x = float(value)
+        # JSON has no infinities or NaN: store them as strings, which the header
+        # checks accept only for lower_bound_ = "-Infinity" after zero iterations.
+        return x if math.isfinite(x) else json.dumps(x)
     _fail(
         f"{what} = {_one_line(repr(value))[:80]} (of type {type(value).__name__}) "
         "cannot be stored; use a number, a string, True/False or None"
