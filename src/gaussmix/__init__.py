@@ -7,6 +7,7 @@ M-step.
 
 from gaussmix._version import __version__
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
+from gaussmix.io import load, save
 from gaussmix.mixture import GaussianMixture
 from gaussmix.selection import select
 
@@ -15,5 +16,7 @@ __all__ = [
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",
+    "load",
+    "save",
     "select",
 ]
