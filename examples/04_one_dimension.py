@@ -22,8 +22,9 @@ Two questions have probabilities for answers:
   numerical integration of ``exp(score_samples)``;
 * how unusual is x: ``model.tail_probability(x)``, the share of the model's
   mass where the density is at most the density at x (1 at the densest point,
-  near 0 far out; exact in one dimension). About that share of the data should
-  be no more likely than x, which we check.
+  near 0 far out; exact in one dimension), checked against a brute-force
+  integral. About that share of the data should be no more likely than x,
+  which we check too.
 
 The second figure shades the tail probability of one value.
 
@@ -138,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print("score_samples gives log-densities; a density is not a probability.")
     print(
         f"{'x':>6}  {'density p(x)':>12}  {'P(|X-x|<=h)':>11}  {'2h p(x)':>8}  "
-        f"{'tail prob.':>10}  {'data no likelier':>16}"
+        f"{'tail prob.':>10}  {'(numeric)':>9}  {'data no likelier':>16}"
     )
     log_density_data = gm.score_samples(X)
     rows = []
