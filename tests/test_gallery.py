@@ -199,16 +199,7 @@ def test_one_dimension_density_is_not_a_probability(one_dimension):
 @pytest.mark.parametrize(
     "x",
     [
-        pytest.param(
-            -0.1,
-            marks=pytest.mark.xfail(
-                reason="gaussmix._tail one-feature path returns 1.0 when the level "
-                "set {p > p(x)} lies between two of its grid points (x within about "
-                "0.003 of a mode); brute force gives 0.9956. Remove this mark when "
-                "fixed.",
-                strict=True,
-            ),
-        ),
+        -0.1,
         0.3,
         0.7,
     ],

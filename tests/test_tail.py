@@ -78,3 +78,16 @@ def test_bad_options_are_explained(three_1d):
     )
     with pytest.raises(ValueError, match="monte-carlo"):
         gm.tail_probability([[0.0, 0.0]], method="exact")
+
+
+def test_point_near_a_mode_is_not_rounded_to_one(three_1d):
+    """Just below a peak the denser region is tiny but not empty (regression)."""
+    modes = np.linspace(-0.2, 0.0, 2001)[:, None]
+    peak = modes[np.argmax(three_1d.score_samples(modes))]
+    near = peak + 0.002
+    exact = three_1d.tail_probability(near[None, :])[0]
+    mc, std = three_1d.tail_probability(
+        near[None, :], method="monte-carlo", n_samples=400_000, return_std=True
+    )
+    assert exact < 1.0
+    assert abs(exact - mc[0]) <= 4 * std[0] + 1e-6

@@ -74,6 +74,23 @@ def _one_feature(model: GaussianMixture, X: FloatArray) -> FloatArray:
     offsets = np.linspace(-_GRID_SPAN, _GRID_SPAN, 2 * _GRID_POINTS + 1)
     grid = np.unique((means[:, None] + sds[:, None] * offsets).ravel())
     on_grid = logpdf(grid)
+    # Add every mode of the density: a level just below a peak has an "above"
+    # region narrower than the grid spacing, which only the peak itself brackets.
+    peaks = np.nonzero(
+        (on_grid[1:-1] >= on_grid[:-2]) & (on_grid[1:-1] >= on_grid[2:])
+    )[0]
+    modes = []
+    for i in peaks + 1:
+        found = optimize.minimize_scalar(
+            lambda y: -float(logpdf(np.array([y]))[0]),
+            bounds=(float(grid[i - 1]), float(grid[i + 1])),
+            method="bounded",
+            options={"xatol": 1e-14 * max(1.0, abs(float(grid[i])))},
+        )
+        modes.append(float(found.x))
+    if modes:
+        grid = np.unique(np.concatenate([grid, modes]))
+        on_grid = logpdf(grid)
     out = np.empty(X.shape[0])
     for n, x in enumerate(np.asarray(X, dtype=np.float64).ravel()):
         level = float(logpdf(np.array([x]))[0])
