@@ -946,6 +946,19 @@ def test_plain_savez_file_with_valid_contents_loads(base_file, tmp_path):
     assert_same_model(fitted("full"), load(other))
 
 
+def test_big_endian_arrays_are_read_in_native_order(base_file, tmp_path):
+    """Arrays written big-endian by another tool load with equal values, native dtype."""
+    header, arrays = members(base_file)
+    swapped = {k: v.astype(v.dtype.newbyteorder(">")) for k, v in arrays.items()}
+    other = tmp_path / "big.npz"
+    write_members(other, header, swapped)
+    with np.load(other, allow_pickle=False) as npz:
+        assert npz["means_"].dtype.byteorder == ">"
+    loaded = load(other)
+    assert loaded.means_.dtype == np.float64
+    assert_same_model(fitted("full"), loaded)
+
+
 # ------------------------------------------------------------------ properties
 
 
