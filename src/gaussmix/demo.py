@@ -98,7 +98,7 @@ def run_demo(
         linewidths=1.2,
         label="new points (colour = predicted component)",
     )
-    ax.legend(loc="best")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize="small", ncol=2)
     folder = os.path.dirname(out)
     if folder:
         os.makedirs(folder, exist_ok=True)
