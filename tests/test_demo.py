@@ -94,3 +94,24 @@ def test_benchmark_script_runs_quick(tmp_path):
     assert "W1:" in result.stdout
     assert "ratio sklearn/gaussmix" in result.stdout
     assert "W5: data" in result.stdout
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_io_benchmark_runs_small():
+    """``benchmarks/bench_io.py`` at a small size prints both comparisons."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_io.py"),
+            "--rows",
+            "2000",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "pandas.read_csv" in result.stdout
+    assert "load (with validation) gaussmix" in result.stdout
