@@ -25,6 +25,7 @@ __all__ = [
     "check_X",
     "check_init_arrays",
     "check_parameters",
+    "check_resp_init",
     "check_sample_weight",
     "resolve_n_threads",
 ]
@@ -78,6 +79,7 @@ PARAMETER_RULES: dict[str, Rule] = {
     "means_init": Rule(
         _is_array_or_none, "None or an array of shape (n_components, n_features)"
     ),
+    "resp_init": Rule(_is_array_or_none, "None or an array-like"),
     "precisions_init": Rule(_is_array_or_none, "None or an array of precisions"),
     "random_state": Rule(
         _is_random_state, "None, an integer or a numpy.random.RandomState"
@@ -378,3 +380,44 @@ def _as_float_array(value: Any, what: str, name: str) -> FloatArray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: {what} contains NaN or infinity.")
     return arr
+
+
+def check_resp_init(
+    resp_init: Any,
+    n_samples: int,
+    n_components: int,
+    init_arrays: tuple[Any, Any, Any],
+    owner: str,
+) -> FloatArray:
+    """Validate initial responsibilities: shape, finite, non-negative, rows sum to 1.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components)
+        The responsibilities as float64.
+    """
+    if any(a is not None for a in init_arrays):
+        raise ValueError(
+            f"{owner}: give either resp_init or weights_init/means_init/"
+            "precisions_init, not both."
+        )
+    try:
+        resp = np.asarray(resp_init, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: resp_init must be an array of numbers.") from None
+    if resp.shape != (n_samples, n_components):
+        raise ValueError(
+            f"{owner}: resp_init has shape {resp.shape}, expected (n_samples, "
+            f"n_components) = ({n_samples}, {n_components}): one row of "
+            "responsibilities per row of X."
+        )
+    if not np.isfinite(resp).all() or (resp < 0).any():
+        raise ValueError(f"{owner}: resp_init must be finite and non-negative.")
+    sums = resp.sum(axis=1)
+    bad = np.nonzero(np.abs(sums - 1.0) > 1e-6)[0]
+    if bad.size:
+        raise ValueError(
+            f"{owner}: rows of resp_init must sum to 1 (within 1e-6); row(s) "
+            f"{bad[:5].tolist()} sum to {sums[bad[:5]].round(6).tolist()}."
+        )
+    return resp

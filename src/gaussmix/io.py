@@ -18,6 +18,7 @@ leaves half a file behind.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import numbers
@@ -43,7 +44,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
 #: Value of the header's ``format`` field.
 FORMAT_NAME: Final = "gaussmix-model"
 #: Format version written by :func:`save`; :func:`load` reads this one and older.
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 
 HEADER_KEY: Final = "header.json"
 #: Fitted parameter arrays, all float32 or all float64 (the training data's dtype).
@@ -75,6 +76,14 @@ PARAMS_V1: Final = (
     "verbose_interval",
     "n_jobs",
 )
+#: Constructor parameters that are never stored (null, with a note, when set):
+#: they describe the training rows, not the model.
+NOT_STORED_PARAMS: Final = ("resp_init",)
+_NOTE_NOT_STORED: Final = (
+    "{name} (initial responsibilities of the training rows) is not stored; it is "
+    "null here"
+)
+
 #: Header fields of format version 1, in the order they are written.
 HEADER_FIELDS_V1: Final = (
     "format",
@@ -197,16 +206,16 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
 def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     """The archive's arrays (header first), validated as ``load`` would."""
     params = model.get_params(deep=False)
-    if set(params) != set(PARAMS_V1):
-        _fail(
-            f"format version {FORMAT_VERSION} stores the parameters "
-            f"{sorted(PARAMS_V1)} but the model has {sorted(params)}"
-        )
     json_params: dict[str, Any] = {}
     arrays: dict[str, npt.NDArray[Any]] = {}
     notes: list[str] = []
-    for name in PARAMS_V1:
+    for name in _current_params():
         value = params[name]
+        if name in NOT_STORED_PARAMS:
+            json_params[name] = None
+            if value is not None:
+                notes.append(_NOTE_NOT_STORED.format(name=name))
+            continue
         if name in ARRAY_PARAMS and value is not None:
             key = f"params.{name}"
             arrays[key] = _numeric_array(value, f"parameter {name}", convert=True)
@@ -660,14 +669,44 @@ def _check_keys(d: Mapping[str, Any], expected: Sequence[str], what: str) -> Non
         )
 
 
+def _current_params() -> tuple[str, ...]:
+    """Constructor parameters of the running gaussmix, in constructor order."""
+    signature = inspect.signature(GaussianMixture.__init__)
+    return tuple(name for name in signature.parameters if name != "self")
+
+
 def _parse_params(p: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Parameters of any format version: stored ones checked, absent ones default.
+
+    Version 1 stores :data:`PARAMS_V1`; version 2 every parameter of the writer.
+    A parameter the file lacks (written before it existed) takes its default,
+    whose meaning is the old behaviour; one this gaussmix does not know means a
+    newer writer, and is an error.
+    """
     if not isinstance(p, dict):
         _fail(f"params must be a JSON object, got {p!r}")
-    _check_keys(p, PARAMS_V1, "parameter")
+    known = _current_params()
+    unknown = [k for k in p if k not in known]
+    if unknown:
+        shown = ", ".join(repr(k) for k in unknown[:5])
+        _fail(
+            f"unknown parameter(s) {shown}: the file was written by a newer gaussmix; "
+            "upgrade gaussmix to load it"
+        )
+    missing = [k for k in PARAMS_V1 if k not in p]
+    if missing:
+        shown = ", ".join(repr(k) for k in missing[:5])
+        _fail(f"missing parameter(s) {shown}")
+    defaults = GaussianMixture().get_params(deep=False)
     params: dict[str, Any] = {}
     array_params = []
-    for name in PARAMS_V1:
+    for name in known:
+        if name not in p:
+            params[name] = defaults[name]
+            continue
         value = p[name]
+        if name in NOT_STORED_PARAMS and value is not None:
+            _fail(f"parameter {name} is never stored and must be null, got {value!r}")
         if name in ARRAY_PARAMS and value is not None:
             if value != {"array": f"params.{name}"}:
                 _fail(

@@ -26,6 +26,7 @@ from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_init_arrays,
     check_parameters,
+    check_resp_init,
     check_sample_weight,
     check_X,
     resolve_n_threads,
@@ -131,6 +132,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             (n_components, n_features)             if 'diag',
             (n_components, n_features, n_features) if 'full'
 
+    resp_init : array-like of shape (n_samples, n_components), default=None
+        Initial responsibilities (each row non-negative, summing to 1, as R
+        mclust's ``z``): the fit begins with an M-step from them, as mclust's
+        ``me(z=...)`` does, for any covariance type. Exclusive with
+        ``weights_init``/``means_init``/``precisions_init``; overrides
+        ``init_params``. It belongs to one data set: fitting other data raises.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation (and the default for :meth:`sample`).
     warm_start : bool, default=False
@@ -212,6 +219,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         weights_init: Any = None,
         means_init: Any = None,
         precisions_init: Any = None,
+        resp_init: Any = None,
         random_state: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
@@ -228,6 +236,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.resp_init = resp_init
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -302,6 +311,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             n_features,
             name,
         )
+        if self.resp_init is not None:
+            check_resp_init(
+                self.resp_init, n_samples, self.n_components, init_arrays, name
+            )
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
@@ -374,6 +387,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n_threads: int,
     ) -> tuple[GMMParams, list[Repair]]:
         weights_init, means_init, precisions_init = init_arrays
+        if self.resp_init is not None:
+            # mclust's me(z=...): the fit starts with an M-step from these
+            # responsibilities (validated in _fit).
+            resp0 = np.asarray(self.resp_init, dtype=np.float64)
+            shift = np.average(X, axis=0, weights=weights).astype(np.float64)
+            stats = stats_from_resp(
+                X, resp0, family, self.n_components, shift, weights, n_threads=n_threads
+            )
+            return m_step(stats, family, self.reg_covar, dtype=X.dtype)
         if (
             weights_init is not None
             and means_init is not None
