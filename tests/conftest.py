@@ -49,3 +49,13 @@ def rng():
 def covariance_type(request):
     """Every registered covariance family name ('full', 'tied', 'diag', 'spherical')."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def mclust():
+    """The R mclust oracle (``tests/mclust_oracle.py``); skips when R is missing."""
+    import mclust_oracle
+
+    if not mclust_oracle.available():
+        pytest.skip(mclust_oracle.SKIP_REASON)
+    return mclust_oracle
