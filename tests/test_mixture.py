@@ -228,6 +228,7 @@ BAD_PARAMETER_VALUES = {
     "weights_init": ("abc", "None or an array of shape (n_components,)"),
     "means_init": (5, "None or an array of shape (n_components, n_features)"),
     "precisions_init": ("p", "None or an array of precisions"),
+    "resp_init": ("r", "None or an array-like"),
     "random_state": ("x", "None, an integer or a numpy.random.RandomState"),
     "warm_start": ("yes", "True or False"),
     "verbose": (-1, "an integer >= 0"),
