@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
 
-from gaussmix._validation import check_parameters, check_X
+from gaussmix._validation import check_parameters, check_X, resolve_n_threads
 from gaussmix.mixture import GaussianMixture
 
 __all__ = ["COLUMNS", "select"]
@@ -77,6 +78,7 @@ def select(
     criterion: str = "bic",
     *,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    n_jobs: int | None = None,
     **fit_kwargs: Any,
 ) -> tuple[GaussianMixture | None, Any]:
     """Fit every (number of components, covariance type) and keep the best.
@@ -92,7 +94,13 @@ def select(
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         What "best" means; all three are in the table, lower is better.
     progress : callable, default=None
-        Called with each finished record (for progress bars).
+        Called with each finished record (for progress bars), in the order the
+        fits finish.
+    n_jobs : int or None, default=None
+        Fits run in parallel on this many threads (None: all usable cores; each
+        fit then runs its own chunks serially). The results do not depend on it:
+        an integer ``random_state`` is given to every fit, and a RandomState
+        instance first yields one seed per fit, in grid order.
     **fit_kwargs
         Further :class:`~gaussmix.GaussianMixture` parameters (``random_state``,
         ``n_init``, ``reg_covar``, ...), the same for every fit.
@@ -141,47 +149,91 @@ def select(
         check_parameters(
             GaussianMixture(covariance_type=t, **fit_kwargs).get_params(), "select"
         )
+    grid = [(k, t) for t in types for k in ks]
+    seeds = _grid_seeds(fit_kwargs.get("random_state"), len(grid))
+    n_workers = min(resolve_n_threads(n_jobs), len(grid))
+    kwargs = {**fit_kwargs, "n_jobs": 1} if n_workers > 1 else dict(fit_kwargs)
+
+    def run(i: int) -> tuple[GaussianMixture, dict[str, Any]]:
+        k, t = grid[i]
+        extra = {} if seeds is None else {"random_state": seeds[i]}
+        return _fit_one(X, k, t, {**kwargs, **extra})
+
+    results: list[tuple[GaussianMixture, dict[str, Any]] | None] = [None] * len(grid)
+    if n_workers > 1:
+        # Threads: the fits spend their time in NumPy, which releases the GIL, and
+        # the data is shared, not copied. Each fit runs its chunks serially.
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            futures = {pool.submit(run, i): i for i in range(len(grid))}
+            for future in as_completed(futures):
+                done = future.result()
+                results[futures[future]] = done
+                if progress is not None:
+                    progress(done[1])
+    else:
+        for i in range(len(grid)):
+            done = run(i)
+            results[i] = done
+            if progress is not None:
+                progress(done[1])
     records: list[dict[str, Any]] = []
     best: GaussianMixture | None = None
     best_value = math.inf
-    for t in types:
-        for k in ks:
-            record: dict[str, Any] = {
-                "n_components": k,
-                "covariance_type": t,
-                "log_likelihood": math.nan,
-                "n_parameters": 0,
-                "aic": math.nan,
-                "bic": math.nan,
-                "icl": math.nan,
-                "converged": False,
-                "n_iter": 0,
-                "error": "",
-            }
-            model = GaussianMixture(n_components=k, covariance_type=t, **fit_kwargs)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model.fit(X)
-                    bic = model.bic(X)
-                    aic = model.aic(X)
-                    record.update(
-                        log_likelihood=float(
-                            np.sum(model.score_samples(X), dtype=np.float64)
-                        ),
-                        n_parameters=model._n_parameters(),
-                        aic=aic,
-                        bic=bic,
-                        icl=_icl(model, X, bic),
-                        converged=bool(model.converged_),
-                        n_iter=int(model.n_iter_),
-                    )
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                record["error"] = f"{type(exc).__name__}: {exc}"[:200]
-            records.append(record)
-            if progress is not None:
-                progress(record)
-            value = record[criterion]
-            if not record["error"] and value < best_value:
-                best, best_value = model, value
+    for item in results:
+        assert item is not None
+        model, record = item
+        records.append(record)
+        value = record[criterion]
+        if not record["error"] and value < best_value:
+            best, best_value = model, value
+    if best is not None:
+        best.set_params(n_jobs=None)  # the fits ran serially inside the pool
     return best, _as_table(records)
+
+
+def _grid_seeds(random_state: Any, n: int) -> list[int] | None:
+    """Per-fit seeds when ``random_state`` is a RandomState (same serial or parallel).
+
+    An int (or None) is passed to every fit as it is, as a serial loop would. A
+    RandomState instance cannot be shared by parallel fits; one integer per fit
+    is drawn from it first, in grid order, so the results do not depend on n_jobs.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        return [int(s) for s in random_state.randint(0, 2**31 - 1, size=n)]
+    return None
+
+
+def _fit_one(
+    X: Any, k: int, t: str, kwargs: dict[str, Any]
+) -> tuple[GaussianMixture, dict[str, Any]]:
+    record: dict[str, Any] = {
+        "n_components": k,
+        "covariance_type": t,
+        "log_likelihood": math.nan,
+        "n_parameters": 0,
+        "aic": math.nan,
+        "bic": math.nan,
+        "icl": math.nan,
+        "converged": False,
+        "n_iter": 0,
+        "error": "",
+    }
+    model = GaussianMixture(n_components=k, covariance_type=t, **kwargs)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X)
+            bic = model.bic(X)
+            aic = model.aic(X)
+            record.update(
+                log_likelihood=float(np.sum(model.score_samples(X), dtype=np.float64)),
+                n_parameters=model._n_parameters(),
+                aic=aic,
+                bic=bic,
+                icl=_icl(model, X, bic),
+                converged=bool(model.converged_),
+                n_iter=int(model.n_iter_),
+            )
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}"[:200]
+    return model, record
