@@ -113,3 +113,42 @@ def test_parallel_equals_serial(blobs, seed):
 
 def test_exported():
     assert gaussmix.select is select
+
+
+class TestGaussianMixtureIC:
+    """The estimator that selects K and the covariance type in fit."""
+
+    def test_fits_the_best_of_select(self, blobs):
+        est = gaussmix.GaussianMixtureIC(range(1, 5), "all", random_state=0).fit(blobs)
+        best, table = select(blobs, range(1, 5), "all", random_state=0)
+        assert est.n_components_ == best.n_components == 3
+        assert est.covariance_type_ == best.covariance_type
+        np.testing.assert_array_equal(est.means_, best.means_)
+        np.testing.assert_array_equal(est.predict(blobs), best.predict(blobs))
+        np.testing.assert_array_equal(
+            est.table_["bic"].to_numpy(), table["bic"].to_numpy()
+        )
+        assert est.score(blobs) == pytest.approx(best.score(blobs))
+        assert est.bic(blobs) == pytest.approx(best.bic(blobs))
+
+    def test_pipeline_clone_and_grid_search(self, blobs):
+        from sklearn.base import clone
+        from sklearn.model_selection import GridSearchCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        est = gaussmix.GaussianMixtureIC(range(1, 4), "full", random_state=0)
+        pipe = make_pipeline(StandardScaler(), est).fit(blobs)
+        assert pipe.predict(blobs).shape == (len(blobs),)
+        assert clone(est).get_params() == est.get_params()
+        search = GridSearchCV(est, {"criterion": ["bic", "aic"]}, cv=3).fit(blobs)
+        assert search.best_params_["criterion"] in ("bic", "aic")
+
+    def test_unfitted_and_all_failed(self):
+        from sklearn.exceptions import NotFittedError
+
+        with pytest.raises(NotFittedError):
+            gaussmix.GaussianMixtureIC().predict([[0.0, 0.0]])
+        X = np.array([[0.0, 1.0], [1.0, 0.0]])
+        with pytest.raises(ValueError, match="every fit of the grid failed"):
+            gaussmix.GaussianMixtureIC([5, 6], "full").fit(X)

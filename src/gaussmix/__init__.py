@@ -9,13 +9,14 @@ from gaussmix._version import __version__
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.io import load, save
 from gaussmix.mixture import GaussianMixture
-from gaussmix.selection import select
+from gaussmix.selection import GaussianMixtureIC, select
 
 __all__ = [
     "__version__",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",
+    "GaussianMixtureIC",
     "load",
     "save",
     "select",

@@ -16,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._validation import check_parameters, check_X, resolve_n_threads
 from gaussmix.mixture import GaussianMixture
 
-__all__ = ["COLUMNS", "select"]
+__all__ = ["COLUMNS", "GaussianMixtureIC", "select"]
 
 SKLEARN_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "icl")
@@ -237,3 +239,156 @@ def _fit_one(
     except (ValueError, np.linalg.LinAlgError) as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"[:200]
     return model, record
+
+
+class GaussianMixtureIC(DensityMixin, BaseEstimator):  # type: ignore[misc]
+    """A Gaussian mixture whose K and covariance type are chosen by BIC, AIC or ICL.
+
+    ``fit`` runs :func:`select` over the grid and keeps the best model, so the
+    choice itself can sit inside a ``Pipeline`` or be cross-validated.
+
+    Parameters
+    ----------
+    n_components : iterable of int, default=range(1, 10)
+        Numbers of components to try.
+    covariance_types : str or iterable of str, default="all"
+        Covariance types to try (see :func:`select`).
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        Lower is better.
+    tol, reg_covar, max_iter, n_init, init_params, random_state
+        As in :class:`~gaussmix.GaussianMixture`, for every fit of the grid.
+    n_jobs : int or None, default=None
+        Fits of the grid run in parallel (see :func:`select`).
+
+    Attributes
+    ----------
+    best_estimator_ : GaussianMixture
+        The selected, fitted model.
+    table_ : pandas.DataFrame or numpy structured array
+        One record per fit (see :func:`select`).
+    n_components_, covariance_type_ : int, str
+        What was selected.
+    weights_, means_, covariances_, precisions_, precisions_cholesky_
+        Those of ``best_estimator_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from gaussmix import GaussianMixtureIC
+    >>> X, _ = make_blobs(300, centers=3, random_state=0)
+    >>> GaussianMixtureIC(range(1, 6), "full", random_state=0).fit(X).n_components_
+    3
+    """
+
+    def __init__(
+        self,
+        n_components: Any = range(1, 10),
+        covariance_types: Any = "all",
+        criterion: str = "bic",
+        *,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        random_state: Any = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_types = covariance_types
+        self.criterion = criterion
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any = None) -> GaussianMixtureIC:
+        """Fit every model of the grid and keep the best.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        y : Ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        self : GaussianMixtureIC
+        """
+        best, table = select(
+            X,
+            self.n_components,
+            self.covariance_types,
+            self.criterion,
+            n_jobs=self.n_jobs,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            max_iter=self.max_iter,
+            n_init=self.n_init,
+            init_params=self.init_params,
+            random_state=self.random_state,
+        )
+        if best is None:
+            raise ValueError(
+                "GaussianMixtureIC: every fit of the grid failed; see the error "
+                "column of gaussmix.select(...)[1] for why."
+            )
+        self.best_estimator_ = best
+        self.table_ = table
+        self.n_components_ = int(best.n_components)
+        self.covariance_type_ = best.covariance_type
+        self.n_features_in_ = best.n_features_in_
+        if hasattr(best, "feature_names_in_"):
+            self.feature_names_in_ = best.feature_names_in_
+        for name in (
+            "weights_",
+            "means_",
+            "covariances_",
+            "precisions_",
+            "precisions_cholesky_",
+            "converged_",
+            "n_iter_",
+            "lower_bound_",
+        ):
+            setattr(self, name, getattr(best, name))
+        return self
+
+    def _best(self) -> GaussianMixture:
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_
+
+    def predict(self, X: Any) -> Any:
+        """Labels from the selected model (see ``GaussianMixture.predict``)."""
+        return self._best().predict(X)
+
+    def fit_predict(self, X: Any, y: Any = None) -> Any:
+        """Fit, then label ``X`` with the selected model."""
+        return self.fit(X).predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Responsibilities from the selected model."""
+        return self._best().predict_proba(X)
+
+    def score_samples(self, X: Any) -> Any:
+        """Log-densities from the selected model."""
+        return self._best().score_samples(X)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log-density of ``X`` under the selected model."""
+        return float(self._best().score(X))
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> Any:
+        """Draw from the selected model."""
+        return self._best().sample(n_samples, random_state=random_state)
+
+    def bic(self, X: Any) -> float:
+        """BIC of the selected model on ``X`` (lower is better)."""
+        return float(self._best().bic(X))
+
+    def aic(self, X: Any) -> float:
+        """AIC of the selected model on ``X`` (lower is better)."""
+        return float(self._best().aic(X))
