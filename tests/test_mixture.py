@@ -229,6 +229,7 @@ BAD_PARAMETER_VALUES = {
     "means_init": (5, "None or an array of shape (n_components, n_features)"),
     "precisions_init": ("p", "None or an array of precisions"),
     "resp_init": ("r", "None or an array-like"),
+    "equal_proportions": ("yes", "True or False"),
     "random_state": ("x", "None, an integer or a numpy.random.RandomState"),
     "warm_start": ("yes", "True or False"),
     "verbose": (-1, "an integer >= 0"),

@@ -17,7 +17,12 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.covariance import FAMILIES, CovarianceFamily
+from gaussmix.core.covariance import (
+    COVARIANCE_TYPES,
+    FAMILIES,
+    MCLUST_MODEL_NAMES,
+    CovarianceFamily,
+)
 from gaussmix.core.init import INIT_METHODS
 
 __all__ = [
@@ -62,8 +67,12 @@ def _is_random_state(v: Any) -> bool:
 PARAMETER_RULES: dict[str, Rule] = {
     "n_components": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "covariance_type": Rule(
-        lambda v: isinstance(v, str) and v in FAMILIES,
-        "one of " + ", ".join(repr(k) for k in FAMILIES),
+        lambda v: isinstance(v, str) and v in COVARIANCE_TYPES,
+        "one of "
+        + ", ".join(repr(k) for k in FAMILIES)
+        + " (scikit-learn's) or an R mclust model name ("
+        + ", ".join(repr(k) for k in MCLUST_MODEL_NAMES)
+        + ")",
     ),
     "tol": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "reg_covar": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
@@ -80,6 +89,9 @@ PARAMETER_RULES: dict[str, Rule] = {
         _is_array_or_none, "None or an array of shape (n_components, n_features)"
     ),
     "resp_init": Rule(_is_array_or_none, "None or an array-like"),
+    "equal_proportions": Rule(
+        lambda v: isinstance(v, (bool, np.bool_)), "True or False"
+    ),
     "precisions_init": Rule(_is_array_or_none, "None or an array of precisions"),
     "random_state": Rule(
         _is_random_state, "None, an integer or a numpy.random.RandomState"

@@ -68,6 +68,7 @@ def fit_em(
     dtype: np.dtype[Any] | type = np.float64,
     lower_bound: float = -math.inf,
     callback: IterationCallback | None = None,
+    equal_proportions: bool = False,
 ) -> EMResult:
     """Run EM from ``params`` until convergence or ``max_iter`` iterations.
 
@@ -91,6 +92,8 @@ def fit_em(
         Lower bound before the first iteration (warm start).
     callback : callable, default=None
         ``callback(n_iter, lower_bound, change)`` after each iteration.
+    equal_proportions : bool, default=False
+        Keep the weights equal (see :func:`gaussmix.core.mstep.m_step`).
 
     Returns
     -------
@@ -104,7 +107,13 @@ def fit_em(
         previous = lower_bound
         stats = source.accumulate(params, family)
         lower_bound = stats.loglik / stats.weight
-        params, step_repairs = m_step(stats, family, reg_covar, dtype=dtype)
+        params, step_repairs = m_step(
+            stats,
+            family,
+            reg_covar,
+            dtype=dtype,
+            equal_proportions=equal_proportions,
+        )
         repairs.extend((n_iter, r) for r in step_repairs)
         lower_bounds.append(lower_bound)
         change = lower_bound - previous

@@ -138,6 +138,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         ``me(z=...)`` does, for any covariance type. Exclusive with
         ``weights_init``/``means_init``/``precisions_init``; overrides
         ``init_params``. It belongs to one data set: fitting other data raises.
+    equal_proportions : bool, default=False
+        Keep every weight at ``1 / n_components`` (mclust's ``equalPro``); the
+        weights then count no free parameters in :meth:`bic` and :meth:`aic`.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation (and the default for :meth:`sample`).
     warm_start : bool, default=False
@@ -220,6 +223,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         means_init: Any = None,
         precisions_init: Any = None,
         resp_init: Any = None,
+        equal_proportions: bool = False,
         random_state: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
@@ -237,6 +241,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.resp_init = resp_init
+        self.equal_proportions = equal_proportions
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -347,6 +352,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                         dtype=X.dtype,
                         lower_bound=lower_bound,
                         callback=reporter.iteration,
+                        equal_proportions=self.equal_proportions,
                     )
                     reporter.init_end(result.lower_bound, result.converged)
                 result.repairs[:0] = [(0, r) for r in init_repairs]
@@ -395,7 +401,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             stats = stats_from_resp(
                 X, resp0, family, self.n_components, shift, weights, n_threads=n_threads
             )
-            return m_step(stats, family, self.reg_covar, dtype=X.dtype)
+            return m_step(
+                stats,
+                family,
+                self.reg_covar,
+                dtype=X.dtype,
+                equal_proportions=self.equal_proportions,
+            )
         if (
             weights_init is not None
             and means_init is not None
@@ -417,7 +429,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             weights,
             n_threads=1 if sequential else n_threads,
         )
-        params, repairs = m_step(stats, family, self.reg_covar, dtype=X.dtype)
+        params, repairs = m_step(
+            stats,
+            family,
+            self.reg_covar,
+            dtype=X.dtype,
+            equal_proportions=self.equal_proportions,
+        )
         if weights_init is None and means_init is None and precisions_init is None:
             return params, repairs
         if precisions_init is not None:
@@ -682,7 +700,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _n_parameters(self) -> int:
         """Number of free parameters of the fitted model."""
         n_features = self.means_.shape[1]
-        return self._family().n_parameters(self.n_components, n_features)
+        n = self._family().n_parameters(self.n_components, n_features)
+        return n - (self.n_components - 1) if self.equal_proportions else n
 
     def _total_loglik(self, X: Any, sample_weight: Any) -> tuple[float, float]:
         log_density = self.score_samples(X).astype(np.float64)
@@ -730,6 +749,51 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """
         loglik, _ = self._total_loglik(X, sample_weight)
         return -2.0 * loglik + 2.0 * self._n_parameters()
+
+    def uncertainty(self, X: Any) -> FloatArray:
+        """How unsure the classification of each row is: ``1 - max_k resp_k``.
+
+        0 for a row certainly in one component, up to ``1 - 1/K`` for a row
+        shared equally (mclust's ``uncertainty``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        resp = self.predict_proba(X)
+        return np.asarray(1.0 - resp.max(axis=1), dtype=np.float64)
+
+    def icl(self, X: Any, sample_weight: Any = None) -> float:
+        """Integrated completed likelihood criterion on ``X`` (lower is better).
+
+        ``BIC - 2 sum_i w_i log z_{i, c(i)}``, with ``c(i)`` the most probable
+        component of row ``i``: BIC plus a penalty for overlapping components
+        (Biernacki, Celeux and Govaert 2000). mclust's ``icl`` is the same number
+        with the opposite sign.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+        """
+        resp = self.predict_proba(X).astype(np.float64)
+        log_best = np.log(np.maximum(resp.max(axis=1), np.finfo(np.float64).tiny))
+        weights = check_sample_weight(
+            sample_weight, log_best.shape[0], None, type(self).__name__
+        )
+        entropy = float(np.sum(log_best) if weights is None else log_best @ weights)
+        return self.bic(X, sample_weight) - 2.0 * entropy
 
 
 def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:

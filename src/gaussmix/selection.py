@@ -42,17 +42,6 @@ COLUMNS = (
 )
 
 
-def _icl(model: GaussianMixture, X: Any, bic: float) -> float:
-    """BIC plus twice the entropy of the hard classification (lower is better).
-
-    ``ICL = BIC - 2 sum_i log z_{i, c(i)}`` with ``c(i)`` the most probable
-    component of row ``i``, mclust's definition with scikit-learn's sign.
-    """
-    resp = model.predict_proba(X).astype(np.float64)
-    best = resp.max(axis=1)
-    return bic - 2.0 * float(np.sum(np.log(np.maximum(best, np.finfo(float).tiny))))
-
-
 def _as_table(records: list[dict[str, Any]]) -> Any:
     try:
         import pandas as pd
@@ -232,7 +221,7 @@ def _fit_one(
                 n_parameters=model._n_parameters(),
                 aic=aic,
                 bic=bic,
-                icl=_icl(model, X, bic),
+                icl=model.icl(X),
                 converged=bool(model.converged_),
                 n_iter=int(model.n_iter_),
             )

@@ -108,6 +108,7 @@ def m_step(
     reg_covar: float,
     *,
     dtype: np.dtype[Any] | type = np.float64,
+    equal_proportions: bool = False,
 ) -> tuple[GMMParams, list[Repair]]:
     """Parameters that maximise the expected log-likelihood given ``stats``.
 
@@ -122,6 +123,8 @@ def m_step(
     dtype : numpy dtype, default=float64
         Dtype of the data: its machine epsilon sets the tiny offset that
         scikit-learn adds to ``nk`` (``10 * eps``), kept for identical results.
+    equal_proportions : bool, default=False
+        Keep every weight at ``1 / n_components`` (mclust's ``equalPro``).
 
     Returns
     -------
@@ -157,6 +160,8 @@ def m_step(
             family, reference, covariances, failed, repairs
         )
     weights = weights / weights.sum()
+    if equal_proportions:
+        weights = np.full_like(weights, 1.0 / weights.shape[0])
     params = GMMParams(
         weights=weights,
         means=means,
