@@ -38,10 +38,11 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A constraint on one constructor parameter."""
+    """A constraint on one constructor parameter (``hint`` ends its error message)."""
 
     check: Callable[[Any], bool]
     expected: str
+    hint: str = ""
 
 
 def _is_int(v: Any) -> bool:
@@ -68,11 +69,10 @@ PARAMETER_RULES: dict[str, Rule] = {
     "n_components": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "covariance_type": Rule(
         lambda v: isinstance(v, str) and v in COVARIANCE_TYPES,
-        "one of "
-        + ", ".join(repr(k) for k in FAMILIES)
-        + " (scikit-learn's) or an R mclust model name ("
+        "one of " + ", ".join(repr(k) for k in FAMILIES),
+        "R mclust's model names are accepted too: "
         + ", ".join(repr(k) for k in MCLUST_MODEL_NAMES)
-        + ")",
+        + ".",
     ),
     "tol": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "reg_covar": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
@@ -116,7 +116,10 @@ def check_parameters(params: dict[str, Any], owner: str) -> None:
             continue
         value = params[name]
         if not rule.check(value):
-            raise ValueError(f"{owner}: {name} must be {rule.expected}; got {value!r}.")
+            hint = f" {rule.hint}" if rule.hint else ""
+            raise ValueError(
+                f"{owner}: {name} must be {rule.expected}; got {value!r}.{hint}"
+            )
 
 
 def resolve_n_threads(n_jobs: int | None) -> int:

@@ -38,7 +38,9 @@ from gaussmix._typing import FloatArray
 from gaussmix.core.params import GMMParams
 
 __all__ = [
+    "COVARIANCE_TYPES",
     "FAMILIES",
+    "MCLUST_MODEL_NAMES",
     "CovarianceFamily",
     "Diag",
     "Full",
@@ -971,23 +973,60 @@ class Spherical(CovarianceFamily):
         return a[:, -1].copy(), a[:, 1:-1].copy(), a[:, 0].copy()
 
 
+#: scikit-learn's four covariance families by name (stateless, shared instances).
 FAMILIES: Final[Mapping[str, CovarianceFamily]] = {
     f.name: f for f in (Full(), Tied(), Diag(), Spherical())
 }
 
+#: R mclust's models (:mod:`gaussmix.core.mclust_models`), univariate ones first.
+MCLUST_MODEL_NAMES: Final = (
+    "E",
+    "V",
+    "EII",
+    "VII",
+    "EEI",
+    "VEI",
+    "EVI",
+    "VVI",
+    "EEE",
+    "VEE",
+    "EVE",
+    "VVE",
+    "EEV",
+    "VEV",
+    "EVV",
+    "VVV",
+)
+
+#: Every accepted ``covariance_type``: scikit-learn's four, then mclust's models.
+COVARIANCE_TYPES: Final = (*FAMILIES, *MCLUST_MODEL_NAMES)
+
 
 def get_family(name: str) -> CovarianceFamily:
     """Return the covariance family registered under ``name``.
+
+    scikit-learn's four names give shared instances from :data:`FAMILIES`;
+    mclust's model names (:data:`MCLUST_MODEL_NAMES`) give a new instance on
+    every call, because the iterative ones keep the previous M-step's
+    parameters as the start of the next (one instance per fit).
 
     Raises
     ------
     ValueError
         If ``name`` is not a registered family; the message lists the options.
     """
-    try:
-        return FAMILIES[name]
-    except (KeyError, TypeError):
-        options = ", ".join(repr(k) for k in FAMILIES)
-        raise ValueError(
-            f"covariance_type must be one of {options}; got {name!r}."
-        ) from None
+    if isinstance(name, str):
+        family = FAMILIES.get(name)
+        if family is not None:
+            return family
+        if name in MCLUST_MODEL_NAMES:
+            # Imported here: the mclust models subclass the families above.
+            from gaussmix.core.mclust_models import new_family
+
+            return new_family(name)
+    options = ", ".join(repr(k) for k in FAMILIES)
+    mclust = ", ".join(repr(k) for k in MCLUST_MODEL_NAMES)
+    raise ValueError(
+        f"covariance_type must be one of {options}; got {name!r}. R mclust's "
+        f"model names are accepted too: {mclust}."
+    )

@@ -1,0 +1,802 @@
+"""R mclust's covariance models as covariance families.
+
+mclust writes each component covariance through its eigen-decomposition
+(Banfield & Raftery 1993; Celeux & Govaert 1995)::
+
+    Sigma_k = lambda_k D_k A_k D_k^T
+
+with the *volume* ``lambda_k > 0``, the *shape* ``A_k`` (diagonal, determinant
+1) and the *orientation* ``D_k`` (orthogonal). A model name gives, in this
+order, whether the volume, shape and orientation are Equal across components,
+Variable, or the Identity: ``EII`` (one spherical covariance), ``VVI`` (own
+diagonal covariances), ``EVE`` (common volume and orientation, own shape), ...
+``E`` and ``V`` are the univariate models (equal / variable variance).
+
+Every model reuses the E-step of the scikit-learn family with the same array
+shape and only replaces the M-step estimate of the covariances:
+
+=========================  ==============================  =================
+models                     ``covariances_`` shape          E-step of
+=========================  ==============================  =================
+E, V, EII, VII             ``(K,)``                        :class:`Spherical`
+EEI, VEI, EVI, VVI         ``(K, D)``                      :class:`Diag`
+EEE                        ``(D, D)``                      :class:`Tied`
+the other seven            ``(K, D, D)``                   :class:`Full`
+=========================  ==============================  =================
+
+**How the M-step works.** The parent family turns the statistics into the
+unconstrained per-component covariances ``S_k = W_k / n_k + reg_covar I``
+(``W_k`` the scatter about the new mean; only the part of it that the shape
+keeps: its trace, its diagonal, or its sum over components). The constrained
+estimate then maximises the expected complete-data log-likelihood::
+
+    -1/2 sum_k n_k (log det Sigma_k + tr(S_k Sigma_k^{-1}))
+
+over the model's covariances. ``reg_covar`` is thus added to the diagonal
+*before* the constraint: the result always has the model's structure, and the
+four models equal to scikit-learn's (``VII`` = spherical, ``VVI`` = diag,
+``EEE`` = tied, ``VVV`` = full) give exactly scikit-learn's estimates.
+``reg_covar=0`` gives mclust's maximum-likelihood M-step.
+
+Closed forms exist for EII, VII, EEI, EVI, VVI, EEE, EEV, EVV and VVV. The
+other five iterate, each step maximising over one block of parameters given
+the others, so the objective never decreases:
+
+* VEI, VEE, VEV: Celeux & Govaert (1995), alternating the volumes
+  ``lambda_k`` and the common shape (VEI, VEV; VEV's orientations are the
+  eigenvectors of ``S_k``) or the common ``C = D A D^T`` (VEE);
+* EVE, VVE: the common orientation ``D`` by the two majorisation-minimisation
+  (MM) updates of Browne & McNicholas (2014), then the shapes (and volumes).
+
+The inner iteration stops when the relative change of the objective falls
+below :data:`INNER_TOL` (``|F_old - F| <= tol (1 + |F|)``, mclust's rule) or
+after :data:`INNER_MAX_ITER` iterations; both are class attributes
+(``inner_tol``, ``inner_max_iter``) that a subclass may change. The first
+M-step of a fit starts from ``A = I`` (VEI, VEV), ``C = I`` (VEE) or
+``D = I`` (EVE, VVE), as mclust does; every later M-step starts from the
+previous M-step's parameters, which the family instance keeps (so
+:func:`gaussmix.core.covariance.get_family` returns a new instance of these
+families for every call). Starting from the previous parameters makes each
+M-step increase the expected log-likelihood, so the EM log-likelihood never
+decreases (a generalised EM), whether or not the inner iteration converged.
+
+Degenerate statistics (a component on fewer points than features with
+``reg_covar=0``) make some of these estimates singular, where mclust returns
+NA. Here variances are floored at ``FLOOR_RELATIVE`` times the pooled
+variance inside the computation, the result stays finite, and the M-step's
+collapse repair (:mod:`gaussmix.core.mstep`) adds to its diagonal with a
+:class:`~gaussmix.exceptions.DegenerateComponentWarning`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
+
+import numpy as np
+
+from gaussmix._typing import FloatArray
+from gaussmix.core.covariance import (
+    BoolArray,
+    CovarianceFamily,
+    Diag,
+    Full,
+    Prepared,
+    Spherical,
+    Tied,
+)
+from gaussmix.core.mstep import COLLAPSE_RELATIVE
+from gaussmix.core.params import GMMParams
+
+__all__ = [
+    "EEE",
+    "EEI",
+    "EEV",
+    "EII",
+    "EVE",
+    "EVI",
+    "EVV",
+    "FLOOR_RELATIVE",
+    "INNER_MAX_ITER",
+    "INNER_TOL",
+    "MCLUST_MODELS",
+    "VEE",
+    "VEI",
+    "VEV",
+    "VII",
+    "VVE",
+    "VVI",
+    "VVV",
+    "E",
+    "V",
+    "new_family",
+]
+
+#: Default relative tolerance of the inner iterations (mclust's ``tol[2]``).
+INNER_TOL: Final = 1e-10
+#: Default cap on the inner iterations of one M-step (mclust's ``itmax[2]``).
+INNER_MAX_ITER: Final = 1000
+#: Variances and eigenvalues below this fraction of the pooled variance are
+#: raised to it inside the constrained estimates (singular statistics only).
+FLOOR_RELATIVE: Final = 1e-14
+
+
+# --------------------------------------------------------------------- helpers
+def _floor(values: FloatArray, weights: FloatArray) -> float:
+    """Smallest variance used inside the estimates: a tiny share of the pooled one.
+
+    ``values`` are per-component variances ``(K, ...)`` weighted by ``weights``.
+    """
+    per_component = values.reshape(values.shape[0], -1).mean(axis=1)
+    pooled = float(weights @ per_component) / float(np.sum(weights))
+    if not (math.isfinite(pooled) and pooled > 0.0):
+        return float(np.finfo(np.float64).tiny)
+    return max(FLOOR_RELATIVE * pooled, float(np.finfo(np.float64).tiny))
+
+
+def _collapsed(values: FloatArray, reference: FloatArray | float) -> BoolArray:
+    """Components ``(K,)`` with a variance (or eigenvalue) that has collapsed.
+
+    ``values`` is ``(K, D)``; a value at or below ``COLLAPSE_RELATIVE`` times
+    ``reference`` (the pooled variance, per feature or overall) has collapsed:
+    the component's shape ``A_k`` (determinant 1) does not exist.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.any(values <= COLLAPSE_RELATIVE * reference, axis=1))
+
+
+def _geomean(values: FloatArray) -> FloatArray:
+    """Geometric mean along the last axis (of positive values)."""
+    return np.asarray(np.exp(np.mean(np.log(values), axis=-1)))
+
+
+def _pooled_variance(s: FloatArray, weights: FloatArray) -> float:
+    """Mean over features of the pooled variance of full covariances ``(K, D, D)``."""
+    diagonal = np.diagonal(s, axis1=1, axis2=2)
+    return float(np.mean(weights @ diagonal)) / float(np.sum(weights))
+
+
+def _symmetric(a: FloatArray) -> FloatArray:
+    return np.asarray(0.5 * (a + np.swapaxes(a, -1, -2)))
+
+
+def _from_eigen(vectors: FloatArray, values: FloatArray) -> FloatArray:
+    """``V diag(values) V^T`` for a stack ``(K, D, D)`` and ``(K, D)`` (or broadcast)."""
+    return _symmetric(np.einsum("...ij,...j,...kj->...ik", vectors, values, vectors))
+
+
+def _converged(old: float, new: float, tol: float) -> bool:
+    return abs(old - new) <= tol * (1.0 + abs(new))
+
+
+def _common_shape_and_volumes(
+    values: FloatArray,
+    weights: FloatArray,
+    shape: FloatArray | None,
+    tol: float,
+    max_iter: int,
+) -> tuple[FloatArray, FloatArray, int, bool]:
+    """Volumes ``lambda_k`` and a common shape ``a`` (det 1) for ``Sigma_k ~ lambda_k a``.
+
+    Celeux & Govaert's iteration for VEI (``values`` the diagonals of ``S_k``)
+    and VEV (the eigenvalues of ``S_k``, in a fixed order): minimise
+    ``sum_k n_k (D log lambda_k + sum_j v_kj / (lambda_k a_j))`` by alternating
+    ``lambda_k = mean_j(v_kj / a_j)`` and ``a ~ sum_k n_k v_k / lambda_k``.
+    """
+    n_features = values.shape[1]
+    shape = np.ones(n_features) if shape is None else shape
+    objective = math.inf
+    converged = False
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        volumes = np.mean(values / shape, axis=1)
+        t = weights @ (values / volumes[:, None])
+        shape = t / _geomean(t)
+        ratio = np.sum(values / shape, axis=1) / volumes
+        new = float(weights @ (n_features * np.log(volumes) + ratio))
+        if _converged(objective, new, tol):
+            converged = True
+            break
+        objective = new
+    volumes = np.mean(values / shape, axis=1)
+    return volumes, shape, n_iter, converged
+
+
+class _InnerIteration:
+    """State and settings of the families whose M-step iterates.
+
+    ``inner_tol`` and ``inner_max_iter`` set the inner iteration;
+    ``last_inner_iterations`` and ``last_inner_converged`` report on the last
+    M-step. ``_start`` holds the previous M-step's parameters (None before the
+    first M-step or after :meth:`reset`).
+    """
+
+    inner_tol: ClassVar[float] = INNER_TOL
+    inner_max_iter: ClassVar[int] = INNER_MAX_ITER
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: Any = None
+        self.last_inner_iterations = 0
+        self.last_inner_converged = True
+
+    def reset(self) -> None:
+        """Forget the previous M-step: the next one starts from the documented start."""
+        self._start = None
+
+    def _previous(self, shape: tuple[int, ...]) -> Any:
+        """The stored start if its first array has ``shape`` (else None)."""
+        start = self._start
+        if start is None:
+            return None
+        first = start[0] if isinstance(start, tuple) else start
+        return start if first.shape == shape else None
+
+    def _record(self, start: Any, n_iter: int, converged: bool) -> None:
+        self._start = start
+        self.last_inner_iterations = n_iter
+        self.last_inner_converged = converged
+
+
+# ------------------------------------------------------------- spherical-shaped
+class EII(Spherical):
+    """Equal spherical covariances ``lambda I`` (mclust EII), stored as ``(K,)``."""
+
+    name: ClassVar[str] = "EII"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): one variance."""
+        return 1
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """The pooled variance ``sum_k n_k s_k / n`` for every component."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        return np.full_like(s, float(nk_eps @ s) / float(np.sum(nk_eps)))
+
+
+class VII(Spherical):
+    """Own spherical covariances ``lambda_k I`` (mclust VII = scikit-learn spherical)."""
+
+    name: ClassVar[str] = "VII"
+
+
+def _check_univariate(name: str, n_features: int) -> None:
+    if n_features != 1:
+        raise ValueError(
+            f"covariance_type={name!r} is mclust's univariate model and needs exactly "
+            f"one feature, got n_features = {n_features}. Use "
+            f"{'EII' if name == 'E' else 'VII'!r}, the same model for several "
+            "features, or select one column."
+        )
+
+
+class E(EII):
+    """Univariate, equal variance (mclust E): one feature only."""
+
+    name: ClassVar[str] = "E"
+
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
+        """``(K,)``; raises ValueError unless ``n_features == 1``."""
+        _check_univariate(self.name, n_features)
+        return super().covariance_shape(n_components, n_features)
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """One variance; raises ValueError unless ``n_features == 1``."""
+        _check_univariate(self.name, n_features)
+        return 1
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """The pooled variance; raises ValueError unless there is one feature."""
+        _check_univariate(self.name, sx.shape[1])
+        return super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+
+    def prepare(
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
+    ) -> Prepared:
+        """The spherical E-step; raises ValueError unless there is one feature."""
+        _check_univariate(self.name, params.means.shape[1])
+        return super().prepare(params, shift, dtype, log_weights)
+
+
+class V(VII):
+    """Univariate, variable variances (mclust V): one feature only."""
+
+    name: ClassVar[str] = "V"
+
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
+        """``(K,)``; raises ValueError unless ``n_features == 1``."""
+        _check_univariate(self.name, n_features)
+        return super().covariance_shape(n_components, n_features)
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """One variance per component; ValueError unless ``n_features == 1``."""
+        _check_univariate(self.name, n_features)
+        return n_components
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """Own variances; raises ValueError unless there is one feature."""
+        _check_univariate(self.name, sx.shape[1])
+        return super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+
+    def prepare(
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
+    ) -> Prepared:
+        """The spherical E-step; raises ValueError unless there is one feature."""
+        _check_univariate(self.name, params.means.shape[1])
+        return super().prepare(params, shift, dtype, log_weights)
+
+
+# ------------------------------------------------------------------ diag-shaped
+class EEI(Diag):
+    """Equal diagonal covariances ``lambda A`` (mclust EEI), stored as ``(K, D)``."""
+
+    name: ClassVar[str] = "EEI"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``D``."""
+        return n_features
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """The pooled diagonal ``sum_k n_k diag(S_k) / n`` for every component."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        pooled = (nk_eps @ s) / float(np.sum(nk_eps))
+        return np.asarray(np.broadcast_to(pooled, s.shape).copy())
+
+
+class VEI(_InnerIteration, Diag):
+    """Diagonal covariances ``lambda_k A`` with a common shape (mclust VEI).
+
+    Iterative M-step (Celeux & Govaert 1995); see the module notes.
+    """
+
+    name: ClassVar[str] = "VEI"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``K + D - 1``."""
+        return n_components + n_features - 1
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """``lambda_k A`` by alternating volumes and the common shape."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        values = np.maximum(s, _floor(s, nk_eps))
+        previous = self._previous((s.shape[1],))
+        volumes, shape, n_iter, ok = _common_shape_and_volumes(
+            values, nk_eps, previous, self.inner_tol, self.inner_max_iter
+        )
+        self._record(shape, n_iter, ok)
+        return np.asarray(volumes[:, None] * shape[None, :])
+
+
+class EVI(Diag):
+    """Diagonal covariances ``lambda A_k`` with a common volume (mclust EVI)."""
+
+    name: ClassVar[str] = "EVI"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``1 + K (D - 1)``."""
+        return 1 + n_components * (n_features - 1)
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """``A_k = diag(S_k) / det^{1/D}``, ``lambda = sum_k n_k det_k^{1/D} / n``."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        collapsed = _collapsed(s, (nk_eps @ s) / float(np.sum(nk_eps)))
+        if np.all(collapsed):
+            return s
+        keep = ~collapsed
+        g = _geomean(s[keep])
+        volume = float(nk_eps[keep] @ g) / float(np.sum(nk_eps[keep]))
+        out = s.copy()
+        out[keep] = s[keep] * (volume / g)[:, None]
+        return out
+
+
+class VVI(Diag):
+    """Own diagonal covariances (mclust VVI = scikit-learn diag)."""
+
+    name: ClassVar[str] = "VVI"
+
+
+# ----------------------------------------------------------------- tied-shaped
+class EEE(Tied):
+    """One general covariance shared by all components (mclust EEE = tied)."""
+
+    name: ClassVar[str] = "EEE"
+
+
+# ----------------------------------------------------------------- full-shaped
+class VVV(Full):
+    """Own general covariances (mclust VVV = scikit-learn full)."""
+
+    name: ClassVar[str] = "VVV"
+
+
+class EEV(Full):
+    """``lambda D_k A D_k^T``: common volume and shape, own orientation (mclust EEV)."""
+
+    name: ClassVar[str] = "EEV"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``D + K D (D - 1) / 2``."""
+        return n_features + n_components * n_features * (n_features - 1) // 2
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """``D_k`` the eigenvectors of ``S_k``; ``lambda A`` the pooled eigenvalues."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        values, vectors = np.linalg.eigh(s)  # ascending, paired by position
+        pooled = (nk_eps @ np.maximum(values, 0.0)) / float(np.sum(nk_eps))
+        return _from_eigen(vectors, np.broadcast_to(pooled, values.shape))
+
+
+class VEV(_InnerIteration, Full):
+    """``lambda_k D_k A D_k^T``: common shape, own volume and orientation (mclust VEV).
+
+    Iterative M-step (Celeux & Govaert 1995); see the module notes.
+    """
+
+    name: ClassVar[str] = "VEV"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``K + D - 1 + K D (D - 1) / 2``."""
+        return (
+            n_components
+            + n_features
+            - 1
+            + n_components * n_features * (n_features - 1) // 2
+        )
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """Volumes and the common shape of the eigenvalues of ``S_k``, alternating."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        values, vectors = np.linalg.eigh(s)  # ascending, paired by position
+        values = np.maximum(values, _floor(values, nk_eps))
+        previous = self._previous((s.shape[1],))
+        volumes, shape, n_iter, ok = _common_shape_and_volumes(
+            values, nk_eps, previous, self.inner_tol, self.inner_max_iter
+        )
+        self._record(shape, n_iter, ok)
+        return _from_eigen(vectors, volumes[:, None] * shape[None, :])
+
+
+class EVV(Full):
+    """``lambda C_k`` (det ``C_k`` = 1): common volume only (mclust EVV)."""
+
+    name: ClassVar[str] = "EVV"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``K D (D + 1) / 2 - (K - 1)``."""
+        return n_components * n_features * (n_features + 1) // 2 - (n_components - 1)
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """``C_k = S_k / det(S_k)^{1/D}``, ``lambda = sum_k n_k det(S_k)^{1/D} / n``."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        values = np.linalg.eigvalsh(s)
+        collapsed = _collapsed(values, _pooled_variance(s, nk_eps))
+        if np.all(collapsed):
+            return s
+        keep = ~collapsed
+        g = _geomean(values[keep])
+        volume = float(nk_eps[keep] @ g) / float(np.sum(nk_eps[keep]))
+        out = s.copy()
+        out[keep] = s[keep] * (volume / g)[:, None, None]
+        return _symmetric(out)
+
+
+class VEE(_InnerIteration, Full):
+    """``lambda_k C`` (det ``C`` = 1): common shape and orientation (mclust VEE).
+
+    Iterative M-step (Celeux & Govaert 1995); see the module notes.
+    """
+
+    name: ClassVar[str] = "VEE"
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``K + D - 1 + D (D - 1) / 2``."""
+        return n_components + n_features - 1 + n_features * (n_features - 1) // 2
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """Alternate ``lambda_k = tr(S_k C^{-1}) / D`` and ``C ~ sum_k n_k S_k / lambda_k``."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        n_features = s.shape[1]
+        floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
+        previous = self._previous((n_features, n_features))
+        if previous is None:
+            basis, shape = np.eye(n_features), np.ones(n_features)
+        else:
+            basis, shape = previous
+        objective = math.inf
+        converged = False
+        n_iter = 0
+        while n_iter < self.inner_max_iter:
+            n_iter += 1
+            inverse = (basis / shape) @ basis.T
+            volumes = np.maximum(np.einsum("kij,ji->k", s, inverse) / n_features, floor)
+            t, basis = np.linalg.eigh(np.einsum("k,kij->ij", nk_eps / volumes, s))
+            t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
+            shape = t / _geomean(t)
+            inverse = (basis / shape) @ basis.T
+            trace = np.einsum("kij,ji->k", s, inverse)
+            new = float(nk_eps @ (n_features * np.log(volumes) + trace / volumes))
+            if _converged(objective, new, self.inner_tol):
+                converged = True
+                break
+            objective = new
+        self._record((basis, shape), n_iter, converged)
+        common = _from_eigen(basis, shape)
+        return _symmetric(volumes[:, None, None] * common[None])
+
+
+def _mm_orientation(
+    orientation: FloatArray,
+    scatter: FloatArray,
+    largest: FloatArray,
+    inverse_shape: FloatArray,
+) -> FloatArray:
+    """Two MM updates of a common orientation (Browne & McNicholas 2014).
+
+    They decrease ``f(D) = sum_k tr(D^T M_k D N_k)`` over orthogonal ``D``
+    for symmetric ``M_k`` (``scatter``, with largest eigenvalues ``largest``)
+    and diagonal ``N_k`` (``inverse_shape``, ``(K, D)``). Each replaces a concave
+    part of ``f`` (``M_k - largest_k I``, then ``N_k - max(N_k) I``) by its tangent
+    at the current ``D`` and minimises that over orthogonal matrices, in closed
+    form through an SVD.
+    """
+    n_features = orientation.shape[0]
+    eye = np.eye(n_features)
+    # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
+    shifted = scatter - largest[:, None, None] * eye
+    f1 = np.einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
+    p, _, rt = np.linalg.svd(f1)
+    orientation = -(rt.T @ p.T)
+    # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
+    reduced = inverse_shape - np.max(inverse_shape, axis=1, keepdims=True)
+    f2 = np.einsum("kij,jl,kl->il", scatter, orientation, reduced)
+    p, _, rt = np.linalg.svd(f2)
+    return np.asarray(-(p @ rt))
+
+
+class _CommonOrientation(_InnerIteration, Full):
+    """EVE and VVE: ``D A_k D^T`` shapes with one orientation ``D`` for all."""
+
+    #: Whether the volumes are common (EVE) or own (VVE).
+    equal_volume: ClassVar[bool]
+
+    def _orientation_weights(self, variances: FloatArray) -> FloatArray:
+        """``N_k`` of the orientation objective: the inverse variances along ``D``.
+
+        ``sum_k n_k tr(D^T S_k D N_k)`` is the part of the objective that depends
+        on ``D`` when ``Sigma_k = D diag(variances_k) D^T``.
+        """
+        return np.asarray(1.0 / variances)
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """MM updates of ``D``, then the shapes (and volumes) given ``D``, alternating."""
+        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        n_features = s.shape[1]
+        floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
+        total = float(np.sum(nk_eps))
+        scatter = nk_eps[:, None, None] * s
+        largest = np.linalg.eigvalsh(scatter)[:, -1]
+        previous = self._previous((n_features, n_features))
+        orientation = np.eye(n_features) if previous is None else previous
+
+        def given(orientation: FloatArray) -> tuple[FloatArray, float]:
+            """Diagonal variances ``(K, D)`` that are best for ``D``, and the objective."""
+            u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)
+            u = np.maximum(u, floor)
+            if self.equal_volume:
+                g = _geomean(u)
+                volume = float(nk_eps @ g) / total
+                variances = u * (volume / g)[:, None]
+                return variances, n_features * total * (math.log(volume) + 1.0)
+            objective = float(nk_eps @ (np.sum(np.log(u), axis=1) + n_features))
+            return u, objective
+
+        variances, objective = given(orientation)
+        converged = False
+        n_iter = 0
+        while n_iter < self.inner_max_iter:
+            n_iter += 1
+            orientation = _mm_orientation(
+                orientation, scatter, largest, self._orientation_weights(variances)
+            )
+            variances, new = given(orientation)
+            if _converged(objective, new, self.inner_tol):
+                converged = True
+                break
+            objective = new
+        self._record(orientation, n_iter, converged)
+        if self.equal_volume:
+            # A component singular along a column of D has no shape A_k: it keeps
+            # its (singular) variances for the M-step's repair, and the common
+            # volume is that of the others.
+            u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)
+            collapsed = _collapsed(u, _pooled_variance(s, nk_eps))
+            if np.all(collapsed):
+                variances = u
+            elif np.any(collapsed):
+                keep = ~collapsed
+                g = _geomean(u[keep])
+                volume = float(nk_eps[keep] @ g) / float(np.sum(nk_eps[keep]))
+                variances = u.copy()
+                variances[keep] = u[keep] * (volume / g)[:, None]
+        return _from_eigen(np.broadcast_to(orientation, s.shape), np.asarray(variances))
+
+
+class EVE(_CommonOrientation):
+    """``lambda D A_k D^T``: common volume and orientation (mclust EVE).
+
+    Iterative M-step (Browne & McNicholas 2014); see the module notes.
+    """
+
+    name: ClassVar[str] = "EVE"
+    equal_volume: ClassVar[bool] = True
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``1 + K (D - 1) + D (D - 1) / 2``."""
+        return 1 + n_components * (n_features - 1) + n_features * (n_features - 1) // 2
+
+
+class VVE(_CommonOrientation):
+    """``lambda_k D A_k D^T``: common orientation only (mclust VVE).
+
+    Iterative M-step (Browne & McNicholas 2014); see the module notes.
+    """
+
+    name: ClassVar[str] = "VVE"
+    equal_volume: ClassVar[bool] = False
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Covariance parameters (mclust's ``nVarParams``): ``K D + D (D - 1) / 2``."""
+        return n_components * n_features + n_features * (n_features - 1) // 2
+
+
+#: mclust's models by name, in mclust's order (univariate first).
+MCLUST_MODELS: Final[Mapping[str, type[CovarianceFamily]]] = {
+    cls.name: cls
+    for cls in (
+        E,
+        V,
+        EII,
+        VII,
+        EEI,
+        VEI,
+        EVI,
+        VVI,
+        EEE,
+        VEE,
+        EVE,
+        VVE,
+        EEV,
+        VEV,
+        EVV,
+        VVV,
+    )
+}
+
+
+def new_family(name: str) -> CovarianceFamily:
+    """A new instance of the mclust model ``name``.
+
+    The iterative models keep the previous M-step's parameters as the start of
+    the next one, so each fit needs its own instance.
+
+    Parameters
+    ----------
+    name : str
+        An mclust model name (``'EII'``, ..., ``'VVV'``, ``'E'``, ``'V'``).
+
+    Returns
+    -------
+    CovarianceFamily
+        The family.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not an mclust model.
+    """
+    try:
+        cls = MCLUST_MODELS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"{name!r} is not an mclust model; use one of {', '.join(MCLUST_MODELS)}."
+        ) from None
+    return cls()
