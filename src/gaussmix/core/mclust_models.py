@@ -60,12 +60,18 @@ families for every call). Starting from the previous parameters makes each
 M-step increase the expected log-likelihood, so the EM log-likelihood never
 decreases (a generalised EM), whether or not the inner iteration converged.
 
-Degenerate statistics (a component on fewer points than features with
-``reg_covar=0``) make some of these estimates singular, where mclust returns
-NA. Here variances are floored at ``FLOOR_RELATIVE`` times the pooled
-variance inside the computation, the result stays finite, and the M-step's
-collapse repair (:mod:`gaussmix.core.mstep`) adds to its diagonal with a
+Degenerate statistics (a component on fewer points than features, or a
+constant feature, with ``reg_covar=0``) make some of these estimates singular,
+where mclust returns NA. Here the result stays finite: variances are floored
+at ``FLOOR_RELATIVE`` times the pooled variance inside the computation; in
+EVI, EVV and EVE a component whose scatter is singular has no shape ``A_k``,
+so it keeps its own (singular) ``S_k`` and the common volume is pooled over
+the others; and the M-step's collapse repair (:mod:`gaussmix.core.mstep`)
+adds to the diagonal of any singular result, with a
 :class:`~gaussmix.exceptions.DegenerateComponentWarning`.
+
+The user guide to these models, with the comparison with R's mclust, is
+``docs/mclust-models.md``.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ from gaussmix.core.mstep import COLLAPSE_RELATIVE
 from gaussmix.core.params import GMMParams
 
 __all__ = [
+    "E",
     "EEE",
     "EEI",
     "EEV",
@@ -101,6 +108,8 @@ __all__ = [
     "INNER_MAX_ITER",
     "INNER_TOL",
     "MCLUST_MODELS",
+    "new_family",
+    "V",
     "VEE",
     "VEI",
     "VEV",
@@ -108,9 +117,6 @@ __all__ = [
     "VVE",
     "VVI",
     "VVV",
-    "E",
-    "V",
-    "new_family",
 ]
 
 #: Default relative tolerance of the inner iterations (mclust's ``tol[2]``).
