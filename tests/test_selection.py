@@ -17,7 +17,7 @@ def blobs():
 
 def test_table_matches_individual_fits(blobs):
     """Every record equals a separate fit with the same settings (rtol 1e-12)."""
-    best, table = select(blobs, range(1, 5), "all", random_state=0)
+    best, table = select(blobs, range(1, 5), "sklearn", random_state=0)
     assert list(table.columns) == list(COLUMNS)
     assert len(table) == 16
     for rec in table.to_dict("records"):
@@ -104,8 +104,8 @@ def test_parallel_equals_serial(blobs, seed):
     def rs():
         return np.random.RandomState(7) if seed == "rs" else seed
 
-    best1, t1 = select(blobs, [1, 2, 3], "all", n_jobs=1, random_state=rs())
-    best2, t2 = select(blobs, [1, 2, 3], "all", n_jobs=2, random_state=rs())
+    best1, t1 = select(blobs, [1, 2, 3], "sklearn", n_jobs=1, random_state=rs())
+    best2, t2 = select(blobs, [1, 2, 3], "sklearn", n_jobs=2, random_state=rs())
     for column in ("log_likelihood", "aic", "bic", "icl", "n_iter"):
         np.testing.assert_array_equal(t1[column].to_numpy(), t2[column].to_numpy())
     np.testing.assert_array_equal(best1.means_, best2.means_)
@@ -119,8 +119,10 @@ class TestGaussianMixtureIC:
     """The estimator that selects K and the covariance type in fit."""
 
     def test_fits_the_best_of_select(self, blobs):
-        est = gaussmix.GaussianMixtureIC(range(1, 5), "all", random_state=0).fit(blobs)
-        best, table = select(blobs, range(1, 5), "all", random_state=0)
+        est = gaussmix.GaussianMixtureIC(range(1, 5), "sklearn", random_state=0).fit(
+            blobs
+        )
+        best, table = select(blobs, range(1, 5), "sklearn", random_state=0)
         assert est.n_components_ == best.n_components == 3
         assert est.covariance_type_ == best.covariance_type
         np.testing.assert_array_equal(est.means_, best.means_)

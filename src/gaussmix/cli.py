@@ -24,7 +24,7 @@ import numpy as np
 
 from gaussmix._data import DataError, Table, drop_nan_rows, read_table, select_columns
 from gaussmix._version import __version__
-from gaussmix.core.covariance import FAMILIES
+from gaussmix.core.covariance import COVARIANCE_TYPES, get_family
 from gaussmix.mixture import FIT_PROGRESS, GaussianMixture
 
 __all__ = ["main"]
@@ -143,7 +143,7 @@ def _feature_names(model: GaussianMixture) -> list[str]:
 
 
 def _covariance_of(model: GaussianMixture, k: int) -> np.ndarray:
-    dense = FAMILIES[model.covariance_type].to_dense(
+    dense = get_family(model.covariance_type).to_dense(
         np.asarray(model.covariances_, dtype=np.float64),
         model.n_components,
         model.n_features_in_,
@@ -210,7 +210,7 @@ def _print_summary(
     print("", file=out)
     full = d <= FULL_MATRIX_MAX_FEATURES
     title = "covariances" if full else "covariance diagonals (variances)"
-    shared = model.covariance_type == "tied"
+    shared = get_family(model.covariance_type).shared
     print(
         title + (" (one matrix shared by all components)" if shared else ""), file=out
     )
@@ -500,21 +500,21 @@ def _write_sample_csv(
 
 def cmd_select(args: argparse.Namespace) -> int:
     """``gaussmix select``."""
-    from gaussmix.selection import select
+    from gaussmix.selection import expand_types, select
 
     table = _load_data(args)
     _guard_overwrite(args.out, args.data)
     _guard_overwrite(args.plot, args.data)
-    types = (
-        list(FAMILIES) if args.covariance == ["all"] else _split_list(args.covariance)
-    )
-    unknown = [t for t in types if t not in FAMILIES]
+    types = _split_list(args.covariance)
+    unknown = [t for t in types if t not in (*COVARIANCE_TYPES, "all", "sklearn")]
     if unknown:
         raise UsageError(
-            f"unknown covariance type {unknown[0]!r}; use {', '.join(FAMILIES)} or all"
+            f"unknown covariance type {unknown[0]!r}; use {', '.join(COVARIANCE_TYPES)}, "
+            "all (mclust's 14 models) or sklearn (the four scikit-learn names)"
         )
     ks = args.components
-    with _progress(args, len(ks) * len(types), "model grid") as step:
+    n_fits = len(ks) * len(expand_types(types, table.values))
+    with _progress(args, n_fits, "model grid") as step:
         best, result = select(
             table.values,
             ks,
@@ -695,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"gaussmix {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    types = list(FAMILIES)
+    types = list(COVARIANCE_TYPES)
 
     p = sub.add_parser(
         "fit",
@@ -821,7 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["full"],
         metavar="TYPE",
-        help=f"one or more of {', '.join(types)}, or all (default: full)",
+        help="one or more covariance types, or all (mclust's 14 models) or sklearn (default: full)",
     )
     p.add_argument(
         "--criterion",

@@ -25,6 +25,12 @@ from gaussmix.mixture import GaussianMixture
 __all__ = ["COLUMNS", "GaussianMixtureIC", "select"]
 
 SKLEARN_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: mclust's models, in mclust's order: what "all" means (for one feature: E, V).
+MCLUST_MODELS = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+UNIVARIATE_MODELS = ("E", "V")
 CRITERIA = ("bic", "aic", "icl")
 
 #: Columns of the selection table, in order.
@@ -65,7 +71,7 @@ def _as_table(records: list[dict[str, Any]]) -> Any:
 def select(
     X: Any,
     n_components: Iterable[int] = range(1, 10),
-    covariance_types: Iterable[str] | str = SKLEARN_COVARIANCE_TYPES,
+    covariance_types: Iterable[str] | str = "sklearn",
     criterion: str = "bic",
     *,
     progress: Callable[[dict[str, Any]], None] | None = None,
@@ -80,8 +86,10 @@ def select(
         Data.
     n_components : iterable of int, default=range(1, 10)
         Numbers of components to try.
-    covariance_types : str or iterable of str, default=all four
-        Covariance types to try; ``"all"`` means every type.
+    covariance_types : str or iterable of str, default="sklearn"
+        Covariance types to try: any registered names, ``"all"`` for mclust's 14
+        models (``E`` and ``V`` for one feature), ``"sklearn"`` for
+        ``full``, ``tied``, ``diag``, ``spherical``.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         What "best" means; all three are in the table, lower is better.
     progress : callable, default=None
@@ -119,13 +127,7 @@ def select(
         raise ValueError(
             f"Invalid value for 'criterion': {criterion!r}. Use one of {CRITERIA}."
         )
-    if isinstance(covariance_types, str):
-        covariance_types = (
-            SKLEARN_COVARIANCE_TYPES
-            if covariance_types == "all"
-            else (covariance_types,)
-        )
-    types = list(covariance_types)
+    types = expand_types(covariance_types, X)
     ks = [int(k) for k in n_components]
     if not ks or not types:
         raise ValueError(
@@ -180,6 +182,22 @@ def select(
     if best is not None:
         best.set_params(n_jobs=None)  # the fits ran serially inside the pool
     return best, _as_table(records)
+
+
+def expand_types(covariance_types: Iterable[str] | str, X: Any) -> list[str]:
+    """``"all"``: mclust's 14 models (E and V for one feature); ``"sklearn"``: four."""
+    if isinstance(covariance_types, str):
+        covariance_types = (covariance_types,)
+    n_features = np.shape(X)[1] if np.ndim(X) == 2 else 0
+    out: list[str] = []
+    for t in covariance_types:
+        if t == "all":
+            out.extend(UNIVARIATE_MODELS if n_features == 1 else MCLUST_MODELS)
+        elif t == "sklearn":
+            out.extend(SKLEARN_COVARIANCE_TYPES)
+        else:
+            out.append(t)
+    return list(dict.fromkeys(out))
 
 
 def _grid_seeds(random_state: Any, n: int) -> list[int] | None:
