@@ -1,4 +1,4 @@
-"""Initial responsibilities: ``kmeans``, ``k-means++``, ``random``, ``random_from_data``.
+"""Initial responsibilities: ``kmeans``, ``k-means++``, ``random``, ``random_from_data``, ``hc``.
 
 Every method only produces responsibilities; the ordinary M-step turns them into
 parameters (scikit-learn's seam). The random draws are made in the same order,
@@ -7,6 +7,13 @@ with the same ``random_state`` starts from the same parameters. k-means uses
 scikit-learn's ``KMeans`` and ``kmeans_plusplus`` (the well-tested
 implementations; the one exception to "no scikit-learn in the core", recorded in
 ``docs/ARCHITECTURE.md``).
+
+``hc`` is R mclust's default start (``Mclust``): the partition of its
+model-based hierarchical clustering (``gaussmix.core.hc``) cut at
+``n_components`` clusters. It draws from ``random_state`` only above
+``hc.SUBSET_SIZE`` rows, to pick the subset the tree is built on; the rows
+outside it get zero responsibilities, so the first M-step uses the subset only,
+as mclust's ``mstep`` on the subset followed by ``estep`` on all rows.
 
 Memory: ``random`` draws its ``(n_samples, n_components)`` uniforms chunk by
 chunk; the one-hot methods keep only labels or ``n_components`` indices.
@@ -23,16 +30,19 @@ from gaussmix._typing import FloatArray
 
 __all__ = ["INIT_METHODS", "initial_resp"]
 
-INIT_METHODS: Final = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS: Final = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 RespFn = Callable[[int, int], FloatArray]
 
 
 def _one_hot_labels(labels: np.ndarray, n_components: int) -> RespFn:
+    """One-hot responsibilities; a negative label gives a row of zeros."""
+
     def get(start: int, stop: int) -> FloatArray:
         part = labels[start:stop]
         resp = np.zeros((part.size, n_components))
-        resp[np.arange(part.size), part] = 1.0
+        rows = np.flatnonzero(part >= 0)
+        resp[rows, part[rows]] = 1.0
         return resp
 
     return get
@@ -87,13 +97,15 @@ def initial_resp(
         Data.
     n_components : int
         Number of components.
-    method : {"kmeans", "k-means++", "random", "random_from_data"}
+    method : {"kmeans", "k-means++", "random", "random_from_data", "hc"}
         Initialisation method.
     random_state : numpy.random.RandomState
-        Source of randomness (consumed as scikit-learn does).
+        Source of randomness (consumed as scikit-learn does; ``hc`` draws only
+        above ``SUBSET_SIZE`` rows).
     sample_weight : ndarray of shape (n_samples,), default=None
         Sample weights: k-means and k-means++ weight their points, and
         ``random_from_data`` draws rows with probability proportional to weight.
+        ``hc`` builds its tree without them (as mclust, which has no weights).
 
     Returns
     -------
@@ -130,5 +142,10 @@ def initial_resp(
                 n_samples, size=n_components, replace=False, p=p
             )
         return _one_hot_indices(np.asarray(indices), n_components), False
+    if method == "hc":
+        from gaussmix.core.hc import mclust_initial_labels
+
+        labels = mclust_initial_labels(X, n_components, random_state)
+        return _one_hot_labels(labels, n_components), False
     options = ", ".join(repr(m) for m in INIT_METHODS)
     raise ValueError(f"init_params must be one of {options}; got {method!r}.")
