@@ -154,3 +154,18 @@ class TestGaussianMixtureIC:
         X = np.array([[0.0, 1.0], [1.0, 0.0]])
         with pytest.raises(ValueError, match="every fit of the grid failed"):
             gaussmix.GaussianMixtureIC([5, 6], "full").fit(X)
+
+
+def test_fits_that_needed_a_repair_are_not_selected():
+    """A repaired (degenerate) fit gets NaN criteria and a 'degenerate' note."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(40, 2)), np.repeat([[5.0, 5.0]], 6, axis=0)])
+    best, table = select(X, [1, 2, 3, 6], "full", random_state=0, reg_covar=0.0)
+    errors = table["error"].to_numpy()
+    degenerate = np.array([e.startswith("degenerate:") for e in errors])
+    assert degenerate.any()
+    assert np.isnan(table["bic"].to_numpy()[degenerate]).all()
+    assert np.isfinite(table["log_likelihood"].to_numpy()[degenerate]).all()
+    assert best is not None
+    ok = table[~degenerate]
+    assert best.n_components == ok["n_components"].to_numpy()[np.argmin(ok["bic"])]

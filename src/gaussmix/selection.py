@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._validation import check_parameters, check_X, resolve_n_threads
+from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 
 __all__ = ["COLUMNS", "GaussianMixtureIC", "select"]
@@ -112,7 +113,9 @@ def select(
         One record per fit, columns :data:`COLUMNS`: ``log_likelihood`` is the
         total over the samples, ``aic``/``bic``/``icl`` are in scikit-learn's
         sign (lower is better), and ``error`` is empty unless the fit failed
-        (then the numbers are NaN). A DataFrame when pandas is installed.
+        (then the numbers are NaN) or needed a repair of a degenerate component
+        (``"degenerate: ..."``: the criteria are NaN, as mclust reports NA, and
+        the fit is never selected). A DataFrame when pandas is installed.
 
     Examples
     --------
@@ -229,8 +232,8 @@ def _fit_one(
     }
     model = GaussianMixture(n_components=k, covariance_type=t, **kwargs)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             model.fit(X)
             bic = model.bic(X)
             aic = model.aic(X)
@@ -245,6 +248,16 @@ def _fit_one(
             )
     except (ValueError, np.linalg.LinAlgError) as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"[:200]
+        return model, record
+    degenerate = [
+        w for w in caught if issubclass(w.category, DegenerateComponentWarning)
+    ]
+    if degenerate:
+        # A repaired component (collapsed or emptied) makes the likelihood of this
+        # (K, model) meaningless for comparison; mclust reports NA there. Keep the
+        # log-likelihood for inspection, but no criterion: it cannot be selected.
+        record.update(aic=math.nan, bic=math.nan, icl=math.nan)
+        record["error"] = f"degenerate: {degenerate[0].message}"[:200]
     return model, record
 
 
