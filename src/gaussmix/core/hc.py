@@ -66,7 +66,7 @@ SUBSET_SIZE: Final = 2000
 _FLMAX: Final = float(np.finfo(np.float64).max)
 _EPS: Final = float(np.finfo(np.float64).eps)
 _RTHALF: Final = 0.7071067811865476  # mclust's constant, equal to sqrt(0.5)
-_BLOCK_CELLS: Final = 1 << 21  # temporaries of the initial cost matrix, in doubles
+_BLOCK_CELLS: Final = 1 << 19  # temporaries of the initial cost matrix, in doubles
 
 Merger = Callable[[int, int, int, float, FloatArray, FloatArray], FloatArray]
 
@@ -360,8 +360,8 @@ class _VVV:
         self.H = np.zeros((n, p, p))  # Gram of each stored factor
         self.iold = -1  # slot of the cluster formed last
         self.G_last = np.zeros((p, p))  # its exact (in-memory) Gram
-        self.row_terms = np.empty(0)
-        self.row_tr = np.empty(0)
+        self.row_terms: FloatArray = np.empty(0)
+        self.row_tr: FloatArray = np.empty(0)
 
     def _terms(self, n: FloatArray, tr: FloatArray, W: FloatArray | None) -> FloatArray:
         """Cluster terms ``n log(det(W / n) + beta (tr + alpha) / n)`` (``vvvtij``)."""
@@ -372,7 +372,8 @@ class _VVV:
         if np.any(zero):
             out[zero] = n[zero] * np.log(self.alpha * self.beta / n[zero])
         if big.size and W is not None:
-            detlog = self._det2(W[big], np.sqrt(1.0 / n[big]))
+            Wb = W if big.size == n.size else W[big]
+            detlog = self._det2(Wb, np.sqrt(1.0 / n[big]))
             tb = t[big]
             with np.errstate(over="ignore", under="ignore"):
                 low = np.log(np.exp(detlog) + tb)
@@ -384,8 +385,17 @@ class _VVV:
 
     def _det2(self, W: FloatArray, s: FloatArray) -> FloatArray:
         """``2 sum_k log|r_kk s|`` for ``W = R'R`` (``det2mc``); -FLMAX if singular."""
-        A = W.copy()
         p = self.p
+        try:  # LAPACK's batched Cholesky when every matrix is positive definite
+            diag = np.diagonal(np.linalg.cholesky(W), axis1=1, axis2=2) * s[:, None]
+        except np.linalg.LinAlgError:
+            pass
+        else:
+            total = np.zeros(W.shape[0])
+            for k in range(p):
+                total = total + np.log(diag[:, k])
+            return np.where(np.all(diag > 0.0, axis=1), 2.0 * total, -_FLMAX)
+        A = W.copy()
         total = np.zeros(A.shape[0])
         singular = np.zeros(A.shape[0], dtype=bool)
         for k in range(p):
@@ -479,24 +489,24 @@ class _VVV:
         self.H[i] = self._stored_gram(f, n)
         self.iold = i
         self.G_last = G
-        # Costs of the new cluster against every other slot.
-        others = np.flatnonzero(np.arange(last) != i)
-        v_all, n_all = self._between(i, others)
-        tr_all = (tr + self.tr[others]) + _sumsq_rows(v_all)
-        big = n_all > self.p
-        W = None
-        if np.any(big):
-            W = np.zeros((others.size, self.p, self.p))
-            vb = v_all[big]
-            W[big] = G[None] + self.H[others[big]] + vb[:, :, None] * vb[:, None, :]
+        # Costs of the new cluster against every slot (its own entry is unused).
+        nk = self.size[:last]
+        n_all = n + nk
+        q_all = 1.0 / n_all
+        v_all = (
+            np.sqrt(n * q_all)[:, None] * self.xs[:last]
+            - np.sqrt(nk * q_all)[:, None] * xs[None, :]
+        )
+        tr_all = (tr + self.tr[:last]) + _sumsq_rows(v_all)
+        W: FloatArray | None = None
+        if np.any(n_all > self.p):
+            W = G + self.H[:last] + v_all[:, :, None] * v_all[:, None, :]
+            W[i] = np.eye(self.p)
         terms = self._terms(n_all, tr_all, W)
-        self.row_terms = np.zeros(last)
-        self.row_tr = np.zeros(last)
-        self.row_terms[others] = terms
-        self.row_tr[others] = tr_all
-        costs = np.full(last, np.inf)
-        costs[others] = terms - (term + self.term[others])
-        return costs
+        self.row_terms, self.row_tr = terms, np.asarray(tr_all)
+        costs = terms - (term + self.term[:last])
+        costs[i] = np.inf
+        return np.asarray(costs)
 
 
 class _EII:
