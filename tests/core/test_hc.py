@@ -40,7 +40,7 @@ from gaussmix.core.init import INIT_METHODS, initial_resp
 LOGLIK_RTOL = 1e-6
 #: Partitions compared: mclust's default range of components.
 GROUPS = range(1, 10)
-R_DATASETS = ("faithful", "iris", "diabetes", "banknote")
+R_DATASETS = ("faithful", "iris", "diabetes", "banknote", "wreath")
 DATASETS = (*R_DATASETS, "generated")
 MODELS = (("VVV", "SVD"), ("EII", "VARS"))
 
@@ -60,7 +60,7 @@ sets <- list()
 for (nm in NAMES) {
   data(list = nm, package = c("datasets", "mclust"))
   d <- get(nm)
-  d <- as.matrix(d[, sapply(d, is.numeric), drop = FALSE])
+  if (!is.matrix(d)) d <- as.matrix(d[, sapply(d, is.numeric), drop = FALSE])
   dimnames(d) <- NULL
   sets[[nm]] <- d
 }

@@ -391,10 +391,11 @@ class _VVV:
         except np.linalg.LinAlgError:
             pass
         else:
+            positive = diag > 0.0
             total = np.zeros(W.shape[0])
             for k in range(p):
-                total = total + np.log(diag[:, k])
-            return np.where(np.all(diag > 0.0, axis=1), 2.0 * total, -_FLMAX)
+                total = total + np.log(np.where(positive[:, k], diag[:, k], 1.0))
+            return np.where(np.all(positive, axis=1), 2.0 * total, -_FLMAX)
         A = W.copy()
         total = np.zeros(A.shape[0])
         singular = np.zeros(A.shape[0], dtype=bool)
