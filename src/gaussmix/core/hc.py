@@ -33,7 +33,10 @@ factorisation where mclust uses Givens rotations (last-bit differences).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -62,6 +65,11 @@ HC_TRANSFORMS: Final = ("VARS", "STD", "PCR", "PCS", "SPH", "SVD")
 #: ``mclust.options("subset")``: above this many rows the tree is built on a random
 #: subset of this many rows.
 SUBSET_SIZE: Final = 2000
+#: Trees kept by :func:`_full_tree` (a selection grid asks for the same tree
+#: once per number of components and model: it is built once).
+TREE_CACHE_SIZE: Final = 4
+_TREES: OrderedDict[tuple[str, str], HCTree] = OrderedDict()
+_TREES_LOCK = threading.Lock()
 
 _FLMAX: Final = float(np.finfo(np.float64).max)
 _EPS: Final = float(np.finfo(np.float64).eps)
@@ -689,6 +697,29 @@ def qclass(x: npt.ArrayLike, n_clusters: int) -> IntArray:
     return labels
 
 
+def _full_tree(data: FloatArray, model: str) -> HCTree:
+    """``hc(data, model, "SVD")`` down to one cluster, cached by the data's bytes.
+
+    Cutting the full tree at G gives the partition of a tree built down to G
+    (the merges are greedy), so one tree serves every G of a selection grid.
+    """
+    digest = hashlib.blake2b(
+        np.ascontiguousarray(data).tobytes() + str(data.shape).encode(),
+        digest_size=16,
+    ).hexdigest()
+    key = (digest, model)
+    with _TREES_LOCK:
+        tree = _TREES.get(key)
+        if tree is None:
+            tree = hc(data, model, "SVD", min_clusters=1)
+            _TREES[key] = tree
+            while len(_TREES) > TREE_CACHE_SIZE:
+                _TREES.popitem(last=False)
+        else:
+            _TREES.move_to_end(key)
+    return tree
+
+
 def mclust_initial_labels(
     X: npt.ArrayLike,
     n_clusters: int,
@@ -736,8 +767,7 @@ def mclust_initial_labels(
                 f"({data.shape[0]}); got {n_clusters}."
             )
         model = "VVV" if n > d else "EII"  # mclust compares all rows with d
-        tree = hc(data, model, "SVD", min_clusters=n_clusters)
-        labels = hclass(tree, n_clusters)
+        labels = hclass(_full_tree(data, model), n_clusters)
     if rows is None:
         return labels
     full = np.full(n, -1, dtype=np.intp)
