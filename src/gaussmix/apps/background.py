@@ -9,7 +9,7 @@ choose the number of components per pixel: a prior pulls the weight of every
 component down by ``alpha * complexity_reduction`` per frame, components whose
 weight falls below zero are dropped, and a new component is made for a value
 that no component explains. A steady pixel ends up with one component, a
-waving tree with two or three. The parameters and their defaults are those of
+waving tree with three or more. The parameters and their defaults are those of
 OpenCV's ``BackgroundSubtractorMOG2``, which implements the same papers, and
 the foreground mask uses its values: 255 foreground, 0 background and 127
 (``shadow_value``) for shadows.
@@ -33,20 +33,21 @@ distance ``|x - mu_m|^2`` summed over the channels:
   component; otherwise it is foreground, or shadow if shadow detection finds it
   a darker copy of a background component.
 
-The update with learning rate ``alpha`` (Zivkovic 2004, eqs. 4-5 and 8-10)::
+The update with learning rate ``alpha`` (Zivkovic 2004)::
 
     w_m   <- w_m + alpha * (o_m - w_m) - alpha * complexity_reduction
     mu_m  <- mu_m + o_m * (alpha / w_m) * (x - mu_m)
     var_m <- var_m + o_m * (alpha / w_m) * (d2 - var_m), clipped to [var_min, var_max]
 
 where ``o_m`` is 1 for the owner and 0 otherwise (the step ``alpha / w_m`` is
-capped at 1, which only matters for an owner lighter than ``alpha *
-complexity_reduction``, so for learning rates near 1). Components with a negative
-weight are dropped; if no component owns ``x``, a new one (weight ``alpha``,
-mean ``x``, variance ``var_init``) takes the place of the lightest; the
-weights are then divided by their sum. As in the paper and in MOG2, the
-variance of a colour pixel is updated with the distance summed over the
-channels, so ``var_init``, ``var_min`` and ``var_max`` are on that scale.
+capped at 1, which only matters for an owner lighter than
+``alpha * complexity_reduction``, so for learning rates near 1). Components
+with a negative weight are dropped; if no component owns ``x``, a new one
+(weight ``alpha``, mean ``x``, variance ``var_init``) takes a free slot or the
+place of the lightest; the weights are then divided by their sum. As in the
+paper and in MOG2, the variance of a colour pixel is updated with the distance
+summed over the channels, so ``var_init``, ``var_min`` and ``var_max`` are on
+that scale.
 
 References
 ----------
@@ -196,8 +197,10 @@ class BackgroundSubtractor:
         ``var_threshold``).
     background_ratio : float, default=0.9
         The background components are the heaviest ones whose preceding
-        weights add up to less than this. A value that stays put for about
-        ``background_ratio * history`` frames becomes background.
+        weights add up to less than this. A new value that stays put becomes
+        background after about ``-log(background_ratio) * history`` frames,
+        once the learning rate is ``1 / history`` (53 with the defaults; 56
+        measured, with the prior).
     var_threshold_gen : float, default=9
         Squared Mahalanobis distance below which a value updates an existing
         component instead of making a new one (three standard deviations).
@@ -430,7 +433,9 @@ class BackgroundSubtractor:
             Step of the update, in [0, 1]. Negative (the default) means
             ``1 / min(frame_count, history)``, where ``frame_count`` counts
             this frame: a running mean at first, then an exponential forgetting
-            of time constant ``history``. 0 leaves the model unchanged (a
+            of time constant ``history``. (OpenCV's MOG2 uses
+            ``1 / min(2 * frame_count, history)``; pass that to get its
+            schedule.) 0 leaves the model unchanged (a
             frozen background); 1 rebuilds it from this frame alone.
 
         Returns
