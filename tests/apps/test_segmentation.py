@@ -216,3 +216,34 @@ def test_rgb_space_accepts_any_float_range():
     image, truth = spread_image(30, 40, seed=10)
     labels, _ = segment_image(image * 50 - 3, 3, color_space="rgb", random_state=0)
     assert pixel_accuracy(truth, labels, 3) > 0.9
+
+
+# --------------------------------------------------------------------- example
+def test_example_runs_at_small_size(tmp_path):
+    import contextlib
+    import importlib.util
+    import io
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    path = Path(__file__).resolve().parents[2] / "examples" / "08_image_segmentation.py"
+    spec = importlib.util.spec_from_file_location("example_08", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        result = module.main(["--small", "--out", str(tmp_path)])
+    (figure,) = result["figures"]
+    assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Path(figure).stat().st_size > 10_000
+    assert f"figure written to {figure}" in buf.getvalue()
+    for name in ("china.jpg", "flower.jpg"):
+        r = result[name]
+        assert r["shape"] == (54, 80)
+        assert r["n_features"] == 5
+        assert r["segment_sizes"].sum() == 54 * 80
+        assert r["labels"].shape == r["kmeans_labels"].shape == (54, 80)
+        # Two different methods, but both see the same main regions.
+        assert 0.2 < r["ari_gmm_kmeans"] < 1.0
