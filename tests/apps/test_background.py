@@ -498,6 +498,20 @@ def test_saved_header_is_readable_json(tmp_path):
     assert header["params"]["var_threshold"] == 12.5
 
 
+def test_frozen_from_the_start(tmp_path):
+    frames = static_frames(3)
+    model = BackgroundSubtractor()
+    assert np.all(model.apply(frames[0], learning_rate=0) == 255)
+    assert model.frame_count_ == 1
+    np.testing.assert_array_equal(model.background_image(), 0)
+    np.testing.assert_array_equal(model.n_components_used_, 0)
+    model.save(tmp_path / "empty.npz")
+    again = BackgroundSubtractor.load(tmp_path / "empty.npz")
+    np.testing.assert_array_equal(again.weights_, 0)
+    assert np.all(again.apply(frames[1]) == 255)  # then learns
+    assert np.mean(again.apply(frames[2]) == 0) > 0.99
+
+
 def test_nothing_learned_yet():
     model = BackgroundSubtractor()
     with pytest.raises(ValueError, match="no frame yet"):
@@ -519,6 +533,11 @@ def test_frames_of_changing_shape_or_dtype_are_refused():
     with pytest.raises(ValueError, match=r"has dtype float32 but.*uint8"):
         model.apply(np.zeros((10, 12), np.float32))
     assert model.frame_count_ == 1
+    model.apply(np.zeros((10, 12), ">u1"))  # byte order does not matter
+    model.reset()
+    model.apply(np.zeros((5, 5), ">f8"))
+    assert model.frame_dtype_ == np.float64
+    model.apply(np.zeros((5, 5), "<f8"))
     model.reset()
     model.apply(np.zeros((5, 5, 3), np.float32))
     assert model.frame_shape_ == (5, 5, 3)
@@ -529,6 +548,7 @@ def test_frames_of_changing_shape_or_dtype_are_refused():
     [
         (np.zeros((4, 5), np.int32), "uint8 or floating point"),
         (np.zeros((4, 5), bool), "uint8 or floating point"),
+        (np.zeros((4, 5), np.longdouble), "uint8 or floating point"),
         (np.zeros(5, np.uint8), r"\(H, W\) grey or \(H, W, 3\)"),
         (np.zeros((4, 5, 4), np.uint8), r"\(H, W\) grey or \(H, W, 3\)"),
         (np.zeros((0, 5), np.uint8), "at least one pixel"),

@@ -380,10 +380,10 @@ class BackgroundSubtractor:
     # ------------------------------------------------------------------ input
     def _check_frame(self, frame: Any) -> npt.NDArray[Any]:
         a = np.asarray(frame)
-        if a.dtype != np.uint8 and a.dtype.kind != "f":
+        if a.dtype.name not in _FRAME_DTYPES:
             raise ValueError(
-                f"frames must be uint8 or floating point, got dtype {a.dtype}; "
-                "convert with frame.astype(np.float32)"
+                "frames must be uint8 or floating point (float16, float32 or "
+                f"float64), got dtype {a.dtype}; convert with frame.astype(np.float32)"
             )
         if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3)):
             raise ValueError(
@@ -401,7 +401,7 @@ class BackgroundSubtractor:
                     f"model was learned on frames of shape {self.frame_shape_}; "
                     "use one BackgroundSubtractor per video, or reset() it"
                 )
-            if a.dtype != self.frame_dtype_:
+            if a.dtype.name != str(self.frame_dtype_):
                 raise ValueError(
                     f"frame {self.frame_count_ + 1} has dtype {a.dtype} but the "
                     f"model was learned on {self.frame_dtype_} frames; convert the "
@@ -455,7 +455,7 @@ class BackgroundSubtractor:
         a = self._check_frame(frame)
         alpha = self._learning_rate(learning_rate)
         if self._w is None:
-            self._allocate(a.shape, a.dtype)
+            self._allocate(a.shape, np.dtype(a.dtype.name))  # native byte order
         x = self._x
         n = x.shape[1]
         if x.shape[0] == 1:
@@ -692,7 +692,8 @@ class BackgroundSubtractor:
         numpy.ndarray
             Array of the frames' shape and dtype (``uint8`` values are
             rounded): at each pixel the weighted mean of the means of its
-            background components (its main component where there is one).
+            background components (its main component where there is one),
+            0 where the model has learned nothing yet.
 
         Raises
         ------
@@ -710,7 +711,8 @@ class BackgroundSubtractor:
             acc += weight * mu[k]
             total += weight
             cum += w[k]
-        mean = acc / total
+        # a pixel has no component only if no frame was learned (learning_rate=0)
+        mean = np.divide(acc, total, out=np.zeros_like(acc), where=total > 0)
         shape = self._image_shape()
         image = mean.T.reshape(shape)
         assert self.frame_dtype_ is not None
@@ -940,8 +942,9 @@ class BackgroundSubtractor:
         var = arrays["variances"].reshape(k, -1)
         if (w < 0).any() or (w > 1).any():
             raise bad("weights must be in [0, 1]")
-        if not np.allclose(w.sum(axis=0), 1, atol=1e-4, rtol=0):
-            raise bad("the weights of each pixel must add up to 1")
+        total = w.sum(axis=0)
+        if not np.all((np.abs(total - 1) <= 1e-4) | (total == 0)):
+            raise bad("the weights of each pixel must add up to 1 (or all be 0)")
         if (np.diff(w, axis=0) > 0).any():
             raise bad(
                 "the components of each pixel must be sorted by weight, heaviest first"
