@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
+from gaussmix._threads import single_threaded_blas
 from gaussmix._validation import check_parameters, check_X, resolve_n_threads
 from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
@@ -159,7 +160,7 @@ def select(
     if n_workers > 1:
         # Threads: the fits spend their time in NumPy, which releases the GIL, and
         # the data is shared, not copied. Each fit runs its chunks serially.
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        with single_threaded_blas(), ThreadPoolExecutor(max_workers=n_workers) as pool:
             futures = {pool.submit(run, i): i for i in range(len(grid))}
             for future in as_completed(futures):
                 done = future.result()
