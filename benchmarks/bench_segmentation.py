@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, nargs=2, default=(240, 320))
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="60 x 80, 2 repeats")
+    parser.add_argument(
+        "--quick", action="store_true", help="40 x 60, 1 repeat (tests)"
+    )
     args = parser.parse_args(argv)
-    h, w = (60, 80) if args.quick else args.size
-    repeats = 2 if args.quick else args.repeats
+    h, w = (40, 60) if args.quick else args.size
+    repeats = 1 if args.quick else args.repeats
     print(
         f"images {h} x {w}, 3 regions, {repeats} random images per case; "
         f"fit on {min(MAX_PIXELS, h * w)} pixels"

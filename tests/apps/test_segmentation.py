@@ -247,3 +247,22 @@ def test_example_runs_at_small_size(tmp_path):
         assert r["labels"].shape == r["kmeans_labels"].shape == (54, 80)
         # Two different methods, but both see the same main regions.
         assert 0.2 < r["ari_gmm_kmeans"] < 1.0
+
+
+def test_benchmark_runs_quick(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = (
+        Path(__file__).resolve().parents[2] / "benchmarks" / "bench_segmentation.py"
+    )
+    spec = importlib.util.spec_from_file_location("bench_segmentation", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.main(["--quick"])
+    assert len(table) == 4
+    assert "GMM acc med/min" in capsys.readouterr().out
+    # On regions that differ in spread the mixture wins.
+    spread = table["spread/color"]
+    assert spread["gmm"][0] > spread["kmeans"][0] + 0.15
+    assert table["mean/color"]["gmm"][0] > 0.95
