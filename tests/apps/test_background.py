@@ -42,7 +42,9 @@ def reference(frames, n_components=5, history=500, learning_rate=None, **kw):
     models = [[[] for _ in range(w)] for _ in range(h)]
     masks = np.zeros((t_all, h, w), np.uint8)
     for t in range(t_all):
-        alpha = 1 / min(t + 1, history) if learning_rate is None else learning_rate
+        alpha = (
+            1 / min(2 * (t + 1), history) if learning_rate is None else learning_rate
+        )
         for i in range(h):
             for j in range(w):
                 x, comps = values[t, i, j], models[i][j]
@@ -281,23 +283,21 @@ def test_learning_rate_zero_freezes_the_model():
     assert np.any(masks[-1] == 255)
 
 
-def test_automatic_learning_rate_is_running_mean_then_history():
-    # a grey level that steps: with alpha = 1/n the mean is the running mean
-    # (without the prior, complexity_reduction=0, a lone component keeps weight 1)
+def test_automatic_learning_rate_is_opencvs_schedule():
+    # alpha_n = 1 / min(2 n, history) (OpenCV MOG2's automatic rate); without
+    # the prior (complexity_reduction=0) a lone component keeps weight 1, so its
+    # mean follows m += alpha_n (x - m) from the first value.
+    history = 8
     model = BackgroundSubtractor(
-        history=4, detect_shadows=False, var_min=1e-3, complexity_reduction=0
+        history=history, detect_shadows=False, var_min=1e-3, complexity_reduction=0
     )
-    values = [100.0, 102.0, 98.0]
-    for v in values:
+    values = [100.0, 102.0, 98.0, 101.0, 101.0, 99.5]
+    expected = values[0]
+    for n, v in enumerate(values, start=1):
         model.apply(np.full((2, 2), v, np.float32))
-    assert model.means_[0, 0, 0] == pytest.approx(np.mean(values), abs=1e-4)
-    # from frame 4 on alpha = 1/history: one more frame moves the mean by 1/4
-    # of the difference (weight 1 stays 1: a single component)
-    mean = model.means_[0, 0, 0]
-    model.apply(np.full((2, 2), 101.0, np.float32))
-    model.apply(np.full((2, 2), 101.0, np.float32))
-    expected = mean + (101 - mean) * (1 - (1 - 0.25) ** 2)
-    assert model.means_[0, 0, 0] == pytest.approx(expected, abs=1e-4)
+        if n > 1:
+            expected += (v - expected) / min(2 * n, history)
+        assert model.means_[0, 0, 0] == pytest.approx(expected, abs=1e-4), n
 
 
 def test_learning_rate_one_rebuilds_from_the_frame():
@@ -631,8 +631,8 @@ def test_foreground_f1():
 def test_against_opencv_mog2(colour):
     """Same algorithm as OpenCV's MOG2: same F1 and almost the same masks.
 
-    Both are given the same learning rate each frame: OpenCV's automatic rate
-    is 1 / min(2 n, history), ours 1 / min(n, history).
+    Both use their automatic learning rate, which is the same schedule,
+    1 / min(2 n, history).
     """
     cv2 = pytest.importorskip("cv2")
     cv2.setNumThreads(1)
@@ -640,10 +640,9 @@ def test_against_opencv_mog2(colour):
     ours = BackgroundSubtractor()
     theirs = cv2.createBackgroundSubtractorMOG2(500, 16, True)
     a, b = [], []
-    for n, frame in enumerate(video.frames, start=1):
-        rate = 1 / min(n, 500)
-        a.append(ours.apply(frame, rate))
-        b.append(theirs.apply(frame, learningRate=rate))
+    for frame in video.frames:
+        a.append(ours.apply(frame))
+        b.append(theirs.apply(frame))
     a, b = np.array(a)[60:], np.array(b)[60:]
     truth = video.truth[60:]
     f1_ours, f1_cv = foreground_f1(a, truth), foreground_f1(b, truth)

@@ -185,7 +185,7 @@ class BackgroundSubtractor:
         ``nmixtures``). Pixels use fewer when fewer explain their values.
     history : int, default=500
         Number of recent frames that make the background: the automatic
-        learning rate is ``1 / min(frame_count, history)``.
+        learning rate is ``1 / min(2 * frame_count, history)``, OpenCV MOG2's.
     var_threshold : float, default=16
         Threshold on the squared Mahalanobis distance ``d2 / var`` below which
         a value is explained by a background component (16: four standard
@@ -417,7 +417,7 @@ class BackgroundSubtractor:
     def _learning_rate(self, learning_rate: float) -> float:
         lr = _check_number("learning_rate", learning_rate, -math.inf, 1)
         if lr < 0:
-            return 1.0 / min(self.frame_count_ + 1, self.history)
+            return 1.0 / min(2 * (self.frame_count_ + 1), self.history)
         return lr
 
     # ------------------------------------------------------------------ apply
@@ -431,12 +431,11 @@ class BackgroundSubtractor:
             must have the first frame's shape and dtype.
         learning_rate : float, default=-1
             Step of the update, in [0, 1]. Negative (the default) means
-            ``1 / min(frame_count, history)``, where ``frame_count`` counts
-            this frame: a running mean at first, then an exponential forgetting
-            of time constant ``history``. (OpenCV's MOG2 uses
-            ``1 / min(2 * frame_count, history)``; pass that to get its
-            schedule.) 0 leaves the model unchanged (a
-            frozen background); 1 rebuilds it from this frame alone.
+            ``1 / min(2 * frame_count, history)``, where ``frame_count`` counts
+            this frame (OpenCV MOG2's automatic rate): half a running mean at
+            first, then an exponential forgetting of time constant ``history``.
+            0 leaves the model unchanged (a frozen background); 1 rebuilds it
+            from this frame alone.
 
         Returns
         -------
