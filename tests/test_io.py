@@ -1081,3 +1081,124 @@ def test_corrupted_bytes_raise_value_error_or_load_the_same_model(at, xor, trunc
         return
     assert message.startswith("cannot load gaussmix model <BytesIO>: ")
     assert "\n" not in message
+
+
+# ------------------------------------------------------------ noise component
+
+
+@functools.cache
+def fitted_noise():
+    """A fitted model with a noise component (cached: tests must not mutate it)."""
+    rng = np.random.default_rng(5)
+    X = np.vstack([X_BLOBS, rng.uniform(X_BLOBS.min(0), X_BLOBS.max(0), (20, 3))])
+    return GaussianMixture(2, noise=True, random_state=0, n_jobs=1).fit(X), X
+
+
+@pytest.fixture
+def noise_file(tmp_path):
+    path = tmp_path / "noise.npz"
+    save(fitted_noise()[0], path)
+    return path
+
+
+def test_noise_model_round_trips_exactly(noise_file):
+    """noise_weight_, noise_log_density_ and the box come back bitwise."""
+    model, X = fitted_noise()
+    back = load(noise_file)
+    assert_same_model(model, back)
+    assert back.noise_weight_ == model.noise_weight_
+    assert back.noise_log_density_ == model.noise_log_density_
+    for key in ("noise_box_axes_", "noise_box_bounds_"):
+        assert getattr(back, key).tobytes() == getattr(model, key).tobytes()
+    np.testing.assert_array_equal(back.predict(X), model.predict(X))
+    np.testing.assert_array_equal(back.score_samples(X), model.score_samples(X))
+    header, _ = members(noise_file)
+    assert header["noise_weight_"] == model.noise_weight_
+    assert header["params"]["noise"] is True
+    assert header["params"]["noise_init"] is None
+    assert save_bytes(back) == save_bytes(model)
+
+
+def test_noise_init_is_not_stored(tmp_path):
+    """noise_init (rows of the training data) is stored as null with a note."""
+    _, X = fitted_noise()
+    mask = np.zeros(len(X), dtype=bool)
+    mask[-20:] = True
+    model = GaussianMixture(2, noise=True, noise_init=mask, random_state=0).fit(X)
+    save(model, tmp_path / "m.npz")
+    header, _ = members(tmp_path / "m.npz")
+    assert header["params"]["noise_init"] is None
+    assert any("noise_init" in note for note in header["notes"])
+    assert load(tmp_path / "m.npz").noise_init is None
+
+
+def _scale_box(h, a):
+    a["noise_box_bounds_"] = a["noise_box_bounds_"] * 1.01
+
+
+NOISE_MUTATIONS = {
+    "weights_plus_noise": (
+        _set(("noise_weight_",), 0.5),
+        "weights_ sum to .* and noise_weight_ is 0.5: together not 1",
+    ),
+    "one_noise_field": (
+        _delete("noise_log_density_"),
+        "has noise_weight_ but not noise_log_density_",
+    ),
+    "noise_fields_without_param": (
+        _set(("params", "noise"), None),
+        "params.noise is null: the model has no noise component",
+    ),
+    "param_without_noise_fields": (
+        lambda h, a: [h.pop(k) for k in ("noise_weight_", "noise_log_density_")],
+        "params.noise = True but the header has no noise_weight_",
+    ),
+    "noise_weight_out_of_range": (
+        _set(("noise_weight_",), 1.5),
+        r"noise_weight_ must be in \[0, 1\)",
+    ),
+    "noise_density_not_a_number": (
+        _set(("noise_log_density_",), "x"),
+        "noise_log_density_ must be a finite number",
+    ),
+    "bad_noise_param": (_set(("params", "noise"), -2), "parameter noise must be"),
+    "box_volume": (_scale_box, "the noise box has log-volume"),
+    "box_axes": (
+        lambda h, a: a.__setitem__("noise_box_axes_", a["noise_box_axes_"] * 2),
+        "noise_box_axes_ must have orthonormal columns",
+    ),
+    "box_order": (
+        lambda h, a: a.__setitem__("noise_box_bounds_", a["noise_box_bounds_"][::-1]),
+        "upper bounds",
+    ),
+    "box_missing": (
+        lambda h, a: a.pop("noise_box_axes_"),
+        "noise_box_axes_ are missing",
+    ),
+    "box_float32": (
+        lambda h, a: a.__setitem__(
+            "noise_box_bounds_", a["noise_box_bounds_"].astype(np.float32)
+        ),
+        "noise_box_bounds_ must be float64",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"), NOISE_MUTATIONS.values(), ids=NOISE_MUTATIONS.keys()
+)
+def test_invalid_noise_contents_are_refused(noise_file, tmp_path, mutate, match):
+    header, arrays = members(noise_file)
+    mutate(header, arrays)
+    bad = tmp_path / "bad.npz"
+    write_members(bad, header, arrays)
+    assert_load_fails(bad, match)
+
+
+def test_noise_fields_in_a_version_1_file_are_refused(noise_file, tmp_path):
+    """Format version 1 has no optional fields."""
+    header, arrays = members(noise_file)
+    header["format_version"] = 1
+    bad = tmp_path / "bad.npz"
+    write_members(bad, header, arrays)
+    assert_load_fails(bad, "unknown header field")

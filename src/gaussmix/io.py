@@ -34,7 +34,7 @@ import numpy.typing as npt
 from sklearn.exceptions import NotFittedError
 
 from gaussmix._typing import FloatArray
-from gaussmix._validation import PARAMETER_RULES, check_init_arrays
+from gaussmix._validation import PARAMETER_RULES, Rule, check_init_arrays
 from gaussmix._version import __version__
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.mixture import GaussianMixture
@@ -78,10 +78,9 @@ PARAMS_V1: Final = (
 )
 #: Constructor parameters that are never stored (null, with a note, when set):
 #: they describe the training rows, not the model.
-NOT_STORED_PARAMS: Final = ("resp_init",)
+NOT_STORED_PARAMS: Final = ("resp_init", "noise_init")
 _NOTE_NOT_STORED: Final = (
-    "{name} (initial responsibilities of the training rows) is not stored; it is "
-    "null here"
+    "{name} (the start of the fit on the training rows) is not stored; it is null here"
 )
 
 #: Header fields of format version 1, in the order they are written.
@@ -100,6 +99,15 @@ HEADER_FIELDS_V1: Final = (
     "lower_bound_",
     "notes",
 )
+
+#: Optional header fields of format version 2, written after ``lower_bound_``
+#: only for a model with a noise component (both or neither).
+NOISE_FIELDS: Final = ("noise_weight_", "noise_log_density_")
+#: Arrays of the noise component's box (only with a noise component), float64.
+NOISE_ARRAYS: Final = ("noise_box_axes_", "noise_box_bounds_")
+#: Tolerance of the noise box checks: orthonormal axes and the box's volume
+#: against ``noise_log_density_`` (relative), both computed in float64.
+NOISE_BOX_RTOL: Final = 1e-9
 
 #: Componentwise tolerance factor of the precision checks: residuals may reach
 #: ``CONSISTENCY_FACTOR * (n_features + 2) * eps`` times their rounding scale.
@@ -232,6 +240,12 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     except (TypeError, ValueError) as exc:
         raise _Invalid(f"lower_bounds_ is not a list of numbers ({exc})") from exc
     arrays[LOWER_BOUNDS_KEY] = _numeric_array(lower_bounds, LOWER_BOUNDS_KEY, False)
+    has_noise = hasattr(model, "noise_log_density_")
+    if has_noise:
+        for key in NOISE_ARRAYS:
+            if not hasattr(model, key):
+                _fail(f"the model has noise_log_density_ but no {key}")
+            arrays[key] = _numeric_array(getattr(model, key), key, convert=False)
 
     names = getattr(model, "feature_names_in_", None)
     header = {
@@ -253,6 +267,9 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
         "lower_bound_": _json_scalar(model.lower_bound_, "lower_bound_"),
         "notes": notes,
     }
+    if has_noise:
+        for name in NOISE_FIELDS:
+            header[name] = _json_scalar(getattr(model, name, None), name)
     text = json.dumps(header, indent=2, ensure_ascii=False, allow_nan=False)
     raw = text.encode("utf-8")
     parsed = _parse_header(_decode_header(np.frombuffer(raw, dtype=np.uint8)))
@@ -542,6 +559,8 @@ class _Header:
     converged: bool
     n_iter: int
     lower_bound: float
+    noise_weight: float | None = None
+    noise_log_density: float | None = None
 
 
 def _is_int(v: Any) -> bool:
@@ -590,7 +609,8 @@ def _parse_header(h: Any) -> _Header:
             f"{__version__} reads versions up to {FORMAT_VERSION}); upgrade gaussmix "
             "to load it"
         )
-    _check_keys(h, HEADER_FIELDS_V1, "header field")
+    optional = NOISE_FIELDS if version >= 2 else ()
+    _check_keys(h, HEADER_FIELDS_V1, "header field", optional)
     if not isinstance(h["library_version"], str):
         _fail(f"library_version must be a string, got {h['library_version']!r}")
     if h["class_name"] != "GaussianMixture":
@@ -643,6 +663,7 @@ def _parse_header(h: Any) -> _Header:
     notes = h["notes"]
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         _fail("notes must be a list of strings")
+    noise_weight, noise_log_density = _parse_noise(h, params)
     return _Header(
         family=family,
         n_components=n_components,
@@ -653,20 +674,72 @@ def _parse_header(h: Any) -> _Header:
         converged=converged,
         n_iter=n_iter,
         lower_bound=float(lower_bound),
+        noise_weight=noise_weight,
+        noise_log_density=noise_log_density,
     )
 
 
-def _check_keys(d: Mapping[str, Any], expected: Sequence[str], what: str) -> None:
+def _parse_noise(
+    h: Mapping[str, Any], params: Mapping[str, Any]
+) -> tuple[float | None, float | None]:
+    """The noise fields: both or neither, and only when ``params.noise`` is set."""
+    present = [name for name in NOISE_FIELDS if name in h]
+    if not present:
+        if params.get("noise") not in (None, False):
+            _fail(
+                f"params.noise = {params['noise']!r} but the header has no "
+                f"{' and '.join(NOISE_FIELDS)}"
+            )
+        return None, None
+    if len(present) != len(NOISE_FIELDS):
+        missing = [name for name in NOISE_FIELDS if name not in h]
+        _fail(f"the header has {present[0]} but not {missing[0]}")
+    if params.get("noise") in (None, False):
+        _fail(
+            "the header has noise_weight_ and noise_log_density_ but params.noise "
+            "is null: the model has no noise component"
+        )
+    weight, log_density = h["noise_weight_"], h["noise_log_density_"]
+    for name, value in (("noise_weight_", weight), ("noise_log_density_", log_density)):
+        if not (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        ):
+            _fail(f"{name} must be a finite number, got {value!r}")
+    if not 0.0 <= weight < 1.0:
+        _fail(f"noise_weight_ must be in [0, 1), got {weight!r}")
+    return float(weight), float(log_density)
+
+
+def _check_keys(
+    d: Mapping[str, Any],
+    expected: Sequence[str],
+    what: str,
+    optional: Sequence[str] = (),
+) -> None:
     missing = [k for k in expected if k not in d]
     if missing:
         _fail(f"the {what}(s) {', '.join(missing)} are missing")
-    unknown = sorted(k for k in d if k not in expected)
+    unknown = sorted(k for k in d if k not in expected and k not in optional)
     if unknown:
         shown = ", ".join(repr(k) for k in unknown[:5])
         _fail(
             f"unknown {what}(s) {shown} (format version {FORMAT_VERSION} does not "
             "have them)"
         )
+
+
+def _is_noise_setting(v: Any) -> bool:
+    if v is None or isinstance(v, bool):
+        return True
+    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+#: Checks of the parameters this module stores that PARAMETER_RULES may lack.
+_OWN_RULES: Final = {
+    "noise": Rule(_is_noise_setting, "null, true, false or a positive number"),
+}
 
 
 def _current_params() -> tuple[str, ...]:
@@ -715,7 +788,7 @@ def _parse_params(p: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
                 )
             array_params.append(name)
             value = None  # checked with the arrays
-        rule = PARAMETER_RULES.get(name)
+        rule = PARAMETER_RULES.get(name, _OWN_RULES.get(name))
         if rule is not None and not rule.check(value):
             _fail(f"parameter {name} must be {rule.expected}; got {value!r}")
         params[name] = value
@@ -740,6 +813,9 @@ def _expected_arrays(h: _Header) -> dict[str, tuple[int, ...]]:
     init_shapes = {"weights_init": (k,), "means_init": (k, d), "precisions_init": cov}
     for name in h.array_params:
         shapes[f"params.{name}"] = init_shapes[name]
+    if h.noise_log_density is not None:
+        shapes["noise_box_axes_"] = (d, d)
+        shapes["noise_box_bounds_"] = (2, d)
     return shapes
 
 
@@ -762,9 +838,9 @@ def _check_declared(
                 f"{dtype} and shape {shape}"
             )
         return
-    if key == LOWER_BOUNDS_KEY:
+    if key == LOWER_BOUNDS_KEY or key in NOISE_ARRAYS:
         if dtype.kind != "f" or dtype.itemsize != 8:
-            _fail(f"{LOWER_BOUNDS_KEY} must be float64, got {dtype}")
+            _fail(f"{key} must be float64, got {dtype}")
     elif dtype.kind != "f" or dtype.itemsize not in (4, 8):
         _fail(f"array {key} must be float32 or float64, got {dtype}")
     if shape != expected_shape:
@@ -792,8 +868,16 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
         _fail(f"weights_ must be positive, got minimum {float(weights.min()):.6g}")
     total = math.fsum(weights.tolist())
     tol = max(WEIGHT_SUM_ATOL, 4 * k * eps)
-    if abs(total - 1.0) > tol:
-        _fail(f"weights_ sum to {total!r}, not 1 (tolerance {tol:.3g})")
+    if h.noise_weight is None:
+        if abs(total - 1.0) > tol:
+            _fail(f"weights_ sum to {total!r}, not 1 (tolerance {tol:.3g})")
+    else:
+        if abs(total + h.noise_weight - 1.0) > tol:
+            _fail(
+                f"weights_ sum to {total!r} and noise_weight_ is {h.noise_weight!r}: "
+                f"together not 1 (tolerance {tol:.3g})"
+            )
+        _check_noise_box(h, arrays)
 
     family = h.family
     cov = arrays["covariances_"].astype(np.float64)
@@ -849,6 +933,26 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
             raise _Invalid(_one_line(exc)) from exc
 
 
+def _check_noise_box(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Orthonormal axes, ordered bounds, and the box's volume ``exp(-log_density)``."""
+    assert h.noise_log_density is not None
+    axes = arrays["noise_box_axes_"]
+    lower, upper = arrays["noise_box_bounds_"]
+    d = axes.shape[0]
+    gram = axes.T @ axes - np.eye(d)
+    if float(np.max(np.abs(gram), initial=0.0)) > NOISE_BOX_RTOL:
+        _fail("noise_box_axes_ must have orthonormal columns")
+    if np.any(upper <= lower):
+        _fail("noise_box_bounds_ must have upper bounds (row 1) above lower (row 0)")
+    log_volume = float(np.sum(np.log(upper - lower)))
+    target = -h.noise_log_density
+    if abs(log_volume - target) > NOISE_BOX_RTOL * max(1.0, abs(target)):
+        _fail(
+            f"the noise box has log-volume {log_volume!r}, but noise_log_density_ "
+            f"is {h.noise_log_density!r} (they must be opposite)"
+        )
+
+
 def _check_matrices(
     family: CovarianceFamily, covs: FloatArray, us: FloatArray, eps: float
 ) -> None:
@@ -897,4 +1001,10 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
     model.n_features_in_ = h.n_features
     if h.feature_names is not None:
         model.feature_names_in_ = np.asarray(h.feature_names, dtype=object)
+    if h.noise_log_density is not None:
+        assert h.noise_weight is not None
+        model.noise_weight_ = h.noise_weight
+        model.noise_log_density_ = h.noise_log_density
+        for key in NOISE_ARRAYS:
+            setattr(model, key, arrays[key])
     return model

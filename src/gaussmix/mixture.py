@@ -9,14 +9,16 @@ chunked pass of :mod:`gaussmix.core.estep` each.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -39,12 +41,18 @@ from gaussmix.core.estep import (
 )
 from gaussmix.core.init import initial_resp
 from gaussmix.core.mstep import Repair, m_step, params_from_precisions
+from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.em import EMResult, fit_em
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.sources import ArraySource
 
-__all__ = ["GaussianMixture"]
+__all__ = ["NOISE_INIT_WEIGHT", "GaussianMixture"]
+
+#: Initial proportion of the noise component when nothing else gives one (no
+#: ``noise_init`` and no noise column in ``resp_init``): the Gaussians start from
+#: ``init_params`` on all rows with their weights scaled by ``1 - 0.1``.
+NOISE_INIT_WEIGHT: Final = 0.1
 
 #: Called as ``callback(done, total)`` after each initialisation of a fit in this
 #: context (the command-line tool draws a progress bar with it).
@@ -141,6 +149,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     equal_proportions : bool, default=False
         Keep every weight at ``1 / n_components`` (mclust's ``equalPro``); the
         weights then count no free parameters in :meth:`bic` and :meth:`aic`.
+        With a noise component the Gaussians share ``1 - noise_weight_``
+        equally.
+    noise : None, True or float, default=None
+        Add R mclust's *noise component*: a uniform density ``1 / V`` with its
+        own proportion ``noise_weight_``, estimated by EM, that takes the
+        points no Gaussian explains. True takes ``V`` from the training data as
+        mclust's ``hypvol`` does (the smaller of the volumes of the
+        axis-aligned bounding box and of the bounding box in the principal
+        axes); a positive number is ``V`` itself. None (or False): no noise.
+    noise_init : array-like of bool of shape (n_samples,), default=None
+        Rows that start as noise (mclust's ``initialization$noise``): the first
+        M-step gives the noise component these rows and the Gaussians the
+        responsibilities that ``init_params`` makes on the other rows. None
+        starts the Gaussians from ``init_params`` on all rows and the noise
+        proportion at :data:`NOISE_INIT_WEIGHT` (0.1, the Gaussian weights
+        scaled by 0.9); so do ``weights_init``/``means_init``/
+        ``precisions_init``. A ``resp_init`` with ``n_components + 1`` columns
+        gives the noise responsibilities in its last column (mclust's
+        ``me(z = cbind(z, noise))``). Needs ``noise``; like ``resp_init`` it
+        belongs to one data set.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation (and the default for :meth:`sample`).
     warm_start : bool, default=False
@@ -160,7 +188,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
-        Mixing weights.
+        Mixing weights of the Gaussians (they sum to ``1 - noise_weight_``
+        with a noise component, else to 1).
     means_ : ndarray of shape (n_components, n_features)
         Component means.
     covariances_ : ndarray
@@ -182,6 +211,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X was a DataFrame with string column names.
+    noise_weight_ : float
+        Proportion of the noise component (only with ``noise``).
+    noise_log_density_ : float
+        ``log(1 / V)``, the log-density of the noise component (only with
+        ``noise``).
+    noise_box_axes_ : ndarray of shape (n_features, n_features)
+        Orthonormal edge directions (columns) of the box of volume ``V`` where
+        :meth:`sample` draws noise points (only with ``noise``).
+    noise_box_bounds_ : ndarray of shape (2, n_features)
+        Lower and upper bounds of ``x @ noise_box_axes_`` in that box: the
+        ``hypvol`` box of the training data, scaled about its centre to volume
+        ``V`` when ``V`` was given (only with ``noise``).
 
     See Also
     --------
@@ -224,6 +265,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         precisions_init: Any = None,
         resp_init: Any = None,
         equal_proportions: bool = False,
+        noise: Any = None,
+        noise_init: Any = None,
         random_state: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
@@ -242,6 +285,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.precisions_init = precisions_init
         self.resp_init = resp_init
         self.equal_proportions = equal_proportions
+        self.noise = noise
+        self.noise_init = noise_init
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -316,10 +361,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             n_features,
             name,
         )
+        noise_box = self._noise_box(X, weights, name)
+        noise_log_density = None if noise_box is None else -noise_box.log_volume
         if self.resp_init is not None:
-            check_resp_init(
-                self.resp_init, n_samples, self.n_components, init_arrays, name
-            )
+            resp_columns = self.n_components
+            if (
+                noise_box is not None
+                and np.ndim(self.resp_init) == 2
+                and np.shape(self.resp_init)[1] == self.n_components + 1
+            ):
+                resp_columns += 1  # the last column: the noise
+            check_resp_init(self.resp_init, n_samples, resp_columns, init_arrays, name)
+        noise_mask = self._noise_mask(n_samples, weights, init_arrays, noise_box, name)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
@@ -333,11 +386,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 reporter.init_begin(init)
                 if do_init:
                     params, init_repairs = self._initial_params(
-                        X, weights, family, random_state, init_arrays, n_threads
+                        X,
+                        weights,
+                        family,
+                        random_state,
+                        init_arrays,
+                        n_threads,
+                        noise_log_density,
+                        noise_mask,
                     )
                     lower_bound = -math.inf
                 else:
-                    params, init_repairs = self._fitted_params(), []
+                    params = _with_noise(self._fitted_params(), noise_log_density)
+                    init_repairs = []
                     lower_bound = self.lower_bound_
                 if self.max_iter == 0:
                     result = EMResult(params, 0, -math.inf, [], False)
@@ -375,7 +436,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     ConvergenceWarning,
                     stacklevel=3,
                 )
-            self._set_fitted(best, family, X.dtype)
+            self._set_fitted(best, family, X.dtype, noise_box)
             if not want_labels:
                 return None
             _, _, labels = estimate_log_prob_resp(
@@ -391,15 +452,57 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         random_state: np.random.RandomState,
         init_arrays: tuple[FloatArray | None, FloatArray | None, FloatArray | None],
         n_threads: int,
+        noise_log_density: float | None = None,
+        noise_mask: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[GMMParams, list[Repair]]:
+        params, repairs = self._initial_gaussians(
+            X,
+            weights,
+            family,
+            random_state,
+            init_arrays,
+            n_threads,
+            noise_log_density,
+            noise_mask,
+        )
+        if noise_log_density is not None and not params.has_noise:
+            params = _with_noise(params, noise_log_density)
+        return params, repairs
+
+    def _initial_gaussians(
+        self,
+        X: FloatArray,
+        weights: FloatArray | None,
+        family: CovarianceFamily,
+        random_state: np.random.RandomState,
+        init_arrays: tuple[FloatArray | None, FloatArray | None, FloatArray | None],
+        n_threads: int,
+        noise_log_density: float | None,
+        noise_mask: npt.NDArray[np.bool_] | None,
+    ) -> tuple[GMMParams, list[Repair]]:
+        """Initial parameters; with noise, from a noise column when one is given."""
         weights_init, means_init, precisions_init = init_arrays
-        if self.resp_init is not None:
+        if self.resp_init is not None or noise_mask is not None:
             # mclust's me(z=...): the fit starts with an M-step from these
-            # responsibilities (validated in _fit).
-            resp0 = np.asarray(self.resp_init, dtype=np.float64)
+            # responsibilities (validated in _fit); with noise_init, the noise
+            # rows form the last column and init_params labels the others.
+            resp0: FloatArray
+            if self.resp_init is not None:
+                resp0 = np.asarray(self.resp_init, dtype=np.float64)
+            else:
+                assert noise_mask is not None
+                resp0 = self._noise_init_resp(X, weights, noise_mask, random_state)
+            with_noise = resp0.shape[1] == self.n_components + 1
             shift = np.average(X, axis=0, weights=weights).astype(np.float64)
             stats = stats_from_resp(
-                X, resp0, family, self.n_components, shift, weights, n_threads=n_threads
+                X,
+                resp0,
+                family,
+                self.n_components,
+                shift,
+                weights,
+                n_threads=n_threads,
+                noise_log_density=noise_log_density if with_noise else None,
             )
             return m_step(
                 stats,
@@ -459,10 +562,117 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         )
         return params, repairs
 
+    def _noise_init_resp(
+        self,
+        X: FloatArray,
+        weights: FloatArray | None,
+        noise_mask: npt.NDArray[np.bool_],
+        random_state: np.random.RandomState,
+    ) -> FloatArray:
+        """``(n_samples, n_components + 1)`` start: init_params off the noise rows."""
+        keep = np.flatnonzero(~noise_mask)
+        resp_fn, _ = initial_resp(
+            X[keep],
+            self.n_components,
+            self.init_params,
+            random_state,
+            None if weights is None else weights[keep],
+        )
+        resp = np.zeros((X.shape[0], self.n_components + 1))
+        resp[keep, : self.n_components] = resp_fn(0, keep.size)
+        resp[noise_mask, self.n_components] = 1.0
+        return resp
+
+    def _noise_box(
+        self, X: FloatArray, weights: FloatArray | None, name: str
+    ) -> NoiseBox | None:
+        """The noise component's box (volume V), or None without noise."""
+        noise = self.noise
+        if noise is None or noise is False:
+            return None
+        if noise is True:
+            return hypervolume_box(X, weights)
+        if not (
+            isinstance(noise, numbers.Real)
+            and not isinstance(noise, (bool, np.bool_))
+            and math.isfinite(float(noise))
+            and float(noise) > 0.0
+        ):
+            raise ValueError(
+                f"{name}: noise must be None, True or a positive hypervolume V (a "
+                f"finite number > 0); got {noise!r}. True takes V from the data as "
+                "mclust's hypvol does."
+            )
+        log_volume = math.log(float(noise))
+        try:
+            box = hypervolume_box(X, weights)
+        except ValueError:
+            # Flat data: a cube of volume V about the centre of the bounding box.
+            lo = X.min(axis=0).astype(np.float64)
+            hi = X.max(axis=0).astype(np.float64)
+            half = 0.5 * math.exp(log_volume / X.shape[1])
+            centre = 0.5 * (lo + hi)
+            return NoiseBox(np.eye(X.shape[1]), centre - half, centre + half)
+        return box.scaled_to(log_volume)
+
+    def _noise_mask(
+        self,
+        n_samples: int,
+        weights: FloatArray | None,
+        init_arrays: tuple[Any, Any, Any],
+        noise_box: NoiseBox | None,
+        name: str,
+    ) -> npt.NDArray[np.bool_] | None:
+        """``noise_init`` validated as a boolean mask (None when not given)."""
+        if self.noise_init is None:
+            return None
+        if noise_box is None:
+            raise ValueError(
+                f"{name}: noise_init gives the rows that start as noise, but there "
+                "is no noise component; set noise=True (or noise=V)."
+            )
+        if self.resp_init is not None or any(a is not None for a in init_arrays):
+            raise ValueError(
+                f"{name}: give either noise_init or resp_init/weights_init/"
+                "means_init/precisions_init, not both (a resp_init with "
+                "n_components + 1 columns carries the noise column itself)."
+            )
+        mask = np.asarray(self.noise_init)
+        if mask.dtype != np.bool_ or mask.shape != (n_samples,):
+            raise ValueError(
+                f"{name}: noise_init must be a boolean array with one value per row "
+                f"of X, shape ({n_samples},); got dtype {mask.dtype} and shape "
+                f"{mask.shape}."
+            )
+        live = np.ones(n_samples, dtype=bool) if weights is None else weights > 0
+        n_noise = int(np.count_nonzero(mask & live))
+        n_other = int(np.count_nonzero(~mask & live))
+        if n_noise < 1 or n_other < self.n_components:
+            raise ValueError(
+                f"{name}: noise_init marks {n_noise} row(s) (with positive weight) as "
+                f"noise and leaves {n_other}; it needs at least 1 noise row and "
+                f"n_components = {self.n_components} other rows."
+            )
+        return mask
+
     def _set_fitted(
-        self, result: EMResult, family: CovarianceFamily, dtype: Any
+        self,
+        result: EMResult,
+        family: CovarianceFamily,
+        dtype: Any,
+        noise_box: NoiseBox | None = None,
     ) -> None:
         p = result.params
+        if p.has_noise and noise_box is not None:
+            assert p.noise_log_density is not None
+            self.noise_weight_ = float(p.noise_weight)
+            self.noise_log_density_ = float(p.noise_log_density)
+            self.noise_box_axes_ = np.asarray(noise_box.axes, dtype=np.float64)
+            self.noise_box_bounds_ = np.vstack([noise_box.lower, noise_box.upper])
+        else:
+            for attr in _NOISE_ATTRIBUTES:
+                if hasattr(self, attr):
+                    delattr(self, attr)
         self.weights_ = p.weights.astype(dtype)
         self.means_ = p.means.astype(dtype)
         self.covariances_ = p.covariances.astype(dtype)
@@ -474,11 +684,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.lower_bounds_ = [float(v) for v in result.lower_bounds]
 
     def _fitted_params(self) -> GMMParams:
-        return GMMParams(
+        params = GMMParams(
             weights=np.asarray(self.weights_, dtype=np.float64),
             means=np.asarray(self.means_, dtype=np.float64),
             covariances=np.asarray(self.covariances_, dtype=np.float64),
             precisions_cholesky=np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+        if not hasattr(self, "noise_log_density_"):
+            return params
+        return GMMParams(
+            weights=params.weights,
+            means=params.means,
+            covariances=params.covariances,
+            precisions_cholesky=params.precisions_cholesky,
+            noise_weight=float(self.noise_weight_),
+            noise_log_density=float(self.noise_log_density_),
+        )
+
+    def _noise_box_fitted(self) -> NoiseBox | None:
+        if not hasattr(self, "noise_box_axes_"):
+            return None
+        bounds = np.asarray(self.noise_box_bounds_, dtype=np.float64)
+        return NoiseBox(
+            np.asarray(self.noise_box_axes_, dtype=np.float64), bounds[0], bounds[1]
         )
 
     # ------------------------------------------------------------ prediction
@@ -506,7 +734,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
-            ``log p(x)`` of every row.
+            ``log p(x)`` of every row (with a noise component, ``p`` includes
+            its density ``noise_weight_ / V``).
         """
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
@@ -555,7 +784,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels; ``-1`` for rows most likely noise (with a noise
+            component).
         """
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
@@ -578,8 +808,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components)
-            Responsibilities; each row sums to one.
+        resp : ndarray of shape (n_samples, n_components) or (n_samples, n_components + 1)
+            Responsibilities; each row sums to one. With a noise component the
+            last column is the noise.
         """
         X = self._predict_input(X)
         with threadpool_limits(limits=1, user_api="blas"):
@@ -638,6 +869,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         from gaussmix._tail import tail_probability
 
         check_is_fitted(self)
+        if hasattr(self, "noise_log_density_"):
+            raise ValueError(
+                f"{type(self).__name__}: tail_probability is not defined for a model "
+                "with a noise component (its uniform density has no tails); fit "
+                "with noise=None, or use score_samples."
+            )
         q, std = tail_probability(
             self, X, n_samples=n_samples, random_state=random_state, method=method
         )
@@ -671,9 +908,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            The points, grouped by component.
+            The points, grouped by component (noise points last).
         y : ndarray of shape (n_samples,)
-            The component of each point.
+            The component of each point; ``-1`` for a noise point.
+
+        Notes
+        -----
+        With a noise component, ``noise_weight_`` of the points (in
+        expectation) are drawn uniformly in the box ``noise_box_axes_``,
+        ``noise_box_bounds_`` (volume ``V``). The model's density, like
+        mclust's, has the noise term ``noise_weight_ / V`` everywhere, so
+        these points follow it only inside that box.
         """
         check_is_fitted(self)
         if not (
@@ -689,6 +934,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             self.random_state if random_state is None else random_state
         )
         weights = np.asarray(self.weights_, dtype=np.float64)
+        box = self._noise_box_fitted()
+        if box is not None:
+            probs = np.append(weights, float(self.noise_weight_))
+            counts = rng.multinomial(int(n_samples), probs / probs.sum())
+            X = self._family().sample(rng, self.means_, self.covariances_, counts[:-1])
+            X = np.vstack([X, box.sample(rng, int(counts[-1]))])
+            labels = [*range(self.n_components), -1]
+            y = np.concatenate(
+                [
+                    np.full(int(n), j, dtype=int)
+                    for j, n in zip(labels, counts, strict=True)
+                ]
+            )
+            return X, y
         counts = rng.multinomial(int(n_samples), weights / weights.sum())
         X = self._family().sample(rng, self.means_, self.covariances_, counts)
         y = np.concatenate(
@@ -701,7 +960,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """Number of free parameters of the fitted model."""
         n_features = self.means_.shape[1]
         n = self._family().n_parameters(self.n_components, n_features)
-        return n - (self.n_components - 1) if self.equal_proportions else n
+        if self.equal_proportions:
+            n -= self.n_components - 1
+        if hasattr(self, "noise_log_density_"):
+            # mclust's nMclustParams(noise = TRUE) adds 2: the noise proportion
+            # and the hypervolume.
+            n += 2
+        return n
 
     def _total_loglik(self, X: Any, sample_weight: Any) -> tuple[float, float]:
         log_density = self.score_samples(X).astype(np.float64)
@@ -794,6 +1059,41 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         )
         entropy = float(np.sum(log_best) if weights is None else log_best @ weights)
         return self.bic(X, sample_weight) - 2.0 * entropy
+
+
+_NOISE_ATTRIBUTES: Final = (
+    "noise_weight_",
+    "noise_log_density_",
+    "noise_box_axes_",
+    "noise_box_bounds_",
+)
+
+
+def _with_noise(params: GMMParams, noise_log_density: float | None) -> GMMParams:
+    """``params`` with (or without) the noise component of the current fit.
+
+    A mixture without noise gains one at :data:`NOISE_INIT_WEIGHT` (its weights
+    scaled by ``1 - NOISE_INIT_WEIGHT``); one with noise keeps its proportion
+    and takes ``noise_log_density``; None removes the noise and renormalises.
+    """
+    if noise_log_density is None:
+        if not params.has_noise:
+            return params
+        weights = params.weights / params.weights.sum()
+        noise_weight = 0.0
+    elif params.has_noise:
+        weights, noise_weight = params.weights, params.noise_weight
+    else:
+        weights = params.weights * (1.0 - NOISE_INIT_WEIGHT)
+        noise_weight = NOISE_INIT_WEIGHT
+    return GMMParams(
+        weights=weights,
+        means=params.means,
+        covariances=params.covariances,
+        precisions_cholesky=params.precisions_cholesky,
+        noise_weight=noise_weight,
+        noise_log_density=noise_log_density,
+    )
 
 
 def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:

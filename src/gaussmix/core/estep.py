@@ -9,12 +9,21 @@ the result does not depend on the number of threads.
 
 Inside a chunk the layout is component-major (``(n_components, n_rows)``):
 reductions over components run along contiguous memory.
+
+**Noise component.** When the parameters carry mclust's noise component (a
+uniform density ``exp(noise_log_density)`` with proportion ``noise_weight``),
+the log-sum-exp over the Gaussians takes one more term, the constant
+``log(noise_weight) + noise_log_density``; the statistics stay those of the
+Gaussians, and the noise responsibility mass is returned beside them
+(:class:`NoiseStats`). Without noise the kernels run exactly as before.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -25,6 +34,7 @@ from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
 
 __all__ = [
+    "NoiseStats",
     "chunk_rows",
     "e_step",
     "estimate_log_prob",
@@ -49,6 +59,56 @@ RespFn = Callable[[int, int], FloatArray]
 
 class LogDensityOverflowError(FloatingPointError, ValueError):
     """The log-density of some rows is not finite under every component."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseStats(SuffStats):
+    """Statistics of the Gaussians plus the responsibility mass of the noise.
+
+    The inherited fields are the Gaussians' statistics (as without noise);
+    ``weight`` stays the total weight of the rows, so ``weight - sum(nk)`` is
+    ``noise`` up to rounding.
+
+    Parameters
+    ----------
+    noise : float, default=0.0
+        ``sum_i w_i r_i0``, the weighted noise responsibility mass.
+    noise_log_density : float, default=0.0
+        ``log(1 / V)`` of the noise component the statistics were made with.
+    """
+
+    noise: float = 0.0
+    noise_log_density: float = 0.0
+
+    def __add__(self, other: SuffStats) -> NoiseStats:
+        if not isinstance(other, NoiseStats):
+            return NotImplemented
+        base = SuffStats.__add__(self, other)
+        return _with_noise(base, self.noise + other.noise, self.noise_log_density)
+
+    def scaled(self, a: float) -> NoiseStats:
+        """Return the statistics (and the noise mass) multiplied by ``a``."""
+        base = SuffStats.scaled(self, a)
+        return _with_noise(base, self.noise * a, self.noise_log_density)
+
+    def recentered(self, shift: FloatArray, family: CovarianceFamily) -> NoiseStats:
+        """Return the same statistics about another shift (noise mass unchanged)."""
+        base = SuffStats.recentered(self, shift, family)
+        return _with_noise(base, self.noise, self.noise_log_density)
+
+
+def _with_noise(stats: SuffStats, noise: float, noise_log_density: float) -> NoiseStats:
+    return NoiseStats(
+        nk=stats.nk,
+        sx=stats.sx,
+        sxx=stats.sxx,
+        shift=stats.shift,
+        loglik=stats.loglik,
+        weight=stats.weight,
+        n_samples=stats.n_samples,
+        noise=float(noise),
+        noise_log_density=float(noise_log_density),
+    )
 
 
 def chunk_rows(family: CovarianceFamily, n_components: int, n_features: int) -> int:
@@ -119,6 +179,40 @@ def _centred_T(X: FloatArray, start: int, stop: int, shift: FloatArray) -> Float
 def _normalise(LT: FloatArray) -> tuple[FloatArray, FloatArray]:
     """In place: ``LT <- exp(LT - max)``; return ``(log-normaliser, column sums)``."""
     mx = LT.max(axis=0)
+    return _exp_normalise(LT, mx)
+
+
+def _normalise_noise(
+    LT: FloatArray, noise_term: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_normalise` with one more, constant, log term (the noise component).
+
+    In place: ``LT <- exp(LT - m)`` with ``m = max(max_k LT, noise_term)``.
+
+    Returns
+    -------
+    log_norm : ndarray of shape (n_rows,)
+        ``log(sum_k exp(LT_k) + exp(noise_term))``.
+    s : ndarray of shape (n_rows,)
+        The sums whose log, plus ``m``, is ``log_norm``.
+    noise : ndarray of shape (n_rows,)
+        ``exp(noise_term - m)``; ``noise / s`` is the noise responsibility.
+    """
+    mx = LT.max(axis=0)
+    if noise_term == -math.inf:
+        log_norm, s = _exp_normalise(LT, mx)
+        return log_norm, s, np.zeros_like(s)
+    np.maximum(mx, noise_term, out=mx)
+    noise = np.subtract(noise_term, mx)
+    np.maximum(noise, _EXP_FLOOR[noise.dtype], out=noise)
+    np.exp(noise, out=noise)
+    log_norm, s = _exp_normalise(LT, mx, extra=noise)
+    return log_norm, s, noise
+
+
+def _exp_normalise(
+    LT: FloatArray, mx: FloatArray, extra: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
     if not np.isfinite(mx.sum()) and not np.all(np.isfinite(mx)):
         bad = int(np.count_nonzero(~np.isfinite(mx)))
         raise LogDensityOverflowError(
@@ -133,6 +227,8 @@ def _normalise(LT: FloatArray) -> tuple[FloatArray, FloatArray]:
     np.maximum(LT, _EXP_FLOOR[LT.dtype], out=LT)
     np.exp(LT, out=LT)
     s = LT.sum(axis=0)
+    if extra is not None:
+        s += extra
     log_norm = np.log(s)
     log_norm += mx
     return log_norm, s
@@ -179,8 +275,13 @@ def e_step(
     -------
     SuffStats
         Statistics centred on ``params.center()``, with ``loglik`` the weighted
-        sum of ``log p(x_i)``.
+        sum of ``log p(x_i)``. With a noise component, a :class:`NoiseStats`:
+        the statistics of the Gaussians and the noise responsibility mass.
     """
+    if params.has_noise:
+        return _e_step_noise(
+            X, params, family, sample_weight, n_threads=n_threads, rows=rows
+        )
     n_samples, n_features = X.shape
     n_components = params.n_components
     rows = rows or chunk_rows(family, n_components, n_features)
@@ -223,6 +324,66 @@ def e_step(
     )
 
 
+def _e_step_noise(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    sample_weight: FloatArray | None,
+    *,
+    n_threads: int,
+    rows: int | None,
+) -> NoiseStats:
+    """:func:`e_step` for a mixture with a noise component."""
+    n_samples, n_features = X.shape
+    n_components = params.n_components
+    rows = rows or chunk_rows(family, n_components, n_features)
+    shift, prep = _prepare(params, family, X.dtype, log_weights=True)
+    noise_term = params.noise_log_term()
+    assert params.noise_log_density is not None
+
+    def work(start: int, stop: int) -> tuple[FloatArray, float, float]:
+        xcT = _centred_T(X, start, stop, shift)
+        Z = family.moment_design(xcT, n_components)
+        LT = family.log_prob_T(xcT, Z, prep)
+        log_norm, s, noise = _normalise_noise(LT, noise_term)
+        if sample_weight is None:
+            loglik = float(np.sum(log_norm, dtype=np.float64))
+            scale = 1.0 / s
+        else:
+            rw = sample_weight[start:stop]
+            loglik = float(log_norm.astype(np.float64) @ rw)
+            scale = rw / s
+        LT *= scale
+        R = LT.astype(np.float64, copy=False)
+        # The Gaussians' share of each row's weight (the tied family's scatter).
+        gauss = R.sum(axis=0)
+        noise_mass = float(np.sum(noise * scale, dtype=np.float64))
+        return family.moments(R, Z, xcT, gauss), loglik, noise_mass
+
+    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
+    parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    flat = parts[0][0].copy()
+    loglik = parts[0][1]
+    noise_mass = parts[0][2]
+    for f, ll, nm in parts[1:]:
+        flat += f
+        loglik += ll
+        noise_mass += nm
+    nk, sx, sxx = family.unpack(flat, n_components, n_features)
+    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+    return NoiseStats(
+        nk=nk,
+        sx=sx,
+        sxx=sxx,
+        shift=shift,
+        loglik=loglik,
+        weight=weight,
+        n_samples=n_samples,
+        noise=noise_mass,
+        noise_log_density=float(params.noise_log_density),
+    )
+
+
 def stats_from_resp(
     X: FloatArray,
     resp: FloatArray | RespFn,
@@ -233,6 +394,7 @@ def stats_from_resp(
     *,
     n_threads: int = 1,
     rows: int | None = None,
+    noise_log_density: float | None = None,
 ) -> SuffStats:
     """Statistics from given responsibilities (initialisation, ``resp_init``).
 
@@ -243,7 +405,8 @@ def stats_from_resp(
     resp : ndarray of shape (n_samples, n_components) or callable
         Responsibilities, or ``resp(start, stop)`` returning those of a chunk
         (so that they need not exist for all rows at once). Rows need not sum
-        to one.
+        to one. With ``noise_log_density``, one more column (the last): the
+        noise responsibilities.
     family : CovarianceFamily
         Covariance family.
     n_components : int
@@ -254,32 +417,55 @@ def stats_from_resp(
         Sample weights.
     n_threads, rows : int
         As in :func:`e_step`.
+    noise_log_density : float, default=None
+        ``log(1 / V)`` of a noise component whose responsibilities are the last
+        column of ``resp``; None means no noise column.
 
     Returns
     -------
     SuffStats
-        Statistics with ``loglik = 0``.
+        Statistics with ``loglik = 0``; a :class:`NoiseStats` (with the noise
+        responsibility mass) when ``noise_log_density`` is given.
     """
     n_samples, n_features = X.shape
     rows = rows or chunk_rows(family, n_components, n_features)
     shift = np.asarray(shift, dtype=np.float64)
     get: RespFn = resp if callable(resp) else (lambda s, e: resp[s:e])
+    has_noise = noise_log_density is not None
 
-    def work(start: int, stop: int) -> FloatArray:
+    def work(start: int, stop: int) -> tuple[FloatArray, float]:
         xcT = _centred_T(X, start, stop, shift)
         Z = family.moment_design(xcT, n_components)
         R = np.asarray(get(start, stop), dtype=np.float64).T.copy()
         if sample_weight is not None:
             R *= sample_weight[start:stop]
-        return family.moments(R, Z, xcT, R.sum(axis=0))
+        noise_mass = 0.0
+        if has_noise:
+            noise_mass = float(np.sum(R[n_components]))
+            R = R[:n_components]
+        return family.moments(R, Z, xcT, R.sum(axis=0)), noise_mass
 
     n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
-    flat = parts[0].copy()
-    for f in parts[1:]:
+    flat = parts[0][0].copy()
+    noise_mass = parts[0][1]
+    for f, nm in parts[1:]:
         flat += f
+        noise_mass += nm
     nk, sx, sxx = family.unpack(flat, n_components, n_features)
     weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+    if noise_log_density is not None:
+        return NoiseStats(
+            nk=nk,
+            sx=sx,
+            sxx=sxx,
+            shift=shift,
+            loglik=0.0,
+            weight=weight,
+            n_samples=n_samples,
+            noise=noise_mass,
+            noise_log_density=float(noise_log_density),
+        )
     return SuffStats(
         nk=nk,
         sx=sx,
@@ -330,15 +516,24 @@ def estimate_log_prob_resp(
 ) -> tuple[FloatArray, FloatArray | None, IntArray]:
     """Mixture log-density, responsibilities and hard labels of every row.
 
+    With a noise component (``params.has_noise``) the log-density includes the
+    noise term, ``resp`` has one more column (the last, the noise) and rows
+    most likely noise are labelled ``-1`` (a tie goes to the Gaussian, as
+    mclust's ``map`` picks the first largest column).
+
     Returns
     -------
     log_prob_norm : ndarray of shape (n_samples,)
         ``log p(x_i)`` under the mixture.
-    resp : ndarray of shape (n_samples, n_components) or None
+    resp : ndarray of shape (n_samples, n_components [+ 1]) or None
         Responsibilities (posterior probabilities), if ``want_resp``.
     labels : ndarray of shape (n_samples,)
-        ``argmax_k`` of the responsibilities.
+        ``argmax_k`` of the responsibilities (``-1`` for the noise).
     """
+    if params.has_noise:
+        return _estimate_noise(
+            X, params, family, want_resp=want_resp, n_threads=n_threads
+        )
     n_samples, n_features = X.shape
     n_components = params.n_components
     rows = chunk_rows(family, n_components, n_features)
@@ -357,6 +552,46 @@ def estimate_log_prob_resp(
         if resp_out is not None:
             LT /= s
             resp_out[start:stop] = LT.T
+
+    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
+    _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    return log_norm_out, resp_out, labels
+
+
+def _estimate_noise(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    want_resp: bool,
+    n_threads: int,
+) -> tuple[FloatArray, FloatArray | None, IntArray]:
+    """:func:`estimate_log_prob_resp` for a mixture with a noise component."""
+    n_samples, n_features = X.shape
+    n_components = params.n_components
+    rows = chunk_rows(family, n_components, n_features)
+    shift, prep = _prepare(params, family, X.dtype, log_weights=True)
+    noise_term = params.noise_log_term()
+    log_norm_out = np.empty(n_samples, dtype=X.dtype)
+    labels = np.empty(n_samples, dtype=np.intp)
+    resp_out = (
+        np.empty((n_samples, n_components + 1), dtype=X.dtype) if want_resp else None
+    )
+
+    def work(start: int, stop: int) -> None:
+        xcT = _centred_T(X, start, stop, shift)
+        Z = family.moment_design(xcT, n_components)
+        LT = family.log_prob_T(xcT, Z, prep)
+        best = np.argmax(LT, axis=0)
+        is_noise = noise_term > LT[best, np.arange(LT.shape[1])]
+        labels[start:stop] = np.where(is_noise, -1, best)
+        log_norm, s, noise = _normalise_noise(LT, noise_term)
+        log_norm_out[start:stop] = log_norm
+        if resp_out is not None:
+            LT /= s
+            noise /= s
+            resp_out[start:stop, :n_components] = LT.T
+            resp_out[start:stop, n_components] = noise
 
     n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     _map_chunks(work, _bounds(n_samples, rows), n_threads)

@@ -26,6 +26,7 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from gaussmix.core.covariance import CovarianceFamily
+from gaussmix.core.estep import NoiseStats
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
 
@@ -124,12 +125,15 @@ def m_step(
         Dtype of the data: its machine epsilon sets the tiny offset that
         scikit-learn adds to ``nk`` (``10 * eps``), kept for identical results.
     equal_proportions : bool, default=False
-        Keep every weight at ``1 / n_components`` (mclust's ``equalPro``).
+        Keep every weight at ``1 / n_components`` (mclust's ``equalPro``); with
+        a noise component, at ``(1 - noise_weight) / n_components``.
 
     Returns
     -------
     params : GMMParams
-        Finite float64 parameters.
+        Finite float64 parameters. For :class:`~gaussmix.core.estep.NoiseStats`
+        they include the noise component: every proportion is its
+        responsibility mass over the total weight (mclust's M-step).
     repairs : list of Repair
         What was repaired, if anything.
     """
@@ -159,14 +163,32 @@ def m_step(
         covariances, precisions_cholesky = _repair_singular(
             family, reference, covariances, failed, repairs
         )
-    weights = weights / weights.sum()
+    if not isinstance(stats, NoiseStats):
+        weights = weights / weights.sum()
+        if equal_proportions:
+            weights = np.full_like(weights, 1.0 / weights.shape[0])
+        params = GMMParams(
+            weights=weights,
+            means=means,
+            covariances=covariances,
+            precisions_cholesky=precisions_cholesky,
+        )
+        return params, repairs
+    # mclust's M-step with a noise component: every proportion (the noise's too)
+    # is its responsibility mass over the total; equal proportions share 1 - pi_0.
+    noise = max(float(stats.noise), 0.0)
+    total_mass = float(weights.sum()) + noise
+    noise_weight = noise / total_mass
+    weights = weights / total_mass
     if equal_proportions:
-        weights = np.full_like(weights, 1.0 / weights.shape[0])
+        weights = np.full_like(weights, (1.0 - noise_weight) / weights.shape[0])
     params = GMMParams(
         weights=weights,
         means=means,
         covariances=covariances,
         precisions_cholesky=precisions_cholesky,
+        noise_weight=noise_weight,
+        noise_log_density=float(stats.noise_log_density),
     )
     return params, repairs
 

@@ -2,10 +2,16 @@
 
 The core always holds parameters in float64; the estimator casts them to the
 input's dtype only when it copies them to its fitted attributes.
+
+A mixture may carry a *noise component* (R mclust's): a uniform density
+``exp(noise_log_density)`` with mixing proportion ``noise_weight``. The
+Gaussian ``weights`` then sum to ``1 - noise_weight``. Without noise
+(``noise_log_density is None``) nothing changes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +37,19 @@ class GMMParams:
     precisions_cholesky : ndarray
         Cholesky factors of the precisions, same shape as ``covariances``; for
         full and tied the upper-triangular ``U`` with ``precision = U @ U.T``.
+    noise_weight : float, default=0.0
+        Mixing proportion of the noise component (0 without noise).
+    noise_log_density : float or None, default=None
+        Log of the noise component's uniform density, ``log(1 / V)`` for a
+        hypervolume ``V``; None means no noise component.
     """
 
     weights: FloatArray
     means: FloatArray
     covariances: FloatArray
     precisions_cholesky: FloatArray
+    noise_weight: float = 0.0
+    noise_log_density: float | None = None
 
     @property
     def n_components(self) -> int:
@@ -48,13 +61,41 @@ class GMMParams:
         """Number of features."""
         return int(self.means.shape[1])
 
+    @property
+    def has_noise(self) -> bool:
+        """Whether the mixture has a noise component."""
+        return self.noise_log_density is not None
+
+    def noise_log_term(self) -> float:
+        """``log(noise_weight) + noise_log_density`` (``-inf`` for a zero weight).
+
+        Raises
+        ------
+        ValueError
+            If the mixture has no noise component.
+        """
+        if self.noise_log_density is None:
+            raise ValueError("this mixture has no noise component")
+        if self.noise_weight <= 0.0:
+            return -math.inf
+        return math.log(self.noise_weight) + self.noise_log_density
+
     def center(self) -> FloatArray:
-        """Mixture mean ``sum_k weights_k * means_k``: the shift used by the E-step."""
-        return np.asarray(self.weights @ self.means, dtype=np.float64)
+        """Mixture mean ``sum_k weights_k * means_k``: the shift used by the E-step.
+
+        With a noise component, the mean of the Gaussian part (the weights
+        renormalised to sum to one).
+        """
+        center = np.asarray(self.weights @ self.means, dtype=np.float64)
+        if self.has_noise:
+            total = float(np.sum(self.weights))
+            if total > 0.0:
+                center = center / total
+        return center
 
     def is_finite(self) -> bool:
-        """Whether every array holds only finite values."""
-        return all(
+        """Whether every array (and the noise weight and density) is finite."""
+        arrays_ok = all(
             bool(np.all(np.isfinite(a)))
             for a in (
                 self.weights,
@@ -62,4 +103,12 @@ class GMMParams:
                 self.covariances,
                 self.precisions_cholesky,
             )
+        )
+        if not self.has_noise:
+            return arrays_ok
+        assert self.noise_log_density is not None
+        return (
+            arrays_ok
+            and math.isfinite(self.noise_weight)
+            and math.isfinite(self.noise_log_density)
         )
