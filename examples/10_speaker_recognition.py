@@ -119,7 +119,7 @@ def draw_scores(result: dict[str, Any], speakers: list[str], truth: list[str]) -
     )
     ax.set_ylabel("test utterance (grouped by speaker)")
     ax.set_title(f"scores: identification accuracy {result['accuracy']:.0%}")
-    ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
+    ax.set_xlabel("speaker model (white o: true speaker, red x: wrong pick)")
     fig.colorbar(image, ax=ax, label="mean log-likelihood ratio per frame")
 
     ax = axes[1]

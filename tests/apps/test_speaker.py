@@ -239,6 +239,7 @@ def test_recognizer_identifies_and_verifies_synthetic_speakers():
     S = rec.score_matrix(tests)
     assert S.shape == (3, 3)
     np.testing.assert_allclose(S[1], rec.scores(tests[1]), rtol=1e-12)
+    assert rec.score_matrix([]).shape == (0, 3)
     assert [rec.identify(t) for t in tests] == ["s0", "s1", "s2"]
     assert rec.verify("s1", tests[1])
     assert not rec.verify("s1", tests[0])
@@ -549,3 +550,32 @@ def test_example_runs_small(tmp_path, librosa):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 10_000
         assert f"figure written to {path}" in text
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_benchmark_runs_small(librosa):
+    """``benchmarks/bench_speaker.py --small`` prints every method (3-30 s with load)."""
+    path = ROOT / "benchmarks" / "bench_speaker.py"
+    spec = importlib.util.spec_from_file_location("bench_speaker", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rows = module.main(["--small", "--repeats", "1", "--threads", "1"])
+    text = buf.getvalue()
+    assert [r["method"].split(" (")[0] for r in rows] == [
+        "gaussmix GMM-UBM",
+        "sklearn per-speaker GMM",
+        "gaussmix per-speaker GMM",
+        "sklearn per-speaker GMM",
+        "gaussmix per-speaker GMM",
+        "cosine on mean MFCC",
+    ]
+    for r in rows:
+        assert 0.0 <= r["eer"] <= 1.0
+        assert r["accuracy"] >= 0.5  # chance is 0.25 with 4 speakers
+    # Same algorithm, same start: the two libraries' per-speaker GMMs agree.
+    assert rows[1]["accuracy"] == rows[2]["accuracy"]
+    assert rows[1]["eer"] == pytest.approx(rows[2]["eer"], abs=0.03)
+    assert "UBM fit alone" in text

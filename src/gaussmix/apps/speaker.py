@@ -256,16 +256,18 @@ def mfcc_features(
     emphasised = (
         y if preemphasis == 0 else np.append(y[0], y[1:] - preemphasis * y[:-1])
     )
-    # librosa.feature.mfcc(y=...) step by step, with the cached mel filter bank
-    # applied by a single-threaded BLAS product: librosa's einsum took 45% of the
-    # time, and threaded BLAS on these small products is slower on a busy machine.
+    # BLAS single-threaded, as gaussmix runs it: threaded BLAS on these small
+    # products was measured about 3 times slower on a busy 2-core machine.
     with _blas_controller().limit(limits=1, user_api="blas"):
-        power = np.abs(
-            librosa.stft(emphasised, n_fft=n_fft, hop_length=hop, win_length=win)
+        cepstra = librosa.feature.mfcc(
+            y=emphasised,
+            sr=int(sample_rate),
+            n_mfcc=n_mfcc,
+            n_fft=n_fft,
+            hop_length=hop,
+            win_length=win,
+            n_mels=n_mels,
         )
-        mel_power = _mel_basis(int(sample_rate), n_fft, n_mels) @ (power * power)
-        log_mel = librosa.power_to_db(mel_power)
-        cepstra = librosa.feature.mfcc(S=log_mel, n_mfcc=n_mfcc)
     blocks = [cepstra]
     for order in range(1, deltas + 1):
         blocks.append(
@@ -292,13 +294,6 @@ def mfcc_features(
 @functools.lru_cache(maxsize=1)
 def _blas_controller() -> Any:
     return ThreadpoolController()
-
-
-@functools.lru_cache(maxsize=16)
-def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> FloatArray:
-    basis = _librosa().filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
-    # float64, as the power spectrum: a mixed-precision product skips BLAS.
-    return np.asarray(basis, dtype=np.float64)
 
 
 def _frame_energy_db(y: FloatArray, win: int, hop: int, n_frames: int) -> FloatArray:
@@ -763,10 +758,31 @@ class SpeakerRecognizer:
         -------
         ndarray of shape (n_utterances, n_speakers)
             Row ``i`` is ``scores(utterances[i])``.
+
+        Notes
+        -----
+        The utterances are stacked and each model evaluates all of them in
+        one call, which saves the fixed cost of a call per utterance.
         """
-        return np.array([self.scores(u) for u in utterances]).reshape(
-            len(utterances), len(self.models)
-        )
+        ubm = self._require_ubm("score_matrix")
+        if not self.models:
+            raise ValueError(
+                "SpeakerRecognizer.score_matrix: no speaker enrolled; call enroll "
+                "first."
+            )
+        arrays = [_pool(u, "SpeakerRecognizer.score_matrix") for u in utterances]
+        if not arrays:
+            return np.empty((0, len(self.models)))
+        lengths = np.array([a.shape[0] for a in arrays])
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        X = _pool(arrays, "SpeakerRecognizer.score_matrix")
+        ubm_log = ubm.score_samples(X)
+        out = np.empty((len(arrays), len(self.models)))
+        for j, model in enumerate(self.models.values()):
+            out[:, j] = (
+                np.add.reduceat(_llr_frames(model, ubm_log, X), starts) / lengths
+            )
+        return out
 
     def identify(self, features: Any) -> str:
         """The enrolled speaker whose model scores the utterance highest.
