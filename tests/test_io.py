@@ -1202,3 +1202,80 @@ def test_noise_fields_in_a_version_1_file_are_refused(noise_file, tmp_path):
     bad = tmp_path / "bad.npz"
     write_members(bad, header, arrays)
     assert_load_fails(bad, "unknown header field")
+
+
+# ---------------------------------------------------------------------- prior
+
+
+@functools.cache
+def fitted_prior():
+    """A model fitted with a given prior dict (cached: tests must not mutate it)."""
+    prior = {"shrinkage": 0.1, "mean": [0.0, 1.0, 2.0], "scale": np.eye(3), "dof": 7}
+    return GaussianMixture(2, prior=prior, random_state=0, n_jobs=1).fit(X_BLOBS)
+
+
+@pytest.fixture
+def prior_file(tmp_path):
+    path = tmp_path / "prior.npz"
+    save(fitted_prior(), path)
+    return path
+
+
+def test_prior_model_round_trips_exactly(prior_file, tmp_path):
+    """The prior parameter (with its arrays) and prior_ come back exactly."""
+    model = fitted_prior()
+    back = load(prior_file)
+    for key in ("weights_", "means_", "covariances_"):
+        assert getattr(back, key).tobytes() == getattr(model, key).tobytes()
+    assert back.prior["shrinkage"] == 0.1
+    assert back.prior["dof"] == 7
+    np.testing.assert_array_equal(back.prior["scale"], np.eye(3))
+    for key in ("mean", "scale"):
+        np.testing.assert_array_equal(back.prior_[key], model.prior_[key])
+    assert save_bytes(back) == save_bytes(model)
+    default = GaussianMixture(2, covariance_type="diag", prior="default").fit(X_BLOBS)
+    save(default, tmp_path / "d.npz")
+    loaded = load(tmp_path / "d.npz")
+    assert loaded.prior == "default"
+    assert loaded.prior_["scale"].shape == ()
+    assert loaded.prior_["scale"] == default.prior_["scale"]
+
+
+PRIOR_MUTATIONS = {
+    "fitted_prior_missing": (_delete("prior_"), "params.prior is set but the header"),
+    "param_prior_missing": (
+        _set(("params", "prior"), None),
+        "the header has prior_ but params.prior is null",
+    ),
+    "prior_dof": (_set(("prior_", "dof"), -1), "prior_.dof must be a finite number"),
+    "prior_shrinkage": (
+        _set(("prior_", "shrinkage"), "a"),
+        "prior_.shrinkage must be a finite number",
+    ),
+    "prior_keys": (_delete("prior_", "dof"), "prior_ must be an object with the keys"),
+    "param_prior_key": (_set(("params", "prior", "kappa"), 1), "unknown key"),
+    "param_prior_mean_number": (
+        _set(("params", "prior", "mean"), 3),
+        "prior.mean must be a finite number",
+    ),
+    "param_prior_type": (_set(("params", "prior"), 3), "parameter prior must be null"),
+    "prior_scale_not_spd": (
+        lambda h, a: a.__setitem__("prior_.scale", -np.eye(3)),
+        "prior_.scale must be positive definite",
+    ),
+    "prior_mean_shape": (
+        lambda h, a: a.__setitem__("prior_.mean", np.zeros(2)),
+        "array prior_.mean has shape",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"), PRIOR_MUTATIONS.values(), ids=PRIOR_MUTATIONS.keys()
+)
+def test_invalid_prior_contents_are_refused(prior_file, tmp_path, mutate, match):
+    header, arrays = members(prior_file)
+    mutate(header, arrays)
+    bad = tmp_path / "bad.npz"
+    write_members(bad, header, arrays)
+    assert_load_fails(bad, match)

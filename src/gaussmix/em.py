@@ -5,6 +5,13 @@
 log-likelihood falls below ``tol``. As in scikit-learn, the lower bound of
 iteration ``n`` is the log-likelihood of the parameters *before* that
 iteration's M-step; the returned parameters are those after it.
+
+With a conjugate prior (MAP-EM) the quantity EM increases is the
+log-posterior, ``log L + log_prior`` (:func:`gaussmix.core.prior.log_prior`):
+convergence is judged on its per-sample change, and ``objectives`` records it
+per iteration, while ``lower_bounds`` still records the log-likelihood (what
+mclust reports), which may decrease slightly. Without a prior both are the
+log-likelihood.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.mstep import Repair, m_step
 from gaussmix.core.params import GMMParams
+from gaussmix.core.prior import ConjugatePrior, log_prior
 from gaussmix.sources import StatsSource
 
 __all__ = ["EMResult", "fit_em"]
@@ -47,6 +55,9 @@ class EMResult:
         Whether the change fell below ``tol``.
     repairs : list of (iteration, Repair)
         Repairs made by the M-step.
+    objectives : list of float
+        Per-sample mean log-posterior of every iteration (with a prior only;
+        empty without one).
     """
 
     params: GMMParams
@@ -55,6 +66,12 @@ class EMResult:
     lower_bounds: list[float]
     converged: bool
     repairs: list[tuple[int, Repair]] = field(default_factory=list)
+    objectives: list[float] = field(default_factory=list)
+
+    @property
+    def objective(self) -> float:
+        """What EM maximised, at the last E-step: the log-posterior with a prior."""
+        return self.objectives[-1] if self.objectives else self.lower_bound
 
 
 def fit_em(
@@ -69,6 +86,7 @@ def fit_em(
     lower_bound: float = -math.inf,
     callback: IterationCallback | None = None,
     equal_proportions: bool = False,
+    prior: ConjugatePrior | None = None,
 ) -> EMResult:
     """Run EM from ``params`` until convergence or ``max_iter`` iterations.
 
@@ -94,29 +112,40 @@ def fit_em(
         ``callback(n_iter, lower_bound, change)`` after each iteration.
     equal_proportions : bool, default=False
         Keep the weights equal (see :func:`gaussmix.core.mstep.m_step`).
+    prior : ConjugatePrior, default=None
+        MAP-EM with mclust's conjugate prior; None is maximum likelihood.
 
     Returns
     -------
     EMResult
     """
     lower_bounds: list[float] = []
+    objectives: list[float] = []
     repairs: list[tuple[int, Repair]] = []
     converged = False
     n_iter = 0
+    objective = lower_bound
     for n_iter in range(1, max_iter + 1):
-        previous = lower_bound
+        previous = lower_bound if prior is None else objective
         stats = source.accumulate(params, family)
         lower_bound = stats.loglik / stats.weight
+        if prior is not None:
+            prior_term = log_prior(prior, family, params.means, params.covariances)
+            objective = lower_bound + prior_term / stats.weight
+            if n_iter == 1 and previous != -math.inf:
+                previous += prior_term / stats.weight  # a warm start's bound
+            objectives.append(objective)
         params, step_repairs = m_step(
             stats,
             family,
             reg_covar,
             dtype=dtype,
             equal_proportions=equal_proportions,
+            prior=prior,
         )
         repairs.extend((n_iter, r) for r in step_repairs)
         lower_bounds.append(lower_bound)
-        change = lower_bound - previous
+        change = (lower_bound if prior is None else objective) - previous
         logger.debug(
             "iteration %d: lower bound %.10g (change %.3g)", n_iter, lower_bound, change
         )
@@ -132,4 +161,5 @@ def fit_em(
         lower_bounds=lower_bounds,
         converged=converged,
         repairs=repairs,
+        objectives=objectives,
     )

@@ -37,6 +37,7 @@ from gaussmix._typing import FloatArray
 from gaussmix._validation import PARAMETER_RULES, Rule, check_init_arrays
 from gaussmix._version import __version__
 from gaussmix.core.covariance import CovarianceFamily, get_family
+from gaussmix.core.prior import PRIOR_KEYS, PRIOR_MODELS, mclust_model_name
 from gaussmix.mixture import GaussianMixture
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
@@ -105,6 +106,14 @@ HEADER_FIELDS_V1: Final = (
 NOISE_FIELDS: Final = ("noise_weight_", "noise_log_density_")
 #: Arrays of the noise component's box (only with a noise component), float64.
 NOISE_ARRAYS: Final = ("noise_box_axes_", "noise_box_bounds_")
+#: Optional header field of format version 2: the resolved prior (only for a
+#: model fitted with ``prior``). Its ``mean`` and ``scale`` are the arrays
+#: ``prior_.mean`` and ``prior_.scale``.
+PRIOR_FIELD: Final = "prior_"
+#: A ``prior`` parameter given as a dict stores ``mean`` (and a matrix
+#: ``scale``) as the arrays ``params.prior.mean`` and ``params.prior.scale``.
+PRIOR_PARAM_ARRAYS: Final = ("mean", "scale")
+
 #: Tolerance of the noise box checks: orthonormal axes and the box's volume
 #: against ``noise_log_density_`` (relative), both computed in float64.
 NOISE_BOX_RTOL: Final = 1e-9
@@ -231,6 +240,8 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
         elif name == "random_state" and isinstance(value, np.random.RandomState):
             json_params[name] = None
             notes.append(_NOTE_RANDOM_STATE)
+        elif name == "prior" and isinstance(value, Mapping):
+            json_params[name] = _prior_param_json(value, arrays)
         else:
             json_params[name] = _json_scalar(value, f"parameter {name}")
     for key in PARAMETER_ARRAYS:
@@ -270,6 +281,9 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     if has_noise:
         for name in NOISE_FIELDS:
             header[name] = _json_scalar(getattr(model, name, None), name)
+    fitted_prior = getattr(model, PRIOR_FIELD, None)
+    if fitted_prior is not None:
+        header[PRIOR_FIELD] = _fitted_prior_json(fitted_prior, arrays)
     text = json.dumps(header, indent=2, ensure_ascii=False, allow_nan=False)
     raw = text.encode("utf-8")
     parsed = _parse_header(_decode_header(np.frombuffer(raw, dtype=np.uint8)))
@@ -284,6 +298,58 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     for key in expected:  # the order of _expected_arrays: deterministic
         members[key] = arrays[key]
     return members
+
+
+def _prior_param_json(
+    value: Mapping[str, Any], arrays: dict[str, npt.NDArray[Any]]
+) -> dict[str, Any]:
+    """A prior given as a dict: numbers in the header, arrays as members."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in PRIOR_KEYS:
+            _fail(
+                f"parameter prior has the key {key!r}; a prior dict takes "
+                f"{', '.join(PRIOR_KEYS)}"
+            )
+        what = f"parameter prior[{key!r}]"
+        if key == "mean" or (key == "scale" and np.ndim(item) > 0):
+            name = f"params.prior.{key}"
+            arr = _numeric_array(item, what, convert=True)
+            if arr.dtype != np.float64:
+                arr = arr.astype(np.float64)
+            arrays[name] = arr
+            out[key] = {"array": name}
+        else:
+            scalar = _json_scalar(item, what)
+            if not isinstance(scalar, (int, float)) or isinstance(scalar, bool):
+                _fail(f"{what} = {item!r} cannot be stored; use a finite number")
+            out[key] = scalar
+    return out
+
+
+def _fitted_prior_json(
+    prior: Mapping[str, Any], arrays: dict[str, npt.NDArray[Any]]
+) -> dict[str, Any]:
+    """``prior_``: shrinkage and dof in the header, mean and scale as arrays."""
+    try:
+        out = {
+            "shrinkage": _json_scalar(prior["shrinkage"], "prior_['shrinkage']"),
+            "dof": _json_scalar(prior["dof"], "prior_['dof']"),
+        }
+        for key in PRIOR_PARAM_ARRAYS:
+            name = f"{PRIOR_FIELD}.{key}"
+            value = np.asarray(prior[key], dtype=np.float64)
+            arrays[name] = (
+                value.astype("<f8")  # ascontiguousarray would make it 1-D
+                if value.ndim == 0
+                else _numeric_array(value, f"prior_[{key!r}]", False)
+            )
+            out[key] = {"array": name}
+    except (KeyError, TypeError) as exc:
+        raise _Invalid(
+            f"prior_ must be a dict with {', '.join(PRIOR_KEYS)} ({exc!r})"
+        ) from exc
+    return out
 
 
 def _numeric_array(value: Any, what: str, convert: bool) -> npt.NDArray[Any]:
@@ -561,6 +627,8 @@ class _Header:
     lower_bound: float
     noise_weight: float | None = None
     noise_log_density: float | None = None
+    prior_param_arrays: tuple[str, ...] = ()
+    fitted_prior: dict[str, float] | None = None
 
 
 def _is_int(v: Any) -> bool:
@@ -609,7 +677,7 @@ def _parse_header(h: Any) -> _Header:
             f"{__version__} reads versions up to {FORMAT_VERSION}); upgrade gaussmix "
             "to load it"
         )
-    optional = NOISE_FIELDS if version >= 2 else ()
+    optional = (*NOISE_FIELDS, PRIOR_FIELD) if version >= 2 else ()
     _check_keys(h, HEADER_FIELDS_V1, "header field", optional)
     if not isinstance(h["library_version"], str):
         _fail(f"library_version must be a string, got {h['library_version']!r}")
@@ -636,7 +704,7 @@ def _parse_header(h: Any) -> _Header:
                 f"{n_features}"
             )
 
-    params, array_params = _parse_params(h["params"])
+    params, array_params, prior_arrays = _parse_params(h["params"])
     for name in ("n_components", "covariance_type"):
         if params[name] != h[name]:
             _fail(
@@ -664,6 +732,7 @@ def _parse_header(h: Any) -> _Header:
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         _fail("notes must be a list of strings")
     noise_weight, noise_log_density = _parse_noise(h, params)
+    fitted_prior = _parse_fitted_prior(h, params)
     return _Header(
         family=family,
         n_components=n_components,
@@ -676,7 +745,83 @@ def _parse_header(h: Any) -> _Header:
         lower_bound=float(lower_bound),
         noise_weight=noise_weight,
         noise_log_density=noise_log_density,
+        prior_param_arrays=prior_arrays,
+        fitted_prior=fitted_prior,
     )
+
+
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _parse_fitted_prior(
+    h: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, float] | None:
+    """``prior_``: present exactly when ``params.prior`` is set."""
+    if PRIOR_FIELD not in h:
+        if params.get("prior") is not None:
+            _fail(f"params.prior is set but the header has no {PRIOR_FIELD}")
+        return None
+    if params.get("prior") is None:
+        _fail(f"the header has {PRIOR_FIELD} but params.prior is null")
+    value = h[PRIOR_FIELD]
+    if not isinstance(value, dict) or set(value) != set(PRIOR_KEYS):
+        _fail(f"{PRIOR_FIELD} must be an object with the keys {', '.join(PRIOR_KEYS)}")
+    for key in PRIOR_PARAM_ARRAYS:
+        if value[key] != {"array": f"{PRIOR_FIELD}.{key}"}:
+            _fail(
+                f'{PRIOR_FIELD}.{key} must be {{"array": "{PRIOR_FIELD}.{key}"}}, got '
+                f"{value[key]!r}"
+            )
+    shrinkage, dof = value["shrinkage"], value["dof"]
+    if not (_finite_number(shrinkage) and shrinkage >= 0):
+        _fail(
+            f"{PRIOR_FIELD}.shrinkage must be a finite number >= 0, got {shrinkage!r}"
+        )
+    if not (_finite_number(dof) and dof > 0):
+        _fail(f"{PRIOR_FIELD}.dof must be a finite number > 0, got {dof!r}")
+    return {"shrinkage": float(shrinkage), "dof": float(dof)}
+
+
+def _parse_prior_param(value: Any) -> tuple[Any, tuple[str, ...]]:
+    """``params.prior``: null, "default" or a dict (its arrays checked later)."""
+    if value is None or value == "default":
+        return value, ()
+    if not isinstance(value, dict):
+        _fail(f'parameter prior must be null, "default" or an object, got {value!r}')
+    unknown = [k for k in value if k not in PRIOR_KEYS]
+    if unknown:
+        _fail(
+            f"parameter prior has unknown key(s) {unknown!r} (allowed: "
+            f"{', '.join(PRIOR_KEYS)})"
+        )
+    out: dict[str, Any] = {}
+    arrays = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            if key not in PRIOR_PARAM_ARRAYS or item != {
+                "array": f"params.prior.{key}"
+            }:
+                _fail(
+                    f"parameter prior.{key} must be a number"
+                    + (
+                        f' or {{"array": "params.prior.{key}"}}'
+                        if key in PRIOR_PARAM_ARRAYS
+                        else ""
+                    )
+                    + f", got {item!r}"
+                )
+            arrays.append(key)
+            out[key] = None  # filled from the arrays
+        elif _finite_number(item) and key != "mean":
+            out[key] = item
+        else:
+            _fail(f"parameter prior.{key} must be a finite number, got {item!r}")
+    return out, tuple(arrays)
 
 
 def _parse_noise(
@@ -748,7 +893,9 @@ def _current_params() -> tuple[str, ...]:
     return tuple(name for name in signature.parameters if name != "self")
 
 
-def _parse_params(p: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _parse_params(
+    p: Any,
+) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
     """Parameters of any format version: stored ones checked, absent ones default.
 
     Version 1 stores :data:`PARAMS_V1`; version 2 every parameter of the writer.
@@ -773,11 +920,15 @@ def _parse_params(p: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
     defaults = GaussianMixture().get_params(deep=False)
     params: dict[str, Any] = {}
     array_params = []
+    prior_arrays: tuple[str, ...] = ()
     for name in known:
         if name not in p:
             params[name] = defaults[name]
             continue
         value = p[name]
+        if name == "prior":
+            params[name], prior_arrays = _parse_prior_param(value)
+            continue
         if name in NOT_STORED_PARAMS and value is not None:
             _fail(f"parameter {name} is never stored and must be null, got {value!r}")
         if name in ARRAY_PARAMS and value is not None:
@@ -792,7 +943,7 @@ def _parse_params(p: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
         if rule is not None and not rule.check(value):
             _fail(f"parameter {name} must be {rule.expected}; got {value!r}")
         params[name] = value
-    return params, tuple(array_params)
+    return params, tuple(array_params), prior_arrays
 
 
 # ----------------------------------------------------------------- arrays
@@ -816,7 +967,21 @@ def _expected_arrays(h: _Header) -> dict[str, tuple[int, ...]]:
     if h.noise_log_density is not None:
         shapes["noise_box_axes_"] = (d, d)
         shapes["noise_box_bounds_"] = (2, d)
+    param_shapes = {"mean": (d,), "scale": (d, d)}
+    for key in h.prior_param_arrays:
+        shapes[f"params.prior.{key}"] = param_shapes[key]
+    if h.fitted_prior is not None:
+        shapes[f"{PRIOR_FIELD}.mean"] = (d,)
+        shapes[f"{PRIOR_FIELD}.scale"] = (d, d) if _matrix_scale(h.family) else ()
     return shapes
+
+
+def _matrix_scale(family: CovarianceFamily) -> bool:
+    """Whether the prior of this family's model has a matrix scale."""
+    model = PRIOR_MODELS.get(mclust_model_name(family.name))
+    if model is None:
+        _fail(f"covariance_type {family.name!r} has no prior, but the file has prior_")
+    return model.matrix_scale
 
 
 def _check_declared(
@@ -838,7 +1003,11 @@ def _check_declared(
                 f"{dtype} and shape {shape}"
             )
         return
-    if key == LOWER_BOUNDS_KEY or key in NOISE_ARRAYS:
+    if (
+        key == LOWER_BOUNDS_KEY
+        or key in NOISE_ARRAYS
+        or key.startswith((f"{PRIOR_FIELD}.", "params.prior."))
+    ):
         if dtype.kind != "f" or dtype.itemsize != 8:
             _fail(f"{key} must be float64, got {dtype}")
     elif dtype.kind != "f" or dtype.itemsize not in (4, 8):
@@ -878,6 +1047,15 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
                 f"together not 1 (tolerance {tol:.3g})"
             )
         _check_noise_box(h, arrays)
+    if h.fitted_prior is not None:
+        scale = arrays[f"{PRIOR_FIELD}.scale"]
+        if scale.ndim == 0:
+            if float(scale) <= 0:
+                _fail(f"{PRIOR_FIELD}.scale must be positive, got {float(scale)!r}")
+        else:
+            _check_spd(scale, f"{PRIOR_FIELD}.scale")
+    if "scale" in h.prior_param_arrays:
+        _check_spd(arrays["params.prior.scale"], "params.prior.scale")
 
     family = h.family
     cov = arrays["covariances_"].astype(np.float64)
@@ -931,6 +1109,15 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
             )
         except ValueError as exc:
             raise _Invalid(_one_line(exc)) from exc
+
+
+def _check_spd(matrix: npt.NDArray[Any], what: str) -> None:
+    if not np.allclose(matrix, matrix.T):
+        _fail(f"{what} must be symmetric")
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        _fail(f"{what} must be positive definite")
 
 
 def _check_noise_box(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
@@ -991,6 +1178,11 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
     params = dict(h.params)
     for name in h.array_params:
         params[name] = arrays[f"params.{name}"]
+    if h.prior_param_arrays:
+        prior = dict(params["prior"])
+        for key in h.prior_param_arrays:
+            prior[key] = arrays[f"params.prior.{key}"]
+        params["prior"] = prior
     model = GaussianMixture(**params)
     for key in PARAMETER_ARRAYS:
         setattr(model, key, arrays[key])
@@ -1007,4 +1199,11 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
         model.noise_log_density_ = h.noise_log_density
         for key in NOISE_ARRAYS:
             setattr(model, key, arrays[key])
+    if h.fitted_prior is not None:
+        model.prior_ = {
+            "shrinkage": h.fitted_prior["shrinkage"],
+            "mean": arrays[f"{PRIOR_FIELD}.mean"],
+            "dof": h.fitted_prior["dof"],
+            "scale": arrays[f"{PRIOR_FIELD}.scale"],
+        }
     return model

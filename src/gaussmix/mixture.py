@@ -43,6 +43,7 @@ from gaussmix.core.init import initial_resp
 from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
+from gaussmix.core.prior import ConjugatePrior, resolve_prior
 from gaussmix.em import EMResult, fit_em
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.sources import ArraySource
@@ -123,7 +124,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     max_iter : int, default=100
         Maximum number of EM iterations per initialisation.
     n_init : int, default=1
-        Number of initialisations; the best (highest log-likelihood) is kept.
+        Number of initialisations; the best (highest log-likelihood, or
+        log-posterior with a ``prior``) is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the initial responsibilities are made: from k-means labels, from
         k-means++ seeds, uniformly at random, or from randomly chosen rows.
@@ -169,6 +171,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         gives the noise responsibilities in its last column (mclust's
         ``me(z = cbind(z, noise))``). Needs ``noise``; like ``resp_init`` it
         belongs to one data set.
+    prior : None, 'default' or dict, default=None
+        Fit by MAP-EM with R mclust's conjugate prior (Fraley & Raftery 2007):
+        a normal prior on each mean, shrunk towards ``mean`` with weight
+        ``shrinkage``, and an inverse-gamma/Wishart prior on the variances
+        with ``dof`` degrees of freedom and scale ``scale``. 'default' is
+        mclust's ``priorControl()`` (``defaultPrior``: shrinkage 0.01, the
+        data mean, ``dof = n_features + 2``, scale from the data's variance
+        divided by ``n_components^(2/n_features)``); a dict with keys among
+        ``shrinkage``, ``mean``, ``dof`` and ``scale`` replaces those values.
+        The M-step is mclust's (``gaussmix.core.prior`` lists it per model).
+        Supported for 'full' (VVV), 'tied' (EEE), 'diag' (VVI), 'spherical'
+        (VII) and mclust's E, V, EII, VII, EEI, VEI, EVI, VVI, EEE, EEV, VEV,
+        VVV; VEE, EVE, VVE and EVV raise ValueError (mclust has no prior for
+        them). ``lower_bound_`` stays the log-likelihood (as mclust reports),
+        which may decrease slightly; EM increases the log-posterior and stops
+        on its change. Criteria (:meth:`bic`, ...) use the log-likelihood, as
+        mclust's.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation (and the default for :meth:`sample`).
     warm_start : bool, default=False
@@ -204,13 +223,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     n_iter_ : int
         EM iterations of the best initialisation.
     lower_bound_ : float
-        Per-sample mean log-likelihood (weighted) of the best initialisation.
+        Per-sample mean log-likelihood (weighted) of the best initialisation
+        (the log-likelihood also with a ``prior``, as mclust reports it).
     lower_bounds_ : list of float
         Lower bound at every iteration of the best initialisation.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X was a DataFrame with string column names.
+    prior_ : dict
+        The prior used (only with ``prior``): ``shrinkage``, ``mean``,
+        ``dof`` and ``scale`` resolved on the training data (mclust's
+        ``defaultPrior`` output); ``scale`` is a number (array of shape ())
+        for the models with scalar variances, else a matrix.
     noise_weight_ : float
         Proportion of the noise component (only with ``noise``).
     noise_log_density_ : float
@@ -267,6 +292,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         equal_proportions: bool = False,
         noise: Any = None,
         noise_init: Any = None,
+        prior: Any = None,
         random_state: Any = None,
         warm_start: bool = False,
         verbose: int = 0,
@@ -287,6 +313,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.equal_proportions = equal_proportions
         self.noise = noise
         self.noise_init = noise_init
+        self.prior = prior
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -373,6 +400,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 resp_columns += 1  # the last column: the noise
             check_resp_init(self.resp_init, n_samples, resp_columns, init_arrays, name)
         noise_mask = self._noise_mask(n_samples, weights, init_arrays, noise_box, name)
+        prior = resolve_prior(
+            self.prior, X, weights, self.n_components, self.covariance_type, name
+        )
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
@@ -394,6 +424,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                         n_threads,
                         noise_log_density,
                         noise_mask,
+                        prior,
                     )
                     lower_bound = -math.inf
                 else:
@@ -414,6 +445,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                         lower_bound=lower_bound,
                         callback=reporter.iteration,
                         equal_proportions=self.equal_proportions,
+                        prior=prior,
                     )
                     reporter.init_end(result.lower_bound, result.converged)
                 result.repairs[:0] = [(0, r) for r in init_repairs]
@@ -422,8 +454,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     progress(init + 1, n_init)
                 if (
                     best is None
-                    or result.lower_bound > best.lower_bound
-                    or best.lower_bound == -math.inf
+                    or result.objective > best.objective
+                    or best.objective == -math.inf
                 ):
                     best = result
             assert best is not None
@@ -437,6 +469,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                     stacklevel=3,
                 )
             self._set_fitted(best, family, X.dtype, noise_box)
+            if prior is not None:
+                self.prior_: dict[str, Any] = prior.as_dict()
+            elif hasattr(self, "prior_"):
+                delattr(self, "prior_")
             if not want_labels:
                 return None
             _, _, labels = estimate_log_prob_resp(
@@ -454,6 +490,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n_threads: int,
         noise_log_density: float | None = None,
         noise_mask: npt.NDArray[np.bool_] | None = None,
+        prior: ConjugatePrior | None = None,
     ) -> tuple[GMMParams, list[Repair]]:
         params, repairs = self._initial_gaussians(
             X,
@@ -464,6 +501,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             n_threads,
             noise_log_density,
             noise_mask,
+            prior,
         )
         if noise_log_density is not None and not params.has_noise:
             params = _with_noise(params, noise_log_density)
@@ -479,8 +517,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         n_threads: int,
         noise_log_density: float | None,
         noise_mask: npt.NDArray[np.bool_] | None,
+        prior: ConjugatePrior | None,
     ) -> tuple[GMMParams, list[Repair]]:
-        """Initial parameters; with noise, from a noise column when one is given."""
+        """Initial parameters; with noise, from a noise column when one is given.
+
+        The first M-step uses the prior, as mclust's ``me`` does.
+        """
         weights_init, means_init, precisions_init = init_arrays
         if self.resp_init is not None or noise_mask is not None:
             # mclust's me(z=...): the fit starts with an M-step from these
@@ -510,6 +552,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 self.reg_covar,
                 dtype=X.dtype,
                 equal_proportions=self.equal_proportions,
+                prior=prior,
             )
         if (
             weights_init is not None
@@ -538,6 +581,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             self.reg_covar,
             dtype=X.dtype,
             equal_proportions=self.equal_proportions,
+            prior=prior,
         )
         if weights_init is None and means_init is None and precisions_init is None:
             return params, repairs

@@ -28,6 +28,7 @@ import numpy as np
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import NoiseStats
 from gaussmix.core.params import GMMParams
+from gaussmix.core.prior import ConjugatePrior, augment
 from gaussmix.core.stats import SuffStats
 
 __all__ = ["EMPTY_FRACTION", "Repair", "m_step", "params_from_precisions"]
@@ -110,8 +111,13 @@ def m_step(
     *,
     dtype: np.dtype[Any] | type = np.float64,
     equal_proportions: bool = False,
+    prior: ConjugatePrior | None = None,
 ) -> tuple[GMMParams, list[Repair]]:
     """Parameters that maximise the expected log-likelihood given ``stats``.
+
+    With a ``prior``, they maximise the expected log-likelihood plus the log
+    prior density instead (MAP-EM, mclust's M-step with ``prior``; see
+    :mod:`gaussmix.core.prior`).
 
     Parameters
     ----------
@@ -127,6 +133,9 @@ def m_step(
     equal_proportions : bool, default=False
         Keep every weight at ``1 / n_components`` (mclust's ``equalPro``); with
         a noise component, at ``(1 - noise_weight) / n_components``.
+    prior : ConjugatePrior, default=None
+        mclust's conjugate prior on the means and covariances (the weights have
+        none); None is maximum likelihood.
 
     Returns
     -------
@@ -145,9 +154,16 @@ def m_step(
     mean_weight = stats.weight / stats.n_samples if stats.n_samples else 1.0
     eps = 10.0 * float(np.finfo(dtype).eps) * mean_weight
     nk_eps = nk + eps
-    d = stats.sx / nk_eps[:, None]
-    means = stats.shift + d
-    covariances = family.covariances(stats.sxx, stats.sx, nk, nk_eps, d, reg_covar)
+    if prior is None:
+        d = stats.sx / nk_eps[:, None]
+        means = stats.shift + d
+        covariances = family.covariances(stats.sxx, stats.sx, nk, nk_eps, d, reg_covar)
+    else:
+        aug = augment(prior, family, stats.sxx, stats.sx, nk, nk_eps, stats.shift)
+        means = stats.shift + aug.mean_offset
+        covariances = family.covariances(
+            aug.sxx, aug.sx, aug.nk, aug.divisor, aug.d, reg_covar
+        )
     weights = nk_eps.copy()
 
     empty = nk < EMPTY_FRACTION * max(total, np.finfo(np.float64).tiny)
