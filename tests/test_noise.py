@@ -232,9 +232,12 @@ def test_model_file_round_trip(blobs, tmp_path):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"noise": "yes"}, "noise must be None, True or a positive hypervolume"),
-        ({"noise": -1.0}, "noise must be None, True or a positive hypervolume"),
-        ({"noise": math.inf}, "noise must be None, True or a positive hypervolume"),
+        ({"noise": "yes"}, "noise must be None, True, False or a positive hypervolume"),
+        ({"noise": -1.0}, "noise must be None, True, False or a positive hypervolume"),
+        (
+            {"noise": math.inf},
+            "noise must be None, True, False or a positive hypervolume",
+        ),
         ({"noise_init": np.ones(250, bool)}, "there is no noise component"),
         ({"noise": True, "noise_init": np.arange(250)}, "must be a boolean array"),
         ({"noise": True, "noise_init": np.ones(10, bool)}, r"shape \(250,\)"),

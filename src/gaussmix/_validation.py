@@ -89,6 +89,19 @@ PARAMETER_RULES: dict[str, Rule] = {
         _is_array_or_none, "None or an array of shape (n_components, n_features)"
     ),
     "resp_init": Rule(_is_array_or_none, "None or an array-like"),
+    "noise": Rule(
+        lambda v: (
+            v is None
+            or isinstance(v, (bool, np.bool_))
+            or (_is_real(v) and float(v) > 0)
+        ),
+        "None, True, False or a positive hypervolume",
+    ),
+    "noise_init": Rule(_is_array_or_none, "None or a boolean array of rows"),
+    "prior": Rule(
+        lambda v: v is None or v == "default" or isinstance(v, dict),
+        "None, 'default' or a dict of mclust's priorControl settings",
+    ),
     "equal_proportions": Rule(
         lambda v: isinstance(v, (bool, np.bool_)), "True or False"
     ),
