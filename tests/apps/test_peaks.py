@@ -211,3 +211,48 @@ def test_bic_table_and_choice():
 def test_bad_input(x, y, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit_peaks(np.asarray(x, float), np.asarray(y, float), **kwargs)
+
+
+# ------------------------------------------------------ example and benchmark
+def load_script(*parts):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2].joinpath(*parts)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_runs_at_small_size(tmp_path, capsys):
+    from pathlib import Path
+
+    r = load_script("examples", "12_peak_fitting.py").main(
+        ["--small", "--out", str(tmp_path)]
+    )
+    text = capsys.readouterr().out
+    (figure,) = r["figures"]
+    assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Path(figure).stat().st_size > 10_000
+    assert f"figure written to {figure}" in text
+    assert r["n_peaks"] == 4
+    assert min(r["bic_by_n_peaks"], key=r["bic_by_n_peaks"].get) == 4
+    assert r["baseline"] == pytest.approx(5.0, rel=0.05)
+    for (c, s, a), (fc, fs, fa) in zip(r["truth"], r["fitted"], strict=True):
+        assert fc == pytest.approx(c, abs=0.3)
+        assert fs == pytest.approx(s, rel=0.1)
+        assert fa == pytest.approx(a, rel=0.1)
+    # Least squares from the same guesses splits the overlapping pair into a
+    # huge positive and a huge negative peak (measured areas near +-1e5).
+    assert min(area for _, _, area in r["least_squares"]) < 0
+
+
+def test_benchmark_runs_quick(capsys):
+    table = load_script("benchmarks", "bench_peaks.py").main(["--quick"])
+    assert "curve_fit" in capsys.readouterr().out
+    em = table["gaussmix fit_peaks (EM)"]
+    assert em["failed"] == 0.0
+    assert em["nonsense"] == 0.0
+    assert np.all(em["median_errors"] < 0.1)
+    assert table["bic_right"] >= 0.5

@@ -35,6 +35,8 @@ from gaussmix.mixture import GaussianMixture
 
 __all__ = ["Peak", "PeakFitResult", "fit_peaks", "initial_peaks"]
 
+# Every start is run to this tolerance; only the best is refined to ``tol``.
+_SCREEN_TOL = 1e-6
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
@@ -285,6 +287,19 @@ def _fit_em(
     return _Fit(gm, noise, loglik, bool(gm.converged_), int(gm.n_iter_))
 
 
+def _refine(fit: _Fit, X: FloatArray, w: FloatArray, tol: float, max_iter: int) -> _Fit:
+    """Continue EM from a screened fit down to the final tolerance."""
+    gm = fit.model.set_params(warm_start=True, tol=tol, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", DegenerateComponentWarning)
+        gm.fit(X, sample_weight=w)
+    gm.set_params(warm_start=False)
+    loglik = float(gm.score_samples(X).astype(np.float64) @ w)
+    noise = float(getattr(gm, "noise_weight_", 0.0))
+    return _Fit(gm, noise, loglik, bool(gm.converged_), fit.n_iter + int(gm.n_iter_))
+
+
 def _peaks_of(fit: _Fit, total_area: float) -> list[Peak]:
     gm = fit.model
     reg = float(gm.reg_covar)
@@ -317,6 +332,19 @@ def _residual_guess(
     height = max(float(residual[i]), 1e-12)
     new = Peak(float(x[i]), sigma, height * sigma * _SQRT_2PI, height)
     return [*peaks, new]
+
+
+def _split_guess(fit: _Fit, total_area: float) -> list[Peak]:
+    """The previous fit's peaks with the widest split in two (a hidden doublet)."""
+    peaks = _peaks_of(fit, total_area)
+    widest = max(range(len(peaks)), key=lambda j: peaks[j].sigma)
+    p = peaks.pop(widest)
+    half = Peak(p.center, 0.6 * p.sigma, p.area / 2, p.amplitude / 1.2)
+    return [
+        *peaks,
+        Peak(p.center - 0.6 * p.sigma, half.sigma, half.area, half.amplitude),
+        Peak(p.center + 0.6 * p.sigma, half.sigma, half.area, half.amplitude),
+    ]
 
 
 def _n_parameters(k: int, baseline: bool) -> int:
@@ -389,12 +417,14 @@ def fit_peaks(
 
     Notes
     -----
-    ``K`` peaks are fitted from two starts and the higher likelihood is kept:
-    the ``K`` most prominent maxima of :func:`initial_peaks`
-    (``scipy.signal.find_peaks`` on the smoothed curve), and the fit with
-    ``K - 1`` peaks plus one where the curve exceeds that fit the most (which
-    finds shoulders, that are no local maxima). Every number of peaks up to
-    ``n_peaks`` is therefore fitted, one after the other.
+    ``K`` peaks are fitted from up to three starts and the highest likelihood
+    is kept: the ``K`` most prominent maxima of :func:`initial_peaks`
+    (``scipy.signal.find_peaks`` on the smoothed curve); the fit with ``K - 1``
+    peaks plus one where the curve exceeds that fit the most (which finds
+    shoulders, that are no local maxima); and the fit with ``K - 1`` peaks with
+    its widest peak split in two (a doublet first fitted as one wide peak).
+    Every number of peaks up to ``n_peaks`` is therefore fitted, one after the
+    other.
 
     ``y`` is read as the curve sampled at ``x_i`` (each sample weighs
     ``y_i dx_i``). For a histogram of events (counts integrated over bins) the
@@ -467,14 +497,16 @@ def fit_peaks(
     guesses = initial_peaks(x, y, max_peaks=top, smooth=smooth)
 
     def fit_k(k: int, previous: _Fit | None) -> _Fit:
-        # Two starts, the better likelihood wins: the k most prominent maxima,
-        # and the previous fit plus a peak where the curve exceeds it most
-        # (which finds shoulders, and is not misled by a noise spike).
+        # Up to three starts, the best likelihood wins: the k most prominent
+        # maxima; the previous fit plus a peak where the curve exceeds it most
+        # (a shoulder; not misled by a noise spike); the previous fit with its
+        # widest peak split in two (a doublet fitted as one wide peak).
         starts = []
         if k <= len(guesses):
             starts.append(guesses[:k])
         if previous is not None:
             starts.append(_residual_guess(x, y, previous, total_area, span))
+            starts.append(_split_guess(previous, total_area))
         fits = [
             _fit_em(
                 X,
@@ -482,13 +514,14 @@ def fit_peaks(
                 start,
                 span if baseline else None,
                 reg,
-                tol,
+                max(tol, _SCREEN_TOL),
                 max_iter,
                 random_state,
             )
             for start in starts
         ]
-        return max(fits, key=lambda f: f.log_likelihood)
+        best = max(fits, key=lambda f: f.log_likelihood)
+        return best if tol >= _SCREEN_TOL else _refine(best, X, w, tol, max_iter)
 
     fits: dict[int, _Fit] = {}
     bics: dict[int, float] = {}
