@@ -223,7 +223,7 @@ BAD_PARAMETER_VALUES = {
     "n_init": (0, "an integer >= 1"),
     "init_params": (
         "kmean",
-        "one of 'kmeans', 'k-means++', 'random', 'random_from_data'",
+        "one of 'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'",
     ),
     "weights_init": ("abc", "None or an array of shape (n_components,)"),
     "means_init": (5, "None or an array of shape (n_components, n_features)"),

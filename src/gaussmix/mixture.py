@@ -22,8 +22,8 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
+from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_init_arrays,
@@ -411,7 +411,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         source = ArraySource(X, weights, n_threads=n_threads)
 
         best: EMResult | None = None
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             for init in range(n_init):
                 reporter.init_begin(init)
                 if do_init:
@@ -782,7 +782,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             its density ``noise_weight_ / V``).
         """
         X = self._predict_input(X)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             log_norm, _, _ = estimate_log_prob_resp(
                 X,
                 self._fitted_params(),
@@ -832,7 +832,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             component).
         """
         X = self._predict_input(X)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             _, _, labels = estimate_log_prob_resp(
                 X,
                 self._fitted_params(),
@@ -857,7 +857,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             last column is the noise.
         """
         X = self._predict_input(X)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             _, resp, _ = estimate_log_prob_resp(
                 X,
                 self._fitted_params(),
@@ -927,7 +927,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _estimate_weighted_log_prob(self, X: Any) -> FloatArray:
         """``log(weights_k) + log N(x | mean_k, cov_k)``, shape (n_samples, n_components)."""
         X = self._predict_input(X)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             return estimate_log_prob(
                 X,
                 self._fitted_params(),
