@@ -33,6 +33,8 @@ MCLUST_MODELS = (
     "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
 )  # fmt: skip
 UNIVARIATE_MODELS = ("E", "V")
+#: Below this many data values ``n_jobs=None`` fits the grid serially.
+SELECT_PARALLEL_MIN_VALUES = 100_000
 CRITERIA = ("bic", "aic", "icl")
 
 #: Columns of the selection table, in order.
@@ -98,8 +100,10 @@ def select(
         Called with each finished record (for progress bars), in the order the
         fits finish.
     n_jobs : int or None, default=None
-        Fits run in parallel on this many threads (None: all usable cores; each
-        fit then runs its own chunks serially). The results do not depend on it:
+        Fits run in parallel on this many threads (None: all usable cores, or
+        serially below ``SELECT_PARALLEL_MIN_VALUES`` data values, where the
+        fits are bound by Python and threads only contend; each fit then runs
+        its own chunks serially). The results do not depend on it:
         an integer ``random_state`` is given to every fit, and a RandomState
         instance first yields one seed per fit, in grid order.
     **fit_kwargs
@@ -149,6 +153,10 @@ def select(
     grid = [(k, t) for t in types for k in ks]
     seeds = _grid_seeds(fit_kwargs.get("random_state"), len(grid))
     n_workers = min(resolve_n_threads(n_jobs), len(grid))
+    if n_jobs is None and np.size(X) < SELECT_PARALLEL_MIN_VALUES:
+        # Small data: each fit is Python-bound (the GIL), threads only add
+        # contention (faithful, 272 x 2: 1.50 s threaded against 1.20 s serial).
+        n_workers = 1
     kwargs = {**fit_kwargs, "n_jobs": 1} if n_workers > 1 else dict(fit_kwargs)
 
     def run(i: int) -> tuple[GaussianMixture, dict[str, Any]]:
