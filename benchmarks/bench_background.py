@@ -15,8 +15,9 @@ Run: ``.venv/bin/python benchmarks/bench_background.py [--frames N] [--warm-up W
 * Quality: F1 of the foreground (255 only: shadows count as background) after
   the warm-up, pooled over pixels and frames, for three learning-rate
   schedules: each tool's automatic rate (both ``1/min(2n, history)``; the
-  script checks this by reproducing MOG2's automatic masks bit for bit), and each of the two schedules given explicitly
-  to both. Also the share of pixels where the two masks agree.
+  script checks this by reproducing MOG2's automatic masks bit for bit), and
+  each of the two schedules given explicitly to both. Also the share of pixels
+  where the two masks agree.
 * Speed: ``apply`` only (frames made beforehand), one core: OpenCV with
   ``cv2.setNumThreads(1)``, NumPy with one BLAS/OpenMP thread (environment set
   before NumPy loads, and threadpoolctl). Each tool runs the video alone (the

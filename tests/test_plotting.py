@@ -78,7 +78,12 @@ def frame_3d():
 @pytest.fixture(scope="module")
 def selection_table(blobs):
     _, table = select(
-        blobs[0], range(1, 6), "sklearn", random_state=0, init_params="k-means++", n_jobs=1
+        blobs[0],
+        range(1, 6),
+        "sklearn",
+        random_state=0,
+        init_params="k-means++",
+        n_jobs=1,
     )
     return table
 

@@ -2,8 +2,10 @@
 
 import threading
 
+import numpy as np
 from threadpoolctl import threadpool_info
 
+import gaussmix._threads as threads_mod
 from gaussmix._threads import single_threaded_blas
 
 
@@ -11,26 +13,38 @@ def _blas_threads():
     return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
 
-def test_limits_and_restores_even_when_nested_and_concurrent():
+def test_nested_blocks_limit_once_and_restore():
     before = _blas_threads()
+    with single_threaded_blas():
+        assert all(n == 1 for n in _blas_threads())
+        with single_threaded_blas():
+            assert threads_mod._depth == 2
+        assert all(n == 1 for n in _blas_threads())
+    assert threads_mod._depth == 0
+    assert _blas_threads() == before
+
+
+def test_workers_inside_the_callers_block_share_the_limit():
+    """As gaussmix.select does: the caller holds the limit around its workers."""
+    before = _blas_threads()
+    depths = []
     barrier = threading.Barrier(2)
-    seen = []
 
     def worker():
         with single_threaded_blas():
             barrier.wait()
-            with single_threaded_blas():
-                seen.append(_blas_threads())
+            a = np.ones((100, 100))
+            a @ a
+            depths.append(threads_mod._depth)
             barrier.wait()
-            seen.append(_blas_threads())
 
-    # As gaussmix.select does: the calling thread holds the limit around its
-    # workers, so it is also the thread that restores it.
     with single_threaded_blas():
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for t in threads:
+        workers = [threading.Thread(target=worker) for _ in range(2)]
+        for t in workers:
             t.start()
-        for t in threads:
+        for t in workers:
             t.join()
-    assert all(all(n == 1 for n in s) for s in seen)
+        assert all(n == 1 for n in _blas_threads())
+    assert depths == [3, 3]
+    assert threads_mod._depth == 0
     assert _blas_threads() == before

@@ -307,7 +307,9 @@ def _factor_stack(covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
             pass  # some component is not positive definite: find it below
         else:
             eye = np.broadcast_to(np.eye(n_features), covariances.shape)
-            factors = np.swapaxes(np.linalg.solve(chol, eye), -1, -2)
+            # solve() pivots, so the inverse of the lower factor carries rounding
+            # noise above its diagonal: keep the exact triangle.
+            factors = np.triu(np.swapaxes(np.linalg.solve(chol, eye), -1, -2))
             if np.all(np.isfinite(factors)):
                 return np.ascontiguousarray(factors, dtype=np.float64), np.zeros(
                     n_components, dtype=bool
