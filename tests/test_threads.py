@@ -48,3 +48,14 @@ def test_workers_inside_the_callers_block_share_the_limit():
     assert depths == [3, 3]
     assert threads_mod._depth == 0
     assert _blas_threads() == before
+
+
+def test_libraries_loaded_after_the_first_use_are_limited_too(monkeypatch):
+    """An import after the controller was made makes it look again."""
+    with single_threaded_blas():
+        pass
+    made = threads_mod._controller
+    monkeypatch.setitem(__import__("sys").modules, "gaussmix_fake_module", object())
+    with single_threaded_blas():
+        assert threads_mod._controller is not made
+        assert all(n == 1 for n in _blas_threads())

@@ -16,6 +16,7 @@ with one BLAS thread.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -28,12 +29,22 @@ _depth = 0
 _restore: Any = None
 
 
+_modules_seen = -1
+
+
 def _get_controller() -> Any:
-    global _controller
-    if _controller is None:
+    """The cached controller, rebuilt when modules were imported since.
+
+    A controller only knows the libraries loaded when it was made; a native
+    library arrives with an import (scipy's or OpenCV's own OpenBLAS, say), so
+    a change of ``len(sys.modules)`` is the cue to look again.
+    """
+    global _controller, _modules_seen
+    if _controller is None or len(sys.modules) != _modules_seen:
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
+        _modules_seen = len(sys.modules)
     return _controller
 
 
