@@ -719,7 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--init",
-        choices=["kmeans", "k-means++", "random", "random_from_data"],
+        choices=["kmeans", "k-means++", "random", "random_from_data", "hc"],
         default="kmeans",
         help="initialisation (default: kmeans)",
     )

@@ -126,9 +126,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     n_init : int, default=1
         Number of initialisations; the best (highest log-likelihood, or
         log-posterior with a ``prior``) is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, \
+default='kmeans'
         How the initial responsibilities are made: from k-means labels, from
-        k-means++ seeds, uniformly at random, or from randomly chosen rows.
+        k-means++ seeds, uniformly at random, from randomly chosen rows, or
+        from R mclust's model-based hierarchical clustering cut at
+        ``n_components`` (``'hc'``, mclust's default start; docs/hc-init.md).
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; None uses ``init_params``.
     means_init : array-like of shape (n_components, n_features), default=None
