@@ -1016,13 +1016,46 @@ default='kmeans'
         return n
 
     def _total_loglik(self, X: Any, sample_weight: Any) -> tuple[float, float]:
-        log_density = self.score_samples(X).astype(np.float64)
+        return self._weighted_sum(self.score_samples(X), sample_weight)
+
+    def _weighted_sum(
+        self, values: FloatArray, sample_weight: Any
+    ) -> tuple[float, float]:
+        """``(sum_i w_i values_i, sum_i w_i)``, all weights 1 when None."""
+        values = values.astype(np.float64)
         weights = check_sample_weight(
-            sample_weight, log_density.shape[0], None, type(self).__name__
+            sample_weight, values.shape[0], None, type(self).__name__
         )
         if weights is None:
-            return float(np.sum(log_density)), float(log_density.shape[0])
-        return float(log_density @ weights), float(np.sum(weights))
+            return float(np.sum(values)), float(values.shape[0])
+        return float(values @ weights), float(np.sum(weights))
+
+    def _criteria(self, X: Any, sample_weight: Any = None) -> dict[str, float]:
+        """Log-likelihood, AIC, BIC and ICL from one pass over ``X``.
+
+        The same numbers as :meth:`score_samples`, :meth:`aic`, :meth:`bic`
+        and :meth:`icl`, which would take four passes (model selection).
+        """
+        X = self._predict_input(X)
+        with single_threaded_blas():
+            log_density, resp, _ = estimate_log_prob_resp(
+                X,
+                self._fitted_params(),
+                self._family(),
+                want_resp=True,
+                n_threads=self._n_threads(),
+            )
+        assert resp is not None
+        loglik, total = self._weighted_sum(log_density, sample_weight)
+        entropy, _ = self._weighted_sum(_log_max_resp(resp), sample_weight)
+        n_parameters = self._n_parameters()
+        bic = -2.0 * loglik + n_parameters * math.log(total)
+        return {
+            "log_likelihood": loglik,
+            "aic": -2.0 * loglik + 2.0 * n_parameters,
+            "bic": bic,
+            "icl": bic - 2.0 * entropy,
+        }
 
     def bic(self, X: Any, sample_weight: Any = None) -> float:
         """Bayesian information criterion on ``X`` (lower is better).
@@ -1099,12 +1132,9 @@ default='kmeans'
         -------
         float
         """
-        resp = self.predict_proba(X).astype(np.float64)
-        log_best = np.log(np.maximum(resp.max(axis=1), np.finfo(np.float64).tiny))
-        weights = check_sample_weight(
-            sample_weight, log_best.shape[0], None, type(self).__name__
+        entropy, _ = self._weighted_sum(
+            _log_max_resp(self.predict_proba(X)), sample_weight
         )
-        entropy = float(np.sum(log_best) if weights is None else log_best @ weights)
         return self.bic(X, sample_weight) - 2.0 * entropy
 
 
@@ -1141,6 +1171,12 @@ def _with_noise(params: GMMParams, noise_log_density: float | None) -> GMMParams
         noise_weight=noise_weight,
         noise_log_density=noise_log_density,
     )
+
+
+def _log_max_resp(resp: FloatArray) -> FloatArray:
+    """``log max_k resp_ik`` of every row (ICL's classification entropy term)."""
+    best = resp.astype(np.float64).max(axis=1)
+    return np.asarray(np.log(np.maximum(best, np.finfo(np.float64).tiny)))
 
 
 def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:

@@ -244,14 +244,9 @@ def _fit_one(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model.fit(X)
-            bic = model.bic(X)
-            aic = model.aic(X)
             record.update(
-                log_likelihood=float(np.sum(model.score_samples(X), dtype=np.float64)),
+                **model._criteria(X),
                 n_parameters=model._n_parameters(),
-                aic=aic,
-                bic=bic,
-                icl=model.icl(X),
                 converged=bool(model.converged_),
                 n_iter=int(model.n_iter_),
             )
