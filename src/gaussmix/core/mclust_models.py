@@ -286,84 +286,57 @@ def _check_univariate(name: str, n_features: int) -> None:
         )
 
 
-class E(EII):
+class _OneFeature(Spherical):
+    """Mixin of the univariate models: every entry point checks ``D == 1``.
+
+    Put before the multivariate model it restricts (``class E(_OneFeature, EII)``).
+    """
+
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
+        """``(K,)``; raises ValueError unless ``n_features == 1``."""
+        _check_univariate(self.name, n_features)
+        return super().covariance_shape(n_components, n_features)
+
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """As the multivariate model; raises ValueError unless ``n_features == 1``."""
+        _check_univariate(self.name, n_features)
+        return super().n_covariance_parameters(n_components, n_features)
+
+    def covariances(
+        self,
+        sxx: FloatArray,
+        sx: FloatArray,
+        nk: FloatArray,
+        nk_eps: FloatArray,
+        d: FloatArray,
+        reg_covar: float,
+    ) -> FloatArray:
+        """As the multivariate model; raises ValueError unless there is one feature."""
+        _check_univariate(self.name, sx.shape[1])
+        return super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+
+    def prepare(
+        self,
+        params: GMMParams,
+        shift: FloatArray,
+        dtype: np.dtype[Any],
+        log_weights: bool,
+    ) -> Prepared:
+        """The spherical E-step; raises ValueError unless there is one feature."""
+        _check_univariate(self.name, params.means.shape[1])
+        return super().prepare(params, shift, dtype, log_weights)
+
+
+class E(_OneFeature, EII):
     """Univariate, equal variance (mclust E): one feature only."""
 
     name: ClassVar[str] = "E"
 
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        """``(K,)``; raises ValueError unless ``n_features == 1``."""
-        _check_univariate(self.name, n_features)
-        return super().covariance_shape(n_components, n_features)
 
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        """One variance; raises ValueError unless ``n_features == 1``."""
-        _check_univariate(self.name, n_features)
-        return 1
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        """The pooled variance; raises ValueError unless there is one feature."""
-        _check_univariate(self.name, sx.shape[1])
-        return super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        """The spherical E-step; raises ValueError unless there is one feature."""
-        _check_univariate(self.name, params.means.shape[1])
-        return super().prepare(params, shift, dtype, log_weights)
-
-
-class V(VII):
+class V(_OneFeature, VII):
     """Univariate, variable variances (mclust V): one feature only."""
 
     name: ClassVar[str] = "V"
-
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        """``(K,)``; raises ValueError unless ``n_features == 1``."""
-        _check_univariate(self.name, n_features)
-        return super().covariance_shape(n_components, n_features)
-
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        """One variance per component; ValueError unless ``n_features == 1``."""
-        _check_univariate(self.name, n_features)
-        return n_components
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        """Own variances; raises ValueError unless there is one feature."""
-        _check_univariate(self.name, sx.shape[1])
-        return super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        """The spherical E-step; raises ValueError unless there is one feature."""
-        _check_univariate(self.name, params.means.shape[1])
-        return super().prepare(params, shift, dtype, log_weights)
 
 
 # ------------------------------------------------------------------ diag-shaped
