@@ -278,20 +278,20 @@ def e_step(
         sum of ``log p(x_i)``. With a noise component, a :class:`NoiseStats`:
         the statistics of the Gaussians and the noise responsibility mass.
     """
-    if params.has_noise:
-        return _e_step_noise(
-            X, params, family, sample_weight, n_threads=n_threads, rows=rows
-        )
     n_samples, n_features = X.shape
     n_components = params.n_components
     rows = rows or chunk_rows(family, n_components, n_features)
     shift, prep = _prepare(params, family, X.dtype, log_weights=True)
+    noise_term = params.noise_log_term() if params.has_noise else None
 
-    def work(start: int, stop: int) -> tuple[FloatArray, float]:
+    def work(start: int, stop: int) -> tuple[FloatArray, float, float]:
         xcT = _centred_T(X, start, stop, shift)
         Z = family.moment_design(xcT, n_components)
         LT = family.log_prob_T(xcT, Z, prep)
-        log_norm, s = _normalise(LT)
+        if noise_term is None:
+            log_norm, s = _normalise(LT)
+        else:
+            log_norm, s, noise = _normalise_noise(LT, noise_term)
         if sample_weight is None:
             loglik = float(np.sum(log_norm, dtype=np.float64))
             rw: FloatArray = np.ones(stop - start)
@@ -302,63 +302,11 @@ def e_step(
             scale = rw / s
         LT *= scale
         R = LT.astype(np.float64, copy=False)
-        return family.moments(R, Z, xcT, rw), loglik
-
-    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
-    parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
-    flat = parts[0][0].copy()
-    loglik = parts[0][1]
-    for f, ll in parts[1:]:
-        flat += f
-        loglik += ll
-    nk, sx, sxx = family.unpack(flat, n_components, n_features)
-    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
-    return SuffStats(
-        nk=nk,
-        sx=sx,
-        sxx=sxx,
-        shift=shift,
-        loglik=loglik,
-        weight=weight,
-        n_samples=n_samples,
-    )
-
-
-def _e_step_noise(
-    X: FloatArray,
-    params: GMMParams,
-    family: CovarianceFamily,
-    sample_weight: FloatArray | None,
-    *,
-    n_threads: int,
-    rows: int | None,
-) -> NoiseStats:
-    """:func:`e_step` for a mixture with a noise component."""
-    n_samples, n_features = X.shape
-    n_components = params.n_components
-    rows = rows or chunk_rows(family, n_components, n_features)
-    shift, prep = _prepare(params, family, X.dtype, log_weights=True)
-    noise_term = params.noise_log_term()
-    assert params.noise_log_density is not None
-
-    def work(start: int, stop: int) -> tuple[FloatArray, float, float]:
-        xcT = _centred_T(X, start, stop, shift)
-        Z = family.moment_design(xcT, n_components)
-        LT = family.log_prob_T(xcT, Z, prep)
-        log_norm, s, noise = _normalise_noise(LT, noise_term)
-        if sample_weight is None:
-            loglik = float(np.sum(log_norm, dtype=np.float64))
-            scale = 1.0 / s
-        else:
-            rw = sample_weight[start:stop]
-            loglik = float(log_norm.astype(np.float64) @ rw)
-            scale = rw / s
-        LT *= scale
-        R = LT.astype(np.float64, copy=False)
+        if noise_term is None:
+            return family.moments(R, Z, xcT, rw), loglik, 0.0
         # The Gaussians' share of each row's weight (the tied family's scatter).
-        gauss = R.sum(axis=0)
         noise_mass = float(np.sum(noise * scale, dtype=np.float64))
-        return family.moments(R, Z, xcT, gauss), loglik, noise_mass
+        return family.moments(R, Z, xcT, R.sum(axis=0)), loglik, noise_mass
 
     n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
@@ -371,7 +319,7 @@ def _e_step_noise(
         noise_mass += nm
     nk, sx, sxx = family.unpack(flat, n_components, n_features)
     weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
-    return NoiseStats(
+    stats = SuffStats(
         nk=nk,
         sx=sx,
         sxx=sxx,
@@ -379,9 +327,11 @@ def _e_step_noise(
         loglik=loglik,
         weight=weight,
         n_samples=n_samples,
-        noise=noise_mass,
-        noise_log_density=float(params.noise_log_density),
     )
+    if noise_term is None:
+        return stats
+    assert params.noise_log_density is not None
+    return _with_noise(stats, noise_mass, params.noise_log_density)
 
 
 def stats_from_resp(
