@@ -480,68 +480,34 @@ def estimate_log_prob_resp(
     labels : ndarray of shape (n_samples,)
         ``argmax_k`` of the responsibilities (``-1`` for the noise).
     """
-    if params.has_noise:
-        return _estimate_noise(
-            X, params, family, want_resp=want_resp, n_threads=n_threads
-        )
     n_samples, n_features = X.shape
     n_components = params.n_components
     rows = chunk_rows(family, n_components, n_features)
     shift, prep = _prepare(params, family, X.dtype, log_weights=True)
+    noise_term = params.noise_log_term() if params.has_noise else None
     log_norm_out = np.empty(n_samples, dtype=X.dtype)
     labels = np.empty(n_samples, dtype=np.intp)
-    resp_out = np.empty((n_samples, n_components), dtype=X.dtype) if want_resp else None
-
-    def work(start: int, stop: int) -> None:
-        xcT = _centred_T(X, start, stop, shift)
-        Z = family.moment_design(xcT, n_components)
-        LT = family.log_prob_T(xcT, Z, prep)
-        labels[start:stop] = np.argmax(LT, axis=0)
-        log_norm, s = _normalise(LT)
-        log_norm_out[start:stop] = log_norm
-        if resp_out is not None:
-            LT /= s
-            resp_out[start:stop] = LT.T
-
-    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
-    _map_chunks(work, _bounds(n_samples, rows), n_threads)
-    return log_norm_out, resp_out, labels
-
-
-def _estimate_noise(
-    X: FloatArray,
-    params: GMMParams,
-    family: CovarianceFamily,
-    *,
-    want_resp: bool,
-    n_threads: int,
-) -> tuple[FloatArray, FloatArray | None, IntArray]:
-    """:func:`estimate_log_prob_resp` for a mixture with a noise component."""
-    n_samples, n_features = X.shape
-    n_components = params.n_components
-    rows = chunk_rows(family, n_components, n_features)
-    shift, prep = _prepare(params, family, X.dtype, log_weights=True)
-    noise_term = params.noise_log_term()
-    log_norm_out = np.empty(n_samples, dtype=X.dtype)
-    labels = np.empty(n_samples, dtype=np.intp)
-    resp_out = (
-        np.empty((n_samples, n_components + 1), dtype=X.dtype) if want_resp else None
-    )
+    columns = n_components + (noise_term is not None)
+    resp_out = np.empty((n_samples, columns), dtype=X.dtype) if want_resp else None
 
     def work(start: int, stop: int) -> None:
         xcT = _centred_T(X, start, stop, shift)
         Z = family.moment_design(xcT, n_components)
         LT = family.log_prob_T(xcT, Z, prep)
         best = np.argmax(LT, axis=0)
-        is_noise = noise_term > LT[best, np.arange(LT.shape[1])]
-        labels[start:stop] = np.where(is_noise, -1, best)
-        log_norm, s, noise = _normalise_noise(LT, noise_term)
+        if noise_term is None:
+            labels[start:stop] = best
+            log_norm, s = _normalise(LT)
+        else:
+            is_noise = noise_term > LT[best, np.arange(LT.shape[1])]
+            labels[start:stop] = np.where(is_noise, -1, best)
+            log_norm, s, noise = _normalise_noise(LT, noise_term)
         log_norm_out[start:stop] = log_norm
         if resp_out is not None:
             LT /= s
-            noise /= s
             resp_out[start:stop, :n_components] = LT.T
-            resp_out[start:stop, n_components] = noise
+            if noise_term is not None:
+                resp_out[start:stop, n_components] = noise / s
 
     n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     _map_chunks(work, _bounds(n_samples, rows), n_threads)
