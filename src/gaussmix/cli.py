@@ -154,7 +154,8 @@ def _covariance_of(model: GaussianMixture, k: int) -> np.ndarray:
 def _model_summary(
     model: GaussianMixture, X: np.ndarray, path: str | None
 ) -> dict[str, Any]:
-    log_likelihood = float(np.sum(model.score_samples(X), dtype=np.float64))
+    criteria = model._criteria(X)  # one pass for log-likelihood, AIC and BIC
+    log_likelihood = criteria["log_likelihood"]
     covariances = np.asarray(model.covariances_, dtype=np.float64)
     return {
         "n_components": int(model.n_components),
@@ -168,8 +169,8 @@ def _model_summary(
         "n_iter": int(model.n_iter_),
         "log_likelihood": log_likelihood,
         "mean_log_likelihood": log_likelihood / X.shape[0],
-        "aic": float(model.aic(X)),
-        "bic": float(model.bic(X)),
+        "aic": criteria["aic"],
+        "bic": criteria["bic"],
         "model": path,
     }
 
