@@ -163,7 +163,7 @@ def main() -> None:
             truth = video.truth[w:]
             fg_share = float(np.mean(truth == 255))
             schedules = (
-                ("automatic: ours 1/n, MOG2 1/(2n)", None, None),
+                ("automatic (both 1/min(2n, 500))", None, None),
                 ("1/min(n, 500) for both", per_n, per_n),
                 ("1/min(2n, 500) for both", per_2n, per_2n),
             )
