@@ -25,6 +25,7 @@ the one the factory is building.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -175,8 +176,11 @@ class SummaryBuilder:
                 f"{self.owner}: chunk {chunk} has dtype {X.dtype} but the first "
                 f"chunk had {self.dtype}; give every chunk the same dtype."
             )
-        assert self.shift is not None and self.s1 is not None and self.s2 is not None
-        assert self.minimum is not None and self.maximum is not None
+        assert self.shift is not None
+        assert self.s1 is not None
+        assert self.s2 is not None
+        assert self.minimum is not None
+        assert self.maximum is not None
         assert self.rows is not None
         if n == 0:
             return
@@ -219,9 +223,13 @@ class SummaryBuilder:
                 f"{self.owner}: the data source gave no rows. A chunk factory must "
                 "return a new iterator over the same non-empty data on every call."
             )
-        assert self.shift is not None and self.s1 is not None and self.s2 is not None
-        assert self.rows is not None and self.dtype is not None
-        assert self.minimum is not None and self.maximum is not None
+        assert self.shift is not None
+        assert self.s1 is not None
+        assert self.s2 is not None
+        assert self.rows is not None
+        assert self.dtype is not None
+        assert self.minimum is not None
+        assert self.maximum is not None
         if self.weight <= 0:
             raise ValueError(
                 f"{self.owner}: the sample weights sum to {self.weight}; at least one "
@@ -334,10 +342,8 @@ class _Prefetch:
         finally:
             self.stop.set()
             while self.thread.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     self.queue.get(timeout=0.05)
-                except queue.Empty:
-                    pass
 
 
 class ChunkedSource:
@@ -420,9 +426,12 @@ class ChunkedSource:
         try:
             with open(self.path, "rb") as f:
                 version = np.lib.format.read_magic(f)
-                shape, fortran, dtype = np.lib.format._read_array_header(  # noqa: SLF001
-                    f, version, max_header_size=100_000
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
                 )
+                shape, fortran, dtype = read_header(f, max_header_size=100_000)
                 offset = f.tell()
         except FileNotFoundError:
             raise FileNotFoundError(
@@ -559,7 +568,7 @@ def is_out_of_core(X: Any) -> bool:
         return True
     if callable(X) and not hasattr(X, "__array__"):
         return True
-    return _is_dask_array(X) or hasattr(X, "summarize") and hasattr(X, "accumulate")
+    return _is_dask_array(X) or (hasattr(X, "summarize") and hasattr(X, "accumulate"))
 
 
 def _is_dask_array(X: Any) -> bool:
