@@ -115,6 +115,16 @@ PARAMETER_RULES: dict[str, Rule] = {
         "an integer >= 0",
     ),
     "verbose_interval": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "batch_size": Rule(
+        lambda v: v is None or (_is_int(v) and v >= 1),
+        "None (batch EM) or an integer >= 1 (online EM on mini-batches)",
+    ),
+    "learning_decay": Rule(
+        lambda v: _is_real(v) and 0.5 < v <= 1.0,
+        "a number in (0.5, 1]",
+        "Stepwise EM needs sum(steps) = inf and sum(steps^2) < inf.",
+    ),
+    "learning_offset": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
     "n_jobs": Rule(
         lambda v: v is None or (_is_int(v) and v != 0),
         "None (all available cores), a positive integer, or -1",

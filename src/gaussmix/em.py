@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,9 +28,10 @@ from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.mstep import Repair, m_step
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, log_prior
+from gaussmix.core.stats import SuffStats
 from gaussmix.sources import StatsSource
 
-__all__ = ["EMResult", "fit_em"]
+__all__ = ["EMResult", "OnlineState", "fit_em", "online_step", "step_size"]
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +164,101 @@ def fit_em(
         repairs=repairs,
         objectives=objectives,
     )
+
+
+# ------------------------------------------------------------------ online EM
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineState:
+    """Running statistics of stepwise (online) EM.
+
+    Parameters
+    ----------
+    stats : SuffStats
+        Running average of the per-sample statistics (total weight about 1).
+    n_steps : int
+        Number of mini-batches blended so far.
+    """
+
+    stats: SuffStats
+    n_steps: int
+
+
+def step_size(n_steps: int, learning_offset: float, learning_decay: float) -> float:
+    """Step ``gamma_t = (t + t0)^-kappa`` of update number ``t = n_steps`` (>= 1).
+
+    The first update (``t = 0``) has no running statistics to blend with and
+    takes the batch's statistics whole (step 1).
+    """
+    if n_steps == 0:
+        return 1.0
+    return float((n_steps + learning_offset) ** (-learning_decay))
+
+
+def online_step(
+    state: OnlineState | None,
+    batch: SuffStats,
+    family: CovarianceFamily,
+    *,
+    learning_offset: float,
+    learning_decay: float,
+    reg_covar: float,
+    dtype: np.dtype[Any] | type = np.float64,
+    equal_proportions: bool = False,
+) -> tuple[OnlineState, GMMParams, list[Repair]]:
+    """One stepwise-EM update (Cappe & Moulines 2009) from a mini-batch's statistics.
+
+    The running statistics ``S`` are per-sample averages:
+    ``S <- (1 - gamma_t) S + gamma_t s_B / w_B``, where ``s_B`` are the batch's
+    E-step statistics under the current parameters, ``w_B`` its total weight
+    and ``gamma_t = (t + t0)^-kappa`` (:func:`step_size`). The M-step then
+    reads ``S`` scaled to the batch's weight (the maximiser does not depend on
+    the scale; the repair thresholds then see the batch's counts). With
+    ``kappa`` in (0.5, 1] the steps satisfy Robbins-Monro's conditions and the
+    parameters converge to a stationary point of the expected log-likelihood
+    on stationary data.
+
+    Parameters
+    ----------
+    state : OnlineState or None
+        Running statistics; None before the first batch.
+    batch : SuffStats
+        E-step statistics of one mini-batch (positive weight).
+    family : CovarianceFamily
+        Covariance family.
+    learning_offset, learning_decay : float
+        ``t0`` and ``kappa`` of the step size.
+    reg_covar : float
+        Added to the diagonal of every covariance.
+    dtype : numpy dtype, default=float64
+        Dtype of the data.
+    equal_proportions : bool, default=False
+        Keep the weights equal.
+
+    Returns
+    -------
+    state : OnlineState
+        The blended statistics.
+    params : GMMParams
+        Parameters from them.
+    repairs : list of Repair
+        Repairs made by the M-step.
+    """
+    average = batch.scaled(1.0 / batch.weight)
+    n_steps = 0 if state is None else state.n_steps
+    gamma = step_size(n_steps, learning_offset, learning_decay)
+    if state is None:
+        running = average
+    else:
+        previous = state.stats.recentered(average.shift, family)
+        running = previous.scaled(1.0 - gamma) + average.scaled(gamma)
+    as_batch = replace(running.scaled(batch.weight), n_samples=batch.n_samples)
+    params, repairs = m_step(
+        as_batch,
+        family,
+        reg_covar,
+        dtype=dtype,
+        equal_proportions=equal_proportions,
+    )
+    return OnlineState(running, n_steps + 1), params, repairs

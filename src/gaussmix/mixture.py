@@ -35,6 +35,7 @@ from gaussmix._validation import (
 )
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.core.estep import (
+    e_step,
     estimate_log_prob,
     estimate_log_prob_resp,
     stats_from_resp,
@@ -44,9 +45,15 @@ from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
-from gaussmix.em import EMResult, fit_em
+from gaussmix.em import EMResult, OnlineState, fit_em, online_step
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
-from gaussmix.sources import ArraySource
+from gaussmix.outofcore import (
+    INIT_SAMPLE_SIZE,
+    OutOfCoreSource,
+    as_source,
+    is_out_of_core,
+)
+from gaussmix.sources import ArraySource, StatsSource
 
 __all__ = ["NOISE_INIT_WEIGHT", "GaussianMixture"]
 
@@ -196,6 +203,21 @@ default='kmeans'
     warm_start : bool, default=False
         If True, each ``fit`` starts from the previous solution and ``n_init``
         is ignored after the first call.
+    batch_size : int or None, default=None
+        None fits by batch EM. An integer fits by *online* (stepwise) EM on
+        mini-batches of this many rows (Cappe & Moulines 2009): ``fit`` runs
+        epochs over the data in a random order (``max_iter`` epochs at most,
+        stopping when the mean log-likelihood of an epoch changes by less than
+        ``tol``), each mini-batch updating running statistics as
+        :meth:`partial_fit` does. It starts from ``init_params`` on a random
+        sample of at most :data:`gaussmix.outofcore.INIT_SAMPLE_SIZE` rows.
+    learning_decay : float, default=0.7
+        ``kappa`` in the step ``gamma_t = (t + learning_offset)^-kappa`` given to
+        the ``t``-th mini-batch by online EM; in (0.5, 1]. Smaller values
+        forget old batches faster (better for drifting data), larger values
+        average more (less noise on stationary data).
+    learning_offset : float, default=10.0
+        ``t0`` in that step: a larger value damps the first updates.
     verbose : int, default=0
         1 prints the initialisation and each ``verbose_interval``-th
         iteration; 2 also prints timings and log-likelihood changes.
@@ -298,6 +320,9 @@ default='kmeans'
         prior: Any = None,
         random_state: Any = None,
         warm_start: bool = False,
+        batch_size: int | None = None,
+        learning_decay: float = 0.7,
+        learning_offset: float = 10.0,
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
@@ -319,6 +344,9 @@ default='kmeans'
         self.prior = prior
         self.random_state = random_state
         self.warm_start = warm_start
+        self.batch_size = batch_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
@@ -372,6 +400,8 @@ default='kmeans'
     def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> IntArray | None:
         name = type(self).__name__
         check_parameters(self.get_params(deep=False), name)
+        if is_out_of_core(X):
+            return self._fit_source(X, sample_weight, want_labels=want_labels)
         family = get_family(self.covariance_type)
         X = check_X(self, X, reset=True)
         n_samples, n_features = X.shape
@@ -382,6 +412,9 @@ default='kmeans'
                 f"{self.n_components} samples, got n_samples = {n_samples}. Reduce "
                 "n_components or provide more data."
             )
+        if self.batch_size is not None:
+            self._check_online_options(name)
+            return self._fit_online(X, weights, family, want_labels=want_labels)
         init_arrays = check_init_arrays(
             self.weights_init,
             self.means_init,
@@ -406,71 +439,27 @@ default='kmeans'
         prior = resolve_prior(
             self.prior, X, weights, self.n_components, self.covariance_type, name
         )
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         n_threads = resolve_n_threads(self.n_jobs)
-        reporter = _VerboseReporter(self.verbose, self.verbose_interval)
         source = ArraySource(X, weights, n_threads=n_threads)
 
-        best: EMResult | None = None
+        def start() -> tuple[GMMParams, list[Repair]]:
+            return self._initial_params(
+                X,
+                weights,
+                family,
+                random_state,
+                init_arrays,
+                n_threads,
+                noise_log_density,
+                noise_mask,
+                prior,
+            )
+
         with single_threaded_blas():
-            for init in range(n_init):
-                reporter.init_begin(init)
-                if do_init:
-                    params, init_repairs = self._initial_params(
-                        X,
-                        weights,
-                        family,
-                        random_state,
-                        init_arrays,
-                        n_threads,
-                        noise_log_density,
-                        noise_mask,
-                        prior,
-                    )
-                    lower_bound = -math.inf
-                else:
-                    params = _with_noise(self._fitted_params(), noise_log_density)
-                    init_repairs = []
-                    lower_bound = self.lower_bound_
-                if self.max_iter == 0:
-                    result = EMResult(params, 0, -math.inf, [], False)
-                else:
-                    result = fit_em(
-                        source,
-                        params,
-                        family,
-                        tol=self.tol,
-                        max_iter=self.max_iter,
-                        reg_covar=self.reg_covar,
-                        dtype=X.dtype,
-                        lower_bound=lower_bound,
-                        callback=reporter.iteration,
-                        equal_proportions=self.equal_proportions,
-                        prior=prior,
-                    )
-                    reporter.init_end(result.lower_bound, result.converged)
-                result.repairs[:0] = [(0, r) for r in init_repairs]
-                progress = FIT_PROGRESS.get()
-                if progress is not None:
-                    progress(init + 1, n_init)
-                if (
-                    best is None
-                    or result.objective > best.objective
-                    or best.objective == -math.inf
-                ):
-                    best = result
-            assert best is not None
-            _warn_repairs(best.repairs)
-            if not best.converged and self.max_iter > 0:
-                warnings.warn(
-                    "Best performing initialization did not converge. Try different "
-                    "init parameters, or increase max_iter, tol, or check for "
-                    "degenerate data.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
+            best = self._best_of_inits(
+                source, start, family, X.dtype, prior, noise_log_density
+            )
             self._set_fitted(best, family, X.dtype, noise_box)
             if prior is not None:
                 self.prior_: dict[str, Any] = prior.as_dict()
@@ -482,6 +471,447 @@ default='kmeans'
                 X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
             )
         return labels
+
+    def _best_of_inits(
+        self,
+        source: StatsSource,
+        start: Callable[[], tuple[GMMParams, list[Repair]]],
+        family: CovarianceFamily,
+        dtype: np.dtype[Any],
+        prior: ConjugatePrior | None,
+        noise_log_density: float | None = None,
+    ) -> EMResult:
+        """Run EM from ``n_init`` starts (or the warm start); keep the best."""
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        reporter = _VerboseReporter(self.verbose, self.verbose_interval)
+        best: EMResult | None = None
+        for init in range(n_init):
+            reporter.init_begin(init)
+            if do_init:
+                params, init_repairs = start()
+                lower_bound = -math.inf
+            else:
+                params = _with_noise(self._fitted_params(), noise_log_density)
+                init_repairs = []
+                lower_bound = self.lower_bound_
+            if self.max_iter == 0:
+                result = EMResult(params, 0, -math.inf, [], False)
+            else:
+                result = fit_em(
+                    source,
+                    params,
+                    family,
+                    tol=self.tol,
+                    max_iter=self.max_iter,
+                    reg_covar=self.reg_covar,
+                    dtype=dtype,
+                    lower_bound=lower_bound,
+                    callback=reporter.iteration,
+                    equal_proportions=self.equal_proportions,
+                    prior=prior,
+                )
+                reporter.init_end(result.lower_bound, result.converged)
+            result.repairs[:0] = [(0, r) for r in init_repairs]
+            progress = FIT_PROGRESS.get()
+            if progress is not None:
+                progress(init + 1, n_init)
+            if (
+                best is None
+                or result.objective > best.objective
+                or best.objective == -math.inf
+            ):
+                best = result
+        assert best is not None
+        _warn_repairs(best.repairs)
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different "
+                "init parameters, or increase max_iter, tol, or check for "
+                "degenerate data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return best
+
+    # ----------------------------------------------------------- out of core
+    def _fit_source(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
+        """Fit on data read pass by pass (a .npy path, memmap, factory, dask array)."""
+        name = type(self).__name__
+        family = get_family(self.covariance_type)
+        for param in ("resp_init", "noise_init"):
+            if getattr(self, param) is not None:
+                raise ValueError(
+                    f"{name}: {param} gives the start of a fit on in-memory rows and "
+                    "cannot be used with out-of-core data (a .npy path, memmap, chunk "
+                    "factory or dask array). Use init_params, or weights_init, "
+                    "means_init and precisions_init."
+                )
+        if self.noise is not None and self.noise is not False:
+            raise ValueError(
+                f"{name}: a noise component is not supported with out-of-core data "
+                "(its hypervolume needs the data's principal axes). Fit an in-memory "
+                "array, or set noise=None."
+            )
+        n_threads = resolve_n_threads(self.n_jobs)
+        source = as_source(X, sample_weight, n_threads, name)
+        random_state = check_random_state(self.random_state)
+        with single_threaded_blas():
+            summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+        n_features = summary.n_features
+        if summary.n_samples < self.n_components:
+            raise ValueError(
+                f"{name}: n_components={self.n_components} needs at least "
+                f"{self.n_components} samples, got n_samples = {summary.n_samples}. "
+                "Reduce n_components or provide more data."
+            )
+        if (
+            self.warm_start
+            and hasattr(self, "n_features_in_")
+            and self.n_features_in_ != n_features
+        ):
+            raise ValueError(
+                f"X has {n_features} features, but {name} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        self.n_features_in_ = n_features
+        if hasattr(self, "feature_names_in_"):
+            delattr(self, "feature_names_in_")
+        if self.batch_size is not None:
+            self._check_online_options(name)
+            return self._fit_online_source(
+                source, summary, family, random_state, want_labels=want_labels
+            )
+        init_arrays = check_init_arrays(
+            self.weights_init,
+            self.means_init,
+            self.precisions_init,
+            family,
+            self.n_components,
+            n_features,
+            name,
+        )
+        prior = self._source_prior(summary, name)
+
+        def start() -> tuple[GMMParams, list[Repair]]:
+            # The initialisation runs on the reservoir sample (documented).
+            return self._initial_params(
+                summary.sample,
+                None,
+                family,
+                random_state,
+                init_arrays,
+                n_threads,
+                prior=prior,
+            )
+
+        with single_threaded_blas():
+            best = self._best_of_inits(source, start, family, summary.dtype, prior)
+            self._set_fitted(best, family, summary.dtype)
+            if prior is not None:
+                self.prior_ = prior.as_dict()
+            elif hasattr(self, "prior_"):
+                delattr(self, "prior_")
+            if not want_labels:
+                return None
+            return source.labels(self._fitted_params(), family)
+
+    def _source_prior(self, summary: Any, name: str) -> ConjugatePrior | None:
+        """Mclust's default prior from the summary's exact moments."""
+        if self.prior is None:
+            return None
+        return resolve_prior(
+            self.prior,
+            summary.sample,
+            None,
+            self.n_components,
+            self.covariance_type,
+            name,
+            moments=(summary.weight, summary.mean, summary.covariance),
+        )
+
+    # ------------------------------------------------------------- online EM
+    def _check_online_options(self, name: str) -> None:
+        for param in ("resp_init", "noise_init", "prior"):
+            if getattr(self, param) is not None:
+                raise ValueError(
+                    f"{name}: {param} is not supported by online EM (batch_size or "
+                    "partial_fit). Fit by batch EM (batch_size=None) instead."
+                )
+        if self.noise is not None and self.noise is not False:
+            raise ValueError(
+                f"{name}: a noise component is not supported by online EM "
+                "(batch_size or partial_fit). Fit by batch EM (batch_size=None)."
+            )
+
+    def partial_fit(
+        self, X: Any, y: Any = None, sample_weight: Any = None
+    ) -> GaussianMixture:
+        """Update the model with one mini-batch by stepwise (online) EM.
+
+        The first call initialises the parameters from this batch with
+        ``init_params`` (or ``weights_init``/``means_init``/``precisions_init``),
+        unless the model was fitted before, in which case it continues from
+        the fitted parameters. Every call then runs one E-step on the batch
+        and blends its per-sample statistics into running statistics with the
+        step ``gamma_t = (t + learning_offset)^-learning_decay`` (Cappe &
+        Moulines 2009), followed by an M-step. On data from a fixed
+        distribution the parameters converge to the batch EM solution as the
+        steps shrink; on drifting data a smaller ``learning_decay`` follows
+        the drift more closely.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One mini-batch (the first needs at least ``n_components`` rows).
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights of the batch.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The updated estimator. ``n_iter_`` counts the batches seen,
+            ``lower_bound_`` is the batch's mean log-likelihood before the
+            update and ``lower_bounds_`` their history; ``converged_`` is
+            False (a stream has no end).
+        """
+        name = type(self).__name__
+        check_parameters(self.get_params(deep=False), name)
+        self._check_online_options(name)
+        family = get_family(self.covariance_type)
+        state: OnlineState | None = getattr(self, "_online_state", None)
+        fitted = hasattr(self, "weights_")
+        X = check_X(self, X, reset=not fitted, min_samples=1)
+        n_samples, n_features = X.shape
+        weights = check_sample_weight(sample_weight, n_samples, None, name)
+        n_threads = resolve_n_threads(self.n_jobs)
+        with single_threaded_blas():
+            if fitted:
+                params = self._fitted_params()
+                history = list(getattr(self, "lower_bounds_", []))
+            else:
+                if n_samples < self.n_components:
+                    raise ValueError(
+                        f"{name}: the first batch of partial_fit initialises the "
+                        f"model and needs at least n_components = {self.n_components} "
+                        f"rows, got {n_samples}."
+                    )
+                init_arrays = check_init_arrays(
+                    self.weights_init,
+                    self.means_init,
+                    self.precisions_init,
+                    family,
+                    self.n_components,
+                    n_features,
+                    name,
+                )
+                random_state = check_random_state(self.random_state)
+                params, repairs = self._initial_params(
+                    X, weights, family, random_state, init_arrays, n_threads
+                )
+                _warn_repairs([(0, r) for r in repairs])
+                history = []
+            batch = e_step(X, params, family, weights, n_threads=n_threads)
+            if batch.weight <= 0:
+                return self  # nothing to learn from an all-zero-weight batch
+            state, params, repairs = online_step(
+                state,
+                batch,
+                family,
+                learning_offset=self.learning_offset,
+                learning_decay=self.learning_decay,
+                reg_covar=self.reg_covar,
+                dtype=X.dtype,
+                equal_proportions=self.equal_proportions,
+            )
+        _warn_repairs([(state.n_steps, r) for r in repairs])
+        lower_bound = batch.loglik / batch.weight
+        history.append(lower_bound)
+        result = EMResult(params, state.n_steps, lower_bound, history, False)
+        self._set_fitted(result, family, X.dtype)
+        self._online_state = state
+        return self
+
+    def _online_epochs(
+        self,
+        batches: Callable[[int], Any],
+        params: GMMParams,
+        family: CovarianceFamily,
+        dtype: np.dtype[Any],
+        n_threads: int,
+    ) -> EMResult:
+        """Epochs of online EM; ``batches(epoch)`` yields ``(X, w)`` mini-batches."""
+        reporter = _VerboseReporter(self.verbose, self.verbose_interval)
+        reporter.init_begin(0)
+        state: OnlineState | None = None
+        lower_bounds: list[float] = []
+        repairs: list[tuple[int, Repair]] = []
+        previous = -math.inf
+        converged = False
+        epoch = 0
+        for epoch in range(1, self.max_iter + 1):
+            loglik = weight = 0.0
+            for Xb, wb in batches(epoch):
+                batch = e_step(Xb, params, family, wb, n_threads=n_threads)
+                if batch.weight <= 0:
+                    continue
+                loglik += batch.loglik
+                weight += batch.weight
+                state, params, step_repairs = online_step(
+                    state,
+                    batch,
+                    family,
+                    learning_offset=self.learning_offset,
+                    learning_decay=self.learning_decay,
+                    reg_covar=self.reg_covar,
+                    dtype=dtype,
+                    equal_proportions=self.equal_proportions,
+                )
+                repairs.extend((epoch, r) for r in step_repairs)
+            lower_bound = loglik / weight if weight > 0 else -math.inf
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous
+            reporter.iteration(epoch, lower_bound, change)
+            previous = lower_bound
+            if abs(change) < self.tol:
+                converged = True
+                break
+        reporter.init_end(previous, converged)
+        self._online_state = state
+        return EMResult(params, epoch, previous, lower_bounds, converged, repairs)
+
+    def _fit_online(
+        self,
+        X: FloatArray,
+        weights: FloatArray | None,
+        family: CovarianceFamily,
+        *,
+        want_labels: bool,
+    ) -> IntArray | None:
+        """``fit`` with ``batch_size``: epochs of online EM over an array."""
+        name = type(self).__name__
+        n_samples, n_features = X.shape
+        init_arrays = check_init_arrays(
+            self.weights_init,
+            self.means_init,
+            self.precisions_init,
+            family,
+            self.n_components,
+            n_features,
+            name,
+        )
+        random_state = check_random_state(self.random_state)
+        n_threads = resolve_n_threads(self.n_jobs)
+        assert self.batch_size is not None
+        batch_size = int(self.batch_size)
+        with single_threaded_blas():
+            params = self._online_start(
+                X, weights, family, random_state, init_arrays, n_threads
+            )
+
+            def batches(epoch: int) -> Any:
+                order = random_state.permutation(n_samples)
+                for lo in range(0, n_samples, batch_size):
+                    rows = np.sort(order[lo : lo + batch_size])
+                    yield X[rows], None if weights is None else weights[rows]
+
+            result = self._online_epochs(batches, params, family, X.dtype, n_threads)
+            self._finish_online(result, family, X.dtype)
+            if not want_labels:
+                return None
+            _, _, labels = estimate_log_prob_resp(
+                X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
+            )
+        return labels
+
+    def _online_start(
+        self,
+        X: FloatArray,
+        weights: FloatArray | None,
+        family: CovarianceFamily,
+        random_state: np.random.RandomState,
+        init_arrays: Any,
+        n_threads: int,
+    ) -> GMMParams:
+        """Start of online EM: warm start, or init_params on a random sample."""
+        if self.warm_start and hasattr(self, "weights_"):
+            return self._fitted_params()
+        n_samples = X.shape[0]
+        if n_samples > INIT_SAMPLE_SIZE:
+            rows = np.sort(random_state.choice(n_samples, INIT_SAMPLE_SIZE, False))
+            X = X[rows]
+            weights = None if weights is None else weights[rows]
+        params, repairs = self._initial_params(
+            X, weights, family, random_state, init_arrays, n_threads
+        )
+        _warn_repairs([(0, r) for r in repairs])
+        return params
+
+    def _finish_online(
+        self, result: EMResult, family: CovarianceFamily, dtype: np.dtype[Any]
+    ) -> None:
+        _warn_repairs(result.repairs)
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                f"Online EM did not converge in max_iter={self.max_iter} epochs. "
+                "Increase max_iter or tol, or the batch_size.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self._set_fitted(result, family, dtype)
+
+    def _fit_online_source(
+        self,
+        source: OutOfCoreSource,
+        summary: Any,
+        family: CovarianceFamily,
+        random_state: np.random.RandomState,
+        *,
+        want_labels: bool,
+    ) -> Any:
+        """``fit`` with ``batch_size`` on out-of-core data: chunks cut in batches."""
+        name = type(self).__name__
+        init_arrays = check_init_arrays(
+            self.weights_init,
+            self.means_init,
+            self.precisions_init,
+            family,
+            self.n_components,
+            summary.n_features,
+            name,
+        )
+        n_threads = resolve_n_threads(self.n_jobs)
+        chunks = getattr(source, "chunks", None)
+        if chunks is None:
+            raise ValueError(
+                f"{name}: batch_size (online EM) needs data read chunk by chunk "
+                "(a .npy path, memmap or chunk factory); a dask array is fitted by "
+                "batch EM with batch_size=None."
+            )
+        assert self.batch_size is not None
+        batch_size = int(self.batch_size)
+        with single_threaded_blas():
+            params = self._online_start(
+                summary.sample, None, family, random_state, init_arrays, n_threads
+            )
+
+            def batches(epoch: int) -> Any:
+                for Xc, wc in chunks():
+                    for lo in range(0, Xc.shape[0], batch_size):
+                        yield (
+                            Xc[lo : lo + batch_size],
+                            None if wc is None else wc[lo : lo + batch_size],
+                        )
+
+            result = self._online_epochs(
+                batches, params, family, summary.dtype, n_threads
+            )
+            self._finish_online(result, family, summary.dtype)
+            if not want_labels:
+                return None
+            return source.labels(self._fitted_params(), family)
 
     def _initial_params(
         self,

@@ -51,6 +51,7 @@ __all__ = [
     "OutOfCoreSource",
     "SummaryBuilder",
     "as_source",
+    "is_dask_array",
     "is_out_of_core",
 ]
 
@@ -568,10 +569,11 @@ def is_out_of_core(X: Any) -> bool:
         return True
     if callable(X) and not hasattr(X, "__array__"):
         return True
-    return _is_dask_array(X) or (hasattr(X, "summarize") and hasattr(X, "accumulate"))
+    return is_dask_array(X) or (hasattr(X, "summarize") and hasattr(X, "accumulate"))
 
 
-def _is_dask_array(X: Any) -> bool:
+def is_dask_array(X: Any) -> bool:
+    """Whether ``X`` is a ``dask.array.Array`` (without importing dask)."""
     module = type(X).__module__
     return module.startswith("dask.") and type(X).__name__ == "Array"
 
@@ -585,7 +587,7 @@ def as_source(
     or a memmap, a dask array for a dask array, and must be None for a chunk
     factory (whose chunks carry their weights).
     """
-    if _is_dask_array(X):
+    if is_dask_array(X):
         from gaussmix.distributed.dask import DaskSource
 
         return DaskSource(X, sample_weight, owner=owner)

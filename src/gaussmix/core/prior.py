@@ -219,6 +219,7 @@ def resolve_prior(
     n_components: int,
     covariance_type: str,
     owner: str = "GaussianMixture",
+    moments: tuple[float, FloatArray, FloatArray] | None = None,
 ) -> ConjugatePrior | None:
     """The prior of a ``prior`` setting, as mclust's ``defaultPrior(data, G, model)``.
 
@@ -239,6 +240,10 @@ def resolve_prior(
         scikit-learn's name or mclust's model name.
     owner : str, default="GaussianMixture"
         Name used in error messages.
+    moments : (total, mean, covariance), default=None
+        The data's total weight, weighted mean and covariance (divisor
+        ``total - 1``) when they were computed elsewhere (out-of-core data, in
+        one pass); ``X`` then only gives the number of features.
 
     Returns
     -------
@@ -279,7 +284,14 @@ def resolve_prior(
     X = np.asarray(X, dtype=np.float64)
     n_features = X.shape[1]
     w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
-    total = float(X.shape[0] if w is None else np.sum(w))
+    if moments is None:
+        total = float(X.shape[0] if w is None else np.sum(w))
+        data_mean = np.average(X, axis=0, weights=w)
+        centred = X - data_mean
+        weighted = centred if w is None else centred * w[:, None]
+        data_cov = (weighted.T @ centred) / (total - 1.0)
+    else:
+        total, data_mean, data_cov = moments
 
     shrinkage = given.get("shrinkage")
     if shrinkage is None:
@@ -293,7 +305,6 @@ def resolve_prior(
                 f"{owner}: prior shrinkage must be >= 0 (mclust: 'negative value "
                 f"given for shrinkage'); got {shrinkage!r}."
             )
-    data_mean = np.average(X, axis=0, weights=w)
     mean_given = given.get("mean")
     if mean_given is None:
         mean = data_mean
@@ -320,7 +331,7 @@ def resolve_prior(
 
     scale_given = given.get("scale")
     if scale_given is None:
-        scale = _default_scale(X, w, total, n_components, model, rule)
+        scale = _default_scale(data_cov, total, n_components, model, rule)
     else:
         scale = _scale(scale_given, rule, n_features, owner)
     return ConjugatePrior(
@@ -410,18 +421,14 @@ def _scale(value: Any, rule: _Rule, n_features: int, owner: str) -> FloatArray:
 
 
 def _default_scale(
-    X: FloatArray,
-    w: FloatArray | None,
+    cov: FloatArray,
     total: float,
     n_components: int,
     model: str,
     rule: _Rule,
 ) -> FloatArray:
-    """The default scale (mclust's) from the weighted variance, divisor sum(w) - 1."""
-    n_features = X.shape[1]
-    centred = X - np.average(X, axis=0, weights=w)
-    weighted = centred if w is None else centred * w[:, None]
-    cov = (weighted.T @ centred) / (total - 1.0)
+    """The default scale (mclust's) from the weighted covariance, divisor sum(w) - 1."""
+    n_features = cov.shape[0]
     var = np.diagonal(cov).copy()
     if model in ("E", "V"):
         return np.asarray(float(var[0]) / n_components**2)
