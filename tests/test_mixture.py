@@ -237,6 +237,9 @@ BAD_PARAMETER_VALUES = {
     "warm_start": ("yes", "True or False"),
     "verbose": (-1, "an integer >= 0"),
     "verbose_interval": (0, "an integer >= 1"),
+    "batch_size": (0, "None (batch EM) or an integer >= 1 (online EM on mini-batches)"),
+    "learning_decay": (0.5, "a number in (0.5, 1]"),
+    "learning_offset": (-1.0, "a finite number >= 0"),
     "n_jobs": (0, "None (all available cores), a positive integer, or -1"),
 }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 import time
 import warnings
 from collections import defaultdict
@@ -530,7 +532,7 @@ default='kmeans'
                 "init parameters, or increase max_iter, tol, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=_outside_stacklevel(),
             )
         return best
 
@@ -858,7 +860,7 @@ default='kmeans'
                 f"Online EM did not converge in max_iter={self.max_iter} epochs. "
                 "Increase max_iter or tol, or the batch_size.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=_outside_stacklevel(),
             )
         self._set_fitted(result, family, dtype)
 
@@ -1609,6 +1611,21 @@ def _log_max_resp(resp: FloatArray) -> FloatArray:
     return np.asarray(np.log(np.maximum(best, np.finfo(np.float64).tiny)))
 
 
+_PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
+
+
+def _outside_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside gaussmix, for the caller of warn."""
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _PACKAGE_DIR
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:
     """One DegenerateComponentWarning per (kind, component), with a count."""
     grouped: dict[tuple[str, int], list[tuple[int, Repair]]] = defaultdict(list)
@@ -1621,5 +1638,5 @@ def _warn_repairs(repairs: list[tuple[int, Repair]]) -> None:
         warnings.warn(
             f"{first.detail} {when}{again}. {first.advice}.",
             DegenerateComponentWarning,
-            stacklevel=4,
+            stacklevel=_outside_stacklevel(),
         )
