@@ -390,4 +390,5 @@ def test_larger_fit_with_weights_and_many_blocks(client):
     expected = fit_em(ArraySource(X.astype(np.float32), w), params0, family, **options)
     assert time.perf_counter() - start < 600
     assert got.n_iter == expected.n_iter
-    _assert_params_close(got.params, expected.params, rtol=1e-9)
+    # float32 log-densities: the products' rounding depends on the block edges.
+    _assert_params_close(got.params, expected.params, rtol=1e-6)
