@@ -57,8 +57,10 @@ __all__ = [
 
 #: Bytes of data per block read from a ``.npy`` file or a memmap.
 BLOCK_BYTES: Final = 32 * 2**20
-#: Rows of the reservoir sample on which out-of-core fits are initialised.
+#: Rows of the reservoir sample on which out-of-core fits are initialised (at
+#: most :data:`BLOCK_BYTES` of data, and never fewer than MIN_SAMPLE_ROWS rows).
 INIT_SAMPLE_SIZE: Final = 100_000
+MIN_SAMPLE_ROWS: Final = 2_000
 
 Chunk = npt.NDArray[Any] | tuple[npt.NDArray[Any], npt.NDArray[Any] | None]
 ChunkFactory = Callable[[], Iterable[Chunk]]
@@ -151,6 +153,7 @@ class SummaryBuilder:
         self.s2: FloatArray | None = None
         self.minimum: FloatArray | None = None
         self.maximum: FloatArray | None = None
+        self.filled = 0
         self.keys = np.empty(0)
         self.rows: FloatArray | None = None
         self.index = np.empty(0, dtype=np.int64)
@@ -166,7 +169,14 @@ class SummaryBuilder:
             self.s2 = np.zeros((d, d))
             self.minimum = np.full(d, np.inf)
             self.maximum = np.full(d, -np.inf)
-            self.rows = np.empty((0, d), dtype=X.dtype)
+            # The sample takes at most BLOCK_BYTES (fewer rows for wide data).
+            row_bytes = max(1, d * X.dtype.itemsize)
+            self.sample_size = min(
+                self.sample_size, max(MIN_SAMPLE_ROWS, BLOCK_BYTES // row_bytes)
+            )
+            self.rows = np.empty((self.sample_size, d), dtype=X.dtype)
+            self.keys = np.empty(self.sample_size)
+            self.index = np.empty(self.sample_size, dtype=np.int64)
         elif d != self.n_features:
             raise ValueError(
                 f"{self.owner}: chunk {chunk} has {d} features but the first chunk "
@@ -207,15 +217,30 @@ class SummaryBuilder:
         index = np.arange(self.n_samples, self.n_samples + n, dtype=np.int64)
         self.n_samples += n
         keep = np.isfinite(keys)
-        keys, index, rows = keys[keep], index[keep], X[keep]
-        all_keys = np.concatenate([self.keys, keys])
-        all_index = np.concatenate([self.index, index])
-        all_rows = np.concatenate([self.rows, rows])
-        if all_keys.size > self.sample_size:
-            top = np.argpartition(all_keys, all_keys.size - self.sample_size)
-            top = top[all_keys.size - self.sample_size :]
-            all_keys, all_index, all_rows = all_keys[top], all_index[top], all_rows[top]
-        self.keys, self.index, self.rows = all_keys, all_index, all_rows
+        m = self.sample_size
+        if self.filled == m:
+            keep &= keys > self.keys.min()  # cannot enter the full reservoir
+        keep_rows = np.flatnonzero(keep)
+        # Fill the free slots first, in row order.
+        take = keep_rows[: m - self.filled]
+        if take.size:
+            slots = slice(self.filled, self.filled + take.size)
+            self.rows[slots] = X[take]
+            self.keys[slots] = keys[take]
+            self.index[slots] = index[take]
+            self.filled += take.size
+        rest = keep_rows[take.size :]
+        if rest.size:
+            # Keep the m largest keys: the newcomers that beat them evict the smallest.
+            all_keys = np.concatenate([self.keys, keys[rest]])
+            top = np.argpartition(all_keys, rest.size)[rest.size :]
+            enter = top[top >= m] - m
+            stays = np.zeros(m, dtype=bool)
+            stays[top[top < m]] = True
+            evict = np.flatnonzero(~stays)
+            self.rows[evict] = X[rest[enter]]
+            self.keys[evict] = keys[rest[enter]]
+            self.index[evict] = index[rest[enter]]
 
     def result(self) -> DataSummary:
         """The summary of every chunk added."""
@@ -240,7 +265,7 @@ class SummaryBuilder:
         mean = self.shift + d
         scatter = self.s2 - self.weight * np.outer(d, d)
         covariance = scatter / max(self.weight - 1.0, np.finfo(float).tiny)
-        order = np.argsort(self.index)
+        order = np.argsort(self.index[: self.filled])
         return DataSummary(
             n_samples=self.n_samples,
             n_features=self.n_features,
@@ -414,6 +439,17 @@ class ChunkedSource:
                 f"{owner}: cannot read data of type {type(data).__name__} in chunks; "
                 "give a chunk factory, a .npy path or a numpy.memmap."
             )
+        if self.sample_weight is not None:
+            n_rows = (
+                self.memmap.shape[0]
+                if self.memmap is not None
+                else self._header()[0][0]
+            )
+            if self.sample_weight.shape != (n_rows,):
+                raise ValueError(
+                    f"{owner}: sample_weight has shape {self.sample_weight.shape} but "
+                    f"the data have {n_rows} rows; give one weight per row."
+                )
 
     # ---------------------------------------------------------------- reading
     def _header(self) -> tuple[tuple[int, ...], np.dtype[Any], bool, int]:
