@@ -53,6 +53,7 @@ from gaussmix.outofcore import (
     INIT_SAMPLE_SIZE,
     OutOfCoreSource,
     as_source,
+    is_dask_array,
     is_out_of_core,
 )
 from gaussmix.sources import ArraySource, StatsSource
@@ -1193,6 +1194,19 @@ default='kmeans'
         check_is_fitted(self)
         return check_X(self, X, reset=False, min_samples=1)
 
+    def _dask_predict(self, method: str, X: Any) -> Any:
+        """``method`` on a dask array: lazy, block by block (gaussmix.distributed)."""
+        check_is_fitted(self)
+        from gaussmix.distributed import dask as gm_dask
+
+        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        function = getattr(gm_dask, method)
+        return function(X, self._fitted_params(), self._family(), owner=method)
+
     def _family(self) -> CovarianceFamily:
         return get_family(self.covariance_type)
 
@@ -1214,8 +1228,11 @@ default='kmeans'
         -------
         log_density : ndarray of shape (n_samples,)
             ``log p(x)`` of every row (with a noise component, ``p`` includes
-            its density ``noise_weight_ / V``).
+            its density ``noise_weight_ / V``). For a dask array, a lazy dask
+            array computed block by block on the workers.
         """
+        if is_dask_array(X):
+            return self._dask_predict("score_samples", X)
         X = self._predict_input(X)
         with single_threaded_blas():
             log_norm, _, _ = estimate_log_prob_resp(
@@ -1245,6 +1262,11 @@ default='kmeans'
             ``sum_i w_i log p(x_i) / sum_i w_i``.
         """
         log_density = self.score_samples(X)
+        if is_dask_array(log_density):
+            if sample_weight is None:
+                return float(log_density.mean(dtype=np.float64).compute())
+            total = (log_density.astype(np.float64) * sample_weight).sum()
+            return float((total / sample_weight.sum()).compute())
         weights = check_sample_weight(
             sample_weight, log_density.shape[0], None, type(self).__name__
         )
@@ -1264,8 +1286,10 @@ default='kmeans'
         -------
         labels : ndarray of shape (n_samples,)
             Component labels; ``-1`` for rows most likely noise (with a noise
-            component).
+            component). For a dask array, a lazy dask array.
         """
+        if is_dask_array(X):
+            return self._dask_predict("predict", X)
         X = self._predict_input(X)
         with single_threaded_blas():
             _, _, labels = estimate_log_prob_resp(
@@ -1289,8 +1313,10 @@ default='kmeans'
         -------
         resp : ndarray of shape (n_samples, n_components) or (n_samples, n_components + 1)
             Responsibilities; each row sums to one. With a noise component the
-            last column is the noise.
+            last column is the noise. For a dask array, a lazy dask array.
         """
+        if is_dask_array(X):
+            return self._dask_predict("predict_proba", X)
         X = self._predict_input(X)
         with single_threaded_blas():
             _, resp, _ = estimate_log_prob_resp(

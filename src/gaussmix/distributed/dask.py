@@ -481,6 +481,7 @@ class DaskSource:
             np.minimum(builder.minimum, minimum, out=builder.minimum)
             np.maximum(builder.maximum, maximum, out=builder.maximum)
         builder.keys, builder.index, builder.rows = keys, index, rows
+        builder.filled = int(keys.size)
         return builder.result()
 
     # ------------------------------------------------------------ E-step pass
