@@ -31,9 +31,13 @@ sent the generator's state at its first row, not the numbers).
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import sys
 import uuid
 from collections.abc import Sequence
+from types import NoneType
 from typing import Any, Final
 
 import numpy as np
@@ -62,6 +66,12 @@ delayed: Any = _delayed
 
 #: Default fan-in of the tree reductions (statistics per summing task).
 SPLIT_EVERY: Final = 8
+#: Default malloc thresholds set in nanny-started workers (see ``_tune_malloc``).
+MALLOC_THRESHOLD: Final = 32 * 2**20
+#: glibc's ``mallopt`` parameters (malloc.h).
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+_malloc_tuned = False
 #: Uniforms drawn at once while the client's generator is moved past a block.
 _ADVANCE_ROWS: Final = 2**20
 
@@ -249,7 +259,41 @@ def _merge_reservoirs(sample_size: int, *parts: Reservoir) -> Reservoir:
     return _top(keys, index, rows, sample_size)
 
 
-def _block_stats(X: FloatArray, w: FloatArray | None, model: Model) -> SuffStats:
+def _tune_malloc(threshold: int | None) -> None:
+    """Keep the E-step's temporaries off ``mmap`` in a Dask worker process (once).
+
+    A distributed nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``,
+    which also freezes glibc's mmap threshold at 128 KiB: every temporary of
+    the E-step (a few MB per chunk) is then mapped, faulted in page by page and
+    unmapped, which made the E-step 4.5x slower in a worker than in a plain
+    process (measured, N=125,000, D=8, K=8, float32). Raising the mmap and trim
+    thresholds to ``threshold`` bytes restores most of it (1.3x); freed memory
+    beyond that is still returned to the system. Nothing is changed when the
+    variable is not set (not a nanny worker), when the user chose a mmap
+    threshold, or outside glibc.
+    """
+    global _malloc_tuned
+    if _malloc_tuned or threshold is None:
+        return
+    _malloc_tuned = True
+    if (
+        not sys.platform.startswith("linux")
+        or "MALLOC_TRIM_THRESHOLD_" not in os.environ
+        or "MALLOC_MMAP_THRESHOLD_" in os.environ
+    ):
+        return
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, int(threshold))
+    mallopt(_M_TRIM_THRESHOLD, int(threshold))
+
+
+def _block_stats(
+    X: FloatArray, w: FloatArray | None, model: Model, malloc_threshold: int | None
+) -> SuffStats:
+    _tune_malloc(malloc_threshold)
     params, family = model
     return e_step(X, params, family, w, n_threads=1)
 
@@ -332,10 +376,17 @@ class DaskSource:
         cluster (``X = X.persist()``) so that iterations do not recompute it.
     sample_weight : dask.array.Array or array-like of shape (n_samples,), default=None
         One non-negative weight per row; rechunked to ``X``'s row blocks.
+        In-memory weights are persisted on the active client's cluster.
     owner : str, default="GaussianMixture"
         Name used in error messages.
     split_every : int, default=8
         Fan-in of the tree reductions: statistics summed per task.
+    malloc_threshold : int or None, default=32 MiB
+        In workers started by a distributed nanny (which sets
+        ``MALLOC_TRIM_THRESHOLD_=65536``), glibc's mmap and trim thresholds
+        are raised to this many bytes on the first E-step task, so that the
+        E-step's temporaries are not mapped and unmapped on every chunk (4.5x
+        slower, measured). None leaves the workers' allocator alone.
 
     Attributes
     ----------
@@ -364,6 +415,7 @@ class DaskSource:
         *,
         owner: str = "GaussianMixture",
         split_every: int = SPLIT_EVERY,
+        malloc_threshold: int | None = MALLOC_THRESHOLD,
     ) -> None:
         if int(split_every) != split_every or split_every < 2:
             raise ValueError(
@@ -371,10 +423,15 @@ class DaskSource:
             )
         self.owner = owner
         self.split_every = int(split_every)
+        self.malloc_threshold = malloc_threshold
         self.X = _as_matrix(X, owner, known_rows=True)
         self.sample_weight = (
             None if sample_weight is None else _as_weights(sample_weight, self.X, owner)
         )
+        client = _default_client()
+        if client is not None and not isinstance(sample_weight, (da.Array, NoneType)):
+            # In-memory weights: sent to the cluster once, not in every pass's graph.
+            self.sample_weight = client.persist(self.sample_weight)
         self.n_samples = int(self.X.shape[0])
         self.n_features = int(self.X.shape[1])
         self.dtype: np.dtype[Any] = np.dtype(self.X.dtype)
@@ -515,6 +572,7 @@ class DaskSource:
                 self._blocks[i],
                 self._weights[i],
                 model,
+                self.malloc_threshold,
                 dask_key_name=(f"gaussmix-estep-{token}", i),
             )
             for i in blocks
