@@ -148,19 +148,16 @@ def test_accumulate_with_noise(persisted, data, weighted):
     _assert_stats_close(source.accumulate(params, family), e_step(X, params, family, w))
 
 
-def _malloc_tuned():
-    import gaussmix.distributed.dask as module
-
-    return module._malloc_tuned
-
-
 def test_workers_allocator_is_tuned(client, persisted, data):
     """Nanny workers (MALLOC_TRIM_THRESHOLD_ set) get their mmap threshold raised."""
     X, _ = data
     Xd, _ = persisted
     family = get_family("spherical")
     DaskSource(Xd).accumulate(_start(X, family, 2, seed=0), family)
-    assert any(client.run(_malloc_tuned).values())
+    tuned = client.run(
+        lambda: importlib.import_module("gaussmix.distributed.dask")._malloc_tuned
+    )
+    assert any(tuned.values())
 
 
 def test_default_scheduler_without_client(data, monkeypatch):

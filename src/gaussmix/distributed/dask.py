@@ -477,6 +477,16 @@ class DaskSource:
         blocks = self._nonempty()
         if not blocks:
             raise ValueError(f"{self.owner}: the dask array has no rows.")
+        # An empty first chunk sets the builder up (its sample size cap, its
+        # buffers) without drawing; the workers' sums are folded in below.
+        builder = SummaryBuilder(sample_size, random_state, self.owner)
+        builder.add(np.empty((0, self.n_features), self.dtype), None, 0)
+        assert builder.s1 is not None
+        assert builder.s2 is not None
+        assert builder.minimum is not None
+        assert builder.maximum is not None
+        assert builder.rows is not None
+        sample_size = builder.sample_size
         token = uuid.uuid4().hex[:12]
         first = self._blocks[0]
         shift: Any = (
@@ -521,15 +531,7 @@ class DaskSource:
             [shift, moments, sample], dask_key_name=f"gaussmix-summary-result-{token}"
         )
         shift_value, all_moments, (keys, index, rows) = _compute(root)
-        builder = SummaryBuilder(sample_size, random_state, self.owner)
-        d = self.n_features
-        builder.n_features = d
-        builder.dtype = self.dtype
         builder.shift = np.asarray(shift_value, dtype=np.float64)
-        builder.s1 = np.zeros(d)
-        builder.s2 = np.zeros((d, d))
-        builder.minimum = np.full(d, np.inf)
-        builder.maximum = np.full(d, -np.inf)
         for n, weight, s1, s2, minimum, maximum in all_moments:
             builder.n_samples += n
             builder.weight += weight
@@ -537,8 +539,10 @@ class DaskSource:
             builder.s2 += s2
             np.minimum(builder.minimum, minimum, out=builder.minimum)
             np.maximum(builder.maximum, maximum, out=builder.maximum)
-        builder.keys, builder.index, builder.rows = keys, index, rows
-        builder.filled = int(keys.size)
+        filled = int(keys.size)
+        builder.keys[:filled], builder.index[:filled] = keys, index
+        builder.rows[:filled] = rows
+        builder.filled = filled
         return builder.result()
 
     # ------------------------------------------------------------ E-step pass
