@@ -31,6 +31,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -110,7 +111,9 @@ def on_cluster(
         Client(cluster) as client,
     ):
         client.wait_for_workers(n_workers)
-        Xd = client.persist(da.from_array(X, chunks=(block_rows, X.shape[1])))
+        with warnings.catch_warnings():  # the data are sent once, on purpose
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            Xd = client.persist(da.from_array(X, chunks=(block_rows, X.shape[1])))
         wait(Xd)
         return run(Xd)
 
