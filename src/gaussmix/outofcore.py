@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: Bytes of data per block read from a ``.npy`` file or a memmap.
-BLOCK_BYTES: Final = 32 * 2**20
+BLOCK_BYTES: Final = 16 * 2**20
 #: Rows of the reservoir sample on which out-of-core fits are initialised (at
 #: most :data:`BLOCK_BYTES` of data, and never fewer than MIN_SAMPLE_ROWS rows).
 INIT_SAMPLE_SIZE: Final = 100_000
