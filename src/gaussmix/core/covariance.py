@@ -287,6 +287,67 @@ class CovarianceFamily(ABC):
         return f"{type(self).__name__}()"
 
 
+_F64: Final = np.dtype(np.float64)
+IntpArray = npt.NDArray[np.intp]
+_TRIU: dict[int, tuple[IntpArray, IntpArray, FloatArray]] = {}
+_PACKING: dict[int, tuple[IntpArray, IntpArray]] = {}
+
+
+def _triu(n_features: int) -> tuple[IntpArray, IntpArray, FloatArray]:
+    """``np.triu_indices(n_features)`` and the packed design's factors.
+
+    The factors are 1 on the diagonal, 2 off it. Cached (read-only): they were
+    rebuilt in every E- and M-step.
+    """
+    got = _TRIU.get(n_features)
+    if got is None:
+        iu0, iu1 = np.triu_indices(n_features)
+        factor = np.where(iu0 == iu1, 1.0, 2.0)
+        for a in (iu0, iu1, factor):
+            a.flags.writeable = False
+        got = _TRIU.setdefault(n_features, (iu0, iu1, factor))
+    return got
+
+
+def _packing(n_features: int) -> tuple[IntpArray, IntpArray]:
+    """Flat indices between a ``D x D`` matrix and its packed upper triangle.
+
+    ``pack`` picks the packed entries from a raveled matrix (``m[iu0, iu1]``);
+    ``unpack`` picks, for every entry of the raveled matrix, its packed entry
+    (``(i, j)`` and ``(j, i)`` share one). Cached, read-only.
+    """
+    got = _PACKING.get(n_features)
+    if got is None:
+        iu0, iu1, _ = _triu(n_features)
+        pack = iu0 * n_features + iu1
+        where = np.empty((n_features, n_features), dtype=np.intp)
+        where[iu0, iu1] = np.arange(iu0.size)
+        where[iu1, iu0] = np.arange(iu0.size)
+        unpack = where.ravel()
+        pack.flags.writeable = unpack.flags.writeable = False
+        got = _PACKING.setdefault(n_features, (pack, unpack))
+    return got
+
+
+_EYES: dict[int, tuple[FloatArray, BoolArray]] = {}
+
+
+def _eye_and_upper(n_features: int) -> tuple[FloatArray, BoolArray]:
+    """The identity ``(1, D, D)`` and the upper-triangle mask (cached, read-only).
+
+    The identity has a leading axis so that ``solve`` broadcasts it over a stack
+    in every NumPy version (NumPy 1 read a ``(D, D)`` right-hand side of a
+    ``(K, D, D)`` stack as ``D`` vectors when ``K == D``).
+    """
+    got = _EYES.get(n_features)
+    if got is None:
+        eye = np.eye(n_features)[None]
+        upper = np.triu(np.ones((n_features, n_features), dtype=bool))
+        eye.flags.writeable = upper.flags.writeable = False
+        got = _EYES.setdefault(n_features, (eye, upper))
+    return got
+
+
 def _upper_cholesky_inverse(covariance: FloatArray) -> FloatArray:
     """``U = L^{-T}`` for ``covariance = L L^T``, so that ``precision = U U^T``."""
     chol = linalg.cholesky(covariance, lower=True, check_finite=False)
@@ -298,7 +359,7 @@ def _upper_cholesky_inverse(covariance: FloatArray) -> FloatArray:
 
 def _factor_stack(covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
     n_components, n_features, _ = covariances.shape
-    if np.all(np.isfinite(covariances)):
+    if np.isfinite(covariances).all():
         # One batched LAPACK call for the whole stack: per-component SciPy calls
         # cost 30 us each in argument checking, most of a small model's M-step.
         try:
@@ -306,14 +367,15 @@ def _factor_stack(covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
         except np.linalg.LinAlgError:
             pass  # some component is not positive definite: find it below
         else:
-            eye = np.broadcast_to(np.eye(n_features), covariances.shape)
+            eye, upper = _eye_and_upper(n_features)
             # solve() pivots, so the inverse of the lower factor carries rounding
-            # noise above its diagonal: keep the exact triangle.
-            factors = np.triu(np.swapaxes(np.linalg.solve(chol, eye), -1, -2))
-            if np.all(np.isfinite(factors)):
-                return np.ascontiguousarray(factors, dtype=np.float64), np.zeros(
-                    n_components, dtype=bool
-                )
+            # noise above its diagonal: keep the exact triangle (np.triu's
+            # where(), with a cached mask). The identity broadcasts over the stack.
+            factors = np.where(
+                upper, np.swapaxes(np.linalg.solve(chol, eye), -1, -2), 0.0
+            )
+            if np.isfinite(factors).all():
+                return factors, np.zeros(n_components, dtype=bool)
     out = np.empty_like(covariances, dtype=np.float64)
     failed = np.zeros(n_components, dtype=bool)
     eye = np.eye(n_features)
@@ -398,7 +460,7 @@ class Full(CovarianceFamily):
         self, precisions_cholesky: FloatArray, n_features: int
     ) -> FloatArray:
         diag = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
-        return np.asarray(np.sum(np.log(diag), axis=1))
+        return np.asarray(np.log(diag).sum(axis=1))
 
     def to_dense(
         self, covariances: FloatArray, n_components: int, n_features: int
@@ -424,8 +486,9 @@ class Full(CovarianceFamily):
         )
         cov /= nk_eps[:, None, None]
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))  # exactly symmetric
-        idx = np.arange(cov.shape[1])
-        cov[:, idx, idx] += reg_covar
+        if reg_covar:
+            n_features = cov.shape[1]
+            cov.reshape(cov.shape[0], -1)[:, :: n_features + 1] += reg_covar
         return np.asarray(cov)
 
     def conditional_variances(
@@ -506,9 +569,13 @@ class Full(CovarianceFamily):
         prec = self.precisions(u)
         pd = np.einsum("kij,kj->ki", prec, d)
         const = const - 0.5 * np.einsum("ki,ki->k", d, pd)
-        iu0, iu1 = np.triu_indices(n_features)
-        quad = -0.5 * prec[:, iu0, iu1] * np.where(iu0 == iu1, 1.0, 2.0)
+        iu0, iu1, factor = _triu(n_features)
+        pack, _ = _packing(n_features)
+        # prec[:, iu0, iu1] as one take from the raveled matrices (the same entries).
+        quad = -0.5 * prec.reshape(n_components, -1).take(pack, axis=1) * factor
         coef = np.concatenate([quad, pd, const[:, None]], axis=1)
+        if dtype != np.float32:  # float64 data: the product is float64 anyway
+            return Prepared(coef=coef, dtype=_F64, extra={})
         # Size of the largest terms for a point one standard deviation from its mean.
         sd = np.sqrt(np.maximum(np.diagonal(params.covariances, axis1=1, axis2=2), 0.0))
         t = np.abs(d) + sd
@@ -539,7 +606,7 @@ class Full(CovarianceFamily):
             return np.asarray((R @ Z.T).ravel())
         n_components = R.shape[0]
         n_features = xcT.shape[0]
-        iu0, iu1 = np.triu_indices(n_features)
+        iu0, iu1, _ = _triu(n_features)
         n_packed = iu0.size
         out = np.empty((n_components, n_packed + n_features + 1))
         for k in range(n_components):
@@ -554,10 +621,9 @@ class Full(CovarianceFamily):
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         n_packed = n_features * (n_features + 1) // 2
         a = flat.reshape(n_components, n_packed + n_features + 1)
-        iu0, iu1 = np.triu_indices(n_features)
-        sxx = np.empty((n_components, n_features, n_features))
-        sxx[:, iu0, iu1] = a[:, :n_packed]
-        sxx[:, iu1, iu0] = a[:, :n_packed]
+        _, unpack = _packing(n_features)
+        # Both triangles from the packed entries, in one take (a new array).
+        sxx = a.take(unpack, axis=1).reshape(n_components, n_features, n_features)
         return a[:, -1].copy(), a[:, n_packed:-1].copy(), sxx
 
 
@@ -622,8 +688,8 @@ class Tied(CovarianceFamily):
         cov = sxx - cross - cross.T + (d.T * nk) @ d
         cov /= np.sum(nk_eps)
         cov = 0.5 * (cov + cov.T)
-        idx = np.arange(cov.shape[0])
-        cov[idx, idx] += reg_covar
+        if reg_covar:
+            cov.reshape(-1)[:: cov.shape[0] + 1] += reg_covar
         return np.asarray(cov)
 
     def conditional_variances(
@@ -680,9 +746,11 @@ class Tied(CovarianceFamily):
         const = const - 0.5 * np.einsum("ki,ki->k", e, e)
         if log_weights:
             const = const + np.log(params.weights)
+        coef = np.concatenate([e, const[:, None]], axis=1)
+        if dtype != np.float32:  # float64 data: the product is float64 anyway
+            return Prepared(coef=coef, dtype=_F64, extra={"uT": u.T})
         magnitude = (np.sqrt(np.einsum("ki,ki->k", e, e)) + math.sqrt(n_features)) ** 2
         cdt = self._compute_dtype(magnitude, dtype)
-        coef = np.concatenate([e, const[:, None]], axis=1)
         return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={"uT": u.T.astype(cdt)})
 
     def log_prob_T(
@@ -826,6 +894,8 @@ class Diag(CovarianceFamily):
         if log_weights:
             const = const + np.log(params.weights)
         coef = np.concatenate([-0.5 * prec, prec * d, const[:, None]], axis=1)
+        if dtype != np.float32:  # float64 data: the product is float64 anyway
+            return Prepared(coef=coef, dtype=_F64, extra={})
         t = np.abs(d) + 1.0 / params.precisions_cholesky
         magnitude = np.sum(prec * t * t + prec * np.abs(d) * t, axis=1)
         cdt = self._compute_dtype(magnitude, dtype)
@@ -965,6 +1035,8 @@ class Spherical(CovarianceFamily):
         coef = np.concatenate(
             [-0.5 * prec[:, None], prec[:, None] * d, const[:, None]], axis=1
         )
+        if dtype != np.float32:  # float64 data: the product is float64 anyway
+            return Prepared(coef=coef, dtype=_F64, extra={})
         t2 = (np.sqrt(dd) + np.sqrt(n_features / prec)) ** 2
         magnitude = 2.0 * prec * t2
         cdt = self._compute_dtype(magnitude, dtype)

@@ -70,6 +70,10 @@ SUBSET_SIZE: Final = 2000
 TREE_CACHE_SIZE: Final = 4
 _TREES: OrderedDict[tuple[str, str], HCTree] = OrderedDict()
 _TREES_LOCK = threading.Lock()
+#: Cuts of cached trees, by (digest, model, n_clusters): a grid of 14 models cuts
+#: the same tree at the same G 14 times (``hclass`` is a Python loop over merges).
+_CUTS: OrderedDict[tuple[str, str, int], IntArray] = OrderedDict()
+CUT_CACHE_SIZE: Final = 64
 
 _FLMAX: Final = float(np.finfo(np.float64).max)
 _EPS: Final = float(np.finfo(np.float64).eps)
@@ -703,10 +707,19 @@ def _full_tree(data: FloatArray, model: str) -> HCTree:
     Cutting the full tree at G gives the partition of a tree built down to G
     (the merges are greedy), so one tree serves every G of a selection grid.
     """
+    return _cached_tree(_tree_key(data, model))[0]
+
+
+def _tree_key(data: FloatArray, model: str) -> tuple[str, str, FloatArray]:
     digest = hashlib.blake2b(
         np.ascontiguousarray(data).tobytes() + str(data.shape).encode(),
         digest_size=16,
     ).hexdigest()
+    return digest, model, data
+
+
+def _cached_tree(key3: tuple[str, str, FloatArray]) -> tuple[HCTree, tuple[str, str]]:
+    digest, model, data = key3
     key = (digest, model)
     with _TREES_LOCK:
         tree = _TREES.get(key)
@@ -717,7 +730,25 @@ def _full_tree(data: FloatArray, model: str) -> HCTree:
                 _TREES.popitem(last=False)
         else:
             _TREES.move_to_end(key)
-    return tree
+    return tree, key
+
+
+def _cut_full_tree(data: FloatArray, model: str, n_clusters: int) -> IntArray:
+    """``hclass(_full_tree(data, model), n_clusters)``, cached with the tree."""
+    key3 = _tree_key(data, model)
+    cut_key = (key3[0], model, n_clusters)
+    with _TREES_LOCK:
+        labels = _CUTS.get(cut_key)
+        if labels is not None and (key3[0], model) in _TREES:
+            _CUTS.move_to_end(cut_key)
+            return labels.copy()
+    tree, _ = _cached_tree(key3)
+    labels = hclass(tree, n_clusters)
+    with _TREES_LOCK:
+        _CUTS[cut_key] = labels.copy()
+        while len(_CUTS) > CUT_CACHE_SIZE:
+            _CUTS.popitem(last=False)
+    return labels
 
 
 def mclust_initial_labels(
@@ -767,7 +798,7 @@ def mclust_initial_labels(
                 f"({data.shape[0]}); got {n_clusters}."
             )
         model = "VVV" if n > d else "EII"  # mclust compares all rows with d
-        labels = hclass(_full_tree(data, model), n_clusters)
+        labels = _cut_full_tree(data, model, n_clusters)
     if rows is None:
         return labels
     full = np.full(n, -1, dtype=np.intp)

@@ -41,6 +41,16 @@ COLLAPSE_RELATIVE: Final = 1e-12
 #: First amount added to a collapsed covariance, relative to the data variance.
 REPAIR_RELATIVE: Final = 1e-6
 _MAX_REPAIR_STEPS: Final = 12
+_TINY: Final = float(np.finfo(np.float64).tiny)
+_EPS: dict[Any, float] = {}
+
+
+def _machine_eps(dtype: Any) -> float:
+    """``float(np.finfo(dtype).eps)``, cached (``finfo`` costs microseconds a call)."""
+    eps = _EPS.get(dtype)
+    if eps is None:
+        eps = _EPS[dtype] = float(np.finfo(dtype).eps)
+    return eps
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray
     if every feature is constant, a scale the float format can still resolve.
     """
     n_features = stats.sx.shape[1]
-    total = float(np.sum(stats.nk))
+    total = float(stats.nk.sum())
     if total > 0.0:
         second = family.scatter_diagonal(stats.sxx, n_features) / total
         first = stats.sx.sum(axis=0) / total
@@ -81,9 +91,12 @@ def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray
         var = np.zeros(n_features)
     if not family.per_feature:
         # Only the total scatter is known: the mean variance is right, per feature not.
-        var = np.full(n_features, float(np.mean(var)))
+        # (sum / n is what np.mean computes, without its Python overhead.)
+        var = np.full(n_features, float(var.sum() / n_features))
     good = np.isfinite(var) & (var > 0.0)
-    if np.any(good):
+    if good.all():
+        return np.asarray(var)
+    if good.any():
         return np.where(good, var, float(np.mean(var[good])))
     scale = 1e-12 * (1.0 + float(np.max(np.abs(stats.shift), initial=0.0))) ** 2
     return np.full(n_features, scale)
@@ -99,6 +112,9 @@ def _collapsed(
     """Components that failed to factor or whose variance collapsed (``(K',)``)."""
     n_features = reference.size
     cond = family.conditional_variances(covariances, precisions_cholesky, n_features)
+    if not failed.any():
+        # Factored components have finite conditional variances: no NaN to compare.
+        return np.asarray(failed | ~(cond >= COLLAPSE_RELATIVE * reference).all(axis=1))
     with np.errstate(invalid="ignore"):
         tiny = ~np.all(cond >= COLLAPSE_RELATIVE * reference, axis=1)
     return np.asarray(failed | tiny)
@@ -148,11 +164,11 @@ def m_step(
     """
     repairs: list[Repair] = []
     nk = np.asarray(stats.nk, dtype=np.float64)
-    total = float(np.sum(nk))
+    total = float(nk.sum())
     # scikit-learn adds 10 eps to each nk; in units of the mean sample weight, so that
     # scaling every weight by a constant does not change the fit.
     mean_weight = stats.weight / stats.n_samples if stats.n_samples else 1.0
-    eps = 10.0 * float(np.finfo(dtype).eps) * mean_weight
+    eps = 10.0 * _machine_eps(dtype) * mean_weight
     nk_eps = nk + eps
     if prior is None:
         d = stats.sx / nk_eps[:, None]
@@ -166,8 +182,8 @@ def m_step(
         )
     weights = nk_eps.copy()
 
-    empty = nk < EMPTY_FRACTION * max(total, np.finfo(np.float64).tiny)
-    if np.any(empty) and np.any(~empty):
+    empty = nk < EMPTY_FRACTION * max(total, _TINY)
+    if empty.any() and not empty.all():
         means, covariances, weights = _reseed(
             family, means, covariances, weights, empty, repairs
         )
@@ -175,7 +191,7 @@ def m_step(
     precisions_cholesky, failed = family.precisions_cholesky(covariances)
     reference = _feature_variances(stats, family)
     failed = _collapsed(family, covariances, precisions_cholesky, failed, reference)
-    if np.any(failed):
+    if failed.any():
         covariances, precisions_cholesky = _repair_singular(
             family, reference, covariances, failed, repairs
         )
