@@ -9,9 +9,18 @@ higher is better: the same number with the opposite sign.)
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -33,8 +42,19 @@ MCLUST_MODELS = (
     "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
 )  # fmt: skip
 UNIVARIATE_MODELS = ("E", "V")
-#: Below this many data values ``n_jobs=None`` fits the grid serially.
+#: Below this many data values the fits are bound by Python (the GIL): threads
+#: only contend, so the grid runs in forked processes (or serially).
 SELECT_PARALLEL_MIN_VALUES = 100_000
+#: Smallest grid run in processes (docs/ARCHITECTURE.md, note 14).
+SELECT_PROCESS_MIN_FITS = 4
+#: Processes are forked once the fits done so far predict this much work left:
+#: a fork costs about 20 ms here (the fork, then both processes copying the pages
+#: they write to), and the estimate runs high (the largest K go first).
+SELECT_PROCESS_MIN_SECONDS = 0.1
+#: Initialisations whose fits run in forked processes. Not ``"kmeans"``:
+#: scikit-learn's KMeans runs on GNU OpenMP, whose thread team does not survive a
+#: fork (a child that used it after the parent had hung here for ever).
+FORK_SAFE_INITS = ("hc", "k-means++", "random", "random_from_data")
 CRITERIA = ("bic", "aic", "icl")
 
 #: Columns of the selection table, in order.
@@ -153,11 +173,22 @@ def select(
     grid = [(k, t) for t in types for k in ks]
     seeds = _grid_seeds(fit_kwargs.get("random_state"), len(grid))
     n_workers = min(resolve_n_threads(n_jobs), len(grid))
-    if n_jobs is None and np.size(X) < SELECT_PARALLEL_MIN_VALUES:
-        # Small data: each fit is Python-bound (the GIL), threads only add
-        # contention (faithful, 272 x 2: 1.50 s threaded against 1.20 s serial).
-        n_workers = 1
-    kwargs = {**fit_kwargs, "n_jobs": 1} if n_workers > 1 else dict(fit_kwargs)
+    mode = "serial"
+    if n_workers > 1:
+        if np.size(X) >= SELECT_PARALLEL_MIN_VALUES:
+            mode = "threads"
+        elif (
+            len(grid) >= SELECT_PROCESS_MIN_FITS
+            and fit_kwargs.get("init_params", "kmeans") in FORK_SAFE_INITS
+            and _can_fork()
+        ):
+            # Small data: each fit is Python-bound (the GIL) and threads only
+            # contend (faithful, 272 x 2: 1.50 s threaded against 1.20 s serial);
+            # processes run the fits really in parallel.
+            mode = "processes"
+        elif n_jobs is not None:
+            mode = "threads"  # asked for explicitly
+    kwargs = {**fit_kwargs, "n_jobs": 1} if mode != "serial" else dict(fit_kwargs)
 
     def run(i: int) -> tuple[GaussianMixture, dict[str, Any]]:
         k, t = grid[i]
@@ -165,22 +196,24 @@ def select(
         return _fit_one(X, k, t, {**kwargs, **extra})
 
     results: list[tuple[GaussianMixture, dict[str, Any]] | None] = [None] * len(grid)
-    if n_workers > 1:
+
+    def finished(i: int, done: tuple[GaussianMixture, dict[str, Any]]) -> None:
+        results[i] = done
+        if progress is not None:
+            progress(done[1])
+
+    if mode == "processes":
+        _run_forked(run, grid, n_workers, finished)
+    elif mode == "threads":
         # Threads: the fits spend their time in NumPy, which releases the GIL, and
         # the data is shared, not copied. Each fit runs its chunks serially.
         with single_threaded_blas(), ThreadPoolExecutor(max_workers=n_workers) as pool:
             futures = {pool.submit(run, i): i for i in range(len(grid))}
             for future in as_completed(futures):
-                done = future.result()
-                results[futures[future]] = done
-                if progress is not None:
-                    progress(done[1])
+                finished(futures[future], future.result())
     else:
         for i in range(len(grid)):
-            done = run(i)
-            results[i] = done
-            if progress is not None:
-                progress(done[1])
+            finished(i, run(i))
     records: list[dict[str, Any]] = []
     best: GaussianMixture | None = None
     best_value = math.inf
@@ -194,6 +227,193 @@ def select(
     if best is not None:
         best.set_params(n_jobs=None)  # the fits ran serially inside the pool
     return best, _as_table(records)
+
+
+FitResult = tuple[GaussianMixture, dict[str, Any]]
+
+
+def _can_fork() -> bool:
+    """Whether the grid may run in forked processes.
+
+    Needs the ``fork`` start method (not on Windows; there the grid runs
+    serially) and no other Python thread: a thread holding a lock at the fork
+    would leave the child waiting for it for ever.
+    """
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and multiprocessing.parent_process() is None
+    )
+
+
+@contextlib.contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """OpenMP limited to one thread in the block (a forked child cannot use a team)."""
+    from gaussmix._threads import _get_controller
+
+    with _get_controller().limit(limits=1, user_api="openmp"):
+        yield
+
+
+def _run_forked(
+    run: Callable[[int], FitResult],
+    grid: list[tuple[int, str]],
+    n_workers: int,
+    finished: Callable[[int, FitResult], None],
+) -> None:
+    """Run ``run(i)`` for every fit of the grid, in this process and forked ones.
+
+    The fits go in order of decreasing K (the long ones first, for an even
+    finish). They start here, serially: the first one builds what the fits
+    cache (the hierarchical tree of ``init_params="hc"``), which the children
+    then inherit, and only when the fits done so far predict at least
+    ``SELECT_PROCESS_MIN_SECONDS`` of work left are ``n_workers - 1`` children
+    forked. From then on this process and the children take the next fit from a
+    shared counter; each child sends its results back, pickled, when the
+    counter runs out. Every fit is the same computation as in the serial loop
+    (the same code, data and seed), so the results are identical. A fit that a
+    child could not finish or send (it failed, or the child died) is run here
+    afterwards, so an error of the fit itself is raised as in the serial loop.
+    """
+    order = sorted(range(len(grid)), key=lambda i: (-grid[i][0], i))
+    position = 0
+    started = time.perf_counter()
+    while position < len(order):
+        finished(order[position], run(order[position]))
+        position += 1
+        if position == 1:
+            started = time.perf_counter()  # the first fit also built the caches
+            continue
+        left = len(order) - position
+        per_fit = (time.perf_counter() - started) / (position - 1)
+        if left >= 2 and per_fit * left >= SELECT_PROCESS_MIN_SECONDS:
+            break
+    if position == len(order):
+        return
+    rest = order[position:]
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.RawValue("l", 0)
+    lock = ctx.Lock()
+
+    def next_fit() -> int | None:
+        with lock:
+            j = counter.value
+            counter.value = j + 1
+        return rest[j] if j < len(rest) else None
+
+    _reap_exiting()
+    mine: set[int] = set()
+    children: list[tuple[int, int]] = []  # (pid, read end of its result pipe)
+    complete = False
+    try:
+        # BLAS (and OpenMP, should a fit reach it) is limited before the fork:
+        # the children inherit one thread.
+        with single_threaded_blas(), _one_openmp_thread():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for _ in range(n_workers - 1):
+                read_end, write_end = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child (coverage is not forked)
+                    os.close(read_end)
+                    _child(run, next_fit, write_end)
+                os.close(write_end)
+                children.append((pid, read_end))
+            while (i := next_fit()) is not None:
+                finished(i, run(i))
+                mine.add(i)
+        received: dict[int, FitResult] = {}
+        for _, read_end in children:
+            received.update(_collect(read_end))
+        for i in sorted(received):
+            finished(i, received[i])
+        complete = True
+        # Fits a child took but did not return: run them here.
+        for i in sorted(set(rest) - mine - set(received)):
+            finished(i, run(i))
+    finally:
+        for pid, read_end in children:
+            with contextlib.suppress(OSError):
+                os.close(read_end)
+            # After an error here the children may still be fitting: stop them.
+            _reap(pid, block=not complete)
+
+
+def _child(
+    run: Callable[[int], FitResult], next_fit: Callable[[], int | None], out: int
+) -> None:  # pragma: no cover - runs in the forked child
+    """A forked worker: fit until the counter runs out, send the results, exit."""
+    code = 0
+    try:
+        results: dict[int, FitResult] = {}
+        while (i := next_fit()) is not None:
+            try:
+                results[i] = run(i)
+            except Exception:  # the parent runs it again and raises
+                continue
+        try:
+            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # unpicklable: the parent runs them
+            data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(out, "wb") as f:
+            f.write(data)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # never return into the parent's code
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _collect(read_end: int) -> dict[int, FitResult]:
+    """A child's results (empty if it died before sending them all)."""
+    chunks = []
+    while chunk := os.read(read_end, 1 << 20):
+        chunks.append(chunk)
+    try:
+        got = pickle.loads(b"".join(chunks))
+    except Exception:  # truncated: the child died
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
+#: Children that had not finished exiting when their results arrived (an exit
+#: takes 5-10 ms here, tearing down the copied address space): reaped later.
+_EXITING: list[int] = []
+
+
+def _reap(pid: int, *, block: bool) -> None:
+    """Collect a child's exit status; kill it first if ``block`` and it still runs.
+
+    Not blocking, a child still exiting is kept in ``_EXITING`` and collected by
+    the next grid or at the interpreter's exit.
+    """
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        if not block:
+            _EXITING.append(pid)
+            return
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # collected elsewhere (someone called os.wait)
+        pass
+
+
+def _reap_exiting(block: bool = False) -> None:
+    for pid in list(_EXITING):
+        _EXITING.remove(pid)
+        try:
+            if block:
+                os.waitpid(pid, 0)
+            elif os.waitpid(pid, os.WNOHANG)[0] == 0:
+                _EXITING.append(pid)
+        except ChildProcessError:
+            pass
+
+
+atexit.register(_reap_exiting, True)
 
 
 def expand_types(covariance_types: Iterable[str] | str, X: Any) -> list[str]:
