@@ -165,3 +165,29 @@ class TestErrors:
         X[3, 0] = np.nan
         with pytest.raises(ValueError, match="NaN"):
             GaussianMixture(2).partial_fit(X)
+
+
+def test_example_13_out_of_core_online_dask(tmp_path):
+    """examples/13_out_of_core_online_dask.py at --small sizes: its claims hold."""
+    import contextlib
+    import importlib.util
+    import io
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    path = Path(__file__).resolve().parents[1] / "examples"
+    path = path / "13_out_of_core_online_dask.py"
+    spec = importlib.util.spec_from_file_location("example_13", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = module.main(["--small", "--out", str(tmp_path)])
+    assert result["ooc_vs_memory"] < 1e-10
+    assert result["final_gap"] < 1.2  # the means moved by 3.6; they follow
+    assert 0 <= result["online_gap"] < 2e-3
+    if result["dask"] is not None:
+        assert result["dask"]["dask_vs_memory"] < 1e-10
+        assert result["dask"]["lazy_predict"]
+    assert Path(result["figures"][0]).stat().st_size > 10_000

@@ -61,6 +61,8 @@ BLOCK_BYTES: Final = 16 * 2**20
 #: most :data:`BLOCK_BYTES` of data, and never fewer than MIN_SAMPLE_ROWS rows).
 INIT_SAMPLE_SIZE: Final = 100_000
 MIN_SAMPLE_ROWS: Final = 2_000
+#: Narrow rows count as this many bytes when sizing read blocks.
+MIN_ROW_BYTES: Final = 64
 
 Chunk = npt.NDArray[Any] | tuple[npt.NDArray[Any], npt.NDArray[Any] | None]
 ChunkFactory = Callable[[], Iterable[Chunk]]
@@ -493,7 +495,9 @@ class ChunkedSource:
     def _rows_per_block(self, n_features: int, itemsize: int) -> int:
         if self.block_rows is not None:
             return max(1, int(self.block_rows))
-        return max(1, BLOCK_BYTES // max(1, n_features * itemsize))
+        # Per-row work arrays (keys, indices, log-densities) take about 64 bytes
+        # whatever the width: narrow rows are counted as that much.
+        return max(1, BLOCK_BYTES // max(MIN_ROW_BYTES, n_features * itemsize))
 
     def _weighted(self, block: npt.NDArray[Any], start: int) -> Chunk:
         if self.sample_weight is None:
