@@ -309,6 +309,19 @@ def _triu(n_features: int) -> tuple[IntpArray, IntpArray, FloatArray]:
     return got
 
 
+_NEG_HALF: dict[int, FloatArray] = {}
+
+
+def _neg_half(factor: FloatArray) -> FloatArray:
+    """``-0.5 * factor`` of :func:`_triu`, cached."""
+    got = _NEG_HALF.get(factor.size)
+    if got is None:
+        got = -0.5 * factor
+        got.flags.writeable = False
+        got = _NEG_HALF.setdefault(factor.size, got)
+    return got
+
+
 def _packing(n_features: int) -> tuple[IntpArray, IntpArray]:
     """Flat indices between a ``D x D`` matrix and its packed upper triangle.
 
@@ -572,7 +585,8 @@ class Full(CovarianceFamily):
         iu0, iu1, factor = _triu(n_features)
         pack, _ = _packing(n_features)
         # prec[:, iu0, iu1] as one take from the raveled matrices (the same entries).
-        quad = -0.5 * prec.reshape(n_components, -1).take(pack, axis=1) * factor
+        # (-0.5 x) f == x (-0.5 f) exactly for f in {1, 2}: one product.
+        quad = prec.reshape(n_components, -1).take(pack, axis=1) * _neg_half(factor)
         coef = np.concatenate([quad, pd, const[:, None]], axis=1)
         if dtype != np.float32:  # float64 data: the product is float64 anyway
             return Prepared(coef=coef, dtype=_F64, extra={})

@@ -580,20 +580,35 @@ class VEE(_InnerIteration, Full):
         objective = math.inf
         converged = False
         n_iter = 0
-        while n_iter < self.inner_max_iter:
-            n_iter += 1
-            inverse = (basis / shape) @ basis.T
-            volumes = np.maximum(np.einsum("kij,ji->k", s, inverse) / n_features, floor)
-            t, basis = np.linalg.eigh(np.einsum("k,kij->ij", nk_eps / volumes, s))
-            t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
-            shape = t / _geomean(t)
-            inverse = (basis / shape) @ basis.T
-            trace = np.einsum("kij,ji->k", s, inverse)
-            new = float(nk_eps @ (n_features * np.log(volumes) + trace / volumes))
-            if _converged(objective, new, self.inner_tol):
-                converged = True
-                break
-            objective = new
+        tol = self.inner_tol
+        einsum = np.einsum
+        # One error state for the loop: np.linalg.eigh's (invalid values mean that
+        # LAPACK did not converge; the other operations here cannot make any), so
+        # that the eigen-decomposition is the bare LAPACK call (same numbers).
+        try:
+            with np.errstate(
+                invalid="raise", over="ignore", divide="ignore", under="ignore"
+            ):
+                while n_iter < self.inner_max_iter:
+                    n_iter += 1
+                    inverse = (basis / shape) @ basis.T
+                    volumes = np.maximum(
+                        einsum("kij,ji->k", s, inverse) / n_features, floor
+                    )
+                    t, basis = _eigh_loop(einsum("k,kij->ij", nk_eps / volumes, s))
+                    t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
+                    shape = t / np.exp(np.log(t).sum() / n_features)  # _geomean
+                    inverse = (basis / shape) @ basis.T
+                    trace = einsum("kij,ji->k", s, inverse)
+                    new = float(
+                        nk_eps @ (n_features * np.log(volumes) + trace / volumes)
+                    )
+                    if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
+                        converged = True
+                        break
+                    objective = new
+        except FloatingPointError:
+            raise np.linalg.LinAlgError("Eigenvalues did not converge") from None
         self._record((basis, shape), n_iter, converged)
         common = _from_eigen(basis, shape)
         return _symmetric(volumes[:, None, None] * common[None])
@@ -664,6 +679,18 @@ def _svd_loop(a: FloatArray) -> tuple[FloatArray, FloatArray]:
         return p, rt
     p, _, rt = _SVD_FULL(a, signature="d->ddd")
     return p, rt
+
+
+_EIGH_LOWER: Any = getattr(_umath_linalg, "eigh_lo", None) if _SVD_FULL else None
+
+
+def _eigh_loop(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``np.linalg.eigh(a)`` for a caller that holds its error state (float64)."""
+    if _EIGH_LOWER is None:  # pragma: no cover - NumPy 1
+        values, vectors = np.linalg.eigh(a)
+        return values, vectors
+    values, vectors = _EIGH_LOWER(a, signature="d->dd")
+    return values, vectors
 
 
 def _shifted_scatter(scatter: FloatArray, largest: FloatArray) -> FloatArray:
