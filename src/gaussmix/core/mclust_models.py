@@ -573,6 +573,8 @@ class VEE(_InnerIteration, Full):
         n_features = s.shape[1]
         floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
         previous = self._previous((n_features, n_features))
+        basis: FloatArray
+        shape: FloatArray
         if previous is None:
             basis, shape = np.eye(n_features), np.ones(n_features)
         else:
