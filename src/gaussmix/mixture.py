@@ -446,7 +446,7 @@ default='kmeans'
         n_threads = resolve_n_threads(self.n_jobs)
         source = ArraySource(X, weights, n_threads=n_threads)
 
-        def start() -> tuple[GMMParams, list[Repair]]:
+        def start(family: CovarianceFamily) -> tuple[GMMParams, list[Repair]]:
             return self._initial_params(
                 X,
                 weights,
@@ -478,47 +478,81 @@ default='kmeans'
     def _best_of_inits(
         self,
         source: StatsSource,
-        start: Callable[[], tuple[GMMParams, list[Repair]]],
+        start: Callable[[CovarianceFamily], tuple[GMMParams, list[Repair]]],
         family: CovarianceFamily,
         dtype: np.dtype[Any],
         prior: ConjugatePrior | None,
         noise_log_density: float | None = None,
     ) -> EMResult:
-        """Run EM from ``n_init`` starts (or the warm start); keep the best."""
+        """Run EM from ``n_init`` starts (or the warm start); keep the best.
+
+        With several starts, spare cores and an in-memory array of moderate
+        size, the EM runs go to worker processes (:func:`_parallel_inits`). The
+        starts are drawn first, in order, in this process, and EM draws no
+        random numbers, so the result is the serial one, bit for bit. Each
+        start gets its own family object (mclust's families keep warm-start
+        state between M-steps), used for its first M-step and its EM run.
+        """
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         reporter = _VerboseReporter(self.verbose, self.verbose_interval)
+        em_options: dict[str, Any] = {
+            "tol": self.tol,
+            "max_iter": self.max_iter,
+            "reg_covar": self.reg_covar,
+            "dtype": dtype,
+            "equal_proportions": self.equal_proportions,
+            "prior": prior,
+        }
+        workers = _parallel_inits(
+            source, n_init if do_init else 1, self.max_iter, self.verbose, self.n_jobs
+        )
+        results: list[EMResult] = []
+        if workers > 1:
+            assert isinstance(source, ArraySource)
+            families = [get_family(self.covariance_type) for _ in range(n_init)]
+            starts = [start(f) for f in families]
+            results = _em_in_processes(
+                source, [p for p, _ in starts], families, em_options, workers
+            )
+            for init, ((_, init_repairs), result) in enumerate(
+                zip(starts, results, strict=True)
+            ):
+                result.repairs[:0] = [(0, r) for r in init_repairs]
+                progress = FIT_PROGRESS.get()
+                if progress is not None:
+                    progress(init + 1, n_init)
+        else:
+            for init in range(n_init):
+                reporter.init_begin(init)
+                if do_init:
+                    if init > 0:
+                        family = get_family(self.covariance_type)
+                    params, init_repairs = start(family)
+                    lower_bound = -math.inf
+                else:
+                    params = _with_noise(self._fitted_params(), noise_log_density)
+                    init_repairs = []
+                    lower_bound = self.lower_bound_
+                if self.max_iter == 0:
+                    result = EMResult(params, 0, -math.inf, [], False)
+                else:
+                    result = fit_em(
+                        source,
+                        params,
+                        family,
+                        lower_bound=lower_bound,
+                        callback=reporter.iteration,
+                        **em_options,
+                    )
+                    reporter.init_end(result.lower_bound, result.converged)
+                result.repairs[:0] = [(0, r) for r in init_repairs]
+                results.append(result)
+                progress = FIT_PROGRESS.get()
+                if progress is not None:
+                    progress(init + 1, n_init)
         best: EMResult | None = None
-        for init in range(n_init):
-            reporter.init_begin(init)
-            if do_init:
-                params, init_repairs = start()
-                lower_bound = -math.inf
-            else:
-                params = _with_noise(self._fitted_params(), noise_log_density)
-                init_repairs = []
-                lower_bound = self.lower_bound_
-            if self.max_iter == 0:
-                result = EMResult(params, 0, -math.inf, [], False)
-            else:
-                result = fit_em(
-                    source,
-                    params,
-                    family,
-                    tol=self.tol,
-                    max_iter=self.max_iter,
-                    reg_covar=self.reg_covar,
-                    dtype=dtype,
-                    lower_bound=lower_bound,
-                    callback=reporter.iteration,
-                    equal_proportions=self.equal_proportions,
-                    prior=prior,
-                )
-                reporter.init_end(result.lower_bound, result.converged)
-            result.repairs[:0] = [(0, r) for r in init_repairs]
-            progress = FIT_PROGRESS.get()
-            if progress is not None:
-                progress(init + 1, n_init)
+        for result in results:
             if (
                 best is None
                 or result.objective > best.objective
@@ -596,7 +630,7 @@ default='kmeans'
         )
         prior = self._source_prior(summary, name)
 
-        def start() -> tuple[GMMParams, list[Repair]]:
+        def start(family: CovarianceFamily) -> tuple[GMMParams, list[Repair]]:
             # The initialisation runs on the reservoir sample (documented).
             return self._initial_params(
                 summary.sample,
@@ -1602,6 +1636,63 @@ _NOISE_ATTRIBUTES: Final = (
     "noise_box_axes_",
     "noise_box_bounds_",
 )
+
+
+#: Restarts run in worker processes only for arrays up to this size (they are
+#: copied to the workers once per fit, by joblib's memory mapping) ...
+PARALLEL_INIT_MAX_BYTES: Final = 256 * 2**20
+#: ... and only when one E-step pass has at least this much work (rows times
+#: statistics per row): below it, starting the processes costs more than it saves.
+PARALLEL_INIT_MIN_WORK: Final = 2_000_000
+
+
+def _parallel_inits(
+    source: Any, n_init: int, max_iter: int, verbose: int, n_jobs: int | None
+) -> int:
+    """Number of processes for the ``n_init`` EM runs (1: in this process)."""
+    if n_init < 2 or max_iter == 0 or verbose or not isinstance(source, ArraySource):
+        return 1
+    n_threads = resolve_n_threads(n_jobs)
+    if n_threads < 2:
+        return 1
+    X = source.X
+    if X.nbytes > PARALLEL_INIT_MAX_BYTES:
+        return 1  # big data: the E-step's threads already use every core
+    if X.shape[0] * X.shape[1] * X.shape[1] < PARALLEL_INIT_MIN_WORK:
+        return 1
+    return min(n_threads, n_init)
+
+
+def _em_run(
+    X: FloatArray,
+    sample_weight: FloatArray | None,
+    params: GMMParams,
+    family: CovarianceFamily,
+    em_options: dict[str, Any],
+) -> EMResult:
+    """One EM run in a worker process (single-threaded BLAS and chunks)."""
+    with single_threaded_blas():
+        return fit_em(
+            ArraySource(X, sample_weight, n_threads=1), params, family, **em_options
+        )
+
+
+def _em_in_processes(
+    source: ArraySource,
+    starts: list[GMMParams],
+    families: list[CovarianceFamily],
+    em_options: dict[str, Any],
+    workers: int,
+) -> list[EMResult]:
+    """EM from every start, in ``workers`` joblib (loky) processes, in order."""
+    from joblib import Parallel, delayed
+
+    return list(
+        Parallel(n_jobs=workers, backend="loky")(
+            delayed(_em_run)(source.X, source.sample_weight, p, f, em_options)
+            for p, f in zip(starts, families, strict=True)
+        )
+    )
 
 
 def _with_noise(params: GMMParams, noise_log_density: float | None) -> GMMParams:
