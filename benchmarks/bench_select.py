@@ -9,8 +9,9 @@ or the univariate E and V) for K = 1..9 and pick the best by BIC:
 * mclust: ``mclustBIC(X, G = 1:9)`` (hierarchical initialisation, its defaults),
   timed inside ``Rscript`` with ``system.time`` (R start-up excluded);
 * gaussmix: ``gaussmix.select(X, range(1, 10), <the same models>,
-  init_params="hc", tol=1e-5 ...)`` in this process, fits in parallel threads
-  (``n_jobs=None``) and serially (``n_jobs=1``).
+  init_params="hc", tol=1e-5 ...)`` in this process, with the default
+  ``n_jobs=None`` (below 100,000 data values the grid runs in forked processes,
+  above in threads) and serially (``n_jobs=1``; skipped with ``--no-serial``).
 
 Prints seconds (median of ``--repeats``), the ratio mclust / gaussmix and both
 selections (model, K, BIC in mclust's sign).
