@@ -17,7 +17,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -394,13 +394,13 @@ default='kmeans'
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels (a lazy dask array when ``X`` is a dask array).
         """
         labels = self._fit(X, sample_weight, want_labels=True)
         assert labels is not None
-        return labels
+        return cast("IntArray", labels)
 
-    def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> IntArray | None:
+    def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
         name = type(self).__name__
         check_parameters(self.get_params(deep=False), name)
         if is_out_of_core(X):
@@ -602,14 +602,11 @@ default='kmeans'
                 f"{self.n_components} samples, got n_samples = {summary.n_samples}. "
                 "Reduce n_components or provide more data."
             )
-        if (
-            self.warm_start
-            and hasattr(self, "n_features_in_")
-            and self.n_features_in_ != n_features
-        ):
+        seen = getattr(self, "n_features_in_", None)
+        if self.warm_start and seen is not None and seen != n_features:
             raise ValueError(
                 f"X has {n_features} features, but {name} is expecting "
-                f"{self.n_features_in_} features as input."
+                f"{seen} features as input."
             )
         self.n_features_in_ = n_features
         if hasattr(self, "feature_names_in_"):
@@ -768,7 +765,7 @@ default='kmeans'
         history.append(lower_bound)
         result = EMResult(params, state.n_steps, lower_bound, history, False)
         self._set_fitted(result, family, X.dtype)
-        self._online_state = state
+        self._online_state: OnlineState | None = state
         return self
 
     def _online_epochs(
@@ -1266,7 +1263,7 @@ default='kmeans'
             array computed block by block on the workers.
         """
         if is_dask_array(X):
-            return self._dask_predict("score_samples", X)
+            return cast("FloatArray", self._dask_predict("score_samples", X))
         X = self._predict_input(X)
         with single_threaded_blas():
             log_norm, _, _ = estimate_log_prob_resp(
@@ -1323,7 +1320,7 @@ default='kmeans'
             component). For a dask array, a lazy dask array.
         """
         if is_dask_array(X):
-            return self._dask_predict("predict", X)
+            return cast("IntArray", self._dask_predict("predict", X))
         X = self._predict_input(X)
         with single_threaded_blas():
             _, _, labels = estimate_log_prob_resp(
@@ -1350,7 +1347,7 @@ default='kmeans'
             last column is the noise. For a dask array, a lazy dask array.
         """
         if is_dask_array(X):
-            return self._dask_predict("predict_proba", X)
+            return cast("FloatArray", self._dask_predict("predict_proba", X))
         X = self._predict_input(X)
         with single_threaded_blas():
             _, resp, _ = estimate_log_prob_resp(

@@ -122,6 +122,10 @@ class OutOfCoreSource(Protocol):
         """E-step statistics of one pass under ``params``."""
         ...
 
+    def labels(self, params: GMMParams, family: CovarianceFamily) -> Any:
+        """Most likely component of every row, in order (an array or a dask array)."""
+        ...
+
 
 class SummaryBuilder:
     """Accumulates a :class:`DataSummary` chunk by chunk (also used by Dask).

@@ -286,10 +286,12 @@ def resolve_prior(
     w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
     if moments is None:
         total = float(X.shape[0] if w is None else np.sum(w))
-        data_mean = np.average(X, axis=0, weights=w)
+        data_mean: FloatArray = np.asarray(
+            np.average(X, axis=0, weights=w), dtype=np.float64
+        )
         centred = X - data_mean
         weighted = centred if w is None else centred * w[:, None]
-        data_cov = (weighted.T @ centred) / (total - 1.0)
+        data_cov: FloatArray = (weighted.T @ centred) / (total - 1.0)
     else:
         total, data_mean, data_cov = moments
 
