@@ -360,13 +360,22 @@ default='kmeans'
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data, one row per sample.
+        X : array-like of shape (n_samples, n_features), str, os.PathLike, \
+numpy.memmap, callable or dask.array.Array
+            Training data, one row per sample. Besides arrays: the path of a
+            ``.npy`` file, a memmap, or a chunk factory (a callable returning a
+            new iterator over 2-D arrays or ``(X_chunk, weight_chunk)`` pairs,
+            the same data on every call) are read one pass per EM iteration,
+            with the initialisation run on a reservoir sample of
+            :data:`gaussmix.outofcore.INIT_SAMPLE_SIZE` rows; a dask array is
+            fitted on its workers (docs/scale.md). From the same initial
+            parameters, all give the in-memory fit.
         y : Ignored
             Present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. An integer weight counts its row that many
-            times; a zero weight ignores the row.
+            times; a zero weight ignores the row. (With a chunk factory, the
+            chunks carry their weights instead.)
 
         Returns
         -------
