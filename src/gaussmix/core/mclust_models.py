@@ -119,8 +119,8 @@ __all__ = [
     "VVV",
 ]
 
-#: Default relative tolerance of the inner iterations (mclust's ``tol[2]``).
-INNER_TOL: Final = 1e-10
+#: Default relative tolerance of the inner iterations: mclust's ``tol[2]``.
+INNER_TOL: Final = float(np.sqrt(np.finfo(np.float64).eps))  # 1.49e-8, as mclust
 #: Default cap on the inner iterations of one M-step (mclust's ``itmax[2]``).
 INNER_MAX_ITER: Final = 1000
 #: Variances and eigenvalues below this fraction of the pooled variance are
