@@ -11,7 +11,7 @@ import numbers
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from sklearn.utils.validation import validate_data
@@ -213,6 +213,27 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
         For sparse input.
     """
     name = type(estimator).__name__
+    if (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in _FLOAT_DTYPES
+        and X.shape[0] >= min_samples
+        and X.shape[1] >= 1
+        and not hasattr(estimator, "feature_names_in_")
+    ):
+        # A plain float array: what validate_data would check and set, without
+        # its container inspection (a fifth of a small model-selection fit).
+        if reset:
+            estimator.n_features_in_ = X.shape[1]
+        else:
+            expected = getattr(estimator, "n_features_in_", None)
+            if expected is not None and X.shape[1] != expected:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {name} is expecting "
+                    f"{expected} features as input."
+                )
+        _check_finite(X, name)
+        return X
     shape: tuple[int, ...] | None
     if isinstance(X, (list, tuple)):
         rows = np.asarray(X, dtype=object) if len(X) else np.empty(0)
@@ -268,6 +289,8 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
     _check_finite(Xv, name)
     return Xv
 
+
+_FLOAT_DTYPES: Final = (np.dtype(np.float64), np.dtype(np.float32))
 
 #: Largest magnitude accepted per dtype: the E-step and k-means square the data.
 MAX_ABS_VALUE = {np.dtype(np.float64): 1e100, np.dtype(np.float32): 1e15}

@@ -409,9 +409,16 @@ numpy.memmap, callable or dask.array.Array
         assert labels is not None
         return cast("IntArray", labels)
 
+    def _own_params(self) -> dict[str, Any]:
+        """``get_params(deep=False)`` with the parameter names cached per class."""
+        names = _PARAM_NAMES.get(type(self))
+        if names is None:
+            names = _PARAM_NAMES.setdefault(type(self), tuple(self._get_param_names()))
+        return {n: getattr(self, n) for n in names}
+
     def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
         name = type(self).__name__
-        check_parameters(self.get_params(deep=False), name)
+        check_parameters(self._own_params(), name)
         if is_out_of_core(X):
             return self._fit_source(X, sample_weight, want_labels=want_labels)
         family = get_family(self.covariance_type)
@@ -1528,13 +1535,18 @@ numpy.memmap, callable or dask.array.Array
             return float(np.sum(values)), float(values.shape[0])
         return float(values @ weights), float(np.sum(weights))
 
-    def _criteria(self, X: Any, sample_weight: Any = None) -> dict[str, float]:
+    def _criteria(
+        self, X: Any, sample_weight: Any = None, *, validated: bool = False
+    ) -> dict[str, float]:
         """Log-likelihood, AIC, BIC and ICL from one pass over ``X``.
 
         The same numbers as :meth:`score_samples`, :meth:`aic`, :meth:`bic`
         and :meth:`icl`, which would take four passes (model selection).
+        ``validated`` says that ``X`` is the array this model was just fitted
+        on, already validated (model selection).
         """
-        X = self._predict_input(X)
+        if not validated:
+            X = self._predict_input(X)
         with single_threaded_blas():
             log_density, resp, _ = estimate_log_prob_resp(
                 X,
@@ -1643,6 +1655,9 @@ _NOISE_ATTRIBUTES: Final = (
     "noise_box_bounds_",
 )
 
+
+#: Constructor parameter names per estimator class (inspect.signature is slow).
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}
 
 #: Restarts run in worker processes only for arrays up to this size (they are
 #: copied to the workers once per fit, by joblib's memory mapping) ...

@@ -165,7 +165,9 @@ def select(
         if name in fit_kwargs:
             raise TypeError(f"{name!r} is set by select; pass it as its own argument.")
     # Validate the data and the options once, before the grid.
-    check_X(GaussianMixture(), X, reset=True, min_samples=2)
+    Xv = check_X(GaussianMixture(), X, reset=True, min_samples=2)
+    # Fits see the caller's container (DataFrame column names are kept); the
+    # criteria are computed on the validated array, without validating it again.
     for t in types:
         check_parameters(
             GaussianMixture(covariance_type=t, **fit_kwargs).get_params(), "select"
@@ -193,7 +195,7 @@ def select(
     def run(i: int) -> tuple[GaussianMixture, dict[str, Any]]:
         k, t = grid[i]
         extra = {} if seeds is None else {"random_state": seeds[i]}
-        return _fit_one(X, k, t, {**kwargs, **extra})
+        return _fit_one(X, k, t, {**kwargs, **extra}, Xv)
 
     results: list[tuple[GaussianMixture, dict[str, Any]] | None] = [None] * len(grid)
 
@@ -445,8 +447,9 @@ def _grid_seeds(random_state: Any, n: int) -> list[int] | None:
 
 
 def _fit_one(
-    X: Any, k: int, t: str, kwargs: dict[str, Any]
+    X: Any, k: int, t: str, kwargs: dict[str, Any], Xv: Any = None
 ) -> tuple[GaussianMixture, dict[str, Any]]:
+    """Fit one cell of the grid; ``Xv`` is ``X`` validated (for the criteria)."""
     record: dict[str, Any] = {
         "n_components": k,
         "covariance_type": t,
@@ -465,7 +468,11 @@ def _fit_one(
             warnings.simplefilter("always")
             model.fit(X)
             record.update(
-                **model._criteria(X),
+                **(
+                    model._criteria(X)
+                    if Xv is None
+                    else model._criteria(Xv, validated=True)
+                ),
                 n_parameters=model._n_parameters(),
                 converged=bool(model.converged_),
                 n_iter=int(model.n_iter_),
