@@ -275,7 +275,13 @@ def part_dask(path: Path, n: int, iters: int, block: int) -> dict:
 
 # ---------------------------------------------------------------------- online
 def part_online(
-    path: Path, rows: int, batch_size: int, gap: float, init_params: str
+    path: Path,
+    rows: int,
+    batch_size: int,
+    gap: float,
+    init_params: str,
+    learning_decay: float = 0.7,
+    learning_offset: float = 10.0,
 ) -> dict:
     from gaussmix import GaussianMixture
 
@@ -315,7 +321,9 @@ def part_online(
                 reached_batch = (elapsed, it)
                 break
     # Online EM: partial_fit on shuffled mini-batches; checks every 1/8 epoch.
-    online = GaussianMixture(K, **init)
+    online = GaussianMixture(
+        K, learning_decay=learning_decay, learning_offset=learning_offset, **init
+    )
     elapsed = 0.0
     reached_online = None
     check_every = max(1, rows // batch_size // 8)
@@ -340,6 +348,8 @@ def part_online(
     return {
         "online_final_gap": best.score(X) - online_final,
         "init": init_params,
+        "learning_decay": learning_decay,
+        "learning_offset": learning_offset,
         "rows": rows,
         "batch_size": batch_size,
         "gap": gap,
@@ -382,6 +392,8 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--online-init", nargs="+", default=["kmeans", "random_from_data"]
     )
+    parser.add_argument("--learning-decay", type=float, default=0.7)
+    parser.add_argument("--learning-offset", type=float, default=10.0)
     parser.add_argument("--child-ooc", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_ooc:
@@ -429,7 +441,15 @@ def main(argv=None) -> None:
         if "online" in args.parts:
             rows = min(args.online_rows, args.n)
             for init in args.online_init:
-                r = part_online(path, rows, args.batch_size, 1e-3, init)
+                r = part_online(
+                    path,
+                    rows,
+                    args.batch_size,
+                    1e-3,
+                    init,
+                    args.learning_decay,
+                    args.learning_offset,
+                )
                 print(f"[online] {json.dumps(r)}")
                 print(
                     f"[online] {rows:,} rows, start {init} on a 100k sample; within "
