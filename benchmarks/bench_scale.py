@@ -280,8 +280,8 @@ def part_online(
     batch_size: int,
     gap: float,
     init_params: str,
-    learning_decay: float = 0.7,
-    learning_offset: float = 10.0,
+    learning_decay: float = 0.6,
+    learning_offset: float = 1.0,
 ) -> dict:
     from gaussmix import GaussianMixture
 
@@ -392,8 +392,8 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--online-init", nargs="+", default=["kmeans", "random_from_data"]
     )
-    parser.add_argument("--learning-decay", type=float, default=0.7)
-    parser.add_argument("--learning-offset", type=float, default=10.0)
+    parser.add_argument("--learning-decay", type=float, default=0.6)
+    parser.add_argument("--learning-offset", type=float, default=1.0)
     parser.add_argument("--child-ooc", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_ooc:

@@ -39,7 +39,7 @@ def test_fit_with_batch_size_reaches_the_batch_solution(data_and_batch_fit, cov)
         3, covariance_type=cov, random_state=0, batch_size=1000, max_iter=30, tol=1e-5
     ).fit(X)
     assert online.converged_
-    # Measured gaps: 2e-6 to 2e-5 nats per sample, means within 0.01.
+    # Measured gaps: 9e-6 to 2e-5 nats per sample.
     assert batch.score(X) - online.score(X) < 1e-3
     assert matched_gap(online.means_, batch.means_) < 0.05
 
@@ -53,7 +53,7 @@ def test_partial_fit_stream_reaches_the_batch_solution(data_and_batch_fit):
     assert gm.n_iter_ == 3 * 120
     assert len(gm.lower_bounds_) == gm.n_iter_
     assert not gm.converged_
-    assert batch.score(X) - gm.score(X) < 1e-3  # measured 5e-5
+    assert batch.score(X) - gm.score(X) < 1e-3  # measured 1.6e-4
     assert matched_gap(gm.means_, batch.means_) < 0.05
 
 
