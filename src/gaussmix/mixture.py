@@ -438,15 +438,7 @@ numpy.memmap, callable or dask.array.Array
         if self.batch_size is not None:
             self._check_online_options(name)
             return self._fit_online(X, weights, family, want_labels=want_labels)
-        init_arrays = check_init_arrays(
-            self.weights_init,
-            self.means_init,
-            self.precisions_init,
-            family,
-            self.n_components,
-            n_features,
-            name,
-        )
+        init_arrays = self._init_arrays(family, n_features, name)
         noise_box = self._noise_box(X, weights, name)
         noise_log_density = None if noise_box is None else -noise_box.log_volume
         if self.resp_init is not None:
@@ -484,16 +476,40 @@ numpy.memmap, callable or dask.array.Array
                 source, start, family, X.dtype, prior, noise_log_density
             )
             self._set_fitted(best, family, X.dtype, noise_box)
-            if prior is not None:
-                self.prior_: dict[str, Any] = prior.as_dict()
-            elif hasattr(self, "prior_"):
-                delattr(self, "prior_")
+            self._set_prior(prior)
             if not want_labels:
                 return None
-            _, _, labels = estimate_log_prob_resp(
-                X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
-            )
+            return self._labels(X, family, n_threads)
+
+    def _init_arrays(
+        self, family: CovarianceFamily, n_features: int, name: str
+    ) -> tuple[FloatArray | None, FloatArray | None, FloatArray | None]:
+        """The validated ``weights_init``, ``means_init`` and ``precisions_init``."""
+        return check_init_arrays(
+            self.weights_init,
+            self.means_init,
+            self.precisions_init,
+            family,
+            self.n_components,
+            n_features,
+            name,
+        )
+
+    def _labels(
+        self, X: FloatArray, family: CovarianceFamily, n_threads: int
+    ) -> IntArray:
+        """Labels of the training rows under the fitted parameters (fit_predict)."""
+        _, _, labels = estimate_log_prob_resp(
+            X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
+        )
         return labels
+
+    def _set_prior(self, prior: ConjugatePrior | None) -> None:
+        """``prior_`` after a fit: the resolved prior, or no attribute."""
+        if prior is not None:
+            self.prior_: dict[str, Any] = prior.as_dict()
+        elif hasattr(self, "prior_"):
+            delattr(self, "prior_")
 
     def _best_of_inits(
         self,
@@ -636,15 +652,7 @@ numpy.memmap, callable or dask.array.Array
             return self._fit_online_source(
                 source, summary, family, random_state, want_labels=want_labels
             )
-        init_arrays = check_init_arrays(
-            self.weights_init,
-            self.means_init,
-            self.precisions_init,
-            family,
-            self.n_components,
-            n_features,
-            name,
-        )
+        init_arrays = self._init_arrays(family, n_features, name)
         prior = self._source_prior(summary, name)
 
         def start(family: CovarianceFamily) -> tuple[GMMParams, list[Repair]]:
@@ -662,10 +670,7 @@ numpy.memmap, callable or dask.array.Array
         with single_threaded_blas():
             best = self._best_of_inits(source, start, family, summary.dtype, prior)
             self._set_fitted(best, family, summary.dtype)
-            if prior is not None:
-                self.prior_ = prior.as_dict()
-            elif hasattr(self, "prior_"):
-                delattr(self, "prior_")
+            self._set_prior(prior)
             if not want_labels:
                 return None
             return source.labels(self._fitted_params(), family)
@@ -752,15 +757,7 @@ numpy.memmap, callable or dask.array.Array
                         f"model and needs at least n_components = {self.n_components} "
                         f"rows, got {n_samples}."
                     )
-                init_arrays = check_init_arrays(
-                    self.weights_init,
-                    self.means_init,
-                    self.precisions_init,
-                    family,
-                    self.n_components,
-                    n_features,
-                    name,
-                )
+                init_arrays = self._init_arrays(family, n_features, name)
                 random_state = check_random_state(self.random_state)
                 params, repairs = self._initial_params(
                     X, weights, family, random_state, init_arrays, n_threads
@@ -847,15 +844,7 @@ numpy.memmap, callable or dask.array.Array
         """``fit`` with ``batch_size``: epochs of online EM over an array."""
         name = type(self).__name__
         n_samples, n_features = X.shape
-        init_arrays = check_init_arrays(
-            self.weights_init,
-            self.means_init,
-            self.precisions_init,
-            family,
-            self.n_components,
-            n_features,
-            name,
-        )
+        init_arrays = self._init_arrays(family, n_features, name)
         random_state = check_random_state(self.random_state)
         n_threads = resolve_n_threads(self.n_jobs)
         assert self.batch_size is not None
@@ -875,10 +864,7 @@ numpy.memmap, callable or dask.array.Array
             self._finish_online(result, family, X.dtype)
             if not want_labels:
                 return None
-            _, _, labels = estimate_log_prob_resp(
-                X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
-            )
-        return labels
+            return self._labels(X, family, n_threads)
 
     def _online_start(
         self,
@@ -927,15 +913,7 @@ numpy.memmap, callable or dask.array.Array
     ) -> Any:
         """``fit`` with ``batch_size`` on out-of-core data: chunks cut in batches."""
         name = type(self).__name__
-        init_arrays = check_init_arrays(
-            self.weights_init,
-            self.means_init,
-            self.precisions_init,
-            family,
-            self.n_components,
-            summary.n_features,
-            name,
-        )
+        init_arrays = self._init_arrays(family, summary.n_features, name)
         n_threads = resolve_n_threads(self.n_jobs)
         chunks = getattr(source, "chunks", None)
         if chunks is None:
