@@ -89,7 +89,9 @@ def test_fit_predict_and_warm_start(tmp_path):
     gm = GaussianMixture(3, random_state=0)
     labels = gm.fit_predict(path)
     np.testing.assert_array_equal(labels, gm.predict(X))
-    warm = GaussianMixture(3, random_state=0, warm_start=True, max_iter=2).fit(path)
+    warm = GaussianMixture(3, random_state=0, warm_start=True, max_iter=2)
+    with pytest.warns(UserWarning, match="did not converge"):
+        warm.fit(path)
     warm.set_params(max_iter=100)
     warm.fit(path)
     assert warm.converged_
