@@ -53,7 +53,7 @@ def assert_same_fit(a, b, rtol=RTOL):
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical", "VEV", "EVE"])
 def test_every_source_equals_in_memory(tmp_path, cov):
     X = blobs()
-    kw = {**start_of(X, 3, cov), "covariance_type": cov, "tol": 1e-9, "max_iter": 40}
+    kw = {**start_of(X, 3, cov), "covariance_type": cov, "tol": 1e-9, "max_iter": 200}
     ref = GaussianMixture(3, **kw).fit(X)
     path = tmp_path / "x.npy"
     np.save(path, X)

@@ -226,6 +226,9 @@ class _InnerIteration:
 
     inner_tol: ClassVar[float] = INNER_TOL
     inner_max_iter: ClassVar[int] = INNER_MAX_ITER
+    #: Whether :func:`gaussmix.em.fit_em` may loosen ``inner_tol`` while EM is
+    #: far from converged (it always ends with ``inner_tol`` itself).
+    adaptive_inner: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
