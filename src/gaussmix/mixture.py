@@ -479,7 +479,7 @@ numpy.memmap, callable or dask.array.Array
             self._set_prior(prior)
             if not want_labels:
                 return None
-            return self._labels(X, family, n_threads)
+            return self._prediction_pass(X, False, n_threads)[2]
 
     def _init_arrays(
         self, family: CovarianceFamily, n_features: int, name: str
@@ -495,14 +495,22 @@ numpy.memmap, callable or dask.array.Array
             name,
         )
 
-    def _labels(
-        self, X: FloatArray, family: CovarianceFamily, n_threads: int
-    ) -> IntArray:
-        """Labels of the training rows under the fitted parameters (fit_predict)."""
-        _, _, labels = estimate_log_prob_resp(
-            X, self._fitted_params(), family, want_resp=False, n_threads=n_threads
-        )
-        return labels
+    def _prediction_pass(
+        self, X: FloatArray, want_resp: bool, n_threads: int | None = None
+    ) -> tuple[FloatArray, FloatArray | None, IntArray]:
+        """One pass over validated ``X`` under the fitted parameters.
+
+        Returns ``log p(x)``, the responsibilities (with ``want_resp``) and the
+        labels: what every prediction method and the criteria read.
+        """
+        with single_threaded_blas():
+            return estimate_log_prob_resp(
+                X,
+                self._fitted_params(),
+                self._family(),
+                want_resp=want_resp,
+                n_threads=self._n_threads() if n_threads is None else n_threads,
+            )
 
     def _set_prior(self, prior: ConjugatePrior | None) -> None:
         """``prior_`` after a fit: the resolved prior, or no attribute."""
@@ -864,7 +872,7 @@ numpy.memmap, callable or dask.array.Array
             self._finish_online(result, family, X.dtype)
             if not want_labels:
                 return None
-            return self._labels(X, family, n_threads)
+            return self._prediction_pass(X, False, n_threads)[2]
 
     def _online_start(
         self,
@@ -1263,14 +1271,7 @@ numpy.memmap, callable or dask.array.Array
         if is_dask_array(X):
             return cast("FloatArray", self._dask_predict("score_samples", X))
         X = self._predict_input(X)
-        with single_threaded_blas():
-            log_norm, _, _ = estimate_log_prob_resp(
-                X,
-                self._fitted_params(),
-                self._family(),
-                want_resp=False,
-                n_threads=self._n_threads(),
-            )
+        log_norm, _, _ = self._prediction_pass(X, False)
         return log_norm
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
@@ -1320,14 +1321,7 @@ numpy.memmap, callable or dask.array.Array
         if is_dask_array(X):
             return cast("IntArray", self._dask_predict("predict", X))
         X = self._predict_input(X)
-        with single_threaded_blas():
-            _, _, labels = estimate_log_prob_resp(
-                X,
-                self._fitted_params(),
-                self._family(),
-                want_resp=False,
-                n_threads=self._n_threads(),
-            )
+        _, _, labels = self._prediction_pass(X, False)
         return labels
 
     def predict_proba(self, X: Any) -> FloatArray:
@@ -1347,14 +1341,7 @@ numpy.memmap, callable or dask.array.Array
         if is_dask_array(X):
             return cast("FloatArray", self._dask_predict("predict_proba", X))
         X = self._predict_input(X)
-        with single_threaded_blas():
-            _, resp, _ = estimate_log_prob_resp(
-                X,
-                self._fitted_params(),
-                self._family(),
-                want_resp=True,
-                n_threads=self._n_threads(),
-            )
+        _, resp, _ = self._prediction_pass(X, True)
         assert resp is not None
         return resp
 
@@ -1529,14 +1516,7 @@ numpy.memmap, callable or dask.array.Array
         """
         if not validated:
             X = self._predict_input(X)
-        with single_threaded_blas():
-            log_density, resp, _ = estimate_log_prob_resp(
-                X,
-                self._fitted_params(),
-                self._family(),
-                want_resp=True,
-                n_threads=self._n_threads(),
-            )
+        log_density, resp, _ = self._prediction_pass(X, True)
         assert resp is not None
         loglik, total = self._weighted_sum(log_density, sample_weight)
         entropy, _ = self._weighted_sum(_log_max_resp(resp), sample_weight)
