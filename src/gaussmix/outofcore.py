@@ -51,6 +51,7 @@ __all__ = [
     "OutOfCoreSource",
     "SummaryBuilder",
     "as_source",
+    "chunk_moments",
     "is_dask_array",
     "is_out_of_core",
 ]
@@ -194,34 +195,13 @@ class SummaryBuilder:
                 f"chunk had {self.dtype}; give every chunk the same dtype."
             )
         assert self.shift is not None
-        assert self.s1 is not None
-        assert self.s2 is not None
-        assert self.minimum is not None
-        assert self.maximum is not None
         assert self.rows is not None
         if n == 0:
             return
-        xc = X.astype(np.float64) - self.shift
-        if w is None:
-            self.weight += n
-            self.s1 += xc.sum(axis=0)
-            self.s2 += xc.T @ xc
-            live = X
-            u = self.random_state.random_sample(n)
-            keys = np.log(u)
-        else:
-            self.weight += float(np.sum(w))
-            self.s1 += w @ xc
-            self.s2 += (xc * w[:, None]).T @ xc
-            live = X[w > 0]
-            u = self.random_state.random_sample(n)
-            with np.errstate(divide="ignore"):
-                keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
-        if live.shape[0]:
-            np.minimum(self.minimum, live.min(axis=0), out=self.minimum)
-            np.maximum(self.maximum, live.max(axis=0), out=self.maximum)
+        u = np.asarray(self.random_state.random_sample(n))
+        moments, keys = chunk_moments(X, w, self.shift, u)
         index = np.arange(self.n_samples, self.n_samples + n, dtype=np.int64)
-        self.n_samples += n
+        self.add_moments(*moments)
         keep = np.isfinite(keys)
         m = self.sample_size
         if self.filled == m:
@@ -247,6 +227,37 @@ class SummaryBuilder:
             self.rows[evict] = X[rest[enter]]
             self.keys[evict] = keys[rest[enter]]
             self.index[evict] = index[rest[enter]]
+
+    def add_moments(
+        self,
+        n: int,
+        weight: float,
+        s1: FloatArray,
+        s2: FloatArray,
+        minimum: FloatArray,
+        maximum: FloatArray,
+    ) -> None:
+        """Fold the moments of ``n`` rows (:func:`chunk_moments`) into the sums."""
+        assert self.s1 is not None
+        assert self.s2 is not None
+        assert self.minimum is not None
+        assert self.maximum is not None
+        self.n_samples += n
+        self.weight += weight
+        self.s1 += s1
+        self.s2 += s2
+        np.minimum(self.minimum, minimum, out=self.minimum)
+        np.maximum(self.maximum, maximum, out=self.maximum)
+
+    def set_reservoir(
+        self, keys: FloatArray, index: IntArray, rows: FloatArray
+    ) -> None:
+        """Replace the sample by one drawn elsewhere (at most ``sample_size`` rows)."""
+        assert self.rows is not None
+        filled = int(keys.size)
+        self.keys[:filled], self.index[:filled] = keys, index
+        self.rows[:filled] = rows
+        self.filled = filled
 
     def result(self) -> DataSummary:
         """The summary of every chunk added."""
@@ -286,10 +297,49 @@ class SummaryBuilder:
         )
 
 
+def chunk_moments(
+    X: FloatArray, w: FloatArray | None, shift: FloatArray, u: FloatArray
+) -> tuple[
+    tuple[int, float, FloatArray, FloatArray, FloatArray, FloatArray], FloatArray
+]:
+    """Moments of one chunk about ``shift`` and its rows' reservoir keys.
+
+    Returns ``(n, weight, s1, s2, minimum, maximum)`` (the bounds over rows with
+    a positive weight) and the keys ``log(u) / w`` (``-inf`` for zero weights),
+    from the row uniforms ``u``. Shared by :class:`SummaryBuilder` and the Dask
+    source's blocks, so that both give the same summary.
+    """
+    n, d = X.shape
+    xc = X.astype(np.float64) - shift
+    weight: float
+    if w is None:
+        weight = float(n)
+        s1 = xc.sum(axis=0)
+        s2 = xc.T @ xc
+        live = X
+        keys = np.log(u)
+    else:
+        weight = float(np.sum(w))
+        s1 = w @ xc
+        s2 = (xc * w[:, None]).T @ xc
+        live = X[w > 0]
+        with np.errstate(divide="ignore"):
+            keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
+    if live.shape[0]:
+        minimum, maximum = live.min(axis=0), live.max(axis=0)
+    else:
+        minimum, maximum = np.full(d, np.inf, X.dtype), np.full(d, -np.inf, X.dtype)
+    return (n, weight, s1, s2, minimum, maximum), keys
+
+
 def validate_chunk(
-    item: Any, chunk: int, owner: str
+    item: Any, chunk: int, owner: str, check_values: bool = True
 ) -> tuple[FloatArray, FloatArray | None]:
-    """A factory's item as a float array and optional weights, or a clear error."""
+    """A factory's item as a float array and optional weights, or a clear error.
+
+    ``check_values=False`` skips the scan for NaN, infinity and negative
+    weights (data read again from a file that the first pass validated).
+    """
     w: Any = None
     if isinstance(item, tuple):
         if len(item) != 2:
@@ -313,7 +363,7 @@ def validate_chunk(
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    if not np.isfinite(X).all():
+    if check_values and not np.isfinite(X).all():
         bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
         raise ValueError(
             f"{owner}: chunk {chunk} contains NaN or infinity in {bad.size} rows "
@@ -328,7 +378,7 @@ def validate_chunk(
                 f"{owner}: chunk {chunk} has {X.shape[0]} rows but its sample weights "
                 f"have shape {weights.shape}; give one weight per row."
             )
-        if not np.isfinite(weights).all() or (weights < 0).any():
+        if check_values and (not np.isfinite(weights).all() or (weights < 0).any()):
             raise ValueError(
                 f"{owner}: the sample weights of chunk {chunk} must be finite and "
                 "non-negative."
@@ -555,12 +605,15 @@ class ChunkedSource:
 
     def chunks(self) -> Iterator[tuple[FloatArray, FloatArray | None]]:
         """Validated ``(X, sample_weight)`` chunks of one pass."""
+        # A file or memmap holds what the first pass validated; a factory may
+        # not, so its chunks are scanned on every pass.
+        check_values = self.factory is not None or self.n_samples is None
         items = self._items()
         if self.prefetch > 0:
             items = _Prefetch(items, self.prefetch)
         count = 0
         for i, item in enumerate(items):
-            X, w = validate_chunk(item, i, self.owner)
+            X, w = validate_chunk(item, i, self.owner, check_values)
             count += X.shape[0]
             yield X, w
         if self.n_samples is not None and count != self.n_samples:

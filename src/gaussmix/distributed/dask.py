@@ -47,7 +47,7 @@ from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step, estimate_log_prob_resp
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
-from gaussmix.outofcore import DataSummary, SummaryBuilder
+from gaussmix.outofcore import DataSummary, SummaryBuilder, chunk_moments
 
 try:
     import dask.array as _dask_array
@@ -210,38 +210,19 @@ def _block_summary(
 ) -> tuple[Moments, Reservoir]:
     """Moments about ``shift`` and the block's best ``sample_size`` rows by key.
 
-    The algebra is :meth:`gaussmix.outofcore.SummaryBuilder.add`'s, so the sums
-    of these moments in block order are the builder's.
+    The algebra is :func:`gaussmix.outofcore.chunk_moments`, as in
+    :meth:`~gaussmix.outofcore.SummaryBuilder.add`, so the sums of these
+    moments in block order are the builder's.
     """
     _check_block(X, w, block, start, owner)
     n = X.shape[0]
-    xc = X.astype(np.float64) - shift
     generator = np.random.RandomState()
     generator.set_state(state)
-    u = generator.random_sample(n)
-    weight: float
-    if w is None:
-        weight = n
-        s1 = xc.sum(axis=0)
-        s2 = xc.T @ xc
-        live = X
-        keys = np.log(u)
-    else:
-        weight = float(np.sum(w))
-        s1 = w @ xc
-        s2 = (xc * w[:, None]).T @ xc
-        live = X[w > 0]
-        with np.errstate(divide="ignore"):
-            keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
-    d = X.shape[1]
-    if live.shape[0]:
-        minimum, maximum = live.min(axis=0), live.max(axis=0)
-    else:
-        minimum, maximum = np.full(d, np.inf, X.dtype), np.full(d, -np.inf, X.dtype)
+    moments, keys = chunk_moments(X, w, shift, np.asarray(generator.random_sample(n)))
     index = np.arange(start, start + n, dtype=np.int64)
     keep = np.isfinite(keys)
     reservoir = _top(keys[keep], index[keep], X[keep], sample_size)
-    return (n, weight, s1, s2, minimum, maximum), reservoir
+    return moments, reservoir
 
 
 def _moments_of(part: tuple[Moments, Reservoir]) -> Moments:
@@ -481,11 +462,6 @@ class DaskSource:
         # buffers) without drawing; the workers' sums are folded in below.
         builder = SummaryBuilder(sample_size, random_state, self.owner)
         builder.add(np.empty((0, self.n_features), self.dtype), None, 0)
-        assert builder.s1 is not None
-        assert builder.s2 is not None
-        assert builder.minimum is not None
-        assert builder.maximum is not None
-        assert builder.rows is not None
         sample_size = builder.sample_size
         token = uuid.uuid4().hex[:12]
         first = self._blocks[0]
@@ -532,17 +508,9 @@ class DaskSource:
         )
         shift_value, all_moments, (keys, index, rows) = _compute(root)
         builder.shift = np.asarray(shift_value, dtype=np.float64)
-        for n, weight, s1, s2, minimum, maximum in all_moments:
-            builder.n_samples += n
-            builder.weight += weight
-            builder.s1 += s1
-            builder.s2 += s2
-            np.minimum(builder.minimum, minimum, out=builder.minimum)
-            np.maximum(builder.maximum, maximum, out=builder.maximum)
-        filled = int(keys.size)
-        builder.keys[:filled], builder.index[:filled] = keys, index
-        builder.rows[:filled] = rows
-        builder.filled = filled
+        for moments in all_moments:
+            builder.add_moments(*moments)
+        builder.set_reservoir(keys, index, rows)
         return builder.result()
 
     # ------------------------------------------------------------ E-step pass
