@@ -47,6 +47,7 @@ from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
+from gaussmix.core.stats import SuffStats
 from gaussmix.em import EMResult, OnlineState, fit_em, online_step
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.outofcore import (
@@ -711,6 +712,25 @@ numpy.memmap, callable or dask.array.Array
                 "(batch_size or partial_fit). Fit by batch EM (batch_size=None)."
             )
 
+    def _online_update(
+        self,
+        state: OnlineState | None,
+        batch: SuffStats,
+        family: CovarianceFamily,
+        dtype: np.dtype[Any],
+    ) -> tuple[OnlineState, GMMParams, list[Repair]]:
+        """One stepwise-EM update with this estimator's settings."""
+        return online_step(
+            state,
+            batch,
+            family,
+            learning_offset=self.learning_offset,
+            learning_decay=self.learning_decay,
+            reg_covar=self.reg_covar,
+            dtype=dtype,
+            equal_proportions=self.equal_proportions,
+        )
+
     def partial_fit(
         self, X: Any, y: Any = None, sample_weight: Any = None
     ) -> GaussianMixture:
@@ -775,16 +795,7 @@ numpy.memmap, callable or dask.array.Array
             batch = e_step(X, params, family, weights, n_threads=n_threads)
             if batch.weight <= 0:
                 return self  # nothing to learn from an all-zero-weight batch
-            state, params, repairs = online_step(
-                state,
-                batch,
-                family,
-                learning_offset=self.learning_offset,
-                learning_decay=self.learning_decay,
-                reg_covar=self.reg_covar,
-                dtype=X.dtype,
-                equal_proportions=self.equal_proportions,
-            )
+            state, params, repairs = self._online_update(state, batch, family, X.dtype)
         _warn_repairs([(state.n_steps, r) for r in repairs])
         lower_bound = batch.loglik / batch.weight
         history.append(lower_bound)
@@ -818,15 +829,8 @@ numpy.memmap, callable or dask.array.Array
                     continue
                 loglik += batch.loglik
                 weight += batch.weight
-                state, params, step_repairs = online_step(
-                    state,
-                    batch,
-                    family,
-                    learning_offset=self.learning_offset,
-                    learning_decay=self.learning_decay,
-                    reg_covar=self.reg_covar,
-                    dtype=dtype,
-                    equal_proportions=self.equal_proportions,
+                state, params, step_repairs = self._online_update(
+                    state, batch, family, dtype
                 )
                 repairs.extend((epoch, r) for r in step_repairs)
             lower_bound = loglik / weight if weight > 0 else -math.inf
