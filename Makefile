@@ -3,7 +3,12 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per install step: `make demo` installs only the package and its plot
+# extra (a lean .venv); `make test` adds the test tools, `make check` the linters.
+# Either order works: each step installs what it lacks and nothing else.
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
+LINT_STAMP := $(VENV)/.installed-lint
 
 .PHONY: demo test check bench clean
 
@@ -12,22 +17,30 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[plot,progress,parquet]" --group test --group lint --group bench
-	@touch $(STAMP)
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[plot]"
+	@touch $@
 
-demo: $(STAMP)
+$(TEST_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[plot,progress,parquet]" --group test --group bench
+	@touch $@
+
+$(LINT_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet --group lint
+	@touch $@
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m gaussmix.demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
-check: $(STAMP)
+check: $(LINT_STAMP)
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
 
 clean:
