@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,12 +45,17 @@ class Table:
     problems : dict of int to str
         Columns that are not numeric, with what is wrong in each; their values
         are NaN. Using such a column is an error (:func:`select_columns`).
+    notes : list of str
+        What was done to read the file that the user should know (a dropped
+        index column, a guessed delimiter); the command-line tool prints them
+        on stderr.
     """
 
     values: FloatArray
     names: list[str] | None
     path: str
     problems: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _listing(items: Sequence[object]) -> str:
@@ -66,22 +72,128 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _delimiter(path: str, first_line: str) -> str:
+# How many lines the delimiter guess looks at.
+_SNIFF_LINES = 50
+# A number written with a decimal comma ("3,14", "-0,5", "1,2e-3").
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+# The column name pandas gives an index it writes to Parquet.
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """How a text file is split: its delimiter, decimal mark and a note for the user."""
+
+    delimiter: str
+    decimal: str = "."
+    note: str | None = None
+
+
+def _split(lines: Sequence[str], delimiter: str) -> list[list[str]]:
+    try:
+        return [row for row in csv.reader(lines, delimiter=delimiter) if row]
+    except csv.Error:
+        return []
+
+
+def _fits(rows: list[list[str]], delimiter: str) -> tuple[bool, bool, bool]:
+    """(same width >= 2 on every line, no body cell holds another delimiter, decimal commas).
+
+    A body cell that is a number with a decimal comma does not count as holding
+    a comma when the delimiter is not a comma.
+    """
+    widths = {len(row) for row in rows}
+    consistent = len(widths) == 1 and min(widths, default=0) >= 2
+    body = rows[1:] if len(rows) > 1 else rows
+    others = [d for d in _DELIMITER_NAMES if d != delimiter]
+    clean = True
+    decimal_comma = False
+    for row in body:
+        for cell in row:
+            text = cell.strip()
+            if delimiter != "," and _DECIMAL_COMMA.fullmatch(text):
+                decimal_comma = True
+                continue
+            if any(d in text for d in others):
+                clean = False
+    return consistent, clean, decimal_comma
+
+
+def _dialect(path: str, lines: Sequence[str]) -> _Dialect:
+    """The delimiter (and decimal mark) of a text file from its first lines.
+
+    ``.tsv``/``.tab`` files are tab-separated. Otherwise the candidates are tried
+    in order (comma, semicolon, tab for ``.csv``; tab, comma, semicolon for other
+    names): the first that splits every line into the same number (>= 2) of
+    cells, none of which holds another delimiter, wins. Semicolon- or
+    tab-separated files may write numbers with decimal commas (``3,14``).
+    """
     lower = path.lower()
     if lower.endswith((".tsv", ".tab")):
-        return "\t"
-    if lower.endswith(".csv"):
-        return ","
-    for candidate in ("\t", ",", ";"):
-        if candidate in first_line:
-            return candidate
-    return ","
+        return _Dialect("\t")
+    is_csv = lower.endswith(".csv")
+    order = (",", ";", "\t") if is_csv else ("\t", ",", ";")
+    sample = [line for line in lines if line.strip()]
+    found: list[tuple[str, bool, bool]] = []
+    for delimiter in order:
+        consistent, clean, decimal_comma = _fits(_split(sample, delimiter), delimiter)
+        if consistent:
+            found.append((delimiter, clean, decimal_comma))
+    chosen = next((f for f in found if f[1]), found[0] if found else None)
+    if chosen is None:
+        if is_csv or not sample:
+            return _Dialect(",")
+        # One column, or lines of different widths (reported later): the
+        # first delimiter present on the first line.
+        first = sample[0]
+        return _Dialect(next((d for d in order if d in first), ","))
+    delimiter, _, decimal_comma = chosen
+    decimal = "," if decimal_comma else "."
+    note = None
+    if is_csv and delimiter != ",":
+        note = (
+            f"{path}: looks {_DELIMITER_NAMES[delimiter]}-separated; read with "
+            f"{delimiter!r} between cells"
+            + (" and ',' as the decimal mark" if decimal == "," else "")
+        )
+    return _Dialect(delimiter, decimal, note)
 
 
-def _read_text_fast(path: str, first: list[list[str]], delimiter: str) -> Table | None:
-    """NumPy's C parser for clean files; None sends the file to the careful path."""
-    header = first[0]
-    has_header = any(cell.strip() and not _is_number(cell.strip()) for cell in header)
+def _float_cell(text: str, decimal: str) -> float:
+    """A cell as a float; with a decimal comma, "3,14" is 3.14."""
+    if decimal == "," and "," in text:
+        text = text.replace(",", ".")
+    return float(text)
+
+
+def _has_header(header: Sequence[str], decimal: str) -> bool:
+    """A first row with any non-empty, non-numeric cell is a header.
+
+    So is pandas' header of a frame with default column names written with its
+    index (``pd.DataFrame(X).to_csv(path)``): an empty cell, then 0, 1, 2, ...
+    """
+    cells = [cell.strip() for cell in header]
+    if (
+        len(cells) >= 2
+        and cells[0] == ""
+        and cells[1:] == [str(i) for i in range(len(cells) - 1)]
+    ):
+        return True
+    for cell in header:
+        text = cell.strip()
+        if not text:
+            continue
+        try:
+            _float_cell(text, decimal)
+        except ValueError:
+            return True
+    return False
+
+
+def _read_text_fast(path: str, header: list[str], dialect: _Dialect) -> Table | None:
+    """A C parser for clean files; None sends the file to the careful path."""
+    has_header = _has_header(header, dialect.decimal)
     pd: Any
     try:
         import pandas as pd
@@ -94,7 +206,8 @@ def _read_text_fast(path: str, first: list[list[str]], delimiter: str) -> Table 
         try:
             frame = pd.read_csv(
                 path,
-                sep=delimiter,
+                sep=dialect.delimiter,
+                decimal=dialect.decimal,
                 header=0 if has_header else None,
                 dtype=np.float64,
                 encoding="utf-8-sig",
@@ -107,10 +220,12 @@ def _read_text_fast(path: str, first: list[list[str]], delimiter: str) -> Table 
             return None
         names = [cell.strip() for cell in header] if has_header else None
         return Table(values, names, path)
+    if dialect.decimal != ".":
+        return None
     try:
         values = np.loadtxt(
             path,
-            delimiter=delimiter,
+            delimiter=dialect.delimiter,
             skiprows=int(has_header),
             ndmin=2,
             dtype=np.float64,
@@ -128,14 +243,22 @@ def _read_text_fast(path: str, first: list[list[str]], delimiter: str) -> Table 
 def _read_text(path: str) -> Table:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            first_line = handle.readline()
-            delimiter = _delimiter(path, first_line)
-            first = list(csv.reader([first_line], delimiter=delimiter))
-            fast = _read_text_fast(path, first, delimiter) if first else None
+            lines = []
+            for _ in range(_SNIFF_LINES):
+                line = handle.readline()
+                if not line:
+                    break
+                lines.append(line)
+            dialect = _dialect(path, lines)
+            first = _split(lines[:1], dialect.delimiter)
+            fast = _read_text_fast(path, first[0], dialect) if first else None
             if fast is not None:
-                return fast
+                fast.notes.extend([dialect.note] if dialect.note else [])
+                return _drop_index_column(fast)
             handle.seek(0)
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
+            rows = [
+                row for row in csv.reader(handle, delimiter=dialect.delimiter) if row
+            ]
     except UnicodeDecodeError:
         raise DataError(
             f"{path}: not a text file (not UTF-8); give a CSV, TSV, .npy or "
@@ -148,7 +271,7 @@ def _read_text(path: str) -> Table:
             f"{path}: the file is empty; it needs at least one row of numbers"
         )
     header = rows[0]
-    has_header = any(cell.strip() and not _is_number(cell.strip()) for cell in header)
+    has_header = _has_header(header, dialect.decimal)
     names = [cell.strip() for cell in header] if has_header else None
     body = rows[1:] if has_header else rows
     if not body:
@@ -158,9 +281,12 @@ def _read_text(path: str) -> Table:
         i + 1 + int(has_header) for i, row in enumerate(body) if len(row) != width
     ]
     if ragged:
+        hint = ""
+        if dialect.delimiter == "," and any(";" in cell for cell in header):
+            hint = " (the file looks semicolon-separated; name it .txt or fix it)"
         raise DataError(
             f"{path}: line(s) {_listing(ragged)} have a different number of cells "
-            f"than the first line ({width}); every row needs the same columns"
+            f"than the first line ({width}){hint}; every row needs the same columns"
         )
     values = np.empty((len(body), width), dtype=np.float64)
     bad: dict[int, list[str]] = {}
@@ -171,7 +297,7 @@ def _read_text(path: str) -> Table:
                 values[i, j] = math.nan
                 continue
             try:
-                values[i, j] = float(text)
+                values[i, j] = _float_cell(text, dialect.decimal)
             except ValueError:
                 bad.setdefault(j, []).append(
                     f"line {i + 1 + int(has_header)} = {text!r}"
@@ -182,7 +308,41 @@ def _read_text(path: str) -> Table:
         f"{_listing(cells)}"
         for j, cells in bad.items()
     }
-    return Table(values, names, path, problems)
+    notes = [dialect.note] if dialect.note else []
+    return _drop_index_column(Table(values, names, path, problems, notes))
+
+
+def _drop_index_column(table: Table) -> Table:
+    """Leave out a first column that is a written row index (pandas, R).
+
+    ``df.to_csv(path)`` writes the index as a first column with an empty
+    header cell and the values 0..n-1; R's ``write.csv`` writes 1..n the same
+    way. Such a column is not a feature: it is dropped with a note.
+    """
+    if table.names is None or not table.names or table.names[0] != "":
+        return table
+    if 0 in table.problems:
+        return table
+    first = table.values[:, 0]
+    n = first.shape[0]
+    if n == 0 or not np.all(np.isfinite(first)) or np.any(first != np.round(first)):
+        return table
+    if not (np.all(np.diff(first) == 1) and (n > 1 or first[0] in (0, 1))):
+        return table
+    note = (
+        f"{table.path}: the first column has no name and holds the row numbers "
+        f"{first[0]:.0f}..{first[-1]:.0f}, an index written by pandas' to_csv "
+        "(or R's write.csv), not a feature; it is left out (give it a header "
+        "name to keep it)"
+    )
+    problems = {j - 1: text for j, text in table.problems.items() if j > 0}
+    return Table(
+        table.values[:, 1:],
+        table.names[1:],
+        table.path,
+        problems,
+        [*table.notes, note],
+    )
 
 
 def _read_npy(path: str) -> Table:
@@ -222,8 +382,20 @@ def _read_parquet(path: str) -> Table:
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
     names = [str(n) for n in table.column_names]
+    notes = []
+    index = [n for n in names if _PANDAS_INDEX.fullmatch(n)]
+    if index:
+        # pandas writes a frame's (non-range) index as "__index_level_0__".
+        table = table.drop(index)
+        names = [str(n) for n in table.column_names]
+        notes.append(
+            f"{path}: the column(s) {', '.join(index)} hold a pandas index, not a "
+            "feature; left out"
+        )
     if not names:
-        raise DataError(f"{path}: the file has no columns")
+        raise DataError(
+            f"{path}: the file has no columns; it needs at least one column of numbers"
+        )
     columns = []
     problems: dict[int, str] = {}
     for j, (name, column) in enumerate(zip(names, table.columns, strict=True)):
@@ -232,7 +404,7 @@ def _read_parquet(path: str) -> Table:
         except (TypeError, ValueError):
             problems[j] = f"column {name!r} has type {column.type}, not numbers"
             columns.append(np.full(table.num_rows, np.nan))
-    return Table(np.column_stack(columns), names, path, problems)
+    return Table(np.column_stack(columns), names, path, problems, notes)
 
 
 def read_table(path: str) -> Table:
@@ -243,7 +415,11 @@ def read_table(path: str) -> Table:
     path : str
         A ``.csv``, ``.tsv``/``.tab``/``.txt`` (delimiter guessed), ``.npy`` or
         ``.parquet`` file. Text files may have a header (a first row with a
-        non-numeric cell); empty cells and ``NA``/``NaN`` read as NaN.
+        non-numeric cell); empty cells and ``NA``/``NaN`` read as NaN. The
+        delimiter of text files is guessed from their first lines (a ``.csv``
+        may be semicolon-separated with decimal commas), and a first column
+        that is a written row index (no header name, values ``0..n-1`` or
+        ``1..n``) is left out; both are said in :attr:`Table.notes`.
 
     Returns
     -------
@@ -262,10 +438,19 @@ def read_table(path: str) -> Table:
         raise DataError(f"{path}: is a folder; give a data file")
     lower = path.lower()
     if lower.endswith(".npy"):
-        return _read_npy(path)
-    if lower.endswith((".parquet", ".pq")):
-        return _read_parquet(path)
-    return _read_text(path)
+        table = _read_npy(path)
+    elif lower.endswith((".parquet", ".pq")):
+        table = _read_parquet(path)
+    else:
+        table = _read_text(path)
+    n_rows, n_columns = table.values.shape
+    if n_columns == 0:
+        raise DataError(
+            f"{path}: the file has no columns; it needs at least one column of numbers"
+        )
+    if n_rows == 0:
+        raise DataError(f"{path}: the file has no rows; it needs at least one row")
+    return table
 
 
 def select_columns(
@@ -315,7 +500,7 @@ def select_columns(
             )
     _check_problems(table, index)
     names = [table.names[i] for i in index] if table.names is not None else None
-    return Table(table.values[:, index], names, table.path)
+    return Table(table.values[:, index], names, table.path, notes=table.notes)
 
 
 def _check_problems(table: Table, index: Iterable[int]) -> None:
@@ -358,4 +543,4 @@ def drop_nan_rows(table: Table, *, drop: bool) -> tuple[Table, int]:
         raise DataError(
             f"{table.path}: every row has missing values; nothing left to use"
         )
-    return Table(kept, table.names, table.path), int(bad.sum())
+    return Table(kept, table.names, table.path, notes=table.notes), int(bad.sum())
