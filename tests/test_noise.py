@@ -14,7 +14,7 @@ from gaussmix.exceptions import ConvergenceWarning
 from gaussmix.io import load, save
 from gaussmix.mixture import NOISE_INIT_WEIGHT
 
-from .mclust_oracle import dataset
+from mclust_oracle import dataset
 
 TYPES = ["full", "tied", "diag", "spherical"]
 MCLUST_NAMES = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}

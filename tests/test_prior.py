@@ -15,7 +15,7 @@ from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.io import load, save
 from gaussmix.sources import ArraySource
 
-from .mclust_oracle import dataset
+from mclust_oracle import dataset
 
 SKLEARN = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
 MULTIVARIATE = [m for m in PRIOR_MODELS if m not in ("E", "V")]
