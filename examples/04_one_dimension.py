@@ -3,7 +3,9 @@
 17,000 values from three normals: N(-0.5, 0.2) x 2000, N(-0.1, 0.07) x 5000 and
 N(0.2, 0.13) x 10000 (mean, standard deviation). A 3-component mixture recovers
 them; the first figure shows the histogram, the mixture density and the three
-weighted components, which add up to the mixture.
+weighted components, which add up to the mixture. Components keep the model's
+numbers (those of ``predict`` and of the figure's legend) in the printed table,
+which lists them by increasing mean.
 
 The components overlap so much that EM creeps: with the default ``tol=1e-3``
 (on the change of the mean log-likelihood) it stops after a few iterations,
@@ -128,11 +130,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{default.lower_bound_:.4f}, weights {default_weights.round(3).tolist()})"
     )
     print()
+    # The model's own component numbers (those of predict and of the figure's
+    # legend), listed by increasing mean to sit next to the true components.
     print("component   weight (true)       mean (true)        sd (true)")
-    for k, (mean, sd, _) in enumerate(TRUTH):
+    for rank, (mean, sd, _) in enumerate(TRUTH):
         print(
-            f"{k:9d}   {weights[k]:.3f} ({true_weights[k]:.3f})   "
-            f"{means[k]:7.3f} ({mean:6.3f})   {sds[k]:.3f} ({sd:.3f})"
+            f"{int(order[rank]):9d}   {weights[rank]:.3f} ({true_weights[rank]:.3f})   "
+            f"{means[rank]:7.3f} ({mean:6.3f})   {sds[rank]:.3f} ({sd:.3f})"
         )
 
     print()
@@ -189,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     drawn = plot_density_1d(gm, X, ax=ax, bins=80)
     ax.set_xlabel("x")
+    legend_labels = [t.get_text() for t in ax.get_legend().get_texts()]
     figures.append(save(fig, out, "04_one_dimension_density.png"))
 
     x_shown = QUERIES[1]
@@ -233,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "default_tol_n_iter": int(default.n_iter_),
         "default_tol_weights": default_weights,
         "weights": weights,
+        "components": order,
+        "legend_labels": legend_labels,
         "means": means,
         "sds": sds,
         "true_weights": true_weights,

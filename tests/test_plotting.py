@@ -1,7 +1,9 @@
 """Tests for ``gaussmix.plotting``: the artists drawn, their geometry, and errors."""
 
 import copy
+import importlib.util
 import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -21,6 +23,7 @@ from gaussmix import GaussianMixture, select
 from gaussmix.exceptions import ConvergenceWarning
 from gaussmix.plotting import (
     MAX_PAIR_FEATURES,
+    NOISE_COLOR,
     covariance_ellipses,
     plot_clusters,
     plot_convergence,
@@ -76,6 +79,28 @@ def frame_3d():
 
 
 @pytest.fixture(scope="module")
+def noise_model(blobs):
+    """Blobs with 40 uniform outliers; mclust's VEV model with a noise component."""
+    X = blobs[0]
+    rng = np.random.default_rng(3)
+    outliers = rng.uniform(X.min(axis=0) - 2, X.max(axis=0) + 2, size=(40, 2))
+    Xn = np.vstack([X, outliers])
+    gm = GaussianMixture(4, covariance_type="VEV", init_params="hc", noise=True)
+    gm.fit(Xn)
+    labels = gm.predict(Xn)
+    assert 0 < np.sum(labels == -1) < 100  # some noise, not all
+    return Xn, gm, labels
+
+
+GREY = np.asarray(matplotlib.colors.to_rgb(NOISE_COLOR))
+
+
+def is_grey(faces):
+    """Which rows of an (n, 3+) colour array are the noise colour."""
+    return np.all(np.isclose(np.asarray(faces)[:, :3], GREY), axis=1)
+
+
+@pytest.fixture(scope="module")
 def selection_table(blobs):
     _, table = select(
         blobs[0],
@@ -123,7 +148,8 @@ class TestPlotClusters:
         X, _, centers = blobs
         gm = models[covariance_type]
         drawn = plot_clusters(gm, X, n_std=(1.0, 2.0))
-        assert set(drawn) == {"ax", "scatter", "ellipses", "means"}
+        assert set(drawn) == {"ax", "scatter", "ellipses", "means", "legend"}
+        assert drawn["legend"] is None  # no noise component, no legend
         assert len(drawn["ellipses"]) == 4 * 2
         assert all(isinstance(e, Ellipse) for e in drawn["ellipses"])
         np.testing.assert_array_equal(drawn["scatter"].get_offsets(), X)
@@ -226,7 +252,7 @@ class TestPlotClusters:
     def test_wide_model_draws_the_pairs_grid(self, frame_3d, tmp_path):
         df, gm = frame_3d
         drawn = plot_clusters(gm, df)
-        assert set(drawn) == {"fig", "axes", "ellipses", "scatters"}
+        assert set(drawn) == {"fig", "axes", "ellipses", "scatters", "legend"}
         assert drawn["axes"].shape == (3, 3)
         fig, ax = plt.subplots()
         drawn = plot_clusters(gm, df, ax=ax)
@@ -248,6 +274,42 @@ class TestPlotClusters:
         np.testing.assert_array_equal(
             drawn["scatter"].get_offsets(), df[["height", "length"]].to_numpy()
         )
+
+    def test_noise_points_have_their_own_colour_and_legend(self, noise_model):
+        """Label -1 is grey with a legend entry, never the last component's colour."""
+        X, gm, labels = noise_model
+        drawn = plot_clusters(gm, X)
+        faces = drawn["scatter"].get_facecolors()
+        assert np.all(is_grey(faces[labels == -1]))
+        assert not np.any(is_grey(faces[labels >= 0]))
+        assert len({tuple(c) for c in faces[labels >= 0].round(6)}) == 4
+        texts = [t.get_text() for t in drawn["legend"].get_texts()]
+        assert texts == [
+            "component 0",
+            "component 1",
+            "component 2",
+            "component 3",
+            f"noise ({np.sum(labels == -1)} points)",
+        ]
+
+    def test_features_choose_the_pairs_grid(self):
+        """The hint for wide models names an argument plot_clusters accepts."""
+        X = np.random.default_rng(0).normal(size=(80, 13))
+        gm = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+        with pytest.raises(ValueError) as info:
+            plot_clusters(gm, X)
+        message = str(info.value)
+        assert message.startswith("plot_clusters: the model has 13 features")
+        assert "plot_clusters(model, X, features=[...])" in message
+        drawn = plot_clusters(gm, X, features=[0, 12, 5])
+        assert drawn["axes"].shape == (3, 3)
+        assert [a.get_xlabel() for a in drawn["axes"][-1]] == [
+            "feature 0",
+            "feature 12",
+            "feature 5",
+        ]
+        with pytest.raises(ValueError, match="not both"):
+            plot_clusters(gm, X, dims=(0, 1), features=[0, 1])
 
     def test_covariance_ellipses_by_name(self, frame_3d):
         _, gm = frame_3d
@@ -313,6 +375,15 @@ class TestPlotPairs:
             plot_pairs(gm, X)
         assert plot_pairs(gm, X, features=[0, 5])["axes"].shape == (2, 2)
 
+    def test_noise_points_are_grey_in_every_panel(self, noise_model):
+        X, gm, labels = noise_model
+        drawn = plot_pairs(gm, X)
+        for scatter in drawn["scatters"]:
+            faces = scatter.get_facecolors()
+            assert np.all(is_grey(faces[labels == -1]))
+            assert not np.any(is_grey(faces[labels >= 0]))
+        assert drawn["legend"].get_texts()[-1].get_text().startswith("noise (")
+
     def test_bad_features_and_busy_figure(self, frame_3d):
         df, gm = frame_3d
         with pytest.raises(ValueError, match="distinct"):
@@ -351,6 +422,17 @@ class TestPlotUncertainty:
         with pytest.raises(ValueError, match="at least 2 features"):
             plot_uncertainty(gm, data_1d[:, None])
 
+    def test_noise_model(self, noise_model, tmp_path):
+        """The noise column of predict_proba is a class of its own (grey)."""
+        X, gm, labels = noise_model
+        drawn = plot_uncertainty(gm, X)
+        proba = gm.predict_proba(X)
+        np.testing.assert_allclose(drawn["uncertainty"], 1 - proba.max(axis=1))
+        faces = drawn["scatter"].get_facecolors()
+        assert np.all(is_grey(faces[labels == -1]))
+        assert not np.any(is_grey(faces[labels >= 0]))
+        save_png(drawn["ax"].figure, tmp_path / "uncertainty_noise.png")
+
 
 # ---------------------------------------------------------------- 1-D density
 class TestPlotDensity1D:
@@ -380,6 +462,32 @@ class TestPlotDensity1D:
         assert drawn["ax"].get_xlabel() == "feature 0"
         assert drawn["ax"].get_ylabel() == "density"
         save_png(drawn["ax"].figure, tmp_path / "density.png")
+
+    def test_components_are_drawn_over_the_mixture(self, data_1d):
+        """A component that makes the whole density is not hidden by the mixture."""
+        gm = GaussianMixture(3, random_state=0).fit(data_1d[:, None])
+        drawn = plot_density_1d(gm, data_1d)
+        mixture = drawn["mixture"]
+        for line in drawn["components"]:
+            assert line.get_zorder() > mixture.get_zorder()
+            assert line.get_linewidth() < mixture.get_linewidth()
+        assert mixture.get_alpha() < 1
+        assert drawn["noise"] is None
+
+    def test_noise_component(self, data_1d):
+        """With noise, the components and the noise's constant sum to the mixture."""
+        rng = np.random.default_rng(0)
+        x = np.concatenate([data_1d, rng.uniform(-12, 14, 60)])
+        gm = GaussianMixture(3, noise=True, random_state=0).fit(x[:, None])
+        drawn = plot_density_1d(gm, x)
+        level = gm.noise_weight_ * np.exp(gm.noise_log_density_)
+        np.testing.assert_allclose(drawn["noise"].get_ydata(), level)
+        np.testing.assert_allclose(
+            drawn["component_densities"].sum(axis=0) + level,
+            drawn["mixture_density"],
+            rtol=1e-10,
+        )
+        assert drawn["noise"].get_label().startswith("noise (weight")
 
     def test_without_data_and_with_a_frame(self, data_1d):
         df = pd.DataFrame({"height_cm": data_1d})
@@ -489,6 +597,58 @@ class TestPlotModelSelection:
         second = int(np.nanargmin(np.asarray(table["bic"], dtype=float)))
         assert drawn["best"]["bic"].get_ydata()[0] == table.loc[second, "bic"]
 
+    def test_legend_is_outside_the_axes(self, selection_table):
+        drawn = plot_model_selection(selection_table, criteria=("bic", "aic"))
+        fig = drawn["fig"]
+        fig.canvas.draw()
+        legend = drawn["legend"].get_window_extent()
+        for ax in drawn["axes"]:
+            box = ax.get_window_extent()
+            assert legend.x0 >= box.x1 or legend.x1 <= box.x0  # no overlap
+        assert drawn["axes"][-1].get_legend() is drawn["legend"]
+        assert drawn["axes"][0].get_legend() is None
+
+    def test_very_poor_fits_are_clipped_and_said(self, selection_table):
+        """Two terrible models do not squash the curves of the good ones."""
+        table = selection_table.copy()
+        ks = sorted(set(table["n_components"]))
+        bad = pd.DataFrame(
+            {
+                "n_components": ks * 2,
+                "covariance_type": ["EII"] * len(ks) + ["VII"] * len(ks),
+                "bic": np.concatenate([[1e5] * len(ks), [2e5] * len(ks)]),
+            }
+        )
+        table = pd.concat([table, bad], ignore_index=True)
+        drawn = plot_model_selection(table, criteria="bic")
+        ax = drawn["axes"][0]
+        lo, hi = ax.get_ylim()
+        good = table.loc[table["bic"] < 1e5, "bic"]
+        assert hi < 1e5
+        assert lo <= good.min()
+        assert hi >= good.quantile(0.5)
+        assert drawn["clipped"]["bic"] == int(np.sum(table["bic"] > hi))
+        assert drawn["clipped"]["bic"] >= 2 * len(ks)
+        assert "y-axis clipped" in ax.get_title()
+        assert "EII" in ax.get_title()
+        assert "VII" in ax.get_title()
+        # Every line is still drawn in full (the clipping is only the view).
+        np.testing.assert_allclose(drawn["lines"]["bic"]["EII"].get_ydata(), 1e5)
+
+    def test_nothing_is_clipped_when_no_fit_stands_out(self):
+        ks = np.repeat(np.arange(1, 6), 2)
+        table = pd.DataFrame(
+            {
+                "n_components": ks,
+                "covariance_type": ["full", "diag"] * 5,
+                "bic": 100.0 + (ks - 3.0) ** 2 + np.tile([0.0, 1.0], 5),
+            }
+        )
+        drawn = plot_model_selection(table, criteria="bic")
+        assert drawn["clipped"] == {"bic": 0}
+        assert drawn["axes"][0].get_title() == ""
+        assert drawn["axes"][0].get_ylim()[1] >= table["bic"].max()
+
     def test_bad_inputs(self, selection_table):
         with pytest.raises(ValueError, match="criteria must be some of"):
             plot_model_selection(selection_table, criteria=("bick",))
@@ -580,3 +740,24 @@ class TestErrors:
         monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
         with pytest.raises(ImportError, match=r"pip install 'gaussmix\[plot\]'"):
             plot_convergence(models["full"])
+
+
+# ---------------------------------------------------------------- gallery 04
+def test_example_04_numbers_components_as_its_legend(tmp_path, capsys):
+    """The printed table and the density figure's legend use the same numbers."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "04_one_dimension.py"
+    spec = importlib.util.spec_from_file_location("gallery_04_plotting", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--small", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    table = text.split("component   weight (true)")[1].splitlines()[1:4]
+    printed = {int(row.split()[0]): float(row.split()[1]) for row in table}
+    legend = {}
+    for label in result["legend_labels"]:
+        if label.startswith("component "):
+            k, weight = label.removeprefix("component ").split(" (weight ")
+            legend[int(k)] = float(weight.rstrip(")"))
+    assert sorted(printed) == sorted(legend) == [0, 1, 2]
+    for k, weight in printed.items():
+        assert weight == pytest.approx(legend[k], abs=0.006)

@@ -56,6 +56,21 @@ MAX_PAIR_FEATURES = 12
 _CRITERIA = {"bic": "BIC", "aic": "AIC", "icl": "ICL"}
 
 _MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
+# Markers of the other covariance types (mclust's models), by their order in
+# the table; "*" is kept for the best fit.
+_MARKER_CYCLE = ("o", "s", "^", "D", "v", "<", ">", "p", "h", "X", "P", "d", "H", "8")
+
+#: Colour of the points a noise component takes (label -1), as mclust draws
+#: them apart from every Gaussian's colour.
+NOISE_COLOR = "0.55"
+
+#: :func:`plot_model_selection` clips the y-axis above
+#: ``median + CLIP_SPREAD * (median - best)`` of a panel's criterion values (when
+#: at least ``CLIP_MIN_FITS`` fits are finite), so that a few very poor models
+#: (mclust's EII and VII, or one component, say) do not squash the curves of the
+#: good ones. The median keeps the rule working when up to half the fits are poor.
+CLIP_SPREAD = 5.0
+CLIP_MIN_FITS = 8
 
 Dim: TypeAlias = int | str
 
@@ -233,6 +248,49 @@ def _colors(n: int) -> list[Any]:
     return [cmap(v) for v in np.linspace(0.05, 0.95, n)]
 
 
+def _has_noise(model: Any) -> bool:
+    """Whether the model has a noise component (label -1, uniform density)."""
+    return hasattr(model, "noise_log_density_")
+
+
+def _point_colors(labels: Any, colors: list[Any]) -> list[Any]:
+    """The colour of every label; noise (-1) gets :data:`NOISE_COLOR`, never a component's."""
+    return [NOISE_COLOR if k < 0 else colors[k] for k in np.asarray(labels).tolist()]
+
+
+def _class_handles(model: Any, labels: Any, colors: list[Any]) -> list[Any]:
+    """Legend handles: one marker per component, then the noise with its count."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=6,
+            markerfacecolor=colors[k],
+            markeredgewidth=0,
+            label=f"component {k}",
+        )
+        for k in range(int(model.n_components))
+    ]
+    n_noise = int(np.sum(np.asarray(labels) < 0))
+    handles.append(
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=6,
+            markerfacecolor=NOISE_COLOR,
+            markeredgewidth=0,
+            label=f"noise ({n_noise} point{'' if n_noise == 1 else 's'})",
+        )
+    )
+    return handles
+
+
 def _new_axes(ax: Any, figsize: tuple[float, float] = (6.0, 5.0)) -> Any:
     if ax is not None:
         return ax
@@ -298,7 +356,7 @@ def _draw_clusters(
     scatter = ax.scatter(
         points[:, i],
         points[:, j],
-        c=[colors[k] for k in labels],
+        c=_point_colors(labels, colors),
         s=size,
         alpha=0.8,
         linewidths=0,
@@ -441,9 +499,14 @@ def plot_clusters(
     *,
     ax: Any = None,
     dims: tuple[Dim, Dim] | None = None,
+    features: Sequence[Dim] | None = None,
     n_std: Sequence[float] = (1.0, 2.0, 3.0),
 ) -> dict[str, Any]:
     """Scatter ``X`` coloured by predicted label, with covariance ellipses and means.
+
+    With a noise component (``noise=True``), the points labelled noise (-1)
+    are drawn in grey (:data:`NOISE_COLOR`) and a legend names the components
+    and the noise, as mclust's classification plot does.
 
     Parameters
     ----------
@@ -458,24 +521,31 @@ def plot_clusters(
     dims : tuple of (int or str), default=None
         Features on the x and y axes. None means ``(0, 1)`` for a two-feature
         model and the pairs grid of :func:`plot_pairs` for a wider one.
+    features : sequence of (int or str), default=None
+        Draw the pairs grid of these features (positions, or names when the
+        model was fitted on a DataFrame), as :func:`plot_pairs` does; needed
+        for models with more than :data:`MAX_PAIR_FEATURES` features.
+        Exclusive with ``dims``.
     n_std : sequence of float, default=(1, 2, 3)
         Ellipses at these multiples of the standard deviation.
 
     Returns
     -------
     dict
-        ``{"ax", "scatter", "ellipses", "means"}``: the Axes, the PathCollection
-        of points, the list of Ellipse patches (``n_components * len(n_std)``)
-        and the means' Line2D. For the pairs grid, the dict of
-        :func:`plot_pairs`.
+        ``{"ax", "scatter", "ellipses", "means", "legend"}``: the Axes, the
+        PathCollection of points, the list of Ellipse patches
+        (``n_components * len(n_std)``), the means' Line2D and the Legend of
+        the components and the noise (None without a noise component). For
+        the pairs grid, the dict of :func:`plot_pairs`.
 
     Raises
     ------
     NotFittedError
         If the model is not fitted.
     ValueError
-        For a one-feature model, bad ``dims`` or ``n_std``, or ``X`` whose
-        number of features differs from the model's.
+        For a one-feature model, bad ``dims``, ``features`` or ``n_std``, both
+        ``dims`` and ``features``, or ``X`` whose number of features differs
+        from the model's.
 
     Examples
     --------
@@ -492,8 +562,13 @@ def plot_clusters(
     _pyplot()
     _check_fitted(model)
     std = _check_n_std(n_std, "plot_clusters")
+    if dims is not None and features is not None:
+        raise ValueError(
+            "plot_clusters: pass dims=(i, j) for one pair of features or "
+            "features=[...] for the pairs grid, not both."
+        )
     if dims is None:
-        if _n_features(model) > 2:
+        if _n_features(model) > 2 or features is not None:
             fig = None
             if ax is not None:
                 fig = ax.figure
@@ -504,7 +579,7 @@ def plot_clusters(
                         "to draw one pair on ax, or ax=None."
                     )
                 ax.remove()
-            return plot_pairs(model, X, n_std=std, fig=fig)
+            return _pairs(model, X, features, std, fig, "plot_clusters")
         dims = (0, 1)
     i, j = _resolve_dims(model, dims, "plot_clusters")
     points = _as_points(model, X, "plot_clusters")
@@ -517,11 +592,25 @@ def plot_clusters(
     )
     if own:
         _equal_aspect_if_comparable(ax, points[:, [i, j]])
+    legend = None
+    if _has_noise(model):
+        legend = ax.legend(
+            handles=_class_handles(model, labels, colors),
+            loc="best",
+            fontsize="small",
+            framealpha=0.8,
+        )
     names = _labels(model, X)
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
     ax.set_title(_mixture_title(model))
-    return {"ax": ax, "scatter": scatter, "ellipses": ellipses, "means": means}
+    return {
+        "ax": ax,
+        "scatter": scatter,
+        "ellipses": ellipses,
+        "means": means,
+        "legend": legend,
+    }
 
 
 def plot_pairs(
@@ -557,9 +646,11 @@ def plot_pairs(
     Returns
     -------
     dict
-        ``{"fig", "axes", "ellipses", "scatters"}``: the figure, a
+        ``{"fig", "axes", "ellipses", "scatters", "legend"}``: the figure, a
         ``(D, D)`` object array of Axes, the Ellipse patches of every
-        off-diagonal panel and their PathCollections (row by row).
+        off-diagonal panel, their PathCollections (row by row) and the
+        figure's Legend of the components and the noise (None without a
+        noise component; noise points are grey, :data:`NOISE_COLOR`).
 
     Raises
     ------
@@ -569,27 +660,41 @@ def plot_pairs(
         For unknown or repeated features, too many features, a non-empty
         ``fig``, or ``X`` whose number of features differs from the model's.
     """
-    plt = _pyplot()
+    _pyplot()
     _check_fitted(model)
     std = _check_n_std(n_std, "plot_pairs")
+    return _pairs(model, X, features, std, fig, "plot_pairs")
+
+
+def _pairs(
+    model: Any,
+    X: Any,
+    features: Sequence[Dim] | None,
+    std: tuple[float, ...],
+    fig: Any,
+    func: str,
+) -> dict[str, Any]:
+    """The pairs grid of :func:`plot_pairs`; ``func`` names the caller in errors."""
+    plt = _pyplot()
     d_model = _n_features(model)
     if features is None:
         if d_model > MAX_PAIR_FEATURES:
             raise ValueError(
-                f"plot_pairs: the model has {d_model} features, a grid of "
+                f"{func}: the model has {d_model} features, a grid of "
                 f"{d_model * d_model} panels; choose at most {MAX_PAIR_FEATURES} with "
-                "features=[...] (any number may be chosen explicitly)."
+                f"{func}(model, X, features=[...]) (any number may be chosen "
+                "explicitly)."
             )
         chosen = list(range(d_model))
     else:
         if isinstance(features, (str, int, np.integer)):
             features = [features]
-        chosen = [_resolve_dim(model, f, "plot_pairs") for f in features]
+        chosen = [_resolve_dim(model, f, func) for f in features]
         if not chosen or len(set(chosen)) != len(chosen):
             raise ValueError(
-                f"plot_pairs: features must name distinct features, got {features!r}."
+                f"{func}: features must name distinct features, got {features!r}."
             )
-    points = _as_points(model, X, "plot_pairs")
+    points = _as_points(model, X, func)
     labels = model.predict(_model_input(model, points))
     colors = _colors(int(model.n_components))
     names = _labels(model, X)
@@ -599,7 +704,7 @@ def plot_pairs(
         fig = plt.figure(figsize=(side, side), layout="constrained")
     elif fig.axes:
         raise ValueError(
-            "plot_pairs: fig must be empty (it gets a grid of its own); pass "
+            f"{func}: fig must be empty (it gets a grid of its own); pass "
             "fig=plt.figure() or fig=None."
         )
     axes = fig.subplots(n, n, sharex="col", squeeze=False)
@@ -641,9 +746,22 @@ def plot_pairs(
                 ax.set_ylabel(names[chosen[r]])
     if n == 1:
         axes[0, 0].tick_params(labelleft=False, left=False)
+    legend = None
+    if _has_noise(model):
+        legend = fig.legend(
+            handles=_class_handles(model, labels, colors),
+            loc="outside right center",
+            fontsize="small",
+        )
     fig.suptitle(_mixture_title(model))
     fig.align_labels()
-    return {"fig": fig, "axes": axes, "ellipses": ellipses, "scatters": scatters}
+    return {
+        "fig": fig,
+        "axes": axes,
+        "ellipses": ellipses,
+        "scatters": scatters,
+        "legend": legend,
+    }
 
 
 def _draw_marginal(
@@ -686,9 +804,9 @@ def plot_uncertainty(
 ) -> dict[str, Any]:
     """Classification uncertainty ``1 - max_k p(k | x)`` shown as point size.
 
-    Points are coloured by their predicted component; the less certain the
-    classification, the bigger the point. Points near the boundary between
-    components stand out.
+    Points are coloured by their predicted component (noise points, with a
+    noise component, in grey); the less certain the classification, the bigger
+    the point. Points near the boundary between components stand out.
 
     Parameters
     ----------
@@ -709,7 +827,8 @@ def plot_uncertainty(
         ``{"ax", "scatter", "ellipses", "uncertainty"}``: the Axes, the
         PathCollection of points (in the order of ``X``), the Ellipse patches and
         the uncertainty of every row, an array of shape ``(n_samples,)`` in
-        ``[0, 1 - 1/n_components]``.
+        ``[0, 1 - 1/n_classes]`` (the classes are the components and, with a
+        noise component, the noise).
 
     Raises
     ------
@@ -730,10 +849,13 @@ def plot_uncertainty(
     own = ax is None
     ax = _new_axes(ax, _scatter_figsize(points[:, [i, j]]))
     proba = np.asarray(model.predict_proba(_model_input(model, points)))
-    labels = np.argmax(proba, axis=1)
-    uncertainty = np.clip(1.0 - proba.max(axis=1), 0.0, 1.0)
     k = int(model.n_components)
-    top = 1.0 - 1.0 / k if k > 1 else 1.0
+    labels = np.argmax(proba, axis=1)
+    # With a noise component the last column is the noise: label -1.
+    labels = np.where(labels >= k, -1, labels)
+    uncertainty = np.clip(1.0 - proba.max(axis=1), 0.0, 1.0)
+    n_classes = proba.shape[1]
+    top = 1.0 - 1.0 / n_classes if n_classes > 1 else 1.0
     colors = _colors(k)
 
     def size(u: Any) -> Any:
@@ -743,7 +865,7 @@ def plot_uncertainty(
         points[:, i],
         points[:, j],
         s=size(uncertainty),
-        c=[colors[lab] for lab in labels],
+        c=_point_colors(labels, colors),
         alpha=0.65,
         linewidths=0,
     )
@@ -765,7 +887,7 @@ def plot_uncertainty(
         for u in shown
     ]
     if handles:
-        ax.legend(
+        legend = ax.legend(
             handles=handles,
             title="uncertainty",
             loc="best",
@@ -774,6 +896,15 @@ def plot_uncertainty(
             title_fontsize="small",
             labelspacing=1.0,
             borderpad=0.8,
+        )
+        if _has_noise(model):
+            ax.add_artist(legend)
+    if _has_noise(model):
+        ax.legend(
+            handles=_class_handles(model, labels, colors),
+            loc="lower right",
+            fontsize="small",
+            framealpha=0.8,
         )
     if own:
         _equal_aspect_if_comparable(ax, points[:, [i, j]])
@@ -800,7 +931,10 @@ def plot_density_1d(
     """Histogram, mixture density and weighted components of a one-feature mixture.
 
     The mixture curve is ``exp(score_samples)``; the component curves are
-    ``weights_[k] * N(x | means_[k], var_k)``, which sum to it.
+    ``weights_[k] * N(x | means_[k], var_k)``, which sum to it (with a noise
+    component, together with the noise's constant ``noise_weight_ / V``, drawn
+    dotted). The mixture is drawn wide and half-transparent below the
+    components, so that a component that makes the whole density stays visible.
 
     Parameters
     ----------
@@ -818,11 +952,12 @@ def plot_density_1d(
     Returns
     -------
     dict
-        ``{"ax", "hist", "mixture", "components", "grid", "mixture_density",
-        "component_densities"}``: the Axes, the histogram's BarContainer (None
-        without ``X``), the mixture's Line2D, one Line2D per component, the grid
-        (``(n_points,)``), the mixture density on it (``(n_points,)``) and the
-        weighted component densities (``(n_components, n_points)``).
+        ``{"ax", "hist", "mixture", "components", "noise", "grid",
+        "mixture_density", "component_densities"}``: the Axes, the histogram's
+        BarContainer (None without ``X``), the mixture's Line2D, one Line2D per
+        component, the noise's Line2D (None without a noise component), the
+        grid (``(n_points,)``), the mixture density on it (``(n_points,)``) and
+        the weighted component densities (``(n_components, n_points)``).
 
     Raises
     ------
@@ -868,20 +1003,41 @@ def plot_density_1d(
             label="data",
         )
     colors = _colors(int(model.n_components))
+    # The mixture is drawn first and below (wide, half-transparent black), the
+    # components on top of it: where one component makes the whole density its
+    # line stays visible instead of being hidden under the mixture's.
+    (mixture,) = ax.plot(
+        grid,
+        mixture_density,
+        color="k",
+        alpha=0.45,
+        linewidth=3.0,
+        zorder=2,
+        label="mixture",
+    )
     lines = []
     for k, curve in enumerate(components):
         (line,) = ax.plot(
             grid,
             curve,
             color=colors[k],
-            linewidth=1.5,
-            linestyle="--",
+            linewidth=1.6,
+            zorder=3,
             label=f"component {k} (weight {float(model.weights_[k]):.2f})",
         )
         lines.append(line)
-    (mixture,) = ax.plot(
-        grid, mixture_density, color="k", linewidth=2.0, label="mixture"
-    )
+    noise = None
+    if _has_noise(model):
+        level = float(model.noise_weight_) * math.exp(float(model.noise_log_density_))
+        (noise,) = ax.plot(
+            grid,
+            np.full_like(grid, level),
+            color=NOISE_COLOR,
+            linestyle=":",
+            linewidth=1.6,
+            zorder=3,
+            label=f"noise (weight {float(model.noise_weight_):.2f})",
+        )
     ax.set_xlim(grid[0], grid[-1])
     ax.set_ylim(bottom=0.0)
     ax.margins(y=0.15)
@@ -894,6 +1050,7 @@ def plot_density_1d(
         "hist": hist,
         "mixture": mixture,
         "components": lines,
+        "noise": noise,
         "grid": grid,
         "mixture_density": mixture_density,
         "component_densities": components,
@@ -1096,7 +1253,12 @@ def plot_model_selection(
     """Information criteria against the number of components, per covariance type.
 
     One panel per criterion, one line per covariance type, the lowest (best)
-    value of the table starred. Failed fits (NaN) are left out.
+    value of the table starred. Failed fits (NaN) are left out. The legend is
+    outside the axes, to the right of the last panel. When some fits are far
+    worse than the rest (above ``median + CLIP_SPREAD * (median - best)`` of a
+    panel's values, as EII and VII often are in mclust's 14-model grid), the
+    y-axis stops above the others so that the good models are readable, and
+    the panel's title says how many fits are above it.
 
     Parameters
     ----------
@@ -1111,9 +1273,11 @@ def plot_model_selection(
     Returns
     -------
     dict
-        ``{"fig", "axes", "lines", "best"}``: the figure, a list of Axes (one
-        per criterion), ``lines[criterion][covariance_type]`` (Line2D) and
-        ``best[criterion]`` (the Line2D of the star).
+        ``{"fig", "axes", "lines", "best", "clipped", "legend"}``: the figure,
+        a list of Axes (one per criterion), ``lines[criterion][covariance_type]``
+        (Line2D), ``best[criterion]`` (the Line2D of the star),
+        ``clipped[criterion]`` (how many fits are above the y-axis' top) and
+        the Legend.
 
     Raises
     ------
@@ -1145,7 +1309,7 @@ def plot_model_selection(
                 "see the table's 'error' column."
             )
     if fig is None:
-        fig = plt.figure(figsize=(5.2 * len(criteria), 4.2), layout="constrained")
+        fig = plt.figure(figsize=(5.2 * len(criteria) + 1.6, 4.2), layout="constrained")
     elif fig.axes:
         raise ValueError(
             "plot_model_selection: fig must be empty; pass fig=plt.figure() or None."
@@ -1155,6 +1319,8 @@ def plot_model_selection(
     palette = _colors(max(len(order), 1))
     lines: dict[str, dict[str, Any]] = {}
     best: dict[str, Any] = {}
+    clipped: dict[str, int] = {}
+    legend = None
     for ax, c in zip(axes, criteria, strict=True):
         v = values[c]
         lines[c] = {}
@@ -1165,7 +1331,7 @@ def plot_model_selection(
             (line,) = ax.plot(
                 ks[rows],
                 v[rows],
-                marker=_MARKERS.get(t, "v"),
+                marker=_MARKERS.get(t, _MARKER_CYCLE[t_index % len(_MARKER_CYCLE)]),
                 markersize=5,
                 color=palette[t_index],
                 label=label,
@@ -1184,13 +1350,62 @@ def plot_model_selection(
             label=f"best: {int(ks[b])} components, {types[b]}",
         )
         best[c] = star
+        clipped[c] = _clip_poor_fits(ax, v, types)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("number of components")
         ax.set_ylabel(f"{_CRITERIA[c]} (lower is better)")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+        if ax is axes[-1]:
+            legend = ax.legend(
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1.0),
+                borderaxespad=0.0,
+                fontsize="small",
+                ncols=2 if len(order) > 16 else 1,
+            )
     fig.suptitle("model selection")
-    return {"fig": fig, "axes": axes, "lines": lines, "best": best}
+    return {
+        "fig": fig,
+        "axes": axes,
+        "lines": lines,
+        "best": best,
+        "clipped": clipped,
+        "legend": legend,
+    }
+
+
+def _clip_poor_fits(ax: Any, values: FloatArray, types: Any) -> int:
+    """Stop the y-axis above the bulk of ``values``; returns how many are above it.
+
+    Values above ``median + CLIP_SPREAD * (median - best)`` of the finite values
+    are left above the axis (only with at least ``CLIP_MIN_FITS`` of them); the
+    title names the covariance types of those fits.
+    """
+    finite = np.isfinite(values)
+    v = values[finite]
+    if v.size < CLIP_MIN_FITS:
+        return 0
+    median = float(np.median(v))
+    top = median + CLIP_SPREAD * (median - float(v.min()))
+    above = v > top
+    if not (median > v.min() and np.any(above)):
+        return 0
+    kept = v[~above]
+    low = float(v.min())
+    high = float(max(kept.max(), low))
+    pad = 0.05 * (high - low if high > low else max(abs(low), 1.0))
+    ax.set_ylim(low - pad, high + pad)
+    n = int(above.sum())
+    names = list(dict.fromkeys(np.asarray(types)[finite][above].tolist()))
+    shown = ", ".join(names[:4]) + (
+        f" and {len(names) - 4} more" if len(names) > 4 else ""
+    )
+    ax.set_title(
+        f"y-axis clipped: {n} poorer fit{'' if n == 1 else 's'} above the top "
+        f"({shown})",
+        fontsize="small",
+    )
+    return n
 
 
 def plot_convergence(model: GaussianMixture, *, ax: Any = None) -> dict[str, Any]:
