@@ -31,10 +31,26 @@ choice, has had no release since 2017. librosa is optional: only
 :func:`mfcc_features` needs it (``pip install librosa``). Its first import in a
 new environment compiles numba kernels (10-25 s, cached afterwards).
 
-For demonstrations and tests without recorded speech, :func:`synthesize` and
-:func:`make_demo_corpus` make utterances with the espeak-ng speech synthesiser
-(Debian package ``espeak-ng``): its voices, voice variants, pitches and speeds
-play different speakers, each speaking sentences from :data:`SENTENCES`.
+For demonstrations and tests without recorded speech,
+:func:`make_demo_corpus` makes utterances of synthetic speakers, each speaking
+sentences from :data:`SENTENCES`, with one of two engines:
+
+* ``"espeak"``: the espeak-ng speech synthesiser (Debian package
+  ``espeak-ng``; :func:`synthesize`), whose voices, voice variants, pitches
+  and speeds play different speakers (:data:`TARGET_VOICES`,
+  :data:`BACKGROUND_VOICES`);
+* ``"formant"``: a small source-filter synthesiser written with numpy and
+  scipy (:func:`synthesize_formant`, :class:`FormantVoice`): glottal pulses
+  through cascaded formant resonators, with per-speaker vocal-tract length,
+  pitch, spectral tilt, breathiness and speaking rate
+  (:data:`FORMANT_TARGET_VOICES`, :data:`FORMANT_BACKGROUND_VOICES`). It is
+  not a text-to-speech system (its speech is not intelligible), but its
+  speakers differ in the spectral envelope, which is what MFCCs and the
+  GMM-UBM see; it needs nothing installed, so the demonstrations and tests
+  run everywhere.
+
+``engine="auto"`` (the default) uses espeak-ng when it is installed and the
+formant synthesiser otherwise; :attr:`DemoCorpus.engine` says which ran.
 """
 
 from __future__ import annotations
@@ -60,15 +76,21 @@ from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
 from gaussmix._typing import FloatArray
+from gaussmix.apps._formant import FormantVoice, synthesize_formant
 from gaussmix.mixture import GaussianMixture
 
 __all__ = [
     "BACKGROUND_VOICES",
     "DemoCorpus",
     "EspeakVoice",
+    "FORMANT_BACKGROUND_VOICES",
+    "FORMANT_SAMPLE_RATE",
+    "FORMANT_TARGET_VOICES",
+    "FormantVoice",
     "SENTENCES",
     "SpeakerRecognizer",
     "TARGET_VOICES",
+    "demo_voices",
     "det_curve",
     "equal_error_rate",
     "espeak_available",
@@ -77,8 +99,10 @@ __all__ = [
     "map_adapt",
     "mfcc_features",
     "read_wav",
+    "resolve_engine",
     "score",
     "synthesize",
+    "synthesize_formant",
     "train_ubm",
     "trial_scores",
 ]
@@ -1080,6 +1104,45 @@ BACKGROUND_VOICES: tuple[EspeakVoice, ...] = (
 )
 
 
+#: Samples per second of the formant engine's demonstration speech.
+FORMANT_SAMPLE_RATE = 16000
+
+#: Twelve target speakers of the formant synthesiser, in the pattern of
+#: :data:`TARGET_VOICES`: men and women alternating, each with their own
+#: vocal-tract length (``formant_scale``), pitch, tilt, glottal open quotient,
+#: breathiness, formant bandwidths and speaking rate; ``ivan`` shares
+#: ``adam``'s vocal tract and ``jake`` shares ``carl``'s, differing by pitch
+#: and rate only (as the two espeak-ng pairs that share a voice variant).
+FORMANT_TARGET_VOICES: tuple[FormantVoice, ...] = (
+    FormantVoice("adam", 115, 1.00, 0.45, 0.55, 0.04, 1.00, 1.00, 0.12),
+    FormantVoice("beth", 205, 1.17, 0.30, 0.65, 0.12, 1.10, 0.97, 0.15),
+    FormantVoice("carl", 105, 0.95, 0.55, 0.50, 0.03, 0.90, 0.94, 0.10),
+    FormantVoice("dora", 195, 1.13, 0.35, 0.70, 0.18, 1.20, 1.03, 0.14),
+    FormantVoice("egon", 98, 1.04, 0.40, 0.45, 0.05, 0.85, 1.06, 0.08),
+    FormantVoice("fern", 225, 1.21, 0.25, 0.60, 0.08, 1.00, 1.00, 0.18),
+    FormantVoice("gus", 120, 0.98, 0.60, 0.60, 0.10, 1.30, 0.91, 0.12),
+    FormantVoice("hana", 215, 1.10, 0.40, 0.55, 0.06, 0.90, 1.09, 0.13),
+    FormantVoice("ivan", 88, 1.00, 0.45, 0.55, 0.04, 1.00, 0.88, 0.12),
+    FormantVoice("jake", 135, 0.95, 0.55, 0.50, 0.03, 0.90, 1.12, 0.10),
+    FormantVoice("kate", 190, 1.15, 0.50, 0.75, 0.22, 1.40, 1.00, 0.12),
+    FormantVoice("leo", 125, 1.07, 0.35, 0.50, 0.07, 1.10, 0.97, 0.11),
+)
+
+#: Eight background speakers of the formant synthesiser, none a target.
+FORMANT_BACKGROUND_VOICES: tuple[FormantVoice, ...] = (
+    FormantVoice("max", 110, 1.02, 0.50, 0.55, 0.06, 1.05, 1.00, 0.12),
+    FormantVoice("nina", 200, 1.15, 0.35, 0.60, 0.10, 1.00, 1.00, 0.14),
+    FormantVoice("otto", 95, 0.97, 0.50, 0.50, 0.05, 0.95, 0.95, 0.10),
+    FormantVoice("pia", 220, 1.19, 0.30, 0.65, 0.15, 1.15, 1.05, 0.15),
+    FormantVoice("quinn", 130, 1.05, 0.45, 0.60, 0.08, 1.20, 1.00, 0.12),
+    FormantVoice("rosa", 185, 1.11, 0.40, 0.70, 0.20, 1.30, 0.95, 0.13),
+    FormantVoice("sam", 105, 0.93, 0.60, 0.50, 0.04, 0.90, 1.05, 0.11),
+    FormantVoice("tess", 235, 1.23, 0.25, 0.55, 0.07, 0.95, 1.02, 0.16),
+)
+
+_ENGINES = ("auto", "espeak", "formant")
+
+
 def espeak_available(executable: str = "espeak-ng") -> bool:
     """Whether the espeak-ng synthesiser can be run.
 
@@ -1183,8 +1246,8 @@ def synthesize(
 class DemoCorpus:
     """Synthetic utterances for a speaker-recognition experiment.
 
-    Each utterance is a ``(speaker, signal)`` pair; ``speaker`` is
-    :attr:`EspeakVoice.name`.
+    Each utterance is a ``(speaker, signal)`` pair; ``speaker`` is the
+    voice's name (:attr:`EspeakVoice.name` or :attr:`FormantVoice.name`).
 
     Parameters
     ----------
@@ -1198,6 +1261,8 @@ class DemoCorpus:
         Test speech of the target speakers (sentences never used above).
     seconds : float
         Time spent synthesising.
+    engine : {'espeak', 'formant'}
+        The synthesiser that made the speech.
     """
 
     sample_rate: int
@@ -1205,11 +1270,65 @@ class DemoCorpus:
     enroll: list[tuple[str, FloatArray]] = field(default_factory=list)
     test: list[tuple[str, FloatArray]] = field(default_factory=list)
     seconds: float = 0.0
+    engine: str = "espeak"
 
     @property
     def speakers(self) -> list[str]:
         """The target speakers, in order of first enrollment utterance."""
         return list(dict.fromkeys(s for s, _ in self.enroll))
+
+
+def resolve_engine(engine: str = "auto") -> str:
+    """The demonstration speech engine that ``engine`` stands for.
+
+    Parameters
+    ----------
+    engine : {'auto', 'espeak', 'formant'}, default='auto'
+        ``'auto'`` is ``'espeak'`` when espeak-ng is installed
+        (:func:`espeak_available`), ``'formant'`` otherwise.
+
+    Returns
+    -------
+    {'espeak', 'formant'}
+
+    Raises
+    ------
+    ValueError
+        For another value.
+    """
+    if engine not in _ENGINES:
+        raise ValueError(
+            f"engine must be one of {_ENGINES}, got {engine!r}: 'espeak' runs "
+            "espeak-ng, 'formant' the built-in formant synthesiser, 'auto' "
+            "espeak-ng when it is installed."
+        )
+    if engine == "auto":
+        return "espeak" if espeak_available() else "formant"
+    return engine
+
+
+def demo_voices(
+    engine: str = "auto",
+) -> tuple[
+    tuple[EspeakVoice | FormantVoice, ...], tuple[EspeakVoice | FormantVoice, ...]
+]:
+    """The target and background voices of :func:`make_demo_corpus`'s engine.
+
+    Parameters
+    ----------
+    engine : {'auto', 'espeak', 'formant'}, default='auto'
+        See :func:`resolve_engine`.
+
+    Returns
+    -------
+    targets, background : tuple of EspeakVoice or tuple of FormantVoice
+        :data:`TARGET_VOICES` and :data:`BACKGROUND_VOICES` for espeak-ng,
+        :data:`FORMANT_TARGET_VOICES` and :data:`FORMANT_BACKGROUND_VOICES`
+        for the formant synthesiser.
+    """
+    if resolve_engine(engine) == "espeak":
+        return TARGET_VOICES, BACKGROUND_VOICES
+    return FORMANT_TARGET_VOICES, FORMANT_BACKGROUND_VOICES
 
 
 def make_demo_corpus(
@@ -1224,40 +1343,52 @@ def make_demo_corpus(
     noise_db: float | None = -50.0,
     random_state: Any = 0,
     n_jobs: int = 2,
+    engine: str = "auto",
 ) -> DemoCorpus:
-    """Synthesise a small speaker-recognition corpus with espeak-ng.
+    """Synthesise a small speaker-recognition corpus.
 
-    Target speaker ``i`` is ``TARGET_VOICES[i]``; it enrolls on ``n_enroll``
-    of the twenty training sentences of :data:`SENTENCES` and is tested on
-    ``n_test`` of the last ten, so no test sentence is heard in training. The
-    sentences rotate between speakers: different speakers say different
-    sentences. Background speakers (``BACKGROUND_VOICES``) each say
-    ``n_background_sentences`` training sentences. Every utterance's pitch and
-    speed are drawn around the speaker's own (within ``pitch_jitter`` and
-    ``speed_jitter``), so no two utterances of a speaker are rendered alike.
+    Target speaker ``i`` is the ``i``-th target voice of the engine
+    (:func:`demo_voices`); it enrolls on ``n_enroll`` of the twenty training
+    sentences of :data:`SENTENCES` and is tested on ``n_test`` of the last
+    ten, so no test sentence is heard in training. The sentences rotate
+    between speakers: different speakers say different sentences. Background
+    speakers each say ``n_background_sentences`` training sentences. Every
+    utterance's pitch and speed are drawn around the speaker's own (within
+    ``pitch_jitter`` and ``speed_jitter``), so no two utterances of a speaker
+    are rendered alike.
 
     Parameters
     ----------
     n_speakers : int, default=10
-        Target speakers, at most ``len(TARGET_VOICES)``.
+        Target speakers, at most 12.
     n_enroll : int, default=6
         Enrollment utterances per target speaker (at most 20).
     n_test : int, default=4
         Test utterances per target speaker (at most 10).
     n_background : int, default=6
-        Background speakers, at most ``len(BACKGROUND_VOICES)``.
+        Background speakers, at most 8.
     n_background_sentences : int, default=20
         Utterances per background speaker (at most 20).
     pitch_jitter, speed_jitter : int, default=6, 12
-        Largest per-utterance change of pitch and speed.
+        Largest per-utterance change of pitch and speed: espeak-ng's pitch
+        units (0-99) and words per minute; the formant engine multiplies the
+        voice's ``f0`` by ``1 + d / 100`` and its ``rate`` by ``1 + d / 175``
+        for the same draws ``d`` (up to 6% and 7% by default).
     noise_db : float or None, default=-50.0
         Level of white noise added to every utterance, in dB relative to a
         full-scale signal (None adds none). Keeps the silences from being
         digital zeros, as in a recording.
     random_state : int, RandomState instance or None, default=0
-        Seed of the jitter and the noise.
+        Seed of the jitter, the noise and the formant engine's renderings.
     n_jobs : int, default=2
-        espeak-ng processes run at once.
+        Utterances synthesised at once (espeak-ng processes, or threads of
+        the formant engine).
+    engine : {'auto', 'espeak', 'formant'}, default='auto'
+        The synthesiser: espeak-ng (:func:`synthesize`, 22050 Hz), the
+        built-in formant synthesiser (:func:`synthesize_formant`,
+        :data:`FORMANT_SAMPLE_RATE` Hz), or ``'auto'``: espeak-ng when it is
+        installed, the formant synthesiser otherwise. The corpus records
+        which in :attr:`DemoCorpus.engine`.
 
     Returns
     -------
@@ -1267,15 +1398,17 @@ def make_demo_corpus(
     Raises
     ------
     ValueError
-        For sizes out of range.
+        For sizes out of range or an unknown engine.
     FileNotFoundError
-        When espeak-ng is not installed.
+        For ``engine='espeak'`` when espeak-ng is not installed.
     """
+    resolved = resolve_engine(engine)
+    targets, backgrounds = demo_voices(resolved)
     limits = {
-        "n_speakers": (n_speakers, len(TARGET_VOICES)),
+        "n_speakers": (n_speakers, len(targets)),
         "n_enroll": (n_enroll, _N_TRAIN_SENTENCES),
         "n_test": (n_test, len(SENTENCES) - _N_TRAIN_SENTENCES),
-        "n_background": (n_background, len(BACKGROUND_VOICES)),
+        "n_background": (n_background, len(backgrounds)),
         "n_background_sentences": (n_background_sentences, _N_TRAIN_SENTENCES),
     }
     for key, (value, top) in limits.items():
@@ -1287,13 +1420,14 @@ def make_demo_corpus(
     rng = check_random_state(random_state)
     train = SENTENCES[:_N_TRAIN_SENTENCES]
     held_out = SENTENCES[_N_TRAIN_SENTENCES:]
-    jobs: list[tuple[str, str, EspeakVoice, str]] = []  # (part, speaker, voice, text)
+    # (part, speaker, voice, text)
+    jobs: list[tuple[str, str, EspeakVoice | FormantVoice, str]] = []
     for b in range(n_background):
-        v = BACKGROUND_VOICES[b]
+        v = backgrounds[b]
         for j in range(n_background_sentences):
             jobs.append(("background", v.name, v, train[(3 * b + j) % len(train)]))
     for s in range(n_speakers):
-        v = TARGET_VOICES[s]
+        v = targets[s]
         for j in range(n_enroll):
             jobs.append(("enroll", v.name, v, train[(7 * s + j) % len(train)]))
         for j in range(n_test):
@@ -1301,9 +1435,19 @@ def make_demo_corpus(
     pitches = rng.randint(-pitch_jitter, pitch_jitter + 1, len(jobs))
     speeds = rng.randint(-speed_jitter, speed_jitter + 1, len(jobs))
     seeds = rng.randint(0, 2**31 - 1, len(jobs))
+    renders = rng.randint(0, 2**31 - 1, len(jobs))
 
     def run(k: int) -> tuple[FloatArray, int]:
         _, _, v, text = jobs[k]
+        if isinstance(v, FormantVoice):
+            return synthesize_formant(
+                text,
+                v,
+                f0=float(np.clip(v.f0 * (1 + pitches[k] / 100), 50.0, 400.0)),
+                rate=float(np.clip(v.rate * (1 + speeds[k] / 175), 0.5, 2.0)),
+                sample_rate=FORMANT_SAMPLE_RATE,
+                random_state=int(renders[k]),
+            )
         return synthesize(
             text,
             v,
@@ -1314,7 +1458,10 @@ def make_demo_corpus(
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, int(n_jobs))) as pool:
         rendered = list(pool.map(run, range(len(jobs))))
-    corpus = DemoCorpus(sample_rate=rendered[0][1] if rendered else 22050)
+    default_rate = 22050 if resolved == "espeak" else FORMANT_SAMPLE_RATE
+    corpus = DemoCorpus(
+        sample_rate=rendered[0][1] if rendered else default_rate, engine=resolved
+    )
     for k, ((part, speaker, _, _), (signal, rate)) in enumerate(
         zip(jobs, rendered, strict=True)
     ):
