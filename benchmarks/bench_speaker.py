@@ -1,12 +1,15 @@
 """Benchmark: GMM-UBM speaker recognition against what people use without a UBM.
 
-Run: ``.venv/bin/python benchmarks/bench_speaker.py [--small] [--repeats R]``
-(needs espeak-ng and librosa).
+Run: ``.venv/bin/python benchmarks/bench_speaker.py [--small] [--repeats R]
+[--engine {auto,espeak,formant}]`` (needs librosa; uses espeak-ng when it is
+installed, gaussmix's formant synthesiser otherwise or with ``--engine
+formant``, and prints which).
 
-One espeak-ng corpus (:func:`gaussmix.apps.speaker.make_demo_corpus`: 10 target
-speakers, 6 enrollment and 5 held-out test sentences each; 8 background
-speakers x 20 sentences for the UBM), one set of features (MFCC c1-c19 with
-deltas and delta-deltas, silence dropped, cepstral mean removed), then:
+One synthetic corpus (:func:`gaussmix.apps.speaker.make_demo_corpus`: 10
+target speakers, 6 enrollment and 5 held-out test sentences each; 8
+background speakers x 20 sentences for the UBM), one set of features (MFCC
+c1-c19 with deltas and delta-deltas, silence dropped, cepstral mean removed),
+then:
 
 * **gaussmix GMM-UBM**: a 64-component diagonal UBM on the background speech,
   means MAP-adapted to each speaker (r = 16), scores = mean log-likelihood
@@ -87,6 +90,12 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         default=None,
         help="limit BLAS and OpenMP threads of both libraries (default: theirs)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "espeak", "formant"),
+        default="auto",
+        help="speech synthesiser (auto: espeak-ng when installed, else formant)",
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         with threadpool_limits(limits=args.threads):
@@ -95,8 +104,12 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    if not sp.espeak_available():
-        raise SystemExit("needs espeak-ng: apt-get install espeak-ng")
+    engine = sp.resolve_engine(args.engine)
+    if engine == "espeak" and not sp.espeak_available():
+        raise SystemExit(
+            "--engine espeak needs espeak-ng (apt-get install espeak-ng); "
+            "--engine formant needs nothing"
+        )
     if args.small:
         sizes = {
             "n_speakers": 4,
@@ -116,7 +129,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         }
         ubm_k, ks = 64, (16, 64)
 
-    corpus = sp.make_demo_corpus(**sizes, random_state=0)
+    corpus = sp.make_demo_corpus(**sizes, random_state=0, engine=engine)
+    label = {"espeak": "espeak-ng", "formant": "formant synthesiser"}[corpus.engine]
+    print(f"speech engine: {label} ({corpus.sample_rate} Hz)")
     rate = corpus.sample_rate
     feats = {
         part: [sp.mfcc_features(s, rate) for _, s in getattr(corpus, part)]
