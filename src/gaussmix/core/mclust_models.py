@@ -92,7 +92,11 @@ from gaussmix.core.covariance import (
     Spherical,
     Tied,
 )
-from gaussmix.core.mstep import COLLAPSE_RELATIVE
+from gaussmix.core.mstep import (
+    COLLAPSE_RELATIVE,
+    StatisticsOverflowError,
+    overflow_error,
+)
 from gaussmix.core.params import GMMParams
 
 __all__ = [
@@ -145,11 +149,27 @@ def _collapsed(values: FloatArray, reference: FloatArray | float) -> BoolArray:
     """Components ``(K,)`` with a variance (or eigenvalue) that has collapsed.
 
     ``values`` is ``(K, D)``; a value at or below ``COLLAPSE_RELATIVE`` times
-    ``reference`` (the pooled variance, per feature or overall) has collapsed:
-    the component's shape ``A_k`` (determinant 1) does not exist.
+    ``reference`` (the pooled variance, per feature or overall), or at or below
+    zero, or NaN, has collapsed: the component's shape ``A_k`` (determinant 1)
+    does not exist. (A constant feature with ``reg_covar=0`` gives variances of
+    0 and, by rounding, tiny negative ones; their pooled "variance" may be
+    negative, and a zero must still count as collapsed.)
     """
     with np.errstate(invalid="ignore"):
-        return np.asarray(np.any(values <= COLLAPSE_RELATIVE * reference, axis=1))
+        threshold = COLLAPSE_RELATIVE * np.maximum(reference, 0.0)
+        return np.asarray(np.any(~(values > threshold), axis=1))
+
+
+def _require_finite(values: FloatArray, model: str) -> None:
+    """Raise a clear error unless every entry of ``values`` is finite.
+
+    One sum instead of an ``isfinite`` scan: a sum is finite exactly when its
+    terms are, unless it overflows itself (then the values are too large to use
+    anyway). LAPACK's SVD may never return on infinite input, so every matrix
+    handed to it inside an inner loop is checked first.
+    """
+    if not math.isfinite(float(np.add.reduce(values, axis=None))):
+        raise overflow_error(f"The M-step of covariance_type={model!r}")
 
 
 def _geomean(values: FloatArray) -> FloatArray:
@@ -207,6 +227,8 @@ def _common_shape_and_volumes(
         sums = (values / shape).sum(axis=1)
         ratio = sums / volumes
         new = float(weights @ (n_features * np.log(volumes) + ratio))
+        if not math.isfinite(new):
+            raise overflow_error("The volume-and-shape iteration of the M-step")
         if _converged(objective, new, tol):
             converged = True
             break
@@ -395,6 +417,7 @@ class VEI(_InnerIteration, Diag):
     ) -> FloatArray:
         """``lambda_k A`` by alternating volumes and the common shape."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        _require_finite(s, self.name)
         values = np.maximum(s, _floor(s, nk_eps))
         previous = self._previous((s.shape[1],))
         volumes, shape, n_iter, ok = _common_shape_and_volumes(
@@ -424,6 +447,7 @@ class EVI(Diag):
     ) -> FloatArray:
         """``A_k = diag(S_k) / det^{1/D}``, ``lambda = sum_k n_k det_k^{1/D} / n``."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        _require_finite(s, self.name)
         collapsed = _collapsed(s, (nk_eps @ s) / float(np.sum(nk_eps)))
         if np.all(collapsed):
             return s
@@ -475,6 +499,7 @@ class EEV(Full):
     ) -> FloatArray:
         """``D_k`` the eigenvectors of ``S_k``; ``lambda A`` the pooled eigenvalues."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        _require_finite(s, self.name)
         values, vectors = np.linalg.eigh(s)  # ascending, paired by position
         pooled = (nk_eps @ np.maximum(values, 0.0)) / float(np.sum(nk_eps))
         return _from_eigen(vectors, np.broadcast_to(pooled, values.shape))
@@ -508,6 +533,7 @@ class VEV(_InnerIteration, Full):
     ) -> FloatArray:
         """Volumes and the common shape of the eigenvalues of ``S_k``, alternating."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        _require_finite(s, self.name)
         values, vectors = np.linalg.eigh(s)  # ascending, paired by position
         values = np.maximum(values, _floor(values, nk_eps))
         previous = self._previous((s.shape[1],))
@@ -538,6 +564,7 @@ class EVV(Full):
     ) -> FloatArray:
         """``C_k = S_k / det(S_k)^{1/D}``, ``lambda = sum_k n_k det(S_k)^{1/D} / n``."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        _require_finite(s, self.name)
         values = np.linalg.eigvalsh(s)
         collapsed = _collapsed(values, _pooled_variance(s, nk_eps))
         if np.all(collapsed):
@@ -573,6 +600,7 @@ class VEE(_InnerIteration, Full):
     ) -> FloatArray:
         """Alternate ``lambda_k = tr(S_k C^{-1}) / D`` and ``C ~ sum_k n_k S_k / lambda_k``."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        _require_finite(s, self.name)
         n_features = s.shape[1]
         floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
         previous = self._previous((n_features, n_features))
@@ -600,7 +628,9 @@ class VEE(_InnerIteration, Full):
                     volumes = np.maximum(
                         einsum("kij,ji->k", s, inverse) / n_features, floor
                     )
-                    t, basis = _eigh_loop(einsum("k,kij->ij", nk_eps / volumes, s))
+                    common = einsum("k,kij->ij", nk_eps / volumes, s)
+                    _require_finite(common, "VEE")
+                    t, basis = _eigh_loop(common)
                     t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
                     shape = t / np.exp(np.log(t).sum() / n_features)  # _geomean
                     inverse = (basis / shape) @ basis.T
@@ -608,10 +638,14 @@ class VEE(_InnerIteration, Full):
                     new = float(
                         nk_eps @ (n_features * np.log(volumes) + trace / volumes)
                     )
+                    if not math.isfinite(new):
+                        raise overflow_error("The M-step of covariance_type='VEE'")
                     if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
                         converged = True
                         break
                     objective = new
+        except StatisticsOverflowError:
+            raise
         except FloatingPointError:
             raise np.linalg.LinAlgError("Eigenvalues did not converge") from None
         self._record((basis, shape), n_iter, converged)
@@ -664,6 +698,7 @@ def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     argument checks: a third of the MM update's time for D = 2..6 (this is the
     inner loop of EVE and VVE, run some 20 times per M-step on iris).
     """
+    _require_finite(a, "EVE/VVE")
     if _SVD_FULL is None:  # pragma: no cover - NumPy 1
         p, _, rt = np.linalg.svd(a)
         return p, rt
@@ -678,7 +713,11 @@ def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _svd_loop(a: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """:func:`_svd_uv` for a caller that holds np.linalg.svd's error state."""
+    """:func:`_svd_uv` for a caller that holds np.linalg.svd's error state.
+
+    ``a`` must be finite: LAPACK's SVD may never return on an infinite entry
+    (the caller checks, see :func:`_require_finite`).
+    """
     if _SVD_FULL is None:  # pragma: no cover - NumPy 1
         p, _, rt = np.linalg.svd(a)
         return p, rt
@@ -728,12 +767,16 @@ class _CommonOrientation(_InnerIteration, Full):
     ) -> FloatArray:
         """MM updates of ``D``, then the shapes (and volumes) given ``D``, alternating."""
         s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        name = self.name
+        _require_finite(s, name)
         n_features = s.shape[1]
         floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
         total = float(np.sum(nk_eps))
         scatter = nk_eps[:, None, None] * s
+        _require_finite(scatter, name)
         largest = np.linalg.eigvalsh(scatter)[:, -1]
         shifted = _shifted_scatter(scatter, largest)
+        _require_finite(shifted, name)
         previous = self._previous((n_features, n_features))
         orientation = np.eye(n_features) if previous is None else previous
 
@@ -772,17 +815,23 @@ class _CommonOrientation(_InnerIteration, Full):
                     inverse_shape = weights_of(variances)
                     # MM 1 and MM 2 of _mm_orientation.
                     f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
+                    _require_finite(f1, name)  # LAPACK may hang on infinity
                     p, rt = _svd_loop(f1)
                     orientation = -(rt.T @ p.T)
                     reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
                     f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
+                    _require_finite(f2, name)
                     p, rt = _svd_loop(f2)
                     orientation = -(p @ rt)
                     variances, new = given(orientation)
+                    if not math.isfinite(new):
+                        raise overflow_error(f"The M-step of covariance_type={name!r}")
                     if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
                         converged = True
                         break
                     objective = new
+            except StatisticsOverflowError:
+                raise
             except FloatingPointError:
                 raise np.linalg.LinAlgError("SVD did not converge") from None
         self._record(orientation, n_iter, converged)

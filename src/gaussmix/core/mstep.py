@@ -31,7 +31,13 @@ from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, augment
 from gaussmix.core.stats import SuffStats
 
-__all__ = ["EMPTY_FRACTION", "Repair", "m_step", "params_from_precisions"]
+__all__ = [
+    "EMPTY_FRACTION",
+    "Repair",
+    "StatisticsOverflowError",
+    "m_step",
+    "params_from_precisions",
+]
 
 #: A component whose share of the total weight falls below this is empty.
 EMPTY_FRACTION: Final = 1e-10
@@ -51,6 +57,25 @@ def _machine_eps(dtype: Any) -> float:
     if eps is None:
         eps = _EPS[dtype] = float(np.finfo(dtype).eps)
     return eps
+
+
+class StatisticsOverflowError(FloatingPointError, ValueError):
+    """The M-step met numbers that float64 cannot hold (infinity or NaN).
+
+    Raised instead of handing such numbers to LAPACK, which may not return on
+    them. A ``ValueError`` (the data are unusable as given) and a
+    ``FloatingPointError`` (what went wrong numerically).
+    """
+
+
+def overflow_error(where: str) -> StatisticsOverflowError:
+    """The error for non-finite numbers met in ``where`` (a short description)."""
+    return StatisticsOverflowError(
+        f"{where} met numbers that float64 cannot hold (infinity or NaN). The "
+        "data (or the sample weights) are too large, too small, or too far from "
+        "the origin for their spread; scale them (e.g. "
+        "sklearn.preprocessing.StandardScaler)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +190,13 @@ def m_step(
     repairs: list[Repair] = []
     nk = np.asarray(stats.nk, dtype=np.float64)
     total = float(nk.sum())
+    # A sum is finite exactly when its terms are (or it overflows itself): one
+    # cheap test instead of three isfinite scans. Non-finite statistics would
+    # otherwise reach LAPACK, which may not return on them.
+    if not math.isfinite(total + float(stats.sx.sum()) + float(stats.sxx.sum())):
+        raise overflow_error(
+            "The M-step's statistics (weighted sums of the data and their squares)"
+        )
     # scikit-learn adds 10 eps to each nk; in units of the mean sample weight, so that
     # scaling every weight by a constant does not change the fit.
     mean_weight = stats.weight / stats.n_samples if stats.n_samples else 1.0
@@ -301,9 +333,17 @@ def _repair_singular(
             break
         todo = still
         amount = amount * 10.0
-    else:  # pragma: no cover - the repair adds up to 1e5 times the data variance
-        raise FloatingPointError(
-            "could not repair collapsed covariances; scale the data or increase reg_covar"
+    else:
+        # The repair adds up to 1e5 times the data's variance: only covariances
+        # that are not finite, or a variance that float64 cannot resolve next to
+        # the data's offset, get here.
+        stuck = np.flatnonzero(todo).tolist()
+        raise StatisticsOverflowError(
+            f"the covariance(s) of component(s) {stuck} stayed singular after "
+            f"adding up to {float(np.max(added)):.3g} (1e5 times the data's mean "
+            "variance) to the diagonal: the data's spread is too small for their "
+            "magnitude or too large for float64. Centre and scale the data (e.g. "
+            "sklearn.preprocessing.StandardScaler) or increase reg_covar."
         )
     for k in np.flatnonzero(failed):
         which = "the shared covariance" if family.shared else f"component {k}"
