@@ -27,6 +27,7 @@ from typing import Final
 import numpy as np
 
 from gaussmix._typing import FloatArray
+from gaussmix.core.stats import rescale_weights
 
 __all__ = ["INIT_METHODS", "initial_resp"]
 
@@ -105,6 +106,8 @@ def initial_resp(
     sample_weight : ndarray of shape (n_samples,), default=None
         Sample weights: k-means and k-means++ weight their points, and
         ``random_from_data`` draws rows with probability proportional to weight.
+        Only their ratios matter (extreme scales are brought near 1 first,
+        :func:`gaussmix.core.stats.rescale_weights`).
         ``hc`` builds its tree without them (as mclust, which has no weights).
 
     Returns
@@ -115,6 +118,9 @@ def initial_resp(
         Whether ``resp`` must be called in row order (then from one thread).
     """
     n_samples = X.shape[0]
+    # k-means casts the weights to X's dtype (1e300 is infinite in float32) and
+    # random_from_data divides by their sum: both only need them up to scale.
+    sample_weight = rescale_weights(sample_weight)
     if method == "kmeans":
         from sklearn.cluster import KMeans
 

@@ -16,6 +16,7 @@ the cancellation small (see ``docs/ARCHITECTURE.md``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from gaussmix._typing import FloatArray
 if TYPE_CHECKING:
     from gaussmix.core.covariance import CovarianceFamily
 
-__all__ = ["SuffStats"]
+__all__ = ["WEIGHT_EXPONENT_RANGE", "SuffStats", "rescale_weights"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +110,45 @@ class SuffStats:
             weight=self.weight,
             n_samples=self.n_samples,
         )
+
+
+#: Weights whose largest lies in ``[2^-32, 2^32]`` are used as they are by
+#: :func:`rescale_weights`: far from overflow and underflow for any data the
+#: estimator accepts (values up to 1e100, squares up to 1e200).
+WEIGHT_EXPONENT_RANGE = 32
+
+
+def rescale_weights(weights: FloatArray | None) -> FloatArray | None:
+    """Sample weights times the power of two that brings the largest into [0.5, 1).
+
+    EM does not depend on the scale of the weights (every statistic and the
+    per-sample log-likelihood are ratios), but its arithmetic does: weights of
+    ``1e300`` overflow the weighted sums of squares, weights of ``5e-324``
+    (subnormal) lose every digit in them. Weights whose largest is between
+    ``2^-32`` and ``2^32`` are returned unchanged (the ordinary case, computed
+    exactly as before); others are scaled. Multiplying by a power of two is
+    exact for every weight that stays a normal number; a weight below
+    ``2^-1022`` times the largest loses digits, and one below ``2^-1074`` times
+    the largest becomes 0 (its share of the fit was below float64's resolution
+    anyway).
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_samples,) or None
+        Finite, non-negative weights with a positive maximum (validated).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) or None
+        The scaled weights (a new array, or ``weights`` itself when no scaling
+        is needed); None for None.
+    """
+    if weights is None or weights.size == 0:
+        return weights
+    top = float(np.max(weights))
+    if not (math.isfinite(top) and top > 0.0):
+        return weights
+    exponent = math.frexp(top)[1]
+    if abs(exponent) <= WEIGHT_EXPONENT_RANGE:
+        return weights
+    return np.asarray(np.ldexp(weights, -exponent), dtype=np.float64)
