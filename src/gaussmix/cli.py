@@ -1,10 +1,19 @@
 """The ``gaussmix`` command-line tool: fit, predict, score, sample, select, demo.
 
-Exit status: 0 on success, 2 on bad usage (argparse), 1 on a data or file
-problem, which is reported as one line on stderr, never a traceback. Every
-command takes ``--json`` for machine-readable output on stdout, and ``--quiet``
-to turn off progress bars (they are drawn only when stderr is a terminal and
-tqdm is installed).
+Exit status: 0 on success, 2 on bad usage (argparse, or options that do not go
+together), 1 on a data or file problem, which is reported as one line on stderr,
+never a traceback; 130 after Ctrl-C. Every command takes ``--json`` for
+machine-readable output on stdout, and ``--quiet`` to turn off progress bars
+(they are drawn only when stderr is a terminal and tqdm is installed).
+
+Outputs are written under a temporary name in their folder and renamed when
+everything succeeded, so a failing or interrupted command leaves no output
+behind and never a half-written file in place of an old one; no output may be
+one of the command's inputs.
+
+Only the standard library is imported with this module: NumPy, scikit-learn
+and the rest of gaussmix are imported inside :func:`main`, so that Ctrl-C during
+their import ends with one line too.
 """
 
 from __future__ import annotations
@@ -12,32 +21,46 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
+import itertools
 import json
 import math
 import os
+import re
+import stat
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from gaussmix._data import DataError, Table, drop_nan_rows, read_table, select_columns
-from gaussmix._version import __version__
-from gaussmix.core.covariance import COVARIANCE_TYPES, get_family
-from gaussmix.mixture import FIT_PROGRESS, GaussianMixture
+    from gaussmix._data import Table
+    from gaussmix.mixture import GaussianMixture
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 PROG = "gaussmix"
 # Above this many features the summary shows covariance diagonals only.
 FULL_MATRIX_MAX_FEATURES = 4
-# The --plot pairs grid shows at most this many features (the first ones).
+# The --plot pairs grid shows at most this many features (the first ones, or
+# those of --plot-features).
 PAIRS_MAX_FEATURES = 6
+# Rows formatted and written at a time by the CSV writer.
+WRITE_BLOCK_ROWS = 65_536
+# Initialisations that --init accepts.
+INIT_CHOICES = ("kmeans", "k-means++", "random", "random_from_data", "hc")
+# Output extensions written as Parquet (needs pyarrow) and as tab-separated text;
+# every other name gets CSV.
+PARQUET_EXTENSIONS = (".parquet", ".pq")
+TSV_EXTENSIONS = (".tsv", ".tab")
 
 EPILOG = """\
 examples:
   gaussmix fit data.csv --components 3 --out model.gmm --plot fit.png
+  gaussmix fit data.csv --components 3 --covariance VEV --noise --out model.gmm
   gaussmix predict model.gmm new.csv --proba --out labels.csv
   gaussmix score model.gmm new.csv --json
   gaussmix sample model.gmm -n 500 --seed 1 --out samples.csv
@@ -45,12 +68,16 @@ examples:
   gaussmix demo
 
 Data files: CSV (header optional), TSV, .npy, Parquet (needs pyarrow).
-Exit status: 0 success, 1 data or file error, 2 bad usage.
+Exit status: 0 success, 1 data or file error, 2 bad usage, 130 interrupted.
 """
 
 
 class UsageError(Exception):
     """A bad combination of options (exit status 2)."""
+
+
+class FileError(Exception):
+    """A file cannot be written, or the work does not fit in memory (exit status 1)."""
 
 
 # ----------------------------------------------------------------- helpers
@@ -82,12 +109,20 @@ def _progress(
         yield step
 
 
+def _note(message: str) -> None:
+    print(f"{PROG}: note: {message}", file=sys.stderr)
+
+
 def _load_data(
     args: argparse.Namespace, model_names: Sequence[str] | None = None
 ) -> Table:
+    from gaussmix._data import drop_nan_rows, read_table, select_columns
+
     columns = _split_list(args.columns) if args.columns else None
     table = select_columns(read_table(args.data), columns, model_names=model_names)
     table, dropped = drop_nan_rows(table, drop=args.drop_nan)
+    for note in table.notes:
+        _note(note)
     if dropped and not args.json:
         print(f"dropped {dropped} row(s) with missing values", file=sys.stderr)
     return table
@@ -135,6 +170,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _float_at_least(low: float, *, strict: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            bound = f"> {low:g}" if strict else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be a number {bound}")
+        return value
+
+    return parse
+
+
 def _feature_names(model: GaussianMixture) -> list[str]:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
@@ -142,7 +191,15 @@ def _feature_names(model: GaussianMixture) -> list[str]:
     return [f"x{i}" for i in range(model.n_features_in_)]
 
 
+def _has_noise(model: GaussianMixture) -> bool:
+    return hasattr(model, "noise_log_density_")
+
+
 def _covariance_of(model: GaussianMixture, k: int) -> np.ndarray:
+    import numpy as np
+
+    from gaussmix.core.covariance import get_family
+
     dense = get_family(model.covariance_type).to_dense(
         np.asarray(model.covariances_, dtype=np.float64),
         model.n_components,
@@ -152,45 +209,69 @@ def _covariance_of(model: GaussianMixture, k: int) -> np.ndarray:
 
 
 def _model_summary(
-    model: GaussianMixture, X: np.ndarray, path: str | None
+    model: GaussianMixture, X: Any, path: str | None, names: list[str]
 ) -> dict[str, Any]:
+    import numpy as np
+
     criteria = model._criteria(X)  # one pass for log-likelihood, AIC and BIC
     log_likelihood = criteria["log_likelihood"]
     covariances = np.asarray(model.covariances_, dtype=np.float64)
-    return {
+    n_samples = int(np.shape(X)[0])
+    summary: dict[str, Any] = {
         "n_components": int(model.n_components),
         "covariance_type": model.covariance_type,
-        "n_samples": int(X.shape[0]),
-        "features": _feature_names(model),
+        "init_params": model.init_params,
+        "n_samples": n_samples,
+        "features": names,
         "weights": np.asarray(model.weights_, dtype=np.float64).tolist(),
         "means": np.asarray(model.means_, dtype=np.float64).tolist(),
         "covariances": covariances.tolist(),
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "log_likelihood": log_likelihood,
-        "mean_log_likelihood": log_likelihood / X.shape[0],
+        "mean_log_likelihood": log_likelihood / n_samples,
         "aic": criteria["aic"],
         "bic": criteria["bic"],
         "model": path,
     }
+    if _has_noise(model):
+        summary["noise_weight"] = float(model.noise_weight_)
+        summary["noise_volume"] = math.exp(-float(model.noise_log_density_))
+    prior = getattr(model, "prior_", None)
+    if prior is not None:
+        summary["prior"] = {
+            key: np.asarray(value, dtype=np.float64).tolist()
+            for key, value in prior.items()
+        }
+    return summary
 
 
 def _print_summary(
     model: GaussianMixture, summary: dict[str, Any], out: TextIO
 ) -> None:
+    from gaussmix.core.covariance import get_family
+
     names = summary["features"]
     d = len(names)
     w = max(10, *(len(n) + 1 for n in names))
+    noise = " with a noise component" if "noise_weight" in summary else ""
     print(
         f"{summary['n_components']}-component {summary['covariance_type']} Gaussian "
-        f"mixture on {summary['n_samples']} rows x {d} features",
+        f"mixture{noise} on {summary['n_samples']} rows x {d} features",
         file=out,
     )
     print(
         f"converged: {'yes' if summary['converged'] else 'NO'} after "
-        f"{summary['n_iter']} iterations",
+        f"{summary['n_iter']} iterations (start: {summary['init_params']})",
         file=out,
     )
+    if "prior" in summary:
+        prior = summary["prior"]
+        print(
+            "fitted by MAP EM with mclust's conjugate prior (shrinkage "
+            f"{prior['shrinkage']:.4g}, dof {prior['dof']:.4g})",
+            file=out,
+        )
     print(
         f"log-likelihood: {summary['log_likelihood']:.4f} "
         f"(mean {summary['mean_log_likelihood']:.4f} per row)",
@@ -208,6 +289,12 @@ def _print_summary(
             f"{v:>{w + 5}.4g}" for v in summary["means"][k]
         )
         print(row, file=out)
+    if noise:
+        print(
+            f"{'noise':>9}  {summary['noise_weight']:6.4f}  uniform density 1/V, "
+            f"V = {summary['noise_volume']:.6g}; label -1",
+            file=out,
+        )
     print("", file=out)
     full = d <= FULL_MATRIX_MAX_FEATURES
     title = "covariances" if full else "covariance diagonals (variances)"
@@ -234,38 +321,6 @@ def _print_summary(
         print(f"\nmodel saved to {summary['model']}", file=out)
 
 
-def _write_csv(path: str | None, header: list[str], rows: Any, out: TextIO) -> None:
-    if path is None:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        return
-    _ensure_folder(path)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _ensure_folder(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise DataError(f"{path}: the folder {folder} does not exist")
-
-
-def _guard_overwrite(out: str | None, *inputs: str) -> None:
-    """Never write an output over one of the input files."""
-    if out is None:
-        return
-    for given in inputs:
-        if (
-            os.path.exists(given)
-            and os.path.exists(out)
-            and os.path.samefile(out, given)
-        ):
-            raise UsageError(f"--out {out} is an input file; choose another name")
-
-
 def _emit_json(payload: dict[str, Any]) -> None:
     json.dump(payload, sys.stdout, allow_nan=False, separators=(",", ":"))
     sys.stdout.write("\n")
@@ -278,47 +333,483 @@ def _load_model(path: str) -> GaussianMixture:
     return model
 
 
-def _save_plot(fig: Any, path: str) -> None:
-    _ensure_folder(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
+# ----------------------------------------------------------------- paths
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (also when one does not exist yet)."""
+    with contextlib.suppress(OSError):
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(
+        os.path.realpath(b)
+    )
 
-    plt.close(fig)
+
+def _check_paths(outputs: dict[str, str | None], inputs: dict[str, str]) -> None:
+    """Refuse an output that is an input or another output; check its folder.
+
+    ``outputs`` maps an option (``--out``) to its path (None when not given),
+    ``inputs`` an argument name (``DATA``) to its path.
+    """
+    given = [(flag, path) for flag, path in outputs.items() if path]
+    for flag, path in given:
+        for what, source in inputs.items():
+            if _same_file(path, source):
+                raise UsageError(
+                    f"{flag} {path} is an input file ({what}); choose another name"
+                )
+    for (flag_a, a), (flag_b, b) in itertools.combinations(given, 2):
+        if _same_file(a, b):
+            raise UsageError(
+                f"{flag_a} and {flag_b} are the same file ({a}); give them different "
+                "names"
+            )
+    for _, path in given:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileError(f"{path}: the folder {folder} does not exist")
+        if os.path.isdir(path):
+            raise FileError(f"{path}: is a folder; give a file name")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise FileError(
+                f"{path}: cannot write in the folder {folder} (permission denied)"
+            )
 
 
-def _pyplot() -> Any:
+def _write_error(path: str, exc: OSError) -> FileError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "; free some space or write to another disk (nothing was changed)"
+    return FileError(f"{path}: cannot write: {reason}{hint}")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class _Outputs:
+    """Outputs written under temporary names in their folders, renamed at the end.
+
+    :meth:`stage` gives a new temporary path next to the output (same
+    extension); :meth:`commit` renames every staged file to its name. Leaving
+    the ``with`` block by an exception (KeyboardInterrupt included) removes
+    every temporary file that was not renamed, so that no output, and no
+    half-written one, is left behind and an old file of the same name is kept.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, str]] = []
+
+    def __enter__(self) -> _Outputs:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
+
+    def stage(self, path: str) -> str:
+        """A new empty temporary file in ``path``'s folder, to be renamed to it."""
+        folder = os.path.dirname(os.path.abspath(path))
+        name = os.path.basename(path)
+        try:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=folder
+            )
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+        os.close(fd)
+        self._staged.append((tmp, path))
+        return tmp
+
+    def commit(self) -> None:
+        """Rename every staged file to its output name (keeping an old file's mode)."""
+        mode = 0o666 & ~_umask()
+        while self._staged:
+            tmp, path = self._staged[0]
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    mode = stat.S_IMODE(os.stat(path).st_mode)
+                os.chmod(tmp, mode)
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+            self._staged.pop(0)
+
+    def discard(self) -> None:
+        """Remove the staged files that were not renamed."""
+        while self._staged:
+            tmp, _ = self._staged.pop()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Turn an OSError while writing ``path``'s temporary file into a one-line error."""
+    try:
+        yield
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+
+
+def _open_output(path: str) -> TextIO:
+    """A temporary output file opened for text (one place, so tests can fail it)."""
+    return open(path, "w", newline="", encoding="utf-8")
+
+
+# ----------------------------------------------------------------- tables out
+class _Column:
+    """One output column: its name, values and how they are written as text."""
+
+    def __init__(self, name: str, values: Any, text: str) -> None:
+        self.name = name
+        self.values = values
+        self.text = text  # "int", "g6" (6 significant digits) or "repr" (exact)
+
+    def formatted(self, start: int, stop: int) -> list[str]:
+        import numpy as np
+
+        block = self.values[start:stop]
+        if self.text == "int":
+            return [str(v) for v in np.asarray(block, dtype=np.int64).tolist()]
+        floats = np.asarray(block, dtype=np.float64).tolist()
+        if self.text == "g6":
+            return [f"{v:.6g}" for v in floats]
+        return [repr(v) for v in floats]
+
+
+def _table_format(path: str | None) -> str:
+    lower = (path or "").lower()
+    if lower.endswith(PARQUET_EXTENSIONS):
+        return "parquet"
+    if lower.endswith(TSV_EXTENSIONS):
+        return "tsv"
+    return "csv"
+
+
+def _write_text_table(
+    handle: TextIO, columns: Sequence[_Column], delimiter: str = ","
+) -> None:
+    """Header and rows, formatted and written ``WRITE_BLOCK_ROWS`` rows at a time."""
+    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+    writer.writerow([c.name for c in columns])
+    n = len(columns[0].values)
+    for start in range(0, n, WRITE_BLOCK_ROWS):
+        stop = min(start + WRITE_BLOCK_ROWS, n)
+        writer.writerows(zip(*(c.formatted(start, stop) for c in columns), strict=True))
+
+
+def _write_table(
+    path: str | None, columns: Sequence[_Column], outputs: _Outputs | None
+) -> None:
+    """Write ``columns`` to ``path`` (staged in ``outputs``), or as CSV to stdout."""
+    if path is None or outputs is None:
+        _write_text_table(sys.stdout, columns)
+        return
+    tmp = outputs.stage(path)
+    kind = _table_format(path)
+    with _writing(path):
+        if kind == "parquet":
+            import numpy as np
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            arrays = {
+                c.name: np.asarray(
+                    c.values, dtype=np.int64 if c.text == "int" else np.float64
+                )
+                for c in columns
+            }
+            pq.write_table(pa.table(arrays), tmp)
+            return
+        with _open_output(tmp) as handle:
+            _write_text_table(handle, columns, "\t" if kind == "tsv" else ",")
+
+
+def _require_parquet(paths: Sequence[str | None]) -> None:
+    """A Parquet output needs pyarrow: say so before any work is done."""
+    if any(_table_format(p) == "parquet" for p in paths if p):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise FileError(
+                "writing Parquet needs pyarrow: pip install pyarrow (or give the "
+                "output a .csv name)"
+            ) from None
+
+
+# ----------------------------------------------------------------- plots
+def _require_matplotlib(path: str) -> str:
+    """Check matplotlib and the picture format of ``path`` before any work is done."""
     try:
         import matplotlib
     except ImportError:
-        raise DataError(
+        raise FileError(
             "--plot needs matplotlib: pip install 'gaussmix[plot]'"
         ) from None
     matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    fmt = ext or str(matplotlib.rcParams["savefig.format"])
+    known = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in known:
+        raise UsageError(
+            f"--plot {path}: matplotlib cannot write {fmt!r} pictures; use a name "
+            f"ending in {', '.join('.' + k for k in sorted(known))}"
+        )
+    return fmt
+
+
+def _save_plot(fig: Any, path: str, outputs: _Outputs) -> None:
     import matplotlib.pyplot as plt
 
-    return plt
+    fmt = _require_matplotlib(path)
+    tmp = outputs.stage(path)
+    try:
+        with _writing(path):
+            fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
-# ----------------------------------------------------------------- commands
+def _relabel(fig: Any, names: Sequence[str]) -> None:
+    """Axis labels "feature i" (a model without feature names) become ``names[i]``."""
+
+    def rename(label: str) -> str:
+        m = re.fullmatch(r"feature (\d+)", label)
+        return names[int(m.group(1))] if m and int(m.group(1)) < len(names) else label
+
+    for ax in fig.axes:
+        ax.set_xlabel(rename(ax.get_xlabel()))
+        ax.set_ylabel(rename(ax.get_ylabel()))
+
+
+def _resolve_features(
+    tokens: Sequence[str], names: Sequence[str], path: str
+) -> list[int]:
+    """``--plot-features`` (names or 0-based indices) to column positions."""
+    from gaussmix._data import DataError
+
+    chosen: list[int] = []
+    d = len(names)
+    for token in tokens:
+        if token in names:
+            index = list(names).index(token)
+        elif token.lstrip("-").isdigit() and -d <= int(token) < d:
+            index = int(token) % d
+        else:
+            raise DataError(
+                f"{path}: --plot-features {token!r} not found; the fitted columns are "
+                f"{', '.join(names)} (or 0 to {d - 1})"
+            )
+        if index in chosen:
+            raise UsageError(f"--plot-features names column {token!r} twice")
+        chosen.append(index)
+    return chosen
+
+
+# ----------------------------------------------------------------- memory
+def _available_memory() -> int | None:
+    """Bytes this process may still allocate (MemAvailable, a cgroup limit), or None."""
+    available: int | None = None
+    with (
+        contextlib.suppress(OSError, ValueError, IndexError),
+        open("/proc/meminfo", encoding="ascii") as handle,
+    ):
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+                break
+    if available is None:
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    with contextlib.suppress(OSError, ValueError):
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as handle:
+            limit = handle.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as handle:
+            used = int(handle.read().strip())
+        if limit != "max":
+            left = max(int(limit) - used, 0)
+            available = left if available is None else min(available, left)
+    return available
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{n_bytes / 2**10:,.1f} KiB"
+
+
+def _dense_covariance(covariance_type: str) -> bool:
+    """Whether the type stores D x D matrices (full, tied, mclust's E/V orientations)."""
+    t = covariance_type
+    return t in ("full", "tied") or (len(t) == 3 and t[2] != "I")
+
+
+def _model_bytes(n_components: int, n_features: int, covariance_type: str) -> int:
+    """A generous estimate of what fitting one model allocates besides the data.
+
+    Dense types hold covariances, precisions, their Cholesky factors and a work
+    copy (``4 K D^2`` numbers; one matrix for 'tied') and the packed design's
+    index arrays (``3 D (D + 1) / 2``); diagonal and spherical ones ``8 K D``.
+    """
+    k, d = n_components, n_features
+    if not _dense_covariance(covariance_type):
+        return 8 * 8 * k * d
+    matrices = 1 if covariance_type == "tied" else k
+    return 8 * (4 * matrices * d * d + 3 * (d * (d + 1) // 2))
+
+
+def _check_fit_memory(
+    path: str, n_components: int, n_features: int, covariance_types: Sequence[str]
+) -> None:
+    """Refuse, before fitting, models whose parameters cannot fit in memory."""
+    available = _available_memory()
+    if available is None:
+        return
+    too_big = [
+        t
+        for t in covariance_types
+        if _model_bytes(n_components, n_features, t) > available
+    ]
+    if not too_big:
+        return
+    need = max(_model_bytes(n_components, n_features, t) for t in too_big)
+    what = (
+        f"a {n_components}-component {too_big[0]} model on {n_features} features needs"
+        if len(too_big) == 1
+        else f"the {', '.join(too_big)} models with up to {n_components} components "
+        f"on {n_features} features need"
+    )
+    raise FileError(
+        f"{path}: {what} about {_size(need)} of "
+        f"memory for its {n_features} x {n_features} covariance matrices, more than "
+        f"the {_size(available)} available; use --covariance diag (or spherical, or "
+        "mclust's EII VII EEI VEI EVI VVI), fewer components, or fewer columns "
+        "(--columns)"
+    )
+
+
+def _check_sample_memory(n: int, n_features: int, *, as_json: bool) -> None:
+    """Refuse, before drawing, a sample that cannot fit in memory."""
+    available = _available_memory()
+    if available is None:
+        return
+    # The draws, their grouped copy, the shuffled copy and the labels; JSON
+    # adds a Python float and its text for every number.
+    need = 8 * n * (3 * n_features + 3)
+    if as_json:
+        need += 64 * n * (n_features + 1)
+    if need > available:
+        raise FileError(
+            f"sample -n {n}: {n} rows of {n_features} features need about "
+            f"{_size(need)} of memory, more than the {_size(available)} available; "
+            "draw fewer rows (runs with different --seed values give more)"
+        )
+
+
+# ----------------------------------------------------------------- fitting
+def _default_init(args: argparse.Namespace, covariance_types: Sequence[str]) -> str:
+    """``--init``, else 'hc' for mclust's names (and 'all'), else 'kmeans'.
+
+    mclust starts EM from its model-based hierarchical clustering; the
+    command-line tool does the same for mclust's model names, as the
+    documented Python recipe ``select(X, ks, "all", init_params="hc")`` does.
+    """
+    from gaussmix.core.covariance import MCLUST_MODEL_NAMES
+
+    if args.init is not None:
+        return str(args.init)
+    mclust = any(t == "all" or t in MCLUST_MODEL_NAMES for t in covariance_types)
+    return "hc" if mclust else "kmeans"
+
+
+def _estimator_options(
+    args: argparse.Namespace, covariance_types: Sequence[str]
+) -> dict[str, Any]:
+    """GaussianMixture parameters from the shared fitting options."""
+    noise: Any = None
+    if args.noise_volume is not None:
+        noise = args.noise_volume
+    elif args.noise:
+        noise = True
+    return {
+        "n_init": args.n_init,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "reg_covar": args.reg_covar,
+        "init_params": _default_init(args, covariance_types),
+        "noise": noise,
+        "prior": "default" if args.prior else None,
+        "random_state": args.seed,
+    }
+
+
+def _print_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+
+def _fit_plot(
+    args: argparse.Namespace,
+    model: GaussianMixture,
+    table: Table,
+    X: Any,
+    names: list[str],
+    chosen: list[int] | None,
+) -> Any:
+    """The figure of ``fit --plot``: density (1 feature), clusters (2), pairs grid."""
+    from gaussmix import plotting
+
+    d = model.n_features_in_
+    if chosen is not None:
+        fig = plotting.plot_pairs(model, X, features=chosen)["fig"]
+    elif d == 1:
+        fig = plotting.plot_density_1d(model, table.values)["ax"].figure
+    elif d == 2:
+        fig = plotting.plot_clusters(model, X)["ax"].figure
+    else:
+        shown = min(d, PAIRS_MAX_FEATURES)
+        if shown < d and not args.json:
+            _note(
+                f"the plot shows the first {shown} of {d} features "
+                f"({', '.join(names[:shown])}); choose others with --plot-features"
+            )
+        fig = plotting.plot_pairs(model, X, features=list(range(shown)))["fig"]
+    _relabel(fig, names)
+    return fig
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """``gaussmix fit``."""
-    table = _load_data(args)
+    from gaussmix.mixture import FIT_PROGRESS, GaussianMixture
+
     out = (
         args.out
         if args.out is not None
         else (os.path.splitext(os.path.basename(args.data))[0] + ".gmm")
     )
-    _guard_overwrite(out, args.data)
-    _guard_overwrite(args.plot, args.data)
+    if args.plot_features and not args.plot:
+        raise UsageError("--plot-features needs --plot PNG")
+    _check_paths({"--out": out, "--plot": args.plot}, {"DATA": args.data})
+    if args.plot:
+        _require_matplotlib(args.plot)
+    table = _load_data(args)
+    d = table.values.shape[1]
+    names = table.names if table.names is not None else [f"x{i}" for i in range(d)]
+    chosen = (
+        _resolve_features(_split_list(args.plot_features), names, table.path)
+        if args.plot_features
+        else None
+    )
+    _check_fit_memory(table.path, args.components, d, [args.covariance])
     model = GaussianMixture(
         n_components=args.components,
         covariance_type=args.covariance,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        reg_covar=args.reg_covar,
-        init_params=args.init,
-        random_state=args.seed,
+        **_estimator_options(args, [args.covariance]),
     )
     X: Any = table.values if table.names is None else _frame(table.values, table.names)
     with (
@@ -331,30 +822,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
             model.fit(X)
         finally:
             FIT_PROGRESS.reset(token)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    _print_warnings(caught)
+    summary = _model_summary(model, X, out, names)
     from gaussmix.io import save
 
-    _ensure_folder(out)
-    save(model, out)
-    summary = _model_summary(model, X, out)
-    if args.plot:
-        plt = _pyplot()
-        from gaussmix import plotting
-
-        if model.n_features_in_ == 1:
-            drawn = plotting.plot_density_1d(model, table.values)
-            fig = drawn["ax"].figure
-        elif model.n_features_in_ == 2:
-            drawn = plotting.plot_clusters(model, X)
-            fig = drawn["ax"].figure
-        else:
-            shown = min(model.n_features_in_, PAIRS_MAX_FEATURES)
-            drawn = plotting.plot_pairs(model, X, features=list(range(shown)))
-            fig = drawn["fig"]
-        _save_plot(fig, args.plot)
-        summary["plot"] = args.plot
-        del plt
+    # The model and the picture are written to temporary files and renamed
+    # together at the end: a failing plot leaves the old model file in place.
+    with _Outputs() as outputs:
+        tmp = outputs.stage(out)
+        with _writing(out):
+            save(model, tmp)
+        if args.plot:
+            fig = _fit_plot(args, model, table, X, names, chosen)
+            _save_plot(fig, args.plot, outputs)
+            summary["plot"] = args.plot
+        outputs.commit()
     if args.json:
         _emit_json(summary)
     else:
@@ -365,6 +847,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _model_input(model: GaussianMixture, table: Table) -> Any:
+    import numpy as np
+
+    from gaussmix._data import DataError
+
     if table.values.shape[1] != model.n_features_in_:
         raise DataError(
             f"{table.path}: {table.values.shape[1]} column(s) but the model was fitted "
@@ -386,76 +872,79 @@ def _frame(values: np.ndarray, names: list[str]) -> Any:
     return pd.DataFrame(values, columns=names)
 
 
+def _proba_columns(model: GaussianMixture, n_columns: int) -> list[str]:
+    """``p0``, ``p1``, ... and ``noise`` for a noise component's last column."""
+    names = [f"p{k}" for k in range(model.n_components)]
+    if n_columns == model.n_components + 1:
+        names.append("noise")
+    return names
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """``gaussmix predict``."""
+    import numpy as np
+
+    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
+    _require_parquet([args.out])
     model = _load_model(args.model)
     table = _load_data(args, getattr(model, "feature_names_in_", None))
-    _guard_overwrite(args.out, args.data, args.model)
     X = _model_input(model, table)
-    labels = model.predict(X)
-    proba = model.predict_proba(X) if args.proba else None
+    labels = np.asarray(model.predict(X))
+    proba = np.asarray(model.predict_proba(X)) if args.proba else None
+    columns = [_Column("label", labels, "int")]
+    proba_names: list[str] = []
+    if proba is not None:
+        proba_names = _proba_columns(model, proba.shape[1])
+        columns += [
+            _Column(name, proba[:, k], "g6") for k, name in enumerate(proba_names)
+        ]
+    counts = np.bincount(labels[labels >= 0], minlength=model.n_components)
+    n_noise = int(np.sum(labels < 0))
+    if args.out:
+        with _Outputs() as outputs:
+            _write_table(args.out, columns, outputs)
+            outputs.commit()
+    elif not args.json:
+        _write_table(None, columns, None)
     if args.json:
         payload: dict[str, Any] = {"labels": labels.tolist()}
         if proba is not None:
             payload["proba"] = proba.astype(np.float64).tolist()
+            payload["proba_columns"] = proba_names
         if args.out:
             payload["out"] = args.out
-        _write_outputs_predict(args, labels, proba, quiet_stdout=True)
         _emit_json(payload)
         return 0
-    _write_outputs_predict(args, labels, proba, quiet_stdout=False)
     if args.out:
-        counts = np.bincount(labels, minlength=model.n_components)
         print(f"{labels.shape[0]} labels written to {args.out}")
-        print(
-            "rows per component: "
-            + ", ".join(f"{k}: {c}" for k, c in enumerate(counts))
-        )
+        parts = [f"{k}: {c}" for k, c in enumerate(counts.tolist())]
+        if _has_noise(model):
+            parts.append(f"noise (-1): {n_noise}")
+        print("rows per component: " + ", ".join(parts))
     return 0
-
-
-def _write_outputs_predict(
-    args: argparse.Namespace,
-    labels: np.ndarray,
-    proba: np.ndarray | None,
-    *,
-    quiet_stdout: bool,
-) -> None:
-    if args.out is None and quiet_stdout:
-        return
-    header = ["label"]
-    if proba is not None:
-        header += [f"p{k}" for k in range(proba.shape[1])]
-        rows: Any = (
-            [int(lab), *(f"{p:.6g}" for p in row)]
-            for lab, row in zip(labels, proba, strict=True)
-        )
-    else:
-        rows = ([int(lab)] for lab in labels)
-    _write_csv(args.out, header, rows, sys.stdout)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     """``gaussmix score``."""
+    import numpy as np
+
+    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
+    _require_parquet([args.out])
     model = _load_model(args.model)
     table = _load_data(args, getattr(model, "feature_names_in_", None))
-    _guard_overwrite(args.out, args.data, args.model)
     X = _model_input(model, table)
-    scores = model.score_samples(X).astype(np.float64)
+    scores = np.asarray(model.score_samples(X), dtype=np.float64)
     mean = float(np.mean(scores))
+    columns = [_Column("log_density", scores, "repr")]
+    if args.out:
+        with _Outputs() as outputs:
+            _write_table(args.out, columns, outputs)
+            outputs.commit()
+    elif not args.json:
+        _write_table(None, columns, None)
     if args.json:
-        if args.out:
-            _write_csv(
-                args.out,
-                ["log_density"],
-                ([repr(float(s))] for s in scores),
-                sys.stdout,
-            )
         _emit_json({"scores": scores.tolist(), "mean": mean})
         return 0
-    _write_csv(
-        args.out, ["log_density"], ([repr(float(s))] for s in scores), sys.stdout
-    )
     where = f"; scores written to {args.out}" if args.out else ""
     print(f"# mean log-density {mean:.6g} over {scores.shape[0]} rows{where}")
     return 0
@@ -463,19 +952,26 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """``gaussmix sample``."""
+    import numpy as np
+
+    _check_paths({"--out": args.out}, {"MODEL": args.model})
+    _require_parquet([args.out])
     model = _load_model(args.model)
-    _guard_overwrite(args.out, args.model)
+    _check_sample_memory(args.n, model.n_features_in_, as_json=args.json)
     X, comp = model.sample(args.n, random_state=args.seed)
-    order = (
-        np.random.default_rng(args.seed).permutation(X.shape[0])
-        if args.shuffle
-        else None
-    )
-    if order is not None:
+    if args.shuffle:
+        order = np.random.default_rng(args.seed).permutation(X.shape[0])
         X, comp = X[order], comp[order]
+    names = _feature_names(model)
+    columns = [_Column(name, X[:, j], "repr") for j, name in enumerate(names)]
+    columns.append(_Column("component", comp, "int"))
+    if args.out:
+        with _Outputs() as outputs:
+            _write_table(args.out, columns, outputs)
+            outputs.commit()
+    elif not args.json:
+        _write_table(None, columns, None)
     if args.json:
-        if args.out:
-            _write_sample_csv(args.out, model, X, comp)
         _emit_json(
             {
                 "samples": np.asarray(X, dtype=np.float64).tolist(),
@@ -483,29 +979,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    _write_sample_csv(args.out, model, X, comp)
     if args.out:
         print(f"{X.shape[0]} samples written to {args.out}")
     return 0
 
 
-def _write_sample_csv(
-    path: str | None, model: GaussianMixture, X: np.ndarray, comp: np.ndarray
-) -> None:
-    header = [*_feature_names(model), "component"]
-    rows = (
-        [*(repr(float(v)) for v in x), int(c)] for x, c in zip(X, comp, strict=True)
-    )
-    _write_csv(path, header, rows, sys.stdout)
-
-
 def cmd_select(args: argparse.Namespace) -> int:
     """``gaussmix select``."""
+    from gaussmix.core.covariance import COVARIANCE_TYPES
     from gaussmix.selection import expand_types, select
 
-    table = _load_data(args)
-    _guard_overwrite(args.out, args.data)
-    _guard_overwrite(args.plot, args.data)
     types = _split_list(args.covariance)
     unknown = [t for t in types if t not in (*COVARIANCE_TYPES, "all", "sklearn")]
     if unknown:
@@ -513,18 +996,24 @@ def cmd_select(args: argparse.Namespace) -> int:
             f"unknown covariance type {unknown[0]!r}; use {', '.join(COVARIANCE_TYPES)}, "
             "all (mclust's 14 models) or sklearn (the four scikit-learn names)"
         )
+    _check_paths({"--out": args.out, "--plot": args.plot}, {"DATA": args.data})
+    if args.plot:
+        _require_matplotlib(args.plot)
+    table = _load_data(args)
     ks = args.components
-    n_fits = len(ks) * len(expand_types(types, table.values))
+    grid = expand_types(types, table.values)
+    _check_fit_memory(table.path, max(ks), table.values.shape[1], grid)
+    options = _estimator_options(args, types)
+    X: Any = table.values if table.names is None else _frame(table.values, table.names)
+    n_fits = len(ks) * len(grid)
     with _progress(args, n_fits, "model grid") as step:
         best, result = select(
-            table.values,
+            X,
             ks,
             types,
             args.criterion,
             progress=lambda record: step(),
-            random_state=args.seed,
-            n_init=args.n_init,
-            max_iter=args.max_iter,
+            **options,
         )
     records = _records(result)
     best_record = None
@@ -537,39 +1026,46 @@ def cmd_select(args: argparse.Namespace) -> int:
                 r[args.criterion] for r in records if r[args.criterion] is not None
             ),
         }
-    if args.out and best is not None:
-        from gaussmix.io import save
+        # Nothing is written when every fit failed (the command fails).
+        with _Outputs() as outputs:
+            if args.out:
+                from gaussmix.io import save
 
-        _ensure_folder(args.out)
-        save(best, args.out)
-    if args.plot:
-        plt = _pyplot()
-        from gaussmix.plotting import plot_model_selection
+                tmp = outputs.stage(args.out)
+                with _writing(args.out):
+                    save(best, tmp)
+            if args.plot:
+                from gaussmix.plotting import plot_model_selection
 
-        drawn = plot_model_selection(result, criteria=(args.criterion,))
-        _save_plot(drawn["fig"], args.plot)
-        del plt
+                drawn = plot_model_selection(result, criteria=(args.criterion,))
+                _save_plot(drawn["fig"], args.plot, outputs)
+            outputs.commit()
     if args.json:
         payload: dict[str, Any] = {
             "criterion": args.criterion,
             "sign": "lower is better (scikit-learn convention)",
+            "init_params": options["init_params"],
             "table": records,
             "best": best_record,
         }
-        if args.out:
+        if args.out and best is not None:
             payload["model"] = args.out
         _emit_json(payload)
         return 0 if best is not None else 1
-    _print_select(records, best_record, args)
+    _print_select(records, best_record, args, options["init_params"])
     if best is None:
         print(
-            "gaussmix: error: every fit failed (see the error column)", file=sys.stderr
+            f"{PROG}: error: every fit failed (see the error column); nothing was "
+            "written",
+            file=sys.stderr,
         )
         return 1
     return 0
 
 
 def _records(table: Any) -> list[dict[str, Any]]:
+    import numpy as np
+
     if hasattr(table, "to_dict"):
         raw = table.to_dict("records")
     else:
@@ -591,10 +1087,16 @@ def _records(table: Any) -> list[dict[str, Any]]:
 
 
 def _print_select(
-    records: list[dict[str, Any]], best: dict[str, Any] | None, args: argparse.Namespace
+    records: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    args: argparse.Namespace,
+    init: str,
 ) -> None:
     crit = args.criterion
-    print(f"model selection by {crit.upper()} (lower is better); * marks the best")
+    print(
+        f"model selection by {crit.upper()} (lower is better), EM started by {init}; "
+        "* marks the best"
+    )
     print(
         f"  {'K':>3}  {'covariance':<10}  {'log-lik':>12}  {'params':>6}  "
         f"{'AIC':>12}  {'BIC':>12}  {'ICL':>12}  note"
@@ -622,10 +1124,10 @@ def _print_select(
             f"best: {best['n_components']} components, {best['covariance_type']} "
             f"covariance ({crit.upper()} {best['value']:.3f})"
         )
-    if args.out:
-        print(f"best model saved to {args.out}")
-    if args.plot:
-        print(f"plot written to {args.plot}")
+        if args.out:
+            print(f"best model saved to {args.out}")
+        if args.plot:
+            print(f"plot written to {args.plot}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -674,6 +1176,14 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 
 def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--init",
+        choices=INIT_CHOICES,
+        default=None,
+        help="how EM starts: k-means, k-means++ seeds, random, random rows, or "
+        "mclust's hierarchical clustering (default: hc for mclust's model names "
+        "and 'all', kmeans for full, tied, diag, spherical)",
+    )
+    p.add_argument(
         "--seed", type=int, default=None, help="random seed (reproducible fits)"
     )
     p.add_argument(
@@ -682,10 +1192,44 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-iter", type=_positive_int, default=100, help="EM iterations per restart"
     )
+    p.add_argument(
+        "--tol",
+        type=_float_at_least(0.0, strict=False),
+        default=1e-3,
+        help="convergence tolerance on the mean log-likelihood (default: 1e-3)",
+    )
+    p.add_argument(
+        "--reg-covar",
+        type=_float_at_least(0.0, strict=False),
+        default=1e-6,
+        help="added to covariance diagonals (default: 1e-6)",
+    )
+    p.add_argument(
+        "--noise",
+        action="store_true",
+        help="add mclust's noise component: a uniform density over the data's "
+        "bounding box that takes the outliers (label -1)",
+    )
+    p.add_argument(
+        "--noise-volume",
+        type=_float_at_least(0.0, strict=True),
+        default=None,
+        metavar="V",
+        help="the noise component's volume V (its density is 1/V; implies --noise; "
+        "default: from the data, as mclust's hypvol)",
+    )
+    p.add_argument(
+        "--prior",
+        action="store_true",
+        help="fit by MAP EM with mclust's default conjugate prior (priorControl())",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``gaussmix`` command."""
+    from gaussmix._version import __version__
+    from gaussmix.core.covariance import COVARIANCE_TYPES, MCLUST_MODEL_NAMES
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Gaussian mixture models from the shell.",
@@ -696,7 +1240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"gaussmix {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    types = list(COVARIANCE_TYPES)
+    sklearn_types = [t for t in COVARIANCE_TYPES if t not in MCLUST_MODEL_NAMES]
 
     p = sub.add_parser(
         "fit",
@@ -714,24 +1258,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--covariance",
-        choices=types,
+        choices=COVARIANCE_TYPES,
         default="full",
-        help="covariance type (default: full)",
-    )
-    p.add_argument(
-        "--init",
-        choices=["kmeans", "k-means++", "random", "random_from_data", "hc"],
-        default="kmeans",
-        help="initialisation (default: kmeans)",
-    )
-    p.add_argument(
-        "--tol", type=float, default=1e-3, help="convergence tolerance (default: 1e-3)"
-    )
-    p.add_argument(
-        "--reg-covar",
-        type=float,
-        default=1e-6,
-        help="added to covariance diagonals (default: 1e-6)",
+        metavar="TYPE",
+        help=f"covariance type: {', '.join(sklearn_types)}, or one of mclust's "
+        f"models {', '.join(MCLUST_MODEL_NAMES)} (E and V for one feature) "
+        "(default: full)",
     )
     _fit_options(p)
     _data_options(p)
@@ -741,24 +1273,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="model file (default: DATA's name with .gmm, in the current folder)",
     )
     p.add_argument("--plot", metavar="PNG", help="write a picture of the fit")
+    p.add_argument(
+        "--plot-features",
+        nargs="+",
+        metavar="COL",
+        help=f"features the --plot pairs grid shows, by name or 0-based index "
+        f"(default: the first {PAIRS_MAX_FEATURES})",
+    )
     _common(p)
-    p.set_defaults(func=cmd_fit)
+    p.set_defaults(func=cmd_fit, parser=p)
 
     p = sub.add_parser(
         "predict",
         help="label rows with their most likely component",
-        description="Predict the component of each row of DATA with a saved model.",
+        description="Predict the component of each row of DATA with a saved model "
+        "(-1: the noise component).",
         epilog="example: gaussmix predict model.gmm new.csv --proba --out labels.csv",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument(
-        "--proba", action="store_true", help="also the probability of each component"
+        "--proba",
+        action="store_true",
+        help="also the probability of each component (columns p0, p1, ..., and "
+        "noise with a noise component)",
     )
-    p.add_argument("--out", metavar="CSV", help="write labels here (default: stdout)")
+    p.add_argument(
+        "--out",
+        metavar="CSV",
+        help="write labels here: CSV, or TSV/Parquet by the extension (default: stdout)",
+    )
     _data_options(p)
     _common(p)
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_predict, parser=p)
 
     p = sub.add_parser(
         "score",
@@ -769,16 +1316,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument(
-        "--out", metavar="CSV", help="write the scores here (default: stdout)"
+        "--out",
+        metavar="CSV",
+        help="write the scores here: CSV, or TSV/Parquet by the extension "
+        "(default: stdout)",
     )
     _data_options(p)
     _common(p)
-    p.set_defaults(func=cmd_score)
+    p.set_defaults(func=cmd_score, parser=p)
 
     p = sub.add_parser(
         "sample",
         help="draw new rows from a saved model",
-        description="Draw N new rows from a saved model (with the component of each).",
+        description="Draw N new rows from a saved model (with the component of "
+        "each; -1 for the noise component).",
         epilog="example: gaussmix sample model.gmm -n 500 --seed 1 --out samples.csv",
     )
     p.add_argument("model", metavar="MODEL")
@@ -796,14 +1347,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mix the rows (they come grouped by component)",
     )
-    p.add_argument("--out", metavar="CSV", help="write the rows here (default: stdout)")
+    p.add_argument(
+        "--out",
+        metavar="CSV",
+        help="write the rows here: CSV, or TSV/Parquet by the extension "
+        "(default: stdout)",
+    )
     _common(p)
-    p.set_defaults(func=cmd_sample)
+    p.set_defaults(func=cmd_sample, parser=p)
 
     p = sub.add_parser(
         "select",
         help="choose the number of components and covariance type",
-        description="Fit every K and covariance type; table of AIC, BIC and ICL (lower is better).",
+        description="Fit every K and covariance type; table of AIC, BIC and ICL "
+        "(lower is better). mclust's models (and 'all') start from mclust's "
+        "hierarchical clustering unless --init says otherwise.",
         epilog=(
             "example: gaussmix select data.csv --components 1-10 --covariance all "
             "--plot bic.png"
@@ -822,7 +1380,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["full"],
         metavar="TYPE",
-        help="one or more covariance types, or all (mclust's 14 models) or sklearn (default: full)",
+        help="one or more covariance types (full, tied, diag, spherical or mclust's "
+        "names), or all (mclust's 14 models) or sklearn (the four scikit-learn "
+        "names) (default: full)",
     )
     p.add_argument(
         "--criterion",
@@ -835,7 +1395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="MODEL", help="save the best model here")
     p.add_argument("--plot", metavar="PNG", help="write the criterion curves")
     _common(p)
-    p.set_defaults(func=cmd_select)
+    p.set_defaults(func=cmd_select, parser=p)
 
     p = sub.add_parser(
         "demo",
@@ -846,14 +1406,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="out/demo.png", metavar="PNG", help="where the plot goes"
     )
     _common(p)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, parser=p)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``gaussmix`` command; returns the exit status."""
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse and run one command; errors become one line and an exit status."""
+    from gaussmix._data import DataError
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # An unknown option of a subcommand: that subcommand's usage, not the top's.
+        args.parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return int(args.func(args))
     except BrokenPipeError:
@@ -862,18 +1427,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
     except UsageError as exc:
-        parser.exit(2, f"{PROG}: error: {exc}\n")
+        args.parser.exit(2, f"{PROG}: error: {exc}\n")
     except FileNotFoundError as exc:
         name = exc.filename if exc.filename else str(exc)
         message = str(exc) if exc.filename is None else f"{name}: no such file"
         print(f"{PROG}: error: {message}", file=sys.stderr)
-    except (DataError, ValueError, OSError, ImportError) as exc:
+    except MemoryError:
+        print(
+            f"{PROG}: error: out of memory; use fewer rows, columns or components",
+            file=sys.stderr,
+        )
+    except (FileError, DataError, ValueError, OSError, ImportError) as exc:
         message = " ".join(str(exc).split())
         print(f"{PROG}: error: {message}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
     return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``gaussmix`` command; returns the exit status.
+
+    Everything, the import of NumPy and of the rest of gaussmix included,
+    runs inside one ``try``: Ctrl-C at any moment prints one line and gives
+    the exit status 130.
+    """
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError, ValueError):
+            print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
