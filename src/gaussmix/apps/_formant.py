@@ -11,11 +11,14 @@ and renders them the way the classic cascade formant synthesisers do (Klatt,
   accent on every content word, a final fall or a question rise) with slow
   drift and cycle-to-cycle jitter; a one-pole low-pass sets the spectral
   tilt; breathy voices add aspiration noise gated by the glottal flow;
-* **filter**: five second-order resonators in cascade (``lfilter``/``sosfilt``
-  sections with unity gain at 0 Hz), whose frequencies move smoothly between
-  the phones' targets (vowels from Hillenbrand et al. 1995 and Peterson and
-  Barney 1952, men's averages) and are multiplied by the voice's
-  ``formant_scale`` (a shorter vocal tract raises every formant);
+* **filter**: five second-order (Klatt) resonators in cascade, with unity
+  gain at 0 Hz, whose frequencies move smoothly between the phones' targets
+  (vowels from Hillenbrand et al. 1995 and Peterson and Barney 1952, men's
+  averages) and are multiplied by the voice's ``formant_scale`` (a shorter
+  vocal tract raises every formant). Their exact frequency response, updated
+  every 10 ms, is applied by overlap-add of FFT frames (20 ms Hann windows):
+  a whole utterance is filtered in a few numpy calls instead of a Python loop
+  over filter updates;
 * **consonants**: fricatives and plosive bursts are band-pass noise added in
   parallel, /h/ and the aspiration of p, t, k are noise through the cascade,
   stop closures are silent (voiced stops keep a weak voice bar), nasals and
@@ -445,7 +448,7 @@ def _tract_response(freqs: FloatArray, bws: FloatArray, fs: float, n_fft: int) -
     fs)`` and ``A = 1 - B - C`` (unity gain at 0 Hz). ``freqs`` has shape
     (n_frames, n_resonators), ``bws`` (n_resonators,). Returns the product of
     their responses at the ``n_fft // 2 + 1`` FFT bins: the product of the
-    gains ``A`` over the denominator polynomial evaluated on the unit circle.
+    gains ``A`` over the FFT of the product of the denominator polynomials.
     """
     n_frames, n_res = freqs.shape
     r = np.exp(-math.pi * bws / fs)
@@ -459,14 +462,9 @@ def _tract_response(freqs: FloatArray, bws: FloatArray, fs: float, n_fft: int) -
         head = poly[:, :size].copy()
         poly[:, 1 : size + 1] -= b_coef[:, j, None] * head
         poly[:, 2 : size + 2] -= c_coef[:, j, None] * head
-    # The denominator on the unit circle, sum_m poly_m exp(-i m omega), by
-    # einsum: BLAS threads would only slow these small products down on a
-    # busy machine.
-    omega = 2.0 * math.pi * np.arange(n_fft // 2 + 1) / n_fft
-    lags = np.arange(2 * n_res + 1)[:, None]
-    real = np.einsum("fm,mk->fk", poly, np.cos(lags * omega))
-    imag = np.einsum("fm,mk->fk", poly, np.sin(lags * omega))
-    return (gain[:, None] / (real - 1j * imag)).astype(np.complex64)
+    # The denominator on the unit circle, sum_m poly_m exp(-i m omega): the
+    # FFT of the coefficients.
+    return (gain[:, None] / sfft.rfft(poly, n_fft, axis=1)).astype(np.complex64)
 
 
 def _overlap_add_filter(
