@@ -233,7 +233,10 @@ BAD_PARAMETER_VALUES = {
     "noise": (-1.0, "None, True, False or a positive hypervolume"),
     "noise_init": ("rows", "None or a boolean array of rows"),
     "prior": ("flat", "None, 'default' or a dict of mclust's priorControl settings"),
-    "random_state": ("x", "None, an integer or a numpy.random.RandomState"),
+    "random_state": (
+        "x",
+        "None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState",
+    ),
     "warm_start": ("yes", "True or False"),
     "verbose": (-1, "an integer >= 0"),
     "verbose_interval": (0, "an integer >= 1"),

@@ -6,10 +6,12 @@ declarative table (:data:`PARAMETER_RULES`), separate from the algorithm.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import numbers
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,14 +28,24 @@ from gaussmix.core.covariance import (
 from gaussmix.core.init import INIT_METHODS
 
 __all__ = [
+    "MAX_SEED",
     "PARAMETER_RULES",
     "check_X",
+    "check_allocation",
     "check_init_arrays",
+    "check_model_size",
     "check_parameters",
+    "check_random_state_value",
     "check_resp_init",
     "check_sample_weight",
+    "describe_value",
+    "memory_limit",
     "resolve_n_threads",
 ]
+
+#: Largest integer seed of a numpy.random.RandomState (and scikit-learn's
+#: ``check_random_state``): seeds are integers in ``[0, 2**32 - 1]``.
+MAX_SEED: Final = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +62,49 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_real(v: Any) -> bool:
-    return (
-        isinstance(v, numbers.Real)
-        and not isinstance(v, bool)
-        and math.isfinite(float(v))
-    )
+    """A finite real number (not a bool); False for integers too large for a float."""
+    if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an integer beyond float's range (about 1.8e308)
+        return False
+
+
+def _too_large_for_float(v: Any) -> bool:
+    """An integer (or other real) that float() cannot represent."""
+    if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
+        return False
+    try:
+        float(v)
+    except OverflowError:
+        return True
+    return False
+
+
+def describe_value(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, shortened (a 400-digit integer...)."""
+    if _is_int(value) and abs(int(value)).bit_length() > 64:
+        digits = len(str(abs(int(value))))
+        sign = "-" if value < 0 else ""
+        return f"{sign}an integer of {digits} digits"
+    try:
+        text = repr(value)
+    except Exception:  # pragma: no cover - a broken __repr__
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_array_or_none(v: Any) -> bool:
     return v is None or isinstance(v, (list, tuple, np.ndarray))
 
 
+def _is_seed(v: Any) -> bool:
+    return _is_int(v) and 0 <= v <= MAX_SEED
+
+
 def _is_random_state(v: Any) -> bool:
-    return v is None or _is_int(v) or isinstance(v, np.random.RandomState)
+    return v is None or _is_seed(v) or isinstance(v, np.random.RandomState)
 
 
 PARAMETER_RULES: dict[str, Rule] = {
@@ -107,7 +149,9 @@ PARAMETER_RULES: dict[str, Rule] = {
     ),
     "precisions_init": Rule(_is_array_or_none, "None or an array of precisions"),
     "random_state": Rule(
-        _is_random_state, "None, an integer or a numpy.random.RandomState"
+        _is_random_state,
+        "None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState",
+        "numpy's RandomState takes seeds in that range only.",
     ),
     "warm_start": Rule(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
     "verbose": Rule(
@@ -138,11 +182,35 @@ def check_parameters(params: dict[str, Any], owner: str) -> None:
         if name not in params:
             continue
         value = params[name]
-        if not rule.check(value):
+        try:
+            ok = rule.check(value)
+        except OverflowError:
+            ok = False
+        if not ok:
             hint = f" {rule.hint}" if rule.hint else ""
+            if _too_large_for_float(value) and "number" in rule.expected:
+                hint = (
+                    " It is too large to be a floating-point number (the largest "
+                    "is about 1.8e308)." + hint
+                )
             raise ValueError(
-                f"{owner}: {name} must be {rule.expected}; got {value!r}.{hint}"
+                f"{owner}: {name} must be {rule.expected}; got "
+                f"{describe_value(value)}.{hint}"
             )
+
+
+def check_random_state_value(value: Any, owner: str, what: str) -> None:
+    """Raise ValueError unless ``value`` is a valid ``random_state``.
+
+    Valid: None, an integer in ``[0, 2**32 - 1]`` (what numpy's RandomState
+    accepts) or a ``numpy.random.RandomState``. ``what`` names the argument.
+    """
+    if not _is_random_state(value):
+        raise ValueError(
+            f"{owner}: {what} must be None, an integer in [0, 2**32 - 1] or a "
+            f"numpy.random.RandomState; got {describe_value(value)}. numpy's "
+            "RandomState takes seeds in that range only."
+        )
 
 
 def resolve_n_threads(n_jobs: int | None) -> int:
@@ -234,6 +302,8 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
                 )
         _check_finite(X, name)
         return X
+    _check_not_iterator(X, name)
+    _check_not_datetime(X, name)
     shape: tuple[int, ...] | None
     if isinstance(X, (list, tuple)):
         rows = np.asarray(X, dtype=object) if len(X) else np.empty(0)
@@ -272,6 +342,11 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
             ensure_all_finite=False,
             ensure_min_samples=min_samples,
         )
+    except OverflowError:
+        raise ValueError(
+            f"{name}: X holds a number too large for a float (beyond about 1.8e308, "
+            "e.g. a huge Python integer). Scale the data, or check how it was read."
+        ) from None
     except (ValueError, TypeError) as exc:
         msg = str(exc)
         if (
@@ -291,6 +366,45 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
 
 
 _FLOAT_DTYPES: Final = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _check_not_iterator(X: Any, name: str) -> None:
+    """A generator (or other one-pass iterator) is not data: say what to pass."""
+    if isinstance(X, Iterator) and not hasattr(X, "__array__"):
+        raise TypeError(
+            f"{name}: X is a {type(X).__name__} (an iterator), which can be read "
+            "only once, but EM reads the data many times. To fit data in chunks, "
+            "pass the function that creates the iterator (a chunk factory): "
+            "fit(chunks), not fit(chunks()). Other methods (predict, score, "
+            "partial_fit, ...) take an array: e.g. np.concatenate(list(chunks()))."
+        )
+
+
+def _check_not_datetime(X: Any, name: str) -> None:
+    """Dates and durations are not measurements EM can model as given."""
+    dtypes: list[Any] = []
+    dtype = getattr(X, "dtype", None)
+    if dtype is not None:
+        dtypes.append(dtype)
+    column_dtypes = getattr(X, "dtypes", None)
+    if column_dtypes is not None and not isinstance(column_dtypes, np.dtype):
+        with contextlib.suppress(TypeError):  # an exotic container
+            dtypes.extend(list(column_dtypes))
+    for dt in dtypes:
+        try:
+            kind = np.dtype(dt).kind
+        except TypeError:  # pandas extension dtypes
+            kind = getattr(dt, "kind", "")
+        if kind in ("M", "m"):
+            what = (
+                "dates/times (datetime64)" if kind == "M" else "durations (timedelta64)"
+            )
+            raise ValueError(
+                f"{name}: X holds {what}, which are not numeric features. Convert "
+                "them to numbers in a unit you choose first, e.g. "
+                "(X - X.min()) / np.timedelta64(1, 'D') for days."
+            )
+
 
 #: Largest magnitude accepted per dtype: the E-step and k-means square the data.
 MAX_ABS_VALUE = {np.dtype(np.float64): 1e100, np.dtype(np.float32): 1e15}
@@ -336,10 +450,23 @@ def check_sample_weight(
     if isinstance(sample_weight, numbers.Number) and not isinstance(
         sample_weight, bool
     ):
-        w = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
+        try:
+            w = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
+        except OverflowError:
+            raise ValueError(
+                f"{name}: sample_weight ({describe_value(sample_weight)}) is too "
+                "large to be a floating-point number; weights only count relative to "
+                "each other, so divide them by a constant."
+            ) from None
     else:
         try:
             w = np.asarray(sample_weight, dtype=np.float64)
+        except OverflowError:
+            raise ValueError(
+                f"{name}: sample_weight holds a number too large to be a "
+                "floating-point number; weights only count relative to each other, "
+                "so divide them by a constant."
+            ) from None
         except (TypeError, ValueError):
             raise ValueError(
                 f"{name}: sample_weight must be numbers, one per row of X."
@@ -436,6 +563,10 @@ def check_init_arrays(
 def _as_float_array(value: Any, what: str, name: str) -> FloatArray:
     try:
         arr = np.asarray(value, dtype=np.float64)
+    except OverflowError:
+        raise ValueError(
+            f"{name}: {what} holds a number too large to be a floating-point number."
+        ) from None
     except (TypeError, ValueError):
         raise ValueError(f"{name}: {what} must be an array of numbers.") from None
     if not np.all(np.isfinite(arr)):
@@ -464,7 +595,7 @@ def check_resp_init(
         )
     try:
         resp = np.asarray(resp_init, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{owner}: resp_init must be an array of numbers.") from None
     if resp.shape != (n_samples, n_components):
         raise ValueError(
@@ -482,3 +613,121 @@ def check_resp_init(
             f"{bad[:5].tolist()} sum to {sums[bad[:5]].round(6).tolist()}."
         )
     return resp
+
+
+# ------------------------------------------------------------------ memory
+#: Sizes below this are never checked against the machine's memory: the check
+#: costs nothing for ordinary models.
+ALLOCATION_CHECK_MIN_BYTES: Final = 256 * 2**20
+
+
+@functools.lru_cache(maxsize=1)
+def _cgroup_limit() -> int | None:
+    """The memory limit of this process's cgroup (v2, then v1), if any."""
+    for path in (
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            return int(text)
+    return None
+
+
+def memory_limit() -> int | None:
+    """The most memory this process can have, in bytes (None: unknown).
+
+    The smallest of the physical memory, the address-space limit
+    (``RLIMIT_AS``) and the cgroup's limit, where known.
+    """
+    limits: list[int] = []
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+        if pages > 0 and page_size > 0:
+            limits.append(pages * page_size)
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limits.append(int(soft))
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    cgroup = _cgroup_limit()
+    if cgroup is not None:
+        limits.append(cgroup)
+    return min(limits) if limits else None
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_allocation(n_bytes: int, what: str, owner: str, hint: str) -> None:
+    """Raise ValueError if ``n_bytes`` can never fit in this process's memory.
+
+    ``n_bytes`` is a lower bound of what is about to be allocated (Python
+    integers: no overflow), ``what`` says what for, ``hint`` how to need less.
+    Below :data:`ALLOCATION_CHECK_MIN_BYTES` nothing is checked.
+    """
+    if n_bytes < ALLOCATION_CHECK_MIN_BYTES:
+        return
+    limit = memory_limit()
+    if limit is None or n_bytes <= limit:
+        return
+    raise ValueError(
+        f"{owner}: {what} needs at least {_format_bytes(n_bytes)} of memory, more "
+        f"than this process can have ({_format_bytes(limit)}). {hint}"
+    )
+
+
+def model_bytes(family: CovarianceFamily, n_components: int, n_features: int) -> int:
+    """A lower bound of the memory a fit of this model size needs, in bytes.
+
+    At the same time a fit holds the statistics of a pass (``n_moments``
+    numbers) and the covariances, their precision factors and the precisions
+    (three arrays of the family's covariance shape); the 'full' family also
+    builds the indices of a packed upper triangle (``np.triu_indices``: a
+    ``D x D`` boolean mask, then three arrays of ``D (D + 1) / 2`` entries).
+    """
+    cov_entries = math.prod(family.covariance_shape(n_components, n_features))
+    total = 8 * (family.n_moments(n_components, n_features) + 3 * cov_entries)
+    if family.matrix and not family.shared:
+        packed = n_features * (n_features + 1) // 2
+        total += n_features * n_features + 24 * packed
+    return total
+
+
+def check_model_size(
+    family: CovarianceFamily, n_components: int, n_features: int, owner: str
+) -> None:
+    """Raise a clear ValueError before a fit that cannot fit in memory.
+
+    Cheap (integer arithmetic; the machine's limit is read only for models of
+    at least :data:`ALLOCATION_CHECK_MIN_BYTES`), and never refuses a model
+    that could fit: the estimate is a lower bound (:func:`model_bytes`).
+    """
+    hint = (
+        "Use covariance_type='diag' or 'spherical' (memory linear in n_features), "
+        "or fewer features (e.g. sklearn.decomposition.PCA)."
+        if family.matrix
+        else "Use fewer components or features (e.g. sklearn.decomposition.PCA)."
+    )
+    check_allocation(
+        model_bytes(family, n_components, n_features),
+        f"a covariance_type={family.name!r} model with n_components={n_components} "
+        f"and n_features={n_features}",
+        owner,
+        hint,
+    )
