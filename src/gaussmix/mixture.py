@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import sys
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -29,7 +30,9 @@ from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_init_arrays,
+    check_model_size,
     check_parameters,
+    check_random_state_value,
     check_resp_init,
     check_sample_weight,
     check_X,
@@ -47,7 +50,7 @@ from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
-from gaussmix.core.stats import SuffStats
+from gaussmix.core.stats import SuffStats, rescale_weights
 from gaussmix.em import EMResult, OnlineState, fit_em, online_step
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.outofcore import (
@@ -359,6 +362,28 @@ default='kmeans'
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
 
+    # ---------------------------------------------------------------- locks
+    def _lock(self, name: str) -> threading.RLock:
+        """The lock ``name`` of this estimator, created on first use.
+
+        Locks are not parameters or fitted attributes (their names do not end
+        in ``_``), and are left out of pickles and copies (:meth:`__getstate__`).
+        """
+        lock = self.__dict__.get(name)
+        if lock is None:
+            with _LOCK_CREATION:
+                lock = self.__dict__.get(name)
+                if lock is None:
+                    lock = self.__dict__[name] = threading.RLock()
+        return cast("threading.RLock", lock)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The pickled state: everything but the locks (which cannot be pickled)."""
+        state = dict(super().__getstate__())
+        for name in _LOCK_NAMES:
+            state.pop(name, None)
+        return state
+
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Estimate the parameters with the EM algorithm.
@@ -429,7 +454,14 @@ numpy.memmap, callable or dask.array.Array
         family = get_family(self.covariance_type)
         X = check_X(self, X, reset=True)
         n_samples, n_features = X.shape
+        check_model_size(family, self.n_components, n_features, name)
         weights = check_sample_weight(sample_weight, n_samples, self.n_components, name)
+        if self.prior is None:
+            # EM depends on the weights only up to scale (a prior's pseudo-counts
+            # do not): weights of 1e300 or 5e-324 are fitted as their ratios.
+            weights = rescale_weights(weights)
+        elif weights is not None:
+            _check_prior_weights(X, weights, name)
         if weights is None and n_samples < self.n_components:
             raise ValueError(
                 f"{name}: n_components={self.n_components} needs at least "
@@ -636,11 +668,14 @@ numpy.memmap, callable or dask.array.Array
                 "array, or set noise=None."
             )
         n_threads = resolve_n_threads(self.n_jobs)
+        if self.prior is None:
+            sample_weight = _rescaled_source_weights(sample_weight)
         source = as_source(X, sample_weight, n_threads, name)
         random_state = check_random_state(self.random_state)
         with single_threaded_blas():
             summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
         n_features = summary.n_features
+        check_model_size(family, self.n_components, n_features, name)
         if summary.n_samples < self.n_components:
             raise ValueError(
                 f"{name}: n_components={self.n_components} needs at least "
@@ -764,6 +799,12 @@ numpy.memmap, callable or dask.array.Array
             update and ``lower_bounds_`` their history; ``converged_`` is
             False (a stream has no end).
         """
+        # One update at a time: each reads the running statistics and the
+        # fitted attributes and replaces both (concurrent calls lost updates).
+        with self._lock("_partial_fit_lock"):
+            return self._partial_fit(X, sample_weight)
+
+    def _partial_fit(self, X: Any, sample_weight: Any) -> GaussianMixture:
         name = type(self).__name__
         check_parameters(self.get_params(deep=False), name)
         self._check_online_options(name)
@@ -772,7 +813,11 @@ numpy.memmap, callable or dask.array.Array
         fitted = hasattr(self, "weights_")
         X = check_X(self, X, reset=not fitted, min_samples=1)
         n_samples, n_features = X.shape
-        weights = check_sample_weight(sample_weight, n_samples, None, name)
+        if not fitted:
+            check_model_size(family, self.n_components, n_features, name)
+        weights = rescale_weights(
+            check_sample_weight(sample_weight, n_samples, None, name)
+        )
         n_threads = resolve_n_threads(self.n_jobs)
         with single_threaded_blas():
             if fitted:
@@ -1183,6 +1228,16 @@ numpy.memmap, callable or dask.array.Array
         dtype: Any,
         noise_box: NoiseBox | None = None,
     ) -> None:
+        with self._lock("_params_lock"):
+            self._set_fitted_unlocked(result, family, dtype, noise_box)
+
+    def _set_fitted_unlocked(
+        self,
+        result: EMResult,
+        family: CovarianceFamily,
+        dtype: Any,
+        noise_box: NoiseBox | None,
+    ) -> None:
         p = result.params
         if p.has_noise and noise_box is not None:
             assert p.noise_log_density is not None
@@ -1205,6 +1260,11 @@ numpy.memmap, callable or dask.array.Array
         self.lower_bounds_ = [float(v) for v in result.lower_bounds]
 
     def _fitted_params(self) -> GMMParams:
+        """The fitted parameters, read together (a partial_fit may be replacing them)."""
+        with self._lock("_params_lock"):
+            return self._fitted_params_unlocked()
+
+    def _fitted_params_unlocked(self) -> GMMParams:
         params = GMMParams(
             weights=np.asarray(self.weights_, dtype=np.float64),
             means=np.asarray(self.means_, dtype=np.float64),
@@ -1455,6 +1515,11 @@ numpy.memmap, callable or dask.array.Array
                 f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires "
                 "at least one sample (an integer >= 1)."
             )
+        name = type(self).__name__
+        if random_state is None:
+            check_random_state_value(self.random_state, name, "random_state")
+        else:
+            check_random_state_value(random_state, f"{name}.sample", "random_state")
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
@@ -1612,6 +1677,70 @@ numpy.memmap, callable or dask.array.Array
             _log_max_resp(self.predict_proba(X)), sample_weight
         )
         return self.bic(X, sample_weight) - 2.0 * entropy
+
+
+#: Guards the lazy creation of the per-estimator locks.
+_LOCK_CREATION: Final = threading.Lock()
+#: Attribute names of the per-estimator locks (see GaussianMixture._lock).
+_LOCK_NAMES: Final = ("_partial_fit_lock", "_params_lock")
+
+
+def _rescaled_source_weights(sample_weight: Any) -> Any:
+    """Per-row weights of a ``.npy`` path or memmap, brought near 1 when extreme.
+
+    Only a plain array of valid weights is scaled (see
+    :func:`gaussmix.core.stats.rescale_weights`); anything else is passed on
+    unchanged, for the source to validate (or, for dask arrays, to use as is).
+    """
+    if sample_weight is None or is_dask_array(sample_weight):
+        return sample_weight
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return sample_weight
+    if w.ndim != 1 or w.size == 0 or not np.isfinite(w).all() or (w < 0).any():
+        return sample_weight
+    return rescale_weights(w)
+
+
+#: With a prior, the weighted sums of squares must stay this far below float64's
+#: largest number (about 1.8e308) ...
+PRIOR_WEIGHTED_SCATTER_MAX: Final = 1e306
+#: ... and the largest weight above this (weights near float64's subnormal range
+#: leave the statistics no digits).
+PRIOR_WEIGHT_MIN: Final = 1e-290
+
+
+def _check_prior_weights(X: FloatArray, weights: FloatArray, name: str) -> None:
+    """Weights a MAP fit can use: their scale matters against the prior's counts.
+
+    Without a prior the weights are rescaled (only their ratios matter); with
+    one they count samples against the prior's pseudo-counts, so extreme
+    scales are refused with a message about the weights, not the data.
+    """
+    top = float(np.max(weights))
+    total = float(np.sum(weights))
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = float(np.max(X.max(axis=0).astype(np.float64) - X.min(axis=0)))
+        scatter = total * max(spread * spread, 1.0)
+    if not (math.isfinite(scatter) and scatter <= PRIOR_WEIGHTED_SCATTER_MAX):
+        raise ValueError(
+            f"{name}: with a prior, sample_weight counts samples against the "
+            "prior's pseudo-counts, so its scale matters, and weights summing to "
+            f"{total:.3g} make the weighted sums of squares of these data overflow "
+            "float64. Give weights on the scale of sample counts (e.g. "
+            "w * n_samples / w.sum()), or fit without a prior (then only their "
+            "ratios matter)."
+        )
+    if top < PRIOR_WEIGHT_MIN:
+        raise ValueError(
+            f"{name}: with a prior, sample_weight counts samples against the "
+            f"prior's pseudo-counts, so its scale matters, and weights of at most "
+            f"{top:.3g} leave the fit nothing but the prior (and float64 no digits "
+            "for the data). Give weights on the scale of sample counts (e.g. "
+            "w * n_samples / w.sum()), or fit without a prior (then only their "
+            "ratios matter)."
+        )
 
 
 _NOISE_ATTRIBUTES: Final = (
