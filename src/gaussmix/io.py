@@ -34,7 +34,12 @@ import numpy.typing as npt
 from sklearn.exceptions import NotFittedError
 
 from gaussmix._typing import FloatArray
-from gaussmix._validation import PARAMETER_RULES, Rule, check_init_arrays
+from gaussmix._validation import (
+    PARAMETER_RULES,
+    Rule,
+    check_init_arrays,
+    describe_value,
+)
 from gaussmix._version import __version__
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.core.prior import PRIOR_KEYS, PRIOR_MODELS, mclust_model_name
@@ -146,6 +151,16 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
+def _show(value: object) -> str:
+    """A header value in a message: repr, shortened (a 400-digit integer...)."""
+    return _one_line(describe_value(value, limit=80))
+
+
+#: Largest n_components, n_features_in_ or n_iter_ a header may declare: any
+#: array of that many entries would be far larger than any model file.
+MAX_HEADER_COUNT: Final = 2**40
+
+
 # ----------------------------------------------------------------- save
 
 
@@ -176,7 +191,9 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
         If a fitted attribute or parameter is invalid or cannot be stored; the
         message names the attribute.
     OSError
-        If the file cannot be written.
+        If the file cannot be written (no space left, no permission, ...); the
+        message names the file. A path is then left as it was (the temporary
+        file is removed).
 
     See Also
     --------
@@ -214,10 +231,29 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
         members = _model_members(model)
     except _Invalid as exc:
         raise ValueError(f"cannot save model to {where}: {exc}") from exc.__cause__
-    if isinstance(file, (str, os.PathLike)):
-        _write_atomically(os.fspath(file), members)
-    else:
-        _write_zip(file, members)
+    try:
+        if isinstance(file, (str, os.PathLike)):
+            _write_atomically(os.fspath(file), members)
+        else:
+            _write_zip(file, members)
+    except OSError as exc:
+        raise _named_os_error(exc, f"cannot save model to {where}") from exc
+
+
+def _named_os_error(exc: OSError, context: str) -> OSError:
+    """``exc`` again, its message starting with ``context`` (which names the file).
+
+    The type is kept (``OSError(errno, ...)`` picks the subclass of the errno,
+    e.g. PermissionError), so callers that catch it by type still do.
+    """
+    reason = exc.strerror or _one_line(exc) or type(exc).__name__
+    message = f"{context}: {reason}"
+    if exc.errno is not None:
+        return OSError(exc.errno, message)
+    try:
+        return type(exc)(message)
+    except TypeError:  # pragma: no cover - a subclass with another signature
+        return OSError(message)
 
 
 def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
@@ -322,7 +358,7 @@ def _prior_param_json(
         else:
             scalar = _json_scalar(item, what)
             if not isinstance(scalar, (int, float)) or isinstance(scalar, bool):
-                _fail(f"{what} = {item!r} cannot be stored; use a finite number")
+                _fail(f"{what} = {_show(item)} cannot be stored; use a finite number")
             out[key] = scalar
     return out
 
@@ -381,7 +417,10 @@ def _json_scalar(value: Any, what: str) -> Any:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:
+            _fail(f"{what} = {_show(value)} is too large for a floating-point number")
         # JSON has no infinities or NaN: store them as strings, which the header
         # checks accept only for lower_bound_ = "-Infinity" after zero iterations.
         return x if math.isfinite(x) else json.dumps(x)
@@ -670,7 +709,7 @@ def _parse_header(h: Any) -> _Header:
         )
     version = h.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        _fail(f"format_version must be an integer >= 1, got {version!r}")
+        _fail(f"format_version must be an integer >= 1, got {_show(version)}")
     if version > FORMAT_VERSION:
         _fail(
             f"it was written by a newer gaussmix (format version {version}; gaussmix "
@@ -693,7 +732,9 @@ def _parse_header(h: Any) -> _Header:
     n_components, n_features = h["n_components"], h["n_features_in_"]
     for name, value in (("n_components", n_components), ("n_features_in_", n_features)):
         if not _is_int(value) or value < 1:
-            _fail(f"{name} must be an integer >= 1, got {value!r}")
+            _fail(f"{name} must be an integer >= 1, got {_show(value)}")
+        if value > MAX_HEADER_COUNT:
+            _fail(f"{name} = {_show(value)} is too large for a model file")
     names = h["feature_names_in_"]
     if names is not None:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -703,6 +744,14 @@ def _parse_header(h: Any) -> _Header:
                 f"feature_names_in_ has {len(names)} names but n_features_in_ is "
                 f"{n_features}"
             )
+        seen: set[str] = set()
+        for feature in names:
+            if feature in seen:
+                _fail(
+                    f"feature_names_in_ has the name {_show(feature)} twice; the "
+                    "names of the features must be distinct"
+                )
+            seen.add(feature)
 
     params, array_params, prior_arrays = _parse_params(h["params"])
     for name in ("n_components", "covariance_type"):
@@ -714,19 +763,17 @@ def _parse_header(h: Any) -> _Header:
 
     converged, n_iter, lower_bound = h["converged_"], h["n_iter_"], h["lower_bound_"]
     if not isinstance(converged, bool):
-        _fail(f"converged_ must be true or false, got {converged!r}")
+        _fail(f"converged_ must be true or false, got {_show(converged)}")
     if not _is_int(n_iter) or n_iter < 0:
-        _fail(f"n_iter_ must be an integer >= 0, got {n_iter!r}")
+        _fail(f"n_iter_ must be an integer >= 0, got {_show(n_iter)}")
+    if n_iter > MAX_HEADER_COUNT:
+        _fail(f"n_iter_ = {_show(n_iter)} is too large for a model file")
     if lower_bound == "-Infinity" and n_iter == 0:
         lower_bound = -math.inf
-    elif not (
-        isinstance(lower_bound, (int, float))
-        and not isinstance(lower_bound, bool)
-        and math.isfinite(lower_bound)
-    ):
+    elif not _finite_number(lower_bound):
         _fail(
             f'lower_bound_ must be a finite number (or "-Infinity" when n_iter_ is '
-            f"0), got {lower_bound!r}"
+            f"0), got {_show(lower_bound)}"
         )
     notes = h["notes"]
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
@@ -751,11 +798,13 @@ def _parse_header(h: Any) -> _Header:
 
 
 def _finite_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    """An int or float that is a finite float (not a bool, not a 400-digit int)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _parse_fitted_prior(
@@ -780,10 +829,10 @@ def _parse_fitted_prior(
     shrinkage, dof = value["shrinkage"], value["dof"]
     if not (_finite_number(shrinkage) and shrinkage >= 0):
         _fail(
-            f"{PRIOR_FIELD}.shrinkage must be a finite number >= 0, got {shrinkage!r}"
+            f"{PRIOR_FIELD}.shrinkage must be a finite number >= 0, got {_show(shrinkage)}"
         )
     if not (_finite_number(dof) and dof > 0):
-        _fail(f"{PRIOR_FIELD}.dof must be a finite number > 0, got {dof!r}")
+        _fail(f"{PRIOR_FIELD}.dof must be a finite number > 0, got {_show(dof)}")
     return {"shrinkage": float(shrinkage), "dof": float(dof)}
 
 
@@ -792,7 +841,9 @@ def _parse_prior_param(value: Any) -> tuple[Any, tuple[str, ...]]:
     if value is None or value == "default":
         return value, ()
     if not isinstance(value, dict):
-        _fail(f'parameter prior must be null, "default" or an object, got {value!r}')
+        _fail(
+            f'parameter prior must be null, "default" or an object, got {_show(value)}'
+        )
     unknown = [k for k in value if k not in PRIOR_KEYS]
     if unknown:
         _fail(
@@ -813,14 +864,14 @@ def _parse_prior_param(value: Any) -> tuple[Any, tuple[str, ...]]:
                         if key in PRIOR_PARAM_ARRAYS
                         else ""
                     )
-                    + f", got {item!r}"
+                    + f", got {_show(item)}"
                 )
             arrays.append(key)
             out[key] = None  # filled from the arrays
         elif _finite_number(item) and key != "mean":
             out[key] = item
         else:
-            _fail(f"parameter prior.{key} must be a finite number, got {item!r}")
+            _fail(f"parameter prior.{key} must be a finite number, got {_show(item)}")
     return out, tuple(arrays)
 
 
@@ -846,14 +897,10 @@ def _parse_noise(
         )
     weight, log_density = h["noise_weight_"], h["noise_log_density_"]
     for name, value in (("noise_weight_", weight), ("noise_log_density_", log_density)):
-        if not (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-        ):
-            _fail(f"{name} must be a finite number, got {value!r}")
+        if not _finite_number(value):
+            _fail(f"{name} must be a finite number, got {_show(value)}")
     if not 0.0 <= weight < 1.0:
-        _fail(f"noise_weight_ must be in [0, 1), got {weight!r}")
+        _fail(f"noise_weight_ must be in [0, 1), got {_show(weight)}")
     return float(weight), float(log_density)
 
 
@@ -878,13 +925,20 @@ def _check_keys(
 def _is_noise_setting(v: Any) -> bool:
     if v is None or isinstance(v, bool):
         return True
-    return isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+    return _finite_number(v) and v > 0
 
 
 #: Checks of the parameters this module stores that PARAMETER_RULES may lack.
 _OWN_RULES: Final = {
     "noise": Rule(_is_noise_setting, "null, true, false or a positive number"),
 }
+
+
+def _passes(rule: Rule, value: Any) -> bool:
+    try:
+        return bool(rule.check(value))
+    except (OverflowError, TypeError, ValueError):  # untrusted values
+        return False
 
 
 def _current_params() -> tuple[str, ...]:
@@ -930,18 +984,30 @@ def _parse_params(
             params[name], prior_arrays = _parse_prior_param(value)
             continue
         if name in NOT_STORED_PARAMS and value is not None:
-            _fail(f"parameter {name} is never stored and must be null, got {value!r}")
+            _fail(
+                f"parameter {name} is never stored and must be null, got {_show(value)}"
+            )
         if name in ARRAY_PARAMS and value is not None:
             if value != {"array": f"params.{name}"}:
                 _fail(
                     f"parameter {name} must be null or "
-                    f'{{"array": "params.{name}"}}, got {value!r}'
+                    f'{{"array": "params.{name}"}}, got {_show(value)}'
                 )
             array_params.append(name)
             value = None  # checked with the arrays
         rule = PARAMETER_RULES.get(name, _OWN_RULES.get(name))
-        if rule is not None and not rule.check(value):
-            _fail(f"parameter {name} must be {rule.expected}; got {value!r}")
+        if rule is not None and not _passes(rule, value):
+            too_large = (
+                " (too large for a floating-point number)"
+                if _is_int(value)
+                and not _finite_number(value)
+                and "number" in rule.expected
+                else ""
+            )
+            _fail(
+                f"parameter {name} must be {rule.expected}; got "
+                f"{_show(value)}{too_large}"
+            )
         params[name] = value
     return params, tuple(array_params), prior_arrays
 
