@@ -26,6 +26,7 @@ the one the factory is building.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import threading
@@ -38,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gaussmix._typing import FloatArray, IntArray
+from gaussmix._validation import check_allocation
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step, estimate_log_prob_resp
 from gaussmix.core.params import GMMParams
@@ -169,6 +171,18 @@ class SummaryBuilder:
         """Fold one validated chunk into the summary."""
         n, d = X.shape
         if self.n_features is None:
+            row_bytes = max(1, d * X.dtype.itemsize)
+            sample_rows = min(
+                self.sample_size, max(MIN_SAMPLE_ROWS, BLOCK_BYTES // row_bytes)
+            )
+            check_allocation(
+                8 * d * d + sample_rows * row_bytes,
+                f"the first pass over data with {d} features (their {d} x {d} "
+                "covariance and a sample of rows)",
+                self.owner,
+                "Use fewer features (e.g. sklearn.decomposition.PCA), or fit an "
+                "in-memory array with covariance_type='diag'.",
+            )
             self.n_features = d
             self.dtype = X.dtype
             self.shift = X[0].astype(np.float64) if n else np.zeros(d)
@@ -332,13 +346,40 @@ def chunk_moments(
     return (n, weight, s1, s2, minimum, maximum), keys
 
 
+def _all_finite(X: npt.NDArray[Any]) -> bool:
+    """Whether every value is finite: one sum, then a full scan only if needed.
+
+    A sum is finite whenever its terms are, unless it overflows; only then (or
+    when a value really is NaN or infinite) are the values scanned one by one.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.add.reduce(X, axis=None))):
+            return True
+    return bool(np.isfinite(X).all())
+
+
+def _is_sparse(item: Any) -> bool:
+    module = type(item).__module__
+    return module.startswith("scipy.sparse") or (
+        hasattr(item, "toarray") and hasattr(item, "nnz")
+    )
+
+
 def validate_chunk(
-    item: Any, chunk: int, owner: str, check_values: bool = True
+    item: Any,
+    chunk: int,
+    owner: str,
+    check_values: bool = True,
+    changed: str = "",
 ) -> tuple[FloatArray, FloatArray | None]:
     """A factory's item as a float array and optional weights, or a clear error.
 
-    ``check_values=False`` skips the scan for NaN, infinity and negative
-    weights (data read again from a file that the first pass validated).
+    The values are summed (NaN or infinity make the sum non-finite; only then,
+    or when the sum overflows, are they scanned). ``check_values=False`` skips
+    the scan of the weights (read again from a file or an array that the first
+    pass validated).
+    ``changed`` (for passes after the first) ends the message of values that
+    the first pass did not see: it says that the data changed.
     """
     w: Any = None
     if isinstance(item, tuple):
@@ -348,6 +389,12 @@ def validate_chunk(
                 "a 2-D array or an (X_chunk, sample_weight_chunk) pair."
             )
         item, w = item
+    if _is_sparse(item):
+        raise TypeError(
+            f"{owner}: chunk {chunk} is a sparse matrix ({type(item).__name__}); "
+            "sparse chunks are not supported. Convert each chunk to a dense array "
+            "in the chunk factory, e.g. yield chunk.toarray()."
+        )
     X = np.asarray(item)
     if X.ndim != 2:
         hint = " Use x.reshape(-1, 1) for a single feature." if X.ndim == 1 else ""
@@ -363,12 +410,12 @@ def validate_chunk(
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    if check_values and not np.isfinite(X).all():
+    if not _all_finite(X):
         bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        fix = changed or "Remove or impute those rows in the chunk factory."
         raise ValueError(
             f"{owner}: chunk {chunk} contains NaN or infinity in {bad.size} rows "
-            f"(first: row {int(bad[0])} of the chunk). Remove or impute those rows "
-            "in the chunk factory."
+            f"(first: row {int(bad[0])} of the chunk). {fix}"
         )
     weights: FloatArray | None = None
     if w is not None:
@@ -381,7 +428,7 @@ def validate_chunk(
         if check_values and (not np.isfinite(weights).all() or (weights < 0).any()):
             raise ValueError(
                 f"{owner}: the sample weights of chunk {chunk} must be finite and "
-                "non-negative."
+                "non-negative." + (f" {changed}" if changed else "")
             )
     return X, weights
 
@@ -470,6 +517,10 @@ class ChunkedSource:
         self.memmap: np.memmap[Any, Any] | None = None
         self.factory: ChunkFactory | None = None
         self.n_samples: int | None = None
+        self.n_features: int | None = None
+        self.dtype: np.dtype[Any] | None = None
+        self.passes = 0
+        self._first_header: tuple[tuple[int, ...], np.dtype[Any]] | None = None
         self.sample_weight: FloatArray | None = None
         if sample_weight is not None:
             self.sample_weight = np.asarray(sample_weight, dtype=np.float64)
@@ -490,6 +541,13 @@ class ChunkedSource:
                     f"{owner}: sample_weight cannot be given with a chunk factory; "
                     "let the factory yield (X_chunk, weight_chunk) pairs."
                 )
+        elif isinstance(data, Iterator):
+            raise TypeError(
+                f"{owner}: got a {type(data).__name__} (an iterator), which can be "
+                "read only once, but EM reads the data once per iteration. Pass the "
+                "function that creates it (the chunk factory): "
+                "ChunkedSource(chunks), not ChunkedSource(chunks())."
+            )
         else:
             raise TypeError(
                 f"{owner}: cannot read data of type {type(data).__name__} in chunks; "
@@ -544,6 +602,22 @@ class ChunkedSource:
                 f"{self.owner}: {str(self.path)!r} holds dtype {dtype}; it must hold "
                 "numbers (object arrays are never loaded: that would need pickle)."
             )
+        # The header is untrusted: a claimed shape of 1e12 rows or columns must
+        # not become an allocation. The data must be in the file.
+        needed = offset + math.prod(shape) * dtype.itemsize
+        try:
+            size = os.path.getsize(self.path)
+        except OSError as exc:  # pragma: no cover - removed since it was opened
+            raise FileNotFoundError(
+                f"{self.owner}: cannot read {str(self.path)!r} ({exc.strerror})."
+            ) from None
+        if size < needed:
+            raise ValueError(
+                f"{self.owner}: {str(self.path)!r} is truncated or damaged: its header "
+                f"declares an array of shape {shape} and dtype {dtype} "
+                f"({needed - offset} bytes of data), but the file holds "
+                f"{max(size - offset, 0)} bytes of data."
+            )
         return shape, dtype, fortran, offset
 
     def _rows_per_block(self, n_features: int, itemsize: int) -> int:
@@ -560,6 +634,16 @@ class ChunkedSource:
 
     def _file_blocks(self) -> Iterator[Chunk]:
         shape, dtype, fortran, offset = self._header()
+        first = self._first_header
+        if first is None:
+            self._first_header = (shape, dtype)
+        elif (shape, dtype) != first:
+            raise ValueError(
+                f"{self.owner}: {str(self.path)!r} changed during the fit: in pass "
+                f"{self.passes} it holds an array of shape {shape} and dtype {dtype}, "
+                f"in the first pass it held shape {first[0]} and dtype {first[1]}. "
+                "Do not replace or modify the file while a fit reads it."
+            )
         if fortran:
             raise ValueError(
                 f"{self.owner}: {str(self.path)!r} is stored in Fortran order, which "
@@ -577,7 +661,12 @@ class ChunkedSource:
                 if block.size != count * d:
                     raise ValueError(
                         f"{self.owner}: {str(self.path)!r} is truncated: expected "
-                        f"{n} rows, the file ends at row {start + block.size // d}."
+                        f"{n} rows, the file ends at row {start + block.size // d}"
+                        + (
+                            f" in pass {self.passes} (it changed during the fit)."
+                            if self.passes > 1
+                            else "."
+                        )
                     )
                 yield self._weighted(block.reshape(count, d), start)
 
@@ -603,17 +692,57 @@ class ChunkedSource:
             )
         return items
 
+    def _what(self) -> str:
+        if self.path is not None:
+            return repr(str(self.path))
+        return "the memmap" if self.memmap is not None else "the chunk factory"
+
     def chunks(self) -> Iterator[tuple[FloatArray, FloatArray | None]]:
-        """Validated ``(X, sample_weight)`` chunks of one pass."""
-        # A file or memmap holds what the first pass validated; a factory may
-        # not, so its chunks are scanned on every pass.
+        """Validated ``(X, sample_weight)`` chunks of one pass.
+
+        Every pass checks each chunk's width and dtype against the first pass,
+        and its values for NaN and infinity (a sum per chunk, see
+        :func:`validate_chunk`): data that change between passes get an error
+        that says so, not a failure deep in the E-step.
+        """
+        # The weights of a file or memmap are the array the first pass
+        # validated; a factory's may change, so they are scanned on every pass.
         check_values = self.factory is not None or self.n_samples is None
+        first_pass = self.n_samples is None
+        self.passes = 1 if first_pass else self.passes + 1
+        changed = (
+            ""
+            if first_pass
+            else (
+                f"It was not there in the first pass: {self._what()} changed "
+                f"between passes (this is pass {self.passes}). "
+                + (
+                    "A chunk factory must return the same data on every call."
+                    if self.factory is not None
+                    else "Do not modify the file while a fit reads it."
+                )
+            )
+        )
         items = self._items()
         if self.prefetch > 0:
             items = _Prefetch(items, self.prefetch)
         count = 0
         for i, item in enumerate(items):
-            X, w = validate_chunk(item, i, self.owner, check_values)
+            X, w = validate_chunk(item, i, self.owner, check_values, changed)
+            if not first_pass and (
+                X.shape[1] != self.n_features or X.dtype != self.dtype
+            ):
+                raise ValueError(
+                    f"{self.owner}: chunk {i} of pass {self.passes} has "
+                    f"{X.shape[1]} features and dtype {X.dtype}, but the first pass "
+                    f"had {self.n_features} features and dtype {self.dtype}: "
+                    f"{self._what()} changed between passes. "
+                    + (
+                        "A chunk factory must return the same data on every call."
+                        if self.factory is not None
+                        else "Do not modify the file while a fit reads it."
+                    )
+                )
             count += X.shape[0]
             yield X, w
         if self.n_samples is not None and count != self.n_samples:
@@ -629,11 +758,13 @@ class ChunkedSource:
     ) -> DataSummary:
         """First pass: validation, counts, moments and the reservoir sample."""
         self.n_samples = None
+        self._first_header = None
         builder = SummaryBuilder(sample_size, random_state, self.owner)
         for i, (X, w) in enumerate(self.chunks()):
             builder.add(X, w, i)
         summary = builder.result()
         self.n_samples = summary.n_samples
+        self.n_features = summary.n_features
         self.dtype = summary.dtype
         return summary
 
