@@ -754,7 +754,6 @@ def _print_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
 
 
 def _fit_plot(
-    args: argparse.Namespace,
     model: GaussianMixture,
     table: Table,
     X: Any,
@@ -773,7 +772,7 @@ def _fit_plot(
         fig = plotting.plot_clusters(model, X)["ax"].figure
     else:
         shown = min(d, PAIRS_MAX_FEATURES)
-        if shown < d and not args.json:
+        if shown < d:
             _note(
                 f"the plot shows the first {shown} of {d} features "
                 f"({', '.join(names[:shown])}); choose others with --plot-features"
@@ -833,7 +832,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with _writing(out):
             save(model, tmp)
         if args.plot:
-            fig = _fit_plot(args, model, table, X, names, chosen)
+            fig = _fit_plot(model, table, X, names, chosen)
             _save_plot(fig, args.plot, outputs)
             summary["plot"] = args.plot
         outputs.commit()
