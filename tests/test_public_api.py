@@ -6,12 +6,34 @@ import gaussmix
 
 
 def _public_names():
-    """Names bound in the package that are neither private nor submodules."""
-    return {
+    """Names of the package that are neither private nor submodules.
+
+    The public classes and functions are imported on first use (PEP 562), so the
+    names the package provides lazily count as well as those already bound.
+    """
+    bound = {
         name
         for name, value in vars(gaussmix).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
+    return bound | set(gaussmix._LAZY)
+
+
+def test_import_does_not_load_numpy_or_sklearn():
+    """``import gaussmix`` is light: the command handles Ctrl-C during start-up."""
+    import subprocess
+    import sys
+
+    code = "import sys, gaussmix; print(sorted({'numpy', 'sklearn', 'scipy'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+    code = "import gaussmix; print(gaussmix.GaussianMixture.__module__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "gaussmix.mixture"
 
 
 class TestAll:

@@ -3,13 +3,22 @@
 A scikit-learn compatible :class:`GaussianMixture` on a small numeric core
 (:mod:`gaussmix.core`) of covariance families, sufficient statistics, E-step and
 M-step.
+
+The public names are imported on first use (PEP 562), so ``import gaussmix`` and
+the ``gaussmix`` command start without loading NumPy, SciPy and scikit-learn;
+Ctrl-C during the command's start-up is then handled by the command itself.
 """
 
+import importlib as _importlib
+import typing as _typing
+
 from gaussmix._version import __version__
-from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
-from gaussmix.io import load, save
-from gaussmix.mixture import GaussianMixture
-from gaussmix.selection import GaussianMixtureIC, select
+
+if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
+    from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
+    from gaussmix.io import load, save
+    from gaussmix.mixture import GaussianMixture
+    from gaussmix.selection import GaussianMixtureIC, select
 
 __all__ = [
     "__version__",
@@ -21,3 +30,27 @@ __all__ = [
     "save",
     "select",
 ]
+
+# Public name -> the module that defines it.
+_LAZY = {
+    "ConvergenceWarning": "gaussmix.exceptions",
+    "DegenerateComponentWarning": "gaussmix.exceptions",
+    "GaussianMixture": "gaussmix.mixture",
+    "GaussianMixtureIC": "gaussmix.selection",
+    "load": "gaussmix.io",
+    "save": "gaussmix.io",
+    "select": "gaussmix.selection",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gaussmix' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
