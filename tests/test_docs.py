@@ -77,10 +77,6 @@ SKIP_MARKER = re.compile(r'<!--\s*docs-test:\s*skip\s+reason="([^"]+)"\s*-->')
 
 #: Options that the CLI is getting in a change not merged yet: a command that
 #: fails only because of these is an expected failure (xfail, not strict).
-PENDING_OPTIONS = {
-    "fit": {"--noise", "--prior"},
-    "select": {"--init", "--tol", "--reg-covar", "--noise", "--prior"},
-}
 
 
 def _rel(path: Path) -> str:
@@ -536,11 +532,6 @@ def test_cli_command(command: Command) -> None:
     )
     given = {a.split("=", 1)[0] for a in args[1:] if re.match(r"^--?[A-Za-z]", a)}
     unknown = given - options[sub]
-    if unknown and unknown <= PENDING_OPTIONS.get(sub, set()):
-        pytest.xfail(
-            f"{where}: {', '.join(sorted(unknown))} of 'gaussmix {sub}' "
-            "not merged yet (the CLI change that adds them)"
-        )
     assert not unknown, (
         f"{where}: 'gaussmix {sub}' has no option(s) {sorted(unknown)}; "
         f"it has {sorted(options[sub])}"

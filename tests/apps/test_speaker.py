@@ -26,12 +26,6 @@ from gaussmix.apps import speaker as sp
 
 ROOT = Path(__file__).resolve().parents[2]
 ESPEAK = sp.espeak_available()
-needs_espeak = pytest.mark.skipif(
-    not ESPEAK,
-    reason="espeak-ng is not installed (Debian: apt-get install espeak-ng); this "
-    "live test runs the program itself (the other speech tests use the formant "
-    "synthesiser)",
-)
 
 
 # ------------------------------------------------------------------ fixtures
@@ -751,7 +745,7 @@ def test_end_to_end_four_formant_speakers(small_corpus, librosa):
     end_to_end(small_corpus)
 
 
-@needs_espeak
+@pytest.mark.espeak_live
 def test_synthesize_returns_speech():
     y, rate = sp.synthesize("Hello there.", sp.EspeakVoice("en+f3", 60, 170))
     assert rate == 22050
@@ -761,7 +755,7 @@ def test_synthesize_returns_speech():
         sp.synthesize("Hello", pitch=120)
 
 
-@needs_espeak
+@pytest.mark.espeak_live
 def test_end_to_end_four_espeak_speakers(espeak_corpus, librosa):
     """4 espeak-ng speakers, 4 enrollment and 3 test sentences each (live only).
 
