@@ -1,11 +1,12 @@
 """gaussmix.apps.peaks: Gaussian peaks by weighted EM, baseline, BIC, bad input."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
-from gaussmix.apps.peaks import Peak, fit_peaks, initial_peaks
+from gaussmix.apps.peaks import Peak, PeakFitWarning, fit_peaks, initial_peaks
 
 SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -52,7 +53,7 @@ def em_with_uniform(x, w, mean, var, pi, pi0, span, reg, n_iter=5000, tol=1e-12)
 def test_one_noise_free_peak_is_exact():
     x = np.linspace(-10, 10, 2001)
     y = gauss(x, 1.5, 0.8, 7.0)
-    result = fit_peaks(x, y * 1000, n_peaks=1)
+    result = fit_peaks(x, y * 1000, n_peaks=1, baseline=False)
     (peak,) = result.peaks
     assert peak.center == pytest.approx(1.5, abs=1e-9)
     assert peak.sigma == pytest.approx(0.8, rel=1e-6)
@@ -69,7 +70,7 @@ def test_two_peaks_on_an_uneven_unsorted_grid():
     x = np.sort(rng.uniform(0, 14, 1500))
     y = gauss(x, 3, 0.4, 30) + gauss(x, 7, 1.0, 25)
     shuffle = rng.permutation(x.size)
-    result = fit_peaks(x[shuffle], y[shuffle] * 100, n_peaks=2)
+    result = fit_peaks(x[shuffle], y[shuffle] * 100, n_peaks=2, baseline=False)
     got = [(p.center, p.sigma, p.area / 100) for p in result.peaks]
     # Sample widths dx_i weight each sample: the Riemann sum of an uneven grid
     # is accurate to about 1e-3 here.
@@ -149,19 +150,82 @@ def test_no_baseline_when_there_is_none():
         gauss(x, 10, 1.5, 5000) * (x[1] - x[0]) + gauss(x, 18, 1, 3000) * 0.05
     )
     with_baseline = fit_peaks(x, y, n_peaks=2, baseline=True)
-    without = fit_peaks(x, y, n_peaks=2)
+    without = fit_peaks(x, y, n_peaks=2, baseline=False)
     assert with_baseline.baseline_weight < 0.005
     for p, q in zip(with_baseline.peaks, without.peaks, strict=True):
         assert p.center == pytest.approx(q.center, abs=0.02)
         assert p.sigma == pytest.approx(q.sigma, rel=0.02)
     assert with_baseline.n_parameters == without.n_parameters + 1 == 6
+    assert with_baseline.baseline_fitted
+    assert not without.baseline_fitted
+    # By default BIC decides: the baseline's extra parameter does not pay here.
+    auto = fit_peaks(x, y, n_peaks=2)
+    assert not auto.baseline_fitted
+    assert auto.baseline == 0.0
+    assert auto.bic_by_baseline == {False: without.bic, True: with_baseline.bic}
+    assert auto.bic == without.bic < with_baseline.bic
+
+
+def test_noise_floor_gets_a_baseline_by_default():
+    """A positive noise floor fitted without a baseline pulls the peak off.
+
+    One peak at 20 on [0, 50] over 10 counts per channel: without a baseline
+    the centre moved by 1.8 (towards the middle of the range) and BIC added
+    spurious peaks; the default ("auto") fits both and BIC keeps the baseline.
+    """
+    x = np.linspace(0, 50, 400)
+    lam = 10 + gauss(x, 20, 2, 3000) * (x[1] - x[0])
+    y = np.random.default_rng(0).poisson(lam).astype(float)
+    without = fit_peaks(x, y, n_peaks=1, baseline=False)
+    assert abs(without.peaks[0].center - 20) > 1.0  # the bias the default avoids
+    result = fit_peaks(x, y)
+    assert result.baseline_fitted
+    assert result.n_peaks == 1
+    assert result.peaks[0].center == pytest.approx(20, abs=0.15)
+    assert result.baseline == pytest.approx(10, rel=0.1)
+    assert set(result.bic_by_baseline) == {False, True}
+    assert result.bic == result.bic_by_baseline[True] < result.bic_by_baseline[False]
+    assert result.n_parameters == 3  # 3 K - 1 + 1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_fit_of_a_spectrum_with_baseline(seed):
+    x, y, truth, _ = spectrum(seed)
+    result = fit_peaks(x, y)
+    assert result.baseline_fitted
+    assert result.n_peaks == 4
+    for peak, (c, _, _) in zip(result.peaks, truth, strict=True):
+        assert abs(peak.center - c) < 1.4
+
+
+def test_warns_when_sample_size_defaults_on_curves_that_are_not_counts():
+    """A spectrum normalised to a maximum of 1 silently lost its doublet."""
+    x, y, _, _ = spectrum(0)
+    normalised = y / y.max()
+    with pytest.warns(PeakFitWarning, match="y are not counts") as record:
+        result = fit_peaks(x, normalised)
+    message = str(record[0].message)
+    assert "the number of peaks and the baseline" in message
+    assert "pass sample_size" in message.lower()
+    assert result.n_peaks == 3  # what the warning is about: the doublet is lost
+    # Told the number of events, BIC finds the doublet again, without warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PeakFitWarning)
+        told = fit_peaks(x, normalised, sample_size=float(y.sum()))
+        assert told.n_peaks == 4
+        # Nothing left for BIC to choose: no warning either.
+        fit_peaks(x, normalised, n_peaks=4, baseline=True)
+        # Counts (integers) are what the default assumes.
+        fit_peaks(x, y)
+    with pytest.warns(PeakFitWarning, match="it chooses the baseline"):
+        fit_peaks(x, normalised, n_peaks=4)
 
 
 def test_a_shoulder_is_found_from_the_residual():
     x = np.linspace(0, 20, 801)
     y = gauss(x, 8, 1.0, 100) + gauss(x, 10, 1.0, 40)  # no local maximum at 10
     assert len(initial_peaks(x, y)) == 1
-    result = fit_peaks(x, y * 50, n_peaks=2, tol=1e-13, max_iter=50_000)
+    result = fit_peaks(x, y * 50, n_peaks=2, baseline=False, tol=1e-13, max_iter=50_000)
     np.testing.assert_allclose(
         [(p.center, p.sigma, p.area / 50) for p in result.peaks],
         [(8, 1, 100), (10, 1, 40)],
@@ -206,6 +270,8 @@ def test_bic_table_and_choice():
         ([0, 1, 2], [5, 9, 5], {"max_peaks": 0}, "max_peaks must be a positive"),
         ([0, 1, 2], [5, 9, 5], {"sample_size": 0.5}, "sample_size must be"),
         ([0, 1, 2], [0, 9, 0], {"n_peaks": 2}, "needs at least as many samples"),
+        ([0, 1, 2], [5, 9, 5], {"baseline": "yes"}, "baseline must be"),
+        ([0, 1, 2], [5, 9, 5], {"baseline": None}, "baseline must be"),
     ],
 )
 def test_bad_input(x, y, kwargs, message):

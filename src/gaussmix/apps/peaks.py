@@ -4,8 +4,9 @@ A curve ``y(x) >= 0`` — a spectrum, a chromatogram, a histogram — is read as
 density of "events" along ``x``: each sample ``x_i`` is a data point of weight
 ``y_i dx_i``. A one-dimensional :class:`gaussmix.GaussianMixture` fitted to these
 weighted points gives each peak's centre (mean), width (standard deviation) and
-area (weight times the curve's integral). An optional constant baseline is an
-extra uniform component over the ``x`` range.
+area (weight times the curve's integral). A constant baseline is an extra
+uniform component over the ``x`` range; by default the fit is made with and
+without it and BIC chooses.
 
 Unlike least-squares fitting of a sum of Gaussians
 (:func:`scipy.optimize.curve_fit`), EM needs no step sizes, keeps every area and
@@ -33,12 +34,22 @@ from gaussmix._typing import FloatArray
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 
-__all__ = ["Peak", "PeakFitResult", "fit_peaks", "initial_peaks"]
+__all__ = ["Peak", "PeakFitResult", "PeakFitWarning", "fit_peaks", "initial_peaks"]
 
 # Every start is run to this tolerance; only the best is refined to ``tol``.
 _SCREEN_TOL = 1e-6
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+_BASELINE_OPTIONS = (False, True, "auto")
+
+
+class PeakFitWarning(UserWarning):
+    """A choice of :func:`fit_peaks` rests on an assumption the data break.
+
+    Issued when ``sample_size`` is left to default to ``sum(y)`` on a curve
+    that is not counts (non-integer values) while BIC chooses the number of
+    peaks or the baseline: BIC's penalty then rests on an arbitrary ``n``.
+    """
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,14 @@ class PeakFitResult:
     n_iter : int
         EM iterations (outer iterations when fitted with a baseline).
     bic_by_n_peaks : dict of int to float
-        BIC of every number of peaks tried (one entry when ``n_peaks`` is given).
+        BIC of every number of peaks tried (one entry when ``n_peaks`` is given),
+        with the chosen baseline setting.
+    baseline_fitted : bool
+        Whether the chosen fit has a baseline (with ``baseline="auto"``: whether
+        BIC chose one).
+    bic_by_baseline : dict of bool to float
+        BIC of the best fit without (False) and with (True) a baseline; one
+        entry unless ``baseline="auto"``.
     """
 
     peaks: list[Peak]
@@ -120,6 +138,8 @@ class PeakFitResult:
     converged: bool
     n_iter: int
     bic_by_n_peaks: dict[int, float] = field(default_factory=dict)
+    baseline_fitted: bool = False
+    bic_by_baseline: dict[bool, float] = field(default_factory=dict)
 
     @property
     def n_peaks(self) -> int:
@@ -356,7 +376,7 @@ def fit_peaks(
     y: Any,
     n_peaks: int | None = None,
     *,
-    baseline: bool = False,
+    baseline: bool | str = "auto",
     max_peaks: int = 8,
     sample_size: float | None = None,
     smooth: float = 1.0,
@@ -376,8 +396,13 @@ def fit_peaks(
         Non-negative curve: counts, intensities, a histogram.
     n_peaks : int or None, default=None
         Number of peaks; None chooses 1 to ``max_peaks`` by BIC.
-    baseline : bool, default=False
-        Fit a constant baseline (a uniform component over the ``x`` range).
+    baseline : {"auto", True, False}, default="auto"
+        Fit a constant baseline (a uniform component over the ``x`` range):
+        True always, False never, "auto" fits both ways and keeps the lower
+        BIC (``baseline_fitted`` in the result says which). A positive noise
+        floor fitted without a baseline pulls the peaks towards the middle of
+        the range and adds spurious ones; a baseline where there is none costs
+        one parameter of BIC.
     max_peaks : int, default=8
         Largest number of peaks BIC tries (it stops early once BIC has risen
         for two numbers in a row).
@@ -386,9 +411,13 @@ def fit_peaks(
         scaled to sum to it. None uses ``sum(y)``, right when ``y`` are counts
         (events per sample). The choice matters for BIC only: likelihood grows
         with ``n`` and the penalty with ``log n``, so intensities in arbitrary
-        units (``y`` times 1000) make BIC pick more peaks. Give the number of
-        events when it is known; for curves that are not counts, choose it
-        deliberately (or pass ``n_peaks``). The fitted peaks do not depend on it.
+        units (``y`` times 1000) make BIC pick more peaks, and a curve scaled
+        down (normalised to a maximum of 1) fewer: it may merge a doublet. Give
+        the number of events when it is known; for curves that are not counts,
+        choose it deliberately (or pass ``n_peaks`` and ``baseline``). A
+        :class:`PeakFitWarning` says so when BIC chooses something on ``y``
+        that are not counts (non-integer values) with ``sample_size`` left to
+        default. The fitted peaks do not depend on it.
     smooth : float, default=1.0
         Smoothing (in samples) of the curve before the initial peak search.
     reg_covar : float or None, default=None
@@ -407,13 +436,20 @@ def fit_peaks(
     -------
     PeakFitResult
         ``peaks`` (centre, sigma, area, amplitude, by increasing centre),
-        ``baseline``, the fitted ``model``, ``bic`` and more.
+        ``baseline``, whether one was fitted (``baseline_fitted``), the fitted
+        ``model``, ``bic`` and more.
 
     Raises
     ------
     ValueError
         For a negative, non-finite or all-zero ``y``, mismatched or repeated
         ``x``, or bad parameters.
+
+    Warns
+    -----
+    PeakFitWarning
+        When ``sample_size`` defaults to ``sum(y)`` for ``y`` that are not
+        counts while BIC chooses the number of peaks or the baseline.
 
     Notes
     -----
@@ -424,7 +460,8 @@ def fit_peaks(
     shoulders, that are no local maxima); and the fit with ``K - 1`` peaks with
     its widest peak split in two (a doublet first fitted as one wide peak).
     Every number of peaks up to ``n_peaks`` is therefore fitted, one after the
-    other.
+    other; with ``baseline="auto"`` all of this twice, without and with a
+    baseline.
 
     ``y`` is read as the curve sampled at ``x_i`` (each sample weighs
     ``y_i dx_i``). For a histogram of events (counts integrated over bins) the
@@ -437,7 +474,7 @@ def fit_peaks(
     >>> from gaussmix.apps.peaks import fit_peaks
     >>> x = np.linspace(0, 12, 601)
     >>> y = 30 * np.exp(-0.5 * ((x - 3) / 0.4) ** 2) + 10 * np.exp(-0.5 * (x - 7) ** 2)
-    >>> result = fit_peaks(x, y, n_peaks=2)
+    >>> result = fit_peaks(x, y, n_peaks=2, baseline=False)
     >>> [round(p.center, 3) for p in result.peaks]
     [3.0, 7.0]
     >>> [round(p.sigma, 2) for p in result.peaks]
@@ -460,6 +497,13 @@ def fit_peaks(
         raise ValueError(
             f"fit_peaks: max_peaks must be a positive integer, got {max_peaks!r}."
         )
+    if not (
+        isinstance(baseline, (bool, np.bool_))
+        or (isinstance(baseline, str) and baseline == "auto")
+    ):
+        raise ValueError(
+            f'fit_peaks: baseline must be "auto", True or False, got {baseline!r}.'
+        )
     if sample_size is not None and not (np.isfinite(sample_size) and sample_size > 1):
         raise ValueError(
             f"fit_peaks: sample_size must be a number above 1 (the number of events), "
@@ -469,6 +513,27 @@ def fit_peaks(
         raise ValueError(
             f"fit_peaks: sum(y) = {float(y.sum()):.4g} is too small to be a number of "
             "events; pass sample_size (the number of events behind the curve)."
+        )
+    settings = [False, True] if isinstance(baseline, str) else [bool(baseline)]
+    bic_chooses = n_peaks is None or len(settings) > 1
+    if sample_size is None and bic_chooses and not np.array_equal(y, np.round(y)):
+        chooses = " and ".join(
+            what
+            for what, on in (
+                ("the number of peaks", n_peaks is None),
+                ("the baseline", len(settings) > 1),
+            )
+            if on
+        )
+        warnings.warn(
+            f"fit_peaks: y are not counts (they have fractional values), but "
+            f"sample_size defaults to sum(y) = {float(y.sum()):.4g}, the number of "
+            f"events BIC assumes when it chooses {chooses}. Curves in arbitrary "
+            "units get arbitrary choices (one normalised to a maximum of 1 may "
+            "lose a doublet). Pass sample_size (the number of events behind the "
+            "curve), or n_peaks and baseline.",
+            PeakFitWarning,
+            stacklevel=2,
         )
     dx = _sample_widths(x)
     mass = y * dx
@@ -494,9 +559,10 @@ def fit_peaks(
                 f"y > 0, found {positive}."
             )
         candidates = [k for k in candidates if k <= positive]
+        top = max(candidates)
     guesses = initial_peaks(x, y, max_peaks=top, smooth=smooth)
 
-    def fit_k(k: int, previous: _Fit | None) -> _Fit:
+    def fit_k(k: int, previous: _Fit | None, with_baseline: bool) -> _Fit:
         # Up to three starts, the best likelihood wins: the k most prominent
         # maxima; the previous fit plus a peak where the curve exceeds it most
         # (a shoulder; not misled by a noise spike); the previous fit with its
@@ -512,7 +578,7 @@ def fit_peaks(
                 X,
                 w,
                 start,
-                span if baseline else None,
+                span if with_baseline else None,
                 reg,
                 max(tol, _SCREEN_TOL),
                 max_iter,
@@ -523,19 +589,34 @@ def fit_peaks(
         best = max(fits, key=lambda f: f.log_likelihood)
         return best if tol >= _SCREEN_TOL else _refine(best, X, w, tol, max_iter)
 
-    fits: dict[int, _Fit] = {}
-    bics: dict[int, float] = {}
-    previous: _Fit | None = None
-    # Each number of peaks starts from the fit with one fewer (see Notes).
-    for k in range(1, top + 1):
-        previous = fit_k(k, previous)
-        fits[k] = previous
-        bics[k] = -2.0 * previous.log_likelihood + _n_parameters(
-            k, baseline
-        ) * math.log(n)
-        if n_peaks is None and k >= 3 and bics[k] > bics[k - 1] > bics[k - 2]:
-            break
-    chosen = n_peaks if n_peaks is not None else min(bics, key=lambda k: bics[k])
+    def search(with_baseline: bool) -> tuple[dict[int, _Fit], dict[int, float]]:
+        """Every number of peaks up to ``top``, each from the fit with one fewer."""
+        fits: dict[int, _Fit] = {}
+        bics: dict[int, float] = {}
+        previous: _Fit | None = None
+        for k in range(1, top + 1):
+            previous = fit_k(k, previous, with_baseline)
+            fits[k] = previous
+            bics[k] = -2.0 * previous.log_likelihood + _n_parameters(
+                k, with_baseline
+            ) * math.log(n)
+            if n_peaks is None and k >= 3 and bics[k] > bics[k - 1] > bics[k - 2]:
+                break
+        return fits, bics
+
+    searches = {setting: search(setting) for setting in settings}
+    chosen_k: dict[bool, int] = {}
+    for setting, (_, bics) in searches.items():
+        options = [k for k in bics if k in candidates]
+        chosen_k[setting] = (
+            n_peaks if n_peaks is not None else min(options, key=lambda k: bics[k])
+        )
+    bic_by_baseline = {
+        setting: searches[setting][1][chosen_k[setting]] for setting in settings
+    }
+    with_baseline = min(settings, key=lambda setting: bic_by_baseline[setting])
+    fits, bics = searches[with_baseline]
+    chosen = chosen_k[with_baseline]
     best = fits[chosen]
     if not best.converged:
         warnings.warn(
@@ -553,8 +634,10 @@ def fit_peaks(
         sample_size=n,
         log_likelihood=best.log_likelihood,
         bic=bics[chosen],
-        n_parameters=_n_parameters(chosen, baseline),
+        n_parameters=_n_parameters(chosen, with_baseline),
         converged=best.converged,
         n_iter=best.n_iter,
         bic_by_n_peaks={k: bics[k] for k in sorted(bics) if k in candidates},
+        baseline_fitted=with_baseline,
+        bic_by_baseline=bic_by_baseline,
     )
