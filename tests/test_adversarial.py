@@ -422,7 +422,7 @@ def test_partial_fit_from_many_threads_loses_no_update(tmp_path):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -447,6 +447,20 @@ def test_estimator_with_locks_pickles_copies_and_clones():
 
 
 # ------------------------------------------------------------ absurd sizes
+#: Address-space limit of the subprocesses that try absurd sizes: if a check
+#: regressed, they get a MemoryError instead of swapping the machine.
+ADDRESS_SPACE_LIMIT = 8 * 2**30
+
+
+def run_limited(code: str) -> str:
+    """``run_isolated`` under an address-space limit (RLIMIT_AS)."""
+    prologue = f"""
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE_LIMIT}, {ADDRESS_SPACE_LIMIT}))
+    """
+    return run_isolated(textwrap.dedent(prologue) + textwrap.dedent(code))
+
+
 @pytest.mark.parametrize("shape", [(10**12, 3), (3, 10**12)])
 def test_npy_header_claiming_a_huge_array_is_refused(tmp_path, shape):
     """The header is untrusted: 1e12 rows or columns gave a MemoryError."""
@@ -456,8 +470,16 @@ def test_npy_header_claiming_a_huge_array_is_refused(tmp_path, shape):
             f, {"descr": "<f8", "fortran_order": False, "shape": shape}
         )
         f.write(np.zeros(30).tobytes())
-    with pytest.raises(ValueError, match="truncated or damaged: its header declares"):
-        GaussianMixture(2).fit(str(path))
+    out = run_limited(
+        f"""
+        from gaussmix import GaussianMixture
+        try:
+            GaussianMixture(2).fit({str(path)!r})
+        except ValueError as exc:
+            print(exc)
+        """
+    )
+    assert "truncated or damaged: its header declares" in out
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "VVV", "EVE"])
@@ -465,12 +487,21 @@ def test_wide_data_with_matrix_covariances_is_refused_before_allocating(
     covariance_type,
 ):
     """200,000 columns: a one-line error instead of a 37 GiB allocation."""
-    X = np.zeros((3, 200_000))
-    with pytest.raises(ValueError, match="of memory") as info:
-        GaussianMixture(2, covariance_type=covariance_type).fit(X)
-    message = str(info.value)
-    assert "covariance_type='diag'" in message
-    assert "n_features=200000" in message
+    out = run_limited(
+        f"""
+        import numpy as np
+        from gaussmix import GaussianMixture
+        try:
+            GaussianMixture(2, covariance_type={covariance_type!r}).fit(
+                np.zeros((3, 200_000))
+            )
+        except ValueError as exc:
+            print(exc)
+        """
+    )
+    assert "of memory" in out
+    assert "covariance_type='diag'" in out
+    assert "n_features=200000" in out
 
 
 def test_wide_data_with_diagonal_covariances_still_fits():

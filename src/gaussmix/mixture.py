@@ -405,7 +405,11 @@ numpy.memmap, callable or dask.array.Array
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. An integer weight counts its row that many
             times; a zero weight ignores the row. (With a chunk factory, the
-            chunks carry their weights instead.)
+            chunks carry their weights instead.) Without a ``prior`` the fit
+            depends only on their ratios, and extreme scales (all ``1e300``,
+            all ``5e-324``) are fitted as those ratios; with a ``prior`` they
+            count samples against the prior's pseudo-counts, and scales that
+            overflow or leave no digits are refused.
 
         Returns
         -------
@@ -798,6 +802,13 @@ numpy.memmap, callable or dask.array.Array
             ``lower_bound_`` is the batch's mean log-likelihood before the
             update and ``lower_bounds_`` their history; ``converged_`` is
             False (a stream has no end).
+
+        Notes
+        -----
+        Calls from several threads are serialised (each update reads and
+        replaces the running statistics): none is lost. Predictions from other
+        threads meanwhile see the parameters before or after an update, never
+        a mixture of both.
         """
         # One update at a time: each reads the running statistics and the
         # fitted attributes and replaces both (concurrent calls lost updates).
