@@ -203,6 +203,31 @@ def test_criteria_keep_the_given_weights():
     assert gm.bic(X, sample_weight=counts) == pytest.approx(gm.bic(repeated), rel=1e-10)
 
 
+@pytest.mark.parametrize("weight", [5e-324, 1e-300, 1e300, 1e306])
+def test_criteria_with_extreme_weights_are_exact_or_infinite(weight):
+    """score is a weighted mean (scale-free); the criteria count the weights.
+
+    score lost digits on subnormal weights (3.0917 instead of 3.0749) and every
+    criterion overflowed with a RuntimeWarning for weights of 1e306.
+    """
+    X = constant_column_data()
+    gm = quietly(lambda: GaussianMixture(2, random_state=0).fit(X))
+    w = np.full(120, weight)
+    assert gm.score(X, sample_weight=w) == pytest.approx(gm.score(X), rel=1e-12)
+    log_density = gm.score_samples(X)
+    loglik = float(np.sum(log_density)) * weight  # exact: every weight equal
+    penalty = gm._n_parameters() * (np.log(120.0) + np.log(weight))
+    bic = gm.bic(X, sample_weight=w)  # pytest turns RuntimeWarnings into errors
+    aic = gm.aic(X, sample_weight=w)
+    expected_bic = -2.0 * loglik + penalty
+    if np.isfinite(expected_bic):
+        assert bic == pytest.approx(expected_bic, rel=1e-9)
+        assert aic == pytest.approx(-2.0 * loglik + 2.0 * gm._n_parameters(), rel=1e-9)
+    else:  # beyond float64: -2 log L overflows, as the exact value would
+        assert bic == expected_bic
+    assert np.isfinite(gm.icl(X, sample_weight=w)) == np.isfinite(expected_bic)
+
+
 def test_partial_fit_and_online_fit_with_extreme_weights():
     X = np.random.default_rng(4).normal(size=(300, 2))
     ones = GaussianMixture(2, random_state=0).partial_fit(X, sample_weight=np.ones(300))

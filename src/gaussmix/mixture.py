@@ -50,7 +50,7 @@ from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
-from gaussmix.core.stats import SuffStats, rescale_weights
+from gaussmix.core.stats import SuffStats, rescale_weights, weight_exponent
 from gaussmix.em import EMResult, OnlineState, fit_em, online_step
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.outofcore import (
@@ -1377,7 +1377,11 @@ numpy.memmap, callable or dask.array.Array
         )
         if weights is None:
             return float(np.mean(log_density, dtype=np.float64))
-        return float(np.average(log_density.astype(np.float64), weights=weights))
+        # A weighted mean does not depend on the weights' scale: extreme ones
+        # (1e306, 5e-324) are brought near 1 first (exactly, a power of two).
+        return float(
+            np.average(log_density.astype(np.float64), weights=rescale_weights(weights))
+        )
 
     def predict(self, X: Any) -> IntArray:
         """Most likely component of each row of ``X``.
@@ -1570,19 +1574,36 @@ numpy.memmap, callable or dask.array.Array
         return n
 
     def _total_loglik(self, X: Any, sample_weight: Any) -> tuple[float, float]:
-        return self._weighted_sum(self.score_samples(X), sample_weight)
+        loglik, _, log_total = self._weighted_sum(self.score_samples(X), sample_weight)
+        return loglik, log_total
 
     def _weighted_sum(
         self, values: FloatArray, sample_weight: Any
-    ) -> tuple[float, float]:
-        """``(sum_i w_i values_i, sum_i w_i)``, all weights 1 when None."""
+    ) -> tuple[float, float, float]:
+        """``(sum_i w_i values_i, sum_i w_i, log sum_i w_i)``; weights 1 when None.
+
+        The weights count rows (an integer weight is that many repeated rows),
+        so the sums scale with them. They are computed on the weights scaled
+        by a power of two ``2^e`` near 1 and multiplied back as Python floats:
+        a sum beyond float64's range is then +-inf without a RuntimeWarning,
+        and the log of the total, ``log(sum) + e log 2``, stays finite.
+        """
         values = values.astype(np.float64)
         weights = check_sample_weight(
             sample_weight, values.shape[0], None, type(self).__name__
         )
         if weights is None:
-            return float(np.sum(values)), float(values.shape[0])
-        return float(values @ weights), float(np.sum(weights))
+            n = float(values.shape[0])
+            return float(np.sum(values)), n, math.log(n)
+        exponent = weight_exponent(weights)
+        scaled = np.ldexp(weights, -exponent) if exponent else weights
+        factor = math.ldexp(1.0, exponent)
+        total = float(np.sum(scaled))
+        return (
+            float(values @ scaled) * factor,
+            total * factor,
+            math.log(total) + exponent * math.log(2.0),
+        )
 
     def _criteria(
         self, X: Any, sample_weight: Any = None, *, validated: bool = False
@@ -1598,10 +1619,10 @@ numpy.memmap, callable or dask.array.Array
             X = self._predict_input(X)
         log_density, resp, _ = self._prediction_pass(X, True)
         assert resp is not None
-        loglik, total = self._weighted_sum(log_density, sample_weight)
-        entropy, _ = self._weighted_sum(_log_max_resp(resp), sample_weight)
+        loglik, _, log_total = self._weighted_sum(log_density, sample_weight)
+        entropy, _, _ = self._weighted_sum(_log_max_resp(resp), sample_weight)
         n_parameters = self._n_parameters()
-        bic = -2.0 * loglik + n_parameters * math.log(total)
+        bic = -2.0 * loglik + n_parameters * log_total
         return {
             "log_likelihood": loglik,
             "aic": -2.0 * loglik + 2.0 * n_parameters,
@@ -1625,8 +1646,8 @@ numpy.memmap, callable or dask.array.Array
         -------
         float
         """
-        loglik, total = self._total_loglik(X, sample_weight)
-        return -2.0 * loglik + self._n_parameters() * math.log(total)
+        loglik, log_total = self._total_loglik(X, sample_weight)
+        return -2.0 * loglik + self._n_parameters() * log_total
 
     def aic(self, X: Any, sample_weight: Any = None) -> float:
         """Akaike information criterion on ``X`` (lower is better).
@@ -1684,7 +1705,7 @@ numpy.memmap, callable or dask.array.Array
         -------
         float
         """
-        entropy, _ = self._weighted_sum(
+        entropy, _, _ = self._weighted_sum(
             _log_max_resp(self.predict_proba(X)), sample_weight
         )
         return self.bic(X, sample_weight) - 2.0 * entropy

@@ -27,7 +27,7 @@ from gaussmix._typing import FloatArray
 if TYPE_CHECKING:
     from gaussmix.core.covariance import CovarianceFamily
 
-__all__ = ["WEIGHT_EXPONENT_RANGE", "SuffStats", "rescale_weights"]
+__all__ = ["WEIGHT_EXPONENT_RANGE", "SuffStats", "rescale_weights", "weight_exponent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,22 @@ class SuffStats:
 WEIGHT_EXPONENT_RANGE = 32
 
 
+def weight_exponent(weights: FloatArray | None) -> int:
+    """The ``e`` by which :func:`rescale_weights` divides weights, as ``2^e``.
+
+    0 when the largest weight lies in ``[2^-WEIGHT_EXPONENT_RANGE,
+    2^WEIGHT_EXPONENT_RANGE]`` (weights used as they are), or for None, empty,
+    non-finite or non-positive maxima (left to validation).
+    """
+    if weights is None or weights.size == 0:
+        return 0
+    top = float(np.max(weights))
+    if not (math.isfinite(top) and top > 0.0):
+        return 0
+    exponent = math.frexp(top)[1]
+    return 0 if abs(exponent) <= WEIGHT_EXPONENT_RANGE else exponent
+
+
 def rescale_weights(weights: FloatArray | None) -> FloatArray | None:
     """Sample weights times the power of two that brings the largest into [0.5, 1).
 
@@ -126,11 +142,11 @@ def rescale_weights(weights: FloatArray | None) -> FloatArray | None:
     ``1e300`` overflow the weighted sums of squares, weights of ``5e-324``
     (subnormal) lose every digit in them. Weights whose largest is between
     ``2^-32`` and ``2^32`` are returned unchanged (the ordinary case, computed
-    exactly as before); others are scaled. Multiplying by a power of two is
-    exact for every weight that stays a normal number; a weight below
-    ``2^-1022`` times the largest loses digits, and one below ``2^-1074`` times
-    the largest becomes 0 (its share of the fit was below float64's resolution
-    anyway).
+    exactly as before); others are divided by ``2^e``, ``e`` from
+    :func:`weight_exponent`. Multiplying by a power of two is exact for every
+    weight that stays a normal number; a weight below ``2^-1022`` times the
+    largest loses digits, and one below ``2^-1074`` times the largest becomes 0
+    (its share of the fit was below float64's resolution anyway).
 
     Parameters
     ----------
@@ -143,12 +159,7 @@ def rescale_weights(weights: FloatArray | None) -> FloatArray | None:
         The scaled weights (a new array, or ``weights`` itself when no scaling
         is needed); None for None.
     """
-    if weights is None or weights.size == 0:
-        return weights
-    top = float(np.max(weights))
-    if not (math.isfinite(top) and top > 0.0):
-        return weights
-    exponent = math.frexp(top)[1]
-    if abs(exponent) <= WEIGHT_EXPONENT_RANGE:
+    exponent = weight_exponent(weights)
+    if weights is None or exponent == 0:
         return weights
     return np.asarray(np.ldexp(weights, -exponent), dtype=np.float64)
