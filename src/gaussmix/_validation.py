@@ -375,8 +375,10 @@ def _check_not_iterator(X: Any, name: str) -> None:
             f"{name}: X is a {type(X).__name__} (an iterator), which can be read "
             "only once, but EM reads the data many times. To fit data in chunks, "
             "pass the function that creates the iterator (a chunk factory): "
-            "fit(chunks), not fit(chunks()). Other methods (predict, score, "
-            "partial_fit, ...) take an array: e.g. np.concatenate(list(chunks()))."
+            "fit(chunks), not fit(chunks()). Other methods take an array: call "
+            "partial_fit once per chunk (for chunk in chunks(): "
+            "model.partial_fit(chunk)), and give predict, score, ... an array "
+            "(e.g. np.concatenate(list(chunks())))."
         )
 
 
