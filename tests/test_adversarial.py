@@ -293,6 +293,15 @@ def test_huge_integer_parameter_is_a_value_error(param):
     assert len(message) < 400  # the number is not printed
 
 
+def test_integers_beyond_str_limits_are_described_not_printed():
+    """Python refuses str() of integers above 4300 digits: the message must not."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="an integer of 5001 digits"):
+        GaussianMixture(tol=10**5000).fit(X)
+    with pytest.raises(ValueError, match="a negative integer of 400 digits"):
+        GaussianMixture(reg_covar=-(10**400) + 1).fit(X)
+
+
 def test_huge_numbers_in_data_and_weights_are_value_errors():
     X = np.random.default_rng(0).normal(size=(20, 2))
     with pytest.raises(ValueError, match="too large to be a floating-point"):

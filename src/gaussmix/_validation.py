@@ -85,9 +85,13 @@ def _too_large_for_float(v: Any) -> bool:
 def describe_value(value: Any, limit: int = 60) -> str:
     """``repr(value)`` for an error message, shortened (a 400-digit integer...)."""
     if _is_int(value) and abs(int(value)).bit_length() > 64:
-        digits = len(str(abs(int(value))))
-        sign = "-" if value < 0 else ""
-        return f"{sign}an integer of {digits} digits"
+        # From the bit length: str() refuses integers of more than 4300 digits.
+        magnitude = abs(int(value))
+        digits = int(magnitude.bit_length() * math.log10(2)) + 1
+        if magnitude < 10 ** (digits - 1):
+            digits -= 1
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of {digits} digits"
     try:
         text = repr(value)
     except Exception:  # pragma: no cover - a broken __repr__
