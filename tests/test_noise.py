@@ -13,7 +13,6 @@ from gaussmix.core.noise import hypervolume_box
 from gaussmix.exceptions import ConvergenceWarning
 from gaussmix.io import load, save
 from gaussmix.mixture import NOISE_INIT_WEIGHT
-
 from mclust_oracle import dataset
 
 TYPES = ["full", "tied", "diag", "spherical"]

@@ -14,7 +14,6 @@ from gaussmix.em import fit_em
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.io import load, save
 from gaussmix.sources import ArraySource
-
 from mclust_oracle import dataset
 
 SKLEARN = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
