@@ -17,14 +17,11 @@ leaves half a file behind.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import math
 import numbers
 import os
-import secrets
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final, NoReturn
@@ -33,6 +30,9 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.exceptions import NotFittedError
 
+from gaussmix._archive import ArchiveError as _Invalid
+from gaussmix._archive import NpzArchive, open_npz, write_atomically
+from gaussmix._archive import write_npz as _write_zip
 from gaussmix._typing import FloatArray
 from gaussmix._validation import (
     PARAMETER_RULES,
@@ -131,16 +131,10 @@ CONSISTENCY_FACTOR: Final = 4.0
 #: ``|sum(weights_) - 1|`` may be up to ``max(WEIGHT_SUM_ATOL, 4 K eps)``.
 WEIGHT_SUM_ATOL: Final = 1e-6
 
-_ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)  # the earliest zip date: reproducible bytes
-_ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
 _NOTE_RANDOM_STATE: Final = (
     "random_state was a numpy.random.RandomState instance, which is not stored; "
     "it is null here, so the loaded model has random_state=None"
 )
-
-
-class _Invalid(Exception):
-    """Internal: what is wrong, turned into a ValueError naming the file."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -233,7 +227,8 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
         raise ValueError(f"cannot save model to {where}: {exc}") from exc.__cause__
     try:
         if isinstance(file, (str, os.PathLike)):
-            _write_atomically(os.fspath(file), members)
+            # _write_zip is looked up at the call: tests replace it to fail a write
+            write_atomically(os.fspath(file), lambda f: _write_zip(f, members))
         else:
             _write_zip(file, members)
     except OSError as exc:
@@ -430,35 +425,6 @@ def _json_scalar(value: Any, what: str) -> Any:
     )
 
 
-def _write_zip(fileobj: IO[bytes], members: Mapping[str, npt.NDArray[Any]]) -> None:
-    """An uncompressed npz with fixed timestamps (np.savez's layout, reproducible)."""
-    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED) as zf:
-        for key, arr in members.items():
-            info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3  # Unix, on every platform
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as fp:
-                np.lib.format.write_array(fp, arr, allow_pickle=False)
-
-
-def _write_atomically(path: str, members: Mapping[str, npt.NDArray[Any]]) -> None:
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_zip(f, members)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 # ----------------------------------------------------------------- load
 
 
@@ -520,68 +486,20 @@ def _describe_target(file: Any) -> str:
 
 
 def _load(f: IO[bytes], where: str) -> GaussianMixture:
-    start = f.tell()
-    size = f.seek(0, os.SEEK_END) - start
-    f.seek(start)
-    if size <= 0:
-        _fail("the file is empty")
-    magic = f.read(8)
-    f.seek(start)
-    if not magic.startswith(_ZIP_MAGIC):
-        _fail(_what_it_is(magic))
-    try:
-        npz = np.load(f, allow_pickle=False)
-    except Exception as exc:  # zipfile raises many kinds on damaged archives
-        raise _Invalid(
-            "the file is damaged or truncated: it is not a readable zip archive "
-            f"({_one_line(exc)}); save the model again"
-        ) from exc
-    with npz:
-        if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover
-            _fail("the file is not an .npz archive")
-        return _load_npz(npz, size)
+    with open_npz(f) as archive:
+        return _load_npz(archive)
 
 
-def _what_it_is(magic: bytes) -> str:
-    if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return (
-            "it is a Python pickle, not a gaussmix model file; pickles are never "
-            "loaded (unpickling can run arbitrary code)"
-        )
-    if magic.startswith(b"\x93NUMPY"):
-        return "it is a single .npy array, not a gaussmix model file (.npz archive)"
-    return "it is not a gaussmix model file (not an .npz zip archive)"
-
-
-def _load_npz(npz: np.lib.npyio.NpzFile, size: int) -> GaussianMixture:
-    if npz.zip is None:  # pragma: no cover - np.load always opens the archive
-        _fail("the file is not an .npz archive")
-    infos = npz.zip.infolist()
-    entries: dict[str, zipfile.ZipInfo] = {}
-    for info in infos:
-        name = info.filename
-        if not name.endswith(".npy"):
-            _fail(f"unexpected entry {name!r} (model files hold only .npy arrays)")
-        if name[:-4] in entries:
-            _fail(f"the entry {name!r} appears twice")
-        if info.flag_bits & 0x1:
-            _fail(f"the entry {name!r} is encrypted")
-        if info.compress_type != zipfile.ZIP_STORED:
-            _fail(
-                f"the entry {name!r} is compressed; model files store their arrays "
-                "uncompressed (write them with gaussmix.io.save)"
-            )
-        entries[name[:-4]] = info
-    if sum(i.compress_size for i in infos) > size:
-        _fail("the file is damaged or truncated: its entries are larger than the file")
+def _load_npz(archive: NpzArchive) -> GaussianMixture:
+    entries = archive.entries
     if HEADER_KEY not in entries:
         _fail(
             f"it has no {HEADER_KEY} entry, so it was not written by gaussmix.io.save "
             f"(entries: {sorted(entries)[:10]})"
         )
-    shape, dtype = _declared(npz, entries[HEADER_KEY], HEADER_KEY)
+    shape, dtype = archive.declared(HEADER_KEY)
     _check_declared(HEADER_KEY, shape, dtype, None)
-    header = _parse_header(_decode_header(_read(npz, HEADER_KEY)))
+    header = _parse_header(_decode_header(archive.read(HEADER_KEY)))
 
     expected = _expected_arrays(header)
     missing = [k for k in expected if k not in entries]
@@ -591,61 +509,11 @@ def _load_npz(npz: np.lib.npyio.NpzFile, size: int) -> GaussianMixture:
     if extra:
         _fail(f"unexpected array(s) {', '.join(extra)}")
     for key, expected_shape in expected.items():
-        shape, dtype = _declared(npz, entries[key], key)
+        shape, dtype = archive.declared(key)
         _check_declared(key, shape, dtype, expected_shape)
-    arrays = {key: _read(npz, key) for key in expected}
+    arrays = {key: archive.read(key) for key in expected}
     _check_values(header, arrays)
     return _build(header, arrays)
-
-
-def _declared(
-    npz: np.lib.npyio.NpzFile, info: zipfile.ZipInfo, key: str
-) -> tuple[tuple[int, ...], np.dtype[Any]]:
-    """Shape and dtype from an entry's .npy header, without reading its data."""
-    assert npz.zip is not None
-    readers = {
-        (1, 0): np.lib.format.read_array_header_1_0,
-        (2, 0): np.lib.format.read_array_header_2_0,
-    }
-    try:
-        with npz.zip.open(info) as fp:
-            version = np.lib.format.read_magic(fp)
-            reader = readers.get(version)
-            if reader is not None:
-                shape, _, dtype = reader(fp)
-                offset = fp.tell()
-    except zipfile.BadZipFile as exc:
-        raise _Invalid(
-            f"array {key} is damaged ({_one_line(exc)}); save the model again"
-        ) from exc
-    except Exception as exc:  # any failure to parse untrusted bytes
-        raise _Invalid(
-            f"array {key} is not a valid .npy array ({_one_line(exc)})"
-        ) from exc
-    if reader is None:
-        _fail(f"array {key} uses .npy version {version}, which is not supported")
-    if dtype.hasobject:
-        _fail(
-            f"array {key} holds Python objects (dtype object); model files hold only "
-            "numbers and are never unpickled"
-        )
-    n_bytes = math.prod(shape) * dtype.itemsize
-    if offset + n_bytes != info.file_size:
-        _fail(
-            f"array {key} is damaged or truncated: its shape {shape} and dtype "
-            f"{dtype} need {n_bytes} bytes, the entry holds {info.file_size - offset}"
-        )
-    return shape, dtype
-
-
-def _read(npz: np.lib.npyio.NpzFile, key: str) -> npt.NDArray[Any]:
-    try:
-        arr = np.asarray(npz[key])
-    except Exception as exc:  # any failure to parse untrusted bytes
-        raise _Invalid(
-            f"array {key} is damaged ({_one_line(exc)}); save the model again"
-        ) from exc
-    return arr.astype(arr.dtype.newbyteorder("="), copy=False)
 
 
 # ----------------------------------------------------------------- header
