@@ -27,7 +27,7 @@ import gaussmix._validation as validation
 from gaussmix import GaussianMixture
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.io import HEADER_KEY, load, save
-from gaussmix.outofcore import ChunkedSource
+from gaussmix.sources import ChunkedSource
 
 HANG_TIMEOUT = 60  # seconds; a fit of these sizes takes well under one
 

@@ -34,8 +34,7 @@ from gaussmix.distributed.dask import (  # noqa: E402
     score_samples,
 )
 from gaussmix.em import fit_em  # noqa: E402
-from gaussmix.outofcore import SummaryBuilder  # noqa: E402
-from gaussmix.sources import ArraySource  # noqa: E402
+from gaussmix.sources import ArraySource, SummaryBuilder  # noqa: E402
 
 #: Block statistics are the in-memory ones up to the order of the sums.
 STATS_RTOL = 1e-12
@@ -155,14 +154,14 @@ def test_workers_allocator_is_tuned(client, persisted, data):
     family = get_family("spherical")
     DaskSource(Xd).accumulate(_start(X, family, 2, seed=0), family)
     tuned = client.run(
-        lambda: importlib.import_module("gaussmix.distributed.dask")._malloc_tuned
+        lambda: importlib.import_module("gaussmix.sources.dask")._malloc_tuned
     )
     assert any(tuned.values())
 
 
 def test_default_scheduler_without_client(data, monkeypatch):
     """Without a distributed client the graph runs on dask's local scheduler."""
-    import gaussmix.distributed.dask as module
+    import gaussmix.sources.dask as module
 
     X, w = data
     monkeypatch.setattr(module, "_default_client", lambda: None)

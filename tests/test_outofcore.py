@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gaussmix import GaussianMixture
-from gaussmix.outofcore import INIT_SAMPLE_SIZE, ChunkedSource
+from gaussmix.sources import INIT_SAMPLE_SIZE, ChunkedSource
 
 RTOL = 1e-10  # the bound: only the order of floating-point sums differs
 

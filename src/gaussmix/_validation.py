@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils.validation import validate_data
 
-from gaussmix._typing import FloatArray
+from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.covariance import (
     COVARIANCE_TYPES,
     FAMILIES,
@@ -30,17 +31,24 @@ from gaussmix.core.init import INIT_METHODS
 __all__ = [
     "MAX_SEED",
     "PARAMETER_RULES",
+    "as_float_block",
+    "check_2d",
     "check_X",
     "check_allocation",
+    "check_finite_rows",
     "check_init_arrays",
     "check_model_size",
+    "check_numeric_dtype",
     "check_parameters",
     "check_random_state_value",
     "check_resp_init",
     "check_sample_weight",
+    "check_weight_values",
     "describe_value",
     "memory_limit",
+    "nonfinite_rows",
     "resolve_n_threads",
+    "weight_shape_error",
 ]
 
 #: Largest integer seed of a numpy.random.RandomState (and scikit-learn's
@@ -326,17 +334,9 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
         shape = rows.shape
     else:
         shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) == 1:
-        raise ValueError(
-            f"{name} expects a 2-D array of shape (n_samples, n_features), got a "
-            f"1-D array of shape {tuple(shape)}. Reshape your data: use X.reshape(-1, 1) "
-            "if it has a single feature, or X.reshape(1, -1) if it is a single sample."
-        )
-    if shape is not None and len(shape) == 0:
-        raise ValueError(
-            f"{name} expects a 2-D array of shape (n_samples, n_features), got a "
-            "scalar. Pass your samples as rows of a 2-D array."
-        )
+    if shape is not None and len(shape) < 2:
+        # Three or more dimensions get scikit-learn's message (validate_data).
+        check_2d(tuple(shape), name, "X", name="X")
     try:
         Xv = validate_data(
             estimator,
@@ -447,6 +447,121 @@ def _check_finite(X: FloatArray, name: str) -> None:
     )
 
 
+# ------------------------------------------------------------------ 2-D blocks
+# One wording for every kind of input: an array given to a method (check_X),
+# a chunk of a factory, file or memmap (gaussmix.sources.chunked) and a dask
+# array and its blocks (gaussmix.sources.dask). ``subject`` names the input in
+# the message ("X", "chunk 3", "the dask array", ...).
+
+
+def check_2d(
+    shape: tuple[int, ...], owner: str, subject: str, *, name: str = "x"
+) -> None:
+    """Raise a ValueError, with the fix, unless ``shape`` is 2-D.
+
+    ``name`` is the variable the reshape hint shows (``X`` for a method's
+    argument, ``x`` for an array the user builds).
+    """
+    if len(shape) == 2:
+        return
+    if len(shape) == 1:
+        what = f"a 1-D array of shape {shape}"
+        hint = (
+            f" Reshape your data: use {name}.reshape(-1, 1) if it has a single "
+            f"feature, or {name}.reshape(1, -1) if it is a single sample."
+        )
+    elif len(shape) == 0:
+        what, hint = "a scalar", " Pass your samples as rows of a 2-D array."
+    else:
+        what, hint = f"a {len(shape)}-D array of shape {shape}", ""
+    raise ValueError(
+        f"{owner}: {subject} is {what}; it must be 2-D (n_samples, n_features).{hint}"
+    )
+
+
+def check_numeric_dtype(
+    dtype: np.dtype[Any], owner: str, subject: str, note: str = ""
+) -> None:
+    """Raise a ValueError unless ``dtype`` holds numbers (float, int, bool).
+
+    ``note`` (starting with ``"; "``) ends the message.
+    """
+    if dtype.hasobject or dtype.kind not in "fiub":
+        raise ValueError(
+            f"{owner}: {subject} has dtype {dtype}; it must hold numbers (float32 "
+            f"or float64, or integers, which are converted to float64){note}."
+        )
+
+
+def as_float_block(X: npt.NDArray[Any]) -> FloatArray:
+    """``X`` as float32 or float64 (other numbers: float64), C-contiguous."""
+    if X.dtype not in _FLOAT_DTYPES:
+        X = X.astype(np.float64)
+    return np.ascontiguousarray(X)
+
+
+def nonfinite_rows(X: npt.NDArray[Any]) -> IntArray | None:
+    """Indices of the rows with NaN or infinity, or None when every value is finite.
+
+    One sum first (finite whenever the values are, unless it overflows); the
+    values are scanned only when it is not.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.add.reduce(X, axis=None))):
+            return None
+    finite = np.isfinite(X).all(axis=1)
+    if finite.all():
+        return None
+    return np.flatnonzero(~finite)
+
+
+def check_finite_rows(
+    X: npt.NDArray[Any],
+    owner: str,
+    subject: str,
+    fix: str,
+    *,
+    first_row: int = 0,
+    where: str = "",
+) -> None:
+    """Raise a ValueError naming ``subject`` and its first row with NaN or infinity.
+
+    Rows are numbered from ``first_row``; ``where`` follows the row number
+    (e.g. ``" of the chunk"``); ``fix`` ends the message.
+    """
+    bad = nonfinite_rows(X)
+    if bad is not None:
+        raise ValueError(
+            f"{owner}: {subject} contains NaN or infinity in {bad.size} rows "
+            f"(first: row {first_row + int(bad[0])}{where}). {fix}"
+        )
+
+
+def check_weight_values(
+    w: FloatArray, owner: str, subject: str, note: str = ""
+) -> None:
+    """Raise a ValueError unless the weights of ``subject`` are finite and >= 0."""
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(
+            f"{owner}: the sample weights of {subject} must be finite and "
+            f"non-negative.{note}"
+        )
+
+
+def weight_shape_error(
+    shape: tuple[int, ...],
+    n_rows: int,
+    owner: str,
+    weights: str = "sample_weight",
+    data: str = "X",
+) -> ValueError:
+    """The error for weights that are not one number per row of ``data``."""
+    return ValueError(
+        f"{owner}: {weights} has shape {shape} but {data} has {n_rows} rows; "
+        "pass a 1-D array with one weight per row."
+    )
+
+
 def check_sample_weight(
     sample_weight: Any, n_samples: int, n_components: int | None, name: str
 ) -> FloatArray | None:
@@ -478,10 +593,7 @@ def check_sample_weight(
                 f"{name}: sample_weight must be numbers, one per row of X."
             ) from None
     if w.ndim != 1 or w.shape[0] != n_samples:
-        raise ValueError(
-            f"{name}: sample_weight has shape {w.shape} but X has {n_samples} rows; "
-            "pass a 1-D array with one weight per row."
-        )
+        raise weight_shape_error(w.shape, n_samples, name)
     nonfinite = ~np.isfinite(w)
     if np.any(nonfinite):
         rows = np.flatnonzero(nonfinite)

@@ -1,29 +1,27 @@
-"""Sources of sufficient statistics: where the E-step's data come from.
+"""The in-memory source: an array (or memmap) the estimator has validated.
 
-The EM loop only calls ``source.accumulate(params, family)``. An
-:class:`ArraySource` walks an in-memory array (or memmap) in chunks.
+Its summary costs nothing: the sample is the array itself (the same object,
+no copy) with its own weights, so the initialisation and the scikit-learn
+parity are those of a fit on the array; the moments are computed from it only
+if something asks for them (``prior="default"``).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Final, Protocol
+from collections.abc import Iterator
+from typing import Final
 
-from gaussmix._typing import FloatArray
+import numpy as np
+
+from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.covariance import CovarianceFamily
-from gaussmix.core.estep import e_step
+from gaussmix.core.estep import e_step, estimate_log_prob_resp
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
+from gaussmix.sources.base import DataSummary, StatsSource
 
 __all__ = ["ArraySource", "StatsSource", "ThreadTuner"]
-
-
-class StatsSource(Protocol):
-    """Anything that turns parameters into the statistics of one E-step pass."""
-
-    def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
-        """Statistics of one pass over the data under ``params``."""
-        ...
 
 
 class ThreadTuner:
@@ -75,9 +73,9 @@ class ArraySource:
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        Validated float32 or float64 data.
+        Validated float32 or float64 data (``_validation.check_X``).
     sample_weight : ndarray of shape (n_samples,), default=None
-        Sample weights.
+        Validated sample weights (``_validation.check_sample_weight``).
     n_threads : int, default=1
         Most threads over chunks; a :class:`ThreadTuner` decides, pass by pass,
         whether to use them. Results do not depend on it.
@@ -91,6 +89,18 @@ class ArraySource:
         self.n_threads = n_threads
         self.tuner = ThreadTuner(n_threads)
 
+    def summarize(
+        self, sample_size: int, random_state: np.random.RandomState
+    ) -> DataSummary:
+        """The summary of the array, without a pass over it.
+
+        The sample is ``X`` itself and its weights ``sample_weight`` (whatever
+        ``sample_size``); ``random_state`` is not used. Weight, mean and
+        covariance are computed on first access (the formula of
+        :func:`gaussmix.core.prior.resolve_prior` for arrays).
+        """
+        return DataSummary.of_array(self.X, self.sample_weight)
+
     def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
         """Run the E-step over the whole array."""
         threads = self.tuner.choose()
@@ -98,3 +108,25 @@ class ArraySource:
         stats = e_step(self.X, params, family, self.sample_weight, n_threads=threads)
         self.tuner.record(threads, time.perf_counter() - start)
         return stats
+
+    def batches(
+        self, batch_size: int, random_state: np.random.RandomState
+    ) -> Iterator[tuple[FloatArray, FloatArray | None]]:
+        """One epoch of online EM: the rows in a random order, cut in batches.
+
+        The order is ``random_state.permutation(n_samples)`` (drawn when the
+        iteration starts); the rows of each batch are taken in increasing order.
+        """
+        X, w = self.X, self.sample_weight
+        n_samples = X.shape[0]
+        order = random_state.permutation(n_samples)
+        for lo in range(0, n_samples, batch_size):
+            rows = np.sort(order[lo : lo + batch_size])
+            yield X[rows], None if w is None else w[rows]
+
+    def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
+        """Most likely component of every row (``-1``: most likely noise)."""
+        _, _, labels = estimate_log_prob_resp(
+            self.X, params, family, want_resp=False, n_threads=self.n_threads
+        )
+        return labels

@@ -1,0 +1,496 @@
+"""What every data source gives the fit, and the summary code they share.
+
+A source is anything that can (see :class:`DataSource`)
+
+* **summarize** itself in one first pass: validation, counts, moments, a
+  bounding box and a reservoir sample on which the initialisation runs
+  (:class:`DataSummary`, built chunk by chunk by :class:`SummaryBuilder`);
+* **accumulate** the E-step statistics of one pass under given parameters;
+* cut one epoch of **batches** for online EM;
+* give the **labels** of every row under fitted parameters.
+
+The reservoir keeps the rows with the largest keys ``log(u) / w`` (``u``
+uniform, one per row, drawn in row order; Efraimidis & Spirakis 2006), so the
+sample does not depend on how rows are cut into chunks or blocks:
+:func:`chunk_moments` gives a chunk's moments and keys, :func:`top_rows` and
+:func:`merge_reservoirs` keep the best rows of several blocks (Dask).
+
+Nothing here imports Dask: the Dask source (:mod:`gaussmix.sources.dask`)
+imports this module, never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any, Final, Protocol
+
+import numpy as np
+
+from gaussmix._typing import FloatArray, IntArray
+from gaussmix._validation import check_allocation
+from gaussmix.core.covariance import CovarianceFamily
+from gaussmix.core.params import GMMParams
+from gaussmix.core.stats import SuffStats
+
+__all__ = [
+    "BLOCK_BYTES",
+    "INIT_SAMPLE_SIZE",
+    "MIN_ROW_BYTES",
+    "MIN_SAMPLE_ROWS",
+    "ChunkMoments",
+    "DataSource",
+    "DataSummary",
+    "Reservoir",
+    "StatsSource",
+    "SummaryBuilder",
+    "chunk_moments",
+    "merge_reservoirs",
+    "online_batches_error",
+    "top_rows",
+]
+
+#: Bytes of data per block read from a ``.npy`` file or a memmap.
+BLOCK_BYTES: Final = 16 * 2**20
+#: Rows of the reservoir sample on which out-of-core fits are initialised (at
+#: most :data:`BLOCK_BYTES` of data, and never fewer than MIN_SAMPLE_ROWS rows).
+INIT_SAMPLE_SIZE: Final = 100_000
+MIN_SAMPLE_ROWS: Final = 2_000
+#: Narrow rows count as this many bytes when sizing read blocks.
+MIN_ROW_BYTES: Final = 64
+
+#: ``(n_rows, weight, s1, s2, minimum, maximum)`` of a chunk (:func:`chunk_moments`).
+ChunkMoments = tuple[int, float, FloatArray, FloatArray, FloatArray, FloatArray]
+#: ``(keys, row indices, rows)`` of a reservoir sample.
+Reservoir = tuple[FloatArray, IntArray, FloatArray]
+
+
+class StatsSource(Protocol):
+    """Anything that turns parameters into the statistics of one E-step pass."""
+
+    def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
+        """Statistics of one pass over the data under ``params``."""
+        ...
+
+
+class DataSource(StatsSource, Protocol):
+    """A source of data for a fit: an array, chunks, a file, a dask array."""
+
+    def summarize(
+        self, sample_size: int, random_state: np.random.RandomState
+    ) -> DataSummary:
+        """The first pass: validation, counts, moments and a sample of rows."""
+        ...
+
+    def batches(
+        self, batch_size: int, random_state: np.random.RandomState
+    ) -> Iterator[tuple[FloatArray, FloatArray | None]]:
+        """One epoch of ``(X, sample_weight)`` mini-batches for online EM."""
+        ...
+
+    def labels(self, params: GMMParams, family: CovarianceFamily) -> Any:
+        """Most likely component of every row, in order (an array or a dask array)."""
+        ...
+
+
+def online_batches_error(owner: str) -> ValueError:
+    """The error of a source that cannot be cut into mini-batches (a dask array)."""
+    return ValueError(
+        f"{owner}: batch_size (online EM) needs data read chunk by chunk "
+        "(a .npy path, memmap or chunk factory); a dask array is fitted by "
+        "batch EM with batch_size=None."
+    )
+
+
+class DataSummary:
+    """What the first pass over a source learns.
+
+    The moments and bounds are given by a pass over out-of-core data
+    (:class:`SummaryBuilder`). An in-memory array is summarised without a
+    pass (:meth:`of_array`): its sample is the array itself, and the moments
+    and bounds are computed from it on first use only.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+    n_features : int
+        Number of columns.
+    dtype : numpy dtype
+        float32 or float64, the dtype the fit computes in.
+    sample : ndarray of shape (n_sample, n_features)
+        The rows the initialisation runs on: for out-of-core data a uniform
+        sample without replacement (with weights: rows drawn with probability
+        proportional to weight, Efraimidis & Spirakis 2006), in the order of
+        the data; for an array, the array.
+    sample_weight : ndarray of shape (n_sample,), default=None
+        Weights of the sample's rows: an array's own weights; None for a
+        reservoir sample (weights already chose its rows).
+    sample_index : ndarray of shape (n_sample,), default=None
+        Row numbers of the sample; None: every row, in order.
+    weight : float, default=None
+        Sum of the sample weights (``n_samples`` without weights).
+    mean : ndarray of shape (n_features,), default=None
+        Weighted mean.
+    covariance : ndarray of shape (n_features, n_features), default=None
+        Weighted covariance with divisor ``weight - 1`` (as ``np.cov`` with
+        frequency weights).
+    minimum, maximum : ndarray of shape (n_features,), default=None
+        Bounding box of the rows with a positive weight.
+
+    ``weight``, ``mean`` and ``covariance`` are given together or not at all
+    (and so are ``minimum`` and ``maximum``): what is not given is computed from
+    the sample on first use, which then must hold every row.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_samples: int,
+        n_features: int,
+        dtype: np.dtype[Any],
+        sample: FloatArray,
+        sample_weight: FloatArray | None = None,
+        sample_index: IntArray | None = None,
+        weight: float | None = None,
+        mean: FloatArray | None = None,
+        covariance: FloatArray | None = None,
+        minimum: FloatArray | None = None,
+        maximum: FloatArray | None = None,
+    ) -> None:
+        self.n_samples = n_samples
+        self.n_features = n_features
+        self.dtype = dtype
+        self.sample = sample
+        self.sample_weight = sample_weight
+        self._index = sample_index
+        self._moments: tuple[float, FloatArray, FloatArray] | None = None
+        self._bounds: tuple[FloatArray, FloatArray] | None = None
+        if weight is not None and mean is not None and covariance is not None:
+            self._moments = (weight, mean, covariance)
+        if minimum is not None and maximum is not None:
+            self._bounds = (minimum, maximum)
+        if (self._moments is None or self._bounds is None) and (
+            sample_index is not None or sample.shape[0] != n_samples
+        ):
+            raise ValueError(
+                "DataSummary: moments and bounds can be left out only when the "
+                "sample holds every row."
+            )
+
+    @classmethod
+    def of_array(cls, X: FloatArray, sample_weight: FloatArray | None) -> DataSummary:
+        """The summary of a validated array: no pass, the sample is ``X`` itself."""
+        n_samples, n_features = X.shape
+        return cls(
+            n_samples=n_samples,
+            n_features=n_features,
+            dtype=X.dtype,
+            sample=X,
+            sample_weight=sample_weight,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DataSummary(n_samples={self.n_samples}, n_features={self.n_features}, "
+            f"dtype={self.dtype}, sample of {self.sample.shape[0]} rows)"
+        )
+
+    @cached_property
+    def sample_index(self) -> IntArray:
+        """Row numbers of the sample, increasing."""
+        if self._index is not None:
+            return self._index
+        return np.arange(self.n_samples, dtype=np.int64)
+
+    @cached_property
+    def _exact_moments(self) -> tuple[float, FloatArray, FloatArray]:
+        if self._moments is not None:
+            return self._moments
+        # The formula of core.prior.resolve_prior for in-memory data, operation
+        # for operation, so that a prior from these moments is bit-identical.
+        X = np.asarray(self.sample, dtype=np.float64)
+        w = (
+            None
+            if self.sample_weight is None
+            else np.asarray(self.sample_weight, np.float64)
+        )
+        total = float(X.shape[0] if w is None else np.sum(w))
+        mean: FloatArray = np.asarray(np.average(X, axis=0, weights=w), np.float64)
+        centred = X - mean
+        weighted = centred if w is None else centred * w[:, None]
+        covariance: FloatArray = (weighted.T @ centred) / (total - 1.0)
+        return total, mean, covariance
+
+    @cached_property
+    def _exact_bounds(self) -> tuple[FloatArray, FloatArray]:
+        if self._bounds is not None:
+            return self._bounds
+        w = self.sample_weight
+        live = self.sample if w is None else self.sample[w > 0]
+        if live.shape[0] == 0:
+            return np.full(self.n_features, np.inf), np.full(self.n_features, -np.inf)
+        # float64, as the bounds of a pass (SummaryBuilder).
+        return (
+            np.asarray(live.min(axis=0), np.float64),
+            np.asarray(live.max(axis=0), np.float64),
+        )
+
+    @property
+    def weight(self) -> float:
+        """Sum of the sample weights (``n_samples`` without weights)."""
+        return self._exact_moments[0]
+
+    @property
+    def mean(self) -> FloatArray:
+        """Weighted mean of every row."""
+        return self._exact_moments[1]
+
+    @property
+    def covariance(self) -> FloatArray:
+        """Weighted covariance of every row (divisor ``weight - 1``)."""
+        return self._exact_moments[2]
+
+    @property
+    def minimum(self) -> FloatArray:
+        """Smallest value of each feature over the rows with a positive weight."""
+        return self._exact_bounds[0]
+
+    @property
+    def maximum(self) -> FloatArray:
+        """Largest value of each feature over the rows with a positive weight."""
+        return self._exact_bounds[1]
+
+
+def chunk_moments(
+    X: FloatArray, w: FloatArray | None, shift: FloatArray, u: FloatArray
+) -> tuple[ChunkMoments, FloatArray]:
+    """Moments of one chunk about ``shift`` and its rows' reservoir keys.
+
+    Returns ``(n, weight, s1, s2, minimum, maximum)`` (the bounds over rows with
+    a positive weight) and the keys ``log(u) / w`` (``-inf`` for zero weights),
+    from the row uniforms ``u``. Shared by :class:`SummaryBuilder` and the Dask
+    source's blocks, so that both give the same summary.
+    """
+    n, d = X.shape
+    xc = X.astype(np.float64) - shift
+    weight: float
+    if w is None:
+        weight = float(n)
+        s1 = xc.sum(axis=0)
+        s2 = xc.T @ xc
+        live = X
+        keys = np.log(u)
+    else:
+        weight = float(np.sum(w))
+        s1 = w @ xc
+        s2 = (xc * w[:, None]).T @ xc
+        live = X[w > 0]
+        with np.errstate(divide="ignore"):
+            keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
+    if live.shape[0]:
+        minimum, maximum = live.min(axis=0), live.max(axis=0)
+    else:
+        minimum, maximum = np.full(d, np.inf, X.dtype), np.full(d, -np.inf, X.dtype)
+    return (n, weight, s1, s2, minimum, maximum), keys
+
+
+def top_rows(keys: FloatArray, index: IntArray, rows: FloatArray, k: int) -> Reservoir:
+    """The ``k`` entries with the largest keys (all when there are fewer)."""
+    if keys.size <= k:
+        return keys, index, rows
+    if k <= 0:
+        return keys[:0], index[:0], rows[:0]
+    top = np.argpartition(keys, keys.size - k)[keys.size - k :]
+    return keys[top], index[top], rows[top]
+
+
+def merge_reservoirs(sample_size: int, *parts: Reservoir) -> Reservoir:
+    """The ``sample_size`` entries with the largest keys among ``parts``."""
+    keys = np.concatenate([p[0] for p in parts])
+    index = np.concatenate([p[1] for p in parts])
+    rows = np.concatenate([p[2] for p in parts])
+    return top_rows(keys, index, rows, sample_size)
+
+
+class SummaryBuilder:
+    """Accumulates a :class:`DataSummary` chunk by chunk (also used by Dask).
+
+    The reservoir keeps the ``sample_size`` rows with the largest keys
+    ``log(u) / w`` (``u`` uniform, one per row, drawn in row order), so the
+    sample does not depend on how the rows are split into chunks. Its buffer
+    is allocated once and replaced in place.
+
+    Parameters
+    ----------
+    sample_size : int
+        Rows kept for the initialisation.
+    random_state : numpy.random.RandomState
+        Source of the keys.
+    owner : str
+        Name used in error messages.
+    """
+
+    def __init__(
+        self, sample_size: int, random_state: np.random.RandomState, owner: str
+    ) -> None:
+        self.sample_size = sample_size
+        self.random_state = random_state
+        self.owner = owner
+        self.n_samples = 0
+        self.n_features: int | None = None
+        self.dtype: np.dtype[Any] | None = None
+        self.weight = 0.0
+        self.shift: FloatArray | None = None
+        self.s1: FloatArray | None = None
+        self.s2: FloatArray | None = None
+        self.minimum: FloatArray | None = None
+        self.maximum: FloatArray | None = None
+        self.filled = 0
+        self.keys = np.empty(0)
+        self.rows: FloatArray | None = None
+        self.index = np.empty(0, dtype=np.int64)
+
+    def _start(self, X: FloatArray) -> None:
+        """Set up the sums and the sample buffer from the first chunk."""
+        n, d = X.shape
+        # The sample takes at most BLOCK_BYTES (fewer rows for wide data).
+        row_bytes = max(1, d * X.dtype.itemsize)
+        self.sample_size = min(
+            self.sample_size, max(MIN_SAMPLE_ROWS, BLOCK_BYTES // row_bytes)
+        )
+        check_allocation(
+            8 * d * d + self.sample_size * row_bytes,
+            f"the first pass over data with {d} features (their {d} x {d} "
+            "covariance and a sample of rows)",
+            self.owner,
+            "Use fewer features (e.g. sklearn.decomposition.PCA), or fit an "
+            "in-memory array with covariance_type='diag'.",
+        )
+        self.n_features = d
+        self.dtype = X.dtype
+        self.shift = X[0].astype(np.float64) if n else np.zeros(d)
+        self.s1 = np.zeros(d)
+        self.s2 = np.zeros((d, d))
+        self.minimum = np.full(d, np.inf)
+        self.maximum = np.full(d, -np.inf)
+        self.rows = np.empty((self.sample_size, d), dtype=X.dtype)
+        self.keys = np.empty(self.sample_size)
+        self.index = np.empty(self.sample_size, dtype=np.int64)
+
+    def add(self, X: FloatArray, w: FloatArray | None, chunk: int) -> None:
+        """Fold one validated chunk into the summary."""
+        n, d = X.shape
+        if self.n_features is None:
+            self._start(X)
+        elif d != self.n_features:
+            raise ValueError(
+                f"{self.owner}: chunk {chunk} has {d} features but the first chunk "
+                f"had {self.n_features}; every chunk needs the same columns."
+            )
+        elif X.dtype != self.dtype:
+            raise ValueError(
+                f"{self.owner}: chunk {chunk} has dtype {X.dtype} but the first "
+                f"chunk had {self.dtype}; give every chunk the same dtype."
+            )
+        assert self.shift is not None
+        assert self.rows is not None
+        if n == 0:
+            return
+        u = np.asarray(self.random_state.random_sample(n))
+        moments, keys = chunk_moments(X, w, self.shift, u)
+        index = np.arange(self.n_samples, self.n_samples + n, dtype=np.int64)
+        self.add_moments(*moments)
+        keep = np.isfinite(keys)
+        m = self.sample_size
+        if self.filled == m:
+            keep &= keys > self.keys.min()  # cannot enter the full reservoir
+        keep_rows = np.flatnonzero(keep)
+        # Fill the free slots first, in row order.
+        take = keep_rows[: m - self.filled]
+        if take.size:
+            slots = slice(self.filled, self.filled + take.size)
+            self.rows[slots] = X[take]
+            self.keys[slots] = keys[take]
+            self.index[slots] = index[take]
+            self.filled += take.size
+        rest = keep_rows[take.size :]
+        if rest.size:
+            # Keep the m largest keys: the newcomers that beat them evict the smallest.
+            all_keys = np.concatenate([self.keys, keys[rest]])
+            top = np.argpartition(all_keys, rest.size)[rest.size :]
+            enter = top[top >= m] - m
+            stays = np.zeros(m, dtype=bool)
+            stays[top[top < m]] = True
+            evict = np.flatnonzero(~stays)
+            self.rows[evict] = X[rest[enter]]
+            self.keys[evict] = keys[rest[enter]]
+            self.index[evict] = index[rest[enter]]
+
+    def add_moments(
+        self,
+        n: int,
+        weight: float,
+        s1: FloatArray,
+        s2: FloatArray,
+        minimum: FloatArray,
+        maximum: FloatArray,
+    ) -> None:
+        """Fold the moments of ``n`` rows (:func:`chunk_moments`) into the sums."""
+        assert self.s1 is not None
+        assert self.s2 is not None
+        assert self.minimum is not None
+        assert self.maximum is not None
+        self.n_samples += n
+        self.weight += weight
+        self.s1 += s1
+        self.s2 += s2
+        np.minimum(self.minimum, minimum, out=self.minimum)
+        np.maximum(self.maximum, maximum, out=self.maximum)
+
+    def set_reservoir(
+        self, keys: FloatArray, index: IntArray, rows: FloatArray
+    ) -> None:
+        """Replace the sample by one drawn elsewhere (at most ``sample_size`` rows)."""
+        assert self.rows is not None
+        filled = int(keys.size)
+        self.keys[:filled], self.index[:filled] = keys, index
+        self.rows[:filled] = rows
+        self.filled = filled
+
+    def result(self) -> DataSummary:
+        """The summary of every chunk added."""
+        if self.n_features is None or self.n_samples == 0:
+            raise ValueError(
+                f"{self.owner}: the data source gave no rows. A chunk factory must "
+                "return a new iterator over the same non-empty data on every call."
+            )
+        assert self.shift is not None
+        assert self.s1 is not None
+        assert self.s2 is not None
+        assert self.rows is not None
+        assert self.dtype is not None
+        assert self.minimum is not None
+        assert self.maximum is not None
+        if self.weight <= 0:
+            raise ValueError(
+                f"{self.owner}: the sample weights sum to {self.weight}; at least one "
+                "row needs a positive weight."
+            )
+        d = self.s1 / self.weight
+        mean = self.shift + d
+        scatter = self.s2 - self.weight * np.outer(d, d)
+        covariance = scatter / max(self.weight - 1.0, np.finfo(float).tiny)
+        order = np.argsort(self.index[: self.filled])
+        return DataSummary(
+            n_samples=self.n_samples,
+            n_features=self.n_features,
+            dtype=self.dtype,
+            weight=self.weight,
+            mean=mean,
+            covariance=(covariance + covariance.T) / 2,
+            minimum=self.minimum.copy(),
+            maximum=self.maximum.copy(),
+            sample=np.ascontiguousarray(self.rows[order]),
+            sample_index=self.index[order],
+        )
