@@ -23,6 +23,8 @@ from scipy.stats import norm
 from gaussmix import GaussianMixture
 from gaussmix.apps import _formant as sp_formant
 from gaussmix.apps import speaker as sp
+from gaussmix.core import GMMParams, e_step, get_family
+from gaussmix.core.adapt import map_m_step
 
 ROOT = Path(__file__).resolve().parents[2]
 ESPEAK = sp.espeak_available()
@@ -166,6 +168,42 @@ def test_only_components_that_see_data_move():
     np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "covariance_type", ["full", "tied", "diag", "spherical", "EII", "VEI", "EVE", "VVV"]
+)
+def test_map_adapt_takes_every_covariance_type(covariance_type, speaker_frames):
+    rng = np.random.default_rng(0)
+    X = blobs(rng, [(0, 0, 0), (2, 1, 0), (0, 3, 1), (-2, 1, 2)], 150)
+    ubm = GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
+    every = ("means", "variances", "weights")
+    model = sp.map_adapt(ubm, speaker_frames, 16.0, every)
+    assert model.covariance_type == covariance_type
+    assert model.get_params() == ubm.get_params()
+    assert model.covariances_.shape == ubm.covariances_.shape
+    assert not np.allclose(model.covariances_, ubm.covariances_)
+    # The estimator computes with the adapted parameters.
+    family = get_family(covariance_type)
+    np.testing.assert_allclose(
+        model.precisions_, family.precisions(model.precisions_cholesky_), rtol=1e-12
+    )
+    assert sp.score(model, ubm, speaker_frames) > 0.05
+    # ... which are the core's MAP step of the UBM's statistics.
+    prior = GMMParams(
+        ubm.weights_, ubm.means_, ubm.covariances_, ubm.precisions_cholesky_
+    )
+    stats = e_step(speaker_frames, prior, get_family(covariance_type))
+    expected = map_m_step(
+        stats, prior, get_family(covariance_type), 16.0, variance_floor=ubm.reg_covar
+    )
+    np.testing.assert_array_equal(model.means_, expected.means)
+    np.testing.assert_array_equal(model.covariances_, expected.covariances)
+    np.testing.assert_array_equal(model.weights_, expected.weights)
+    # r = inf: the UBM itself.
+    same = sp.map_adapt(ubm, speaker_frames, math.inf, every)
+    for name in ("means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(same, name), getattr(ubm, name))
+
+
 def test_map_adapt_keeps_float32_and_the_ubm_settings():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((600, 5)).astype(np.float32)
@@ -213,8 +251,8 @@ def test_score_is_the_mean_frame_log_likelihood_ratio(ubm64, speaker_frames):
         (lambda u, X: sp.map_adapt(u, X * np.nan), "NaN"),
         (lambda u, X: sp.map_adapt(GaussianMixture(2), X), "fitted"),
         (
-            lambda u, X: sp.map_adapt(GaussianMixture(2).fit(X), X),
-            "covariance_type='full'",
+            lambda u, X: sp.map_adapt(GaussianMixture(2, noise=True).fit(X), X),
+            "noise component",
         ),
         (lambda u, X: sp.train_ubm(X[:10], 8), "too few"),
         (lambda u, X: sp.train_ubm(X, 0), "positive int"),
@@ -263,8 +301,11 @@ def test_recognizer_errors():
     rec = sp.SpeakerRecognizer(n_components=2).fit_ubm(X).enroll("a", X[:50])
     with pytest.raises(ValueError, match="'b' is not enrolled"):
         rec.verify("b", X)
-    with pytest.raises(ValueError, match="covariance_type='full'"):
-        sp.SpeakerRecognizer(GaussianMixture(2).fit(X))
+    with pytest.raises(ValueError, match="noise component"):
+        sp.SpeakerRecognizer(GaussianMixture(2, noise=True).fit(X))
+    # A UBM of any covariance type is adapted.
+    full = sp.SpeakerRecognizer(GaussianMixture(2, random_state=0).fit(X))
+    assert full.enroll("a", X[:50]).models["a"].covariance_type == "full"
 
 
 # ---------------------------------------------------------------- metrics

@@ -77,6 +77,8 @@ from threadpoolctl import ThreadpoolController
 
 from gaussmix._typing import FloatArray
 from gaussmix.apps._formant import FormantVoice, synthesize_formant
+from gaussmix.core import GMMParams, e_step, get_family
+from gaussmix.core.adapt import ADAPTABLE, map_m_step
 from gaussmix.mixture import GaussianMixture
 
 __all__ = [
@@ -106,8 +108,6 @@ __all__ = [
     "train_ubm",
     "trial_scores",
 ]
-
-_ADAPTABLE = ("means", "variances", "weights")
 
 
 # --------------------------------------------------------------------- features
@@ -454,10 +454,10 @@ def _check_ubm(ubm: Any, name: str) -> None:
             f"{name}: expected a fitted gaussmix.GaussianMixture as the UBM (see "
             f"train_ubm), got {type(ubm).__name__}."
         )
-    if ubm.covariance_type != "diag":
+    if getattr(ubm, "noise_log_density_", None) is not None:
         raise ValueError(
-            f"{name}: the UBM has covariance_type={ubm.covariance_type!r}; GMM-UBM "
-            "adaptation here needs 'diag' (train it with train_ubm)."
+            f"{name}: the UBM has a noise component (noise={ubm.noise!r}); MAP "
+            "adaptation needs a mixture of Gaussians only."
         )
 
 
@@ -473,27 +473,34 @@ def map_adapt(
 
     With the UBM's responsibilities ``gamma_ik`` of the speaker's frames
     ``x_i`` (``N`` of them), ``n_k = sum_i gamma_ik``, the data means
-    ``E_k = sum_i gamma_ik x_i / n_k`` and variances
-    ``S_k = sum_i gamma_ik (x_i - E_k)^2 / n_k``, and the data-dependent
-    coefficients ``alpha_k = n_k / (n_k + r)`` (Reynolds et al. 2000, eqs.
-    11-14, one relevance factor ``r`` for every parameter):
+    ``E_k = sum_i gamma_ik x_i / n_k`` and covariances ``S_k``, and the
+    data-dependent coefficients ``alpha_k = n_k / (n_k + r)`` (Reynolds et al.
+    2000, eqs. 11-14, one relevance factor ``r`` for every parameter):
 
     * means: ``mu_k' = alpha_k E_k + (1 - alpha_k) mu_k``;
-    * variances: ``sigma_k'^2 = alpha_k E_k[x^2] + (1 - alpha_k)(sigma_k^2 +
-      mu_k^2) - mu_k'^2``, computed in the equivalent cancellation-free form
-      ``alpha_k S_k + (1 - alpha_k) sigma_k^2 + alpha_k (1 - alpha_k)
-      (E_k - mu_k)^2``, then floored at ``variance_floor``;
+    * variances: the UBM's covariance family's M-step on the speaker's
+      statistics plus ``r`` pseudo-frames per component at the UBM's
+      parameters. For diagonal covariances that is Reynolds et al.'s
+      ``sigma_k'^2 = alpha_k E_k[x^2] + (1 - alpha_k)(sigma_k^2 + mu_k^2) -
+      mu_k'^2``, that is ``alpha_k S_k + (1 - alpha_k) sigma_k^2 + alpha_k
+      (1 - alpha_k) (E_k - mu_k)^2``; full and spherical covariances follow
+      the same formula, a tied covariance pools all components (the UBM's
+      counting as ``r`` frames per component), and mclust's constrained
+      models keep their structure (see :mod:`gaussmix.core.adapt`). The
+      result is floored at ``variance_floor`` (matrices: their eigenvalues);
     * weights: ``w_k' \propto alpha_k n_k / N + (1 - alpha_k) w_k``, rescaled
       to sum to one.
 
-    A component that sees no data (``n_k = 0``) keeps its UBM parameters
-    exactly. ``r = inf`` returns the UBM; ``r = 0`` gives the maximum-likelihood
-    M-step from the UBM's responsibilities.
+    A component that sees no data (``n_k = 0``) keeps its UBM mean exactly, and
+    its covariance too unless its family shares covariance parameters between
+    components. ``r = inf`` returns the UBM; ``r = 0`` gives the
+    maximum-likelihood M-step from the UBM's responsibilities.
 
     Parameters
     ----------
     ubm : GaussianMixture
-        A fitted diagonal-covariance mixture (:func:`train_ubm`).
+        A fitted mixture of any covariance type (:func:`train_ubm` fits a
+        diagonal one), without a noise component.
     features : array-like of shape (n_frames, n_features), or list of them
         The speaker's enrollment frames.
     relevance_factor : float, default=16.0
@@ -501,7 +508,8 @@ def map_adapt(
         the UBM. Non-negative; ``math.inf`` is allowed.
     adapt : sequence of {'means', 'variances', 'weights'} or str, default=('means',)
         The parameters to adapt. Means alone is the usual choice and was the
-        best in Reynolds et al. (2000).
+        best in Reynolds et al. (2000). Variances adapted without the means
+        are estimated about the UBM's means.
     variance_floor : float or None, default=None
         Smallest adapted variance; None uses the UBM's ``reg_covar``.
 
@@ -514,16 +522,16 @@ def map_adapt(
     Raises
     ------
     ValueError
-        For a UBM that is not a fitted 'diag' gaussmix mixture, features of
-        the wrong width, a negative or NaN relevance factor, or an unknown
-        name in ``adapt``.
+        For a UBM that is not a fitted gaussmix mixture or has a noise
+        component, features of the wrong width, a negative or NaN relevance
+        factor, or an unknown name in ``adapt``.
     """
     _check_ubm(ubm, "map_adapt")
     names = (adapt,) if isinstance(adapt, str) else tuple(adapt)
-    unknown = sorted(set(names) - set(_ADAPTABLE))
+    unknown = sorted(set(names) - set(ADAPTABLE))
     if unknown or not names:
         raise ValueError(
-            f"map_adapt: adapt must name one or more of {_ADAPTABLE}, got {adapt!r}."
+            f"map_adapt: adapt must name one or more of {ADAPTABLE}, got {adapt!r}."
         )
     r = float(relevance_factor)
     if math.isnan(r) or r < 0:
@@ -541,54 +549,45 @@ def map_adapt(
     if floor < 0 or math.isnan(floor):
         raise ValueError(f"map_adapt: variance_floor must be >= 0, got {floor}.")
 
-    X = X.astype(ubm.means_.dtype, copy=False)
-    resp = np.asarray(ubm.predict_proba(X), dtype=np.float64)
-    X64 = X.astype(np.float64, copy=False)
-    n = resp.sum(axis=0)  # (K,)
-    seen = n > 0
-    safe_n = np.where(seen, n, 1.0)
-    data_mean = (resp.T @ X64) / safe_n[:, None]  # E_k
-    alpha = n / (n + r) if math.isfinite(r) else np.zeros_like(n)
-    a = alpha[:, None]
+    family = get_family(ubm.covariance_type)
+    prior = GMMParams(
+        weights=np.asarray(ubm.weights_, dtype=np.float64),
+        means=np.asarray(ubm.means_, dtype=np.float64),
+        covariances=np.asarray(ubm.covariances_, dtype=np.float64),
+        precisions_cholesky=np.asarray(ubm.precisions_cholesky_, dtype=np.float64),
+    )
+    stats = e_step(X.astype(ubm.means_.dtype, copy=False), prior, family)
+    adapted = map_m_step(stats, prior, family, r, adapt=names, variance_floor=floor)
+    return _fitted_like(ubm, adapted)
 
-    mu = np.asarray(ubm.means_, dtype=np.float64)
-    var = np.asarray(ubm.covariances_, dtype=np.float64)
-    w = np.asarray(ubm.weights_, dtype=np.float64)
+
+def _fitted_like(ubm: GaussianMixture, params: GMMParams) -> GaussianMixture:
+    """A fitted copy of ``ubm`` (settings, feature names) with ``params``, no EM run.
+
+    Arrays are cast to the UBM's dtype. Where a covariance is the UBM's own,
+    the precisions are the UBM's too, bit for bit.
+    """
+    family = get_family(ubm.covariance_type)
     dtype = ubm.means_.dtype
-
-    new_means = mu
-    if "means" in names:
-        new_means = a * data_mean + (1.0 - a) * mu
-    new_var = var
-    if "variances" in names:
-        second = (resp.T @ (X64 * X64)) / safe_n[:, None]
-        data_var = np.maximum(second - data_mean * data_mean, 0.0)  # S_k
-        mean_gap = data_mean - mu
-        if "means" in names:
-            adapted = a * data_var + (1.0 - a) * var + a * (1.0 - a) * mean_gap**2
-        else:  # means kept: the spread of the data about the UBM mean
-            adapted = a * (data_var + mean_gap**2) + (1.0 - a) * var
-        new_var = np.where(a > 0, np.maximum(adapted, floor), var)
-    new_w = w
-    if "weights" in names:
-        mixed = alpha * n / X.shape[0] + (1.0 - alpha) * w
-        new_w = mixed / mixed.sum()
-
     model: GaussianMixture = clone(ubm)
     for key, value in vars(ubm).items():  # n_features_in_, feature names, ...
         if key.endswith("_") and not key.startswith("_"):
             setattr(model, key, value.copy() if hasattr(value, "copy") else value)
-    model.weights_ = new_w.astype(dtype)
-    model.means_ = new_means.astype(dtype)
-    if "variances" in names:
-        changed = new_var != var  # elsewhere keep the UBM's values bit for bit
-        model.covariances_ = new_var.astype(dtype)
-        model.precisions_ = np.where(changed, 1.0 / new_var, ubm.precisions_).astype(
-            dtype
+    model.weights_ = params.weights.astype(dtype)
+    model.means_ = params.means.astype(dtype)
+    covariances = params.covariances.astype(dtype)
+    chol = params.precisions_cholesky.astype(dtype)
+    precisions = family.precisions(params.precisions_cholesky).astype(dtype)
+    kept = (covariances == ubm.covariances_) & (chol == ubm.precisions_cholesky_)
+    if family.shared:
+        kept = np.full_like(kept, kept.all())
+    else:
+        kept = np.all(kept.reshape(len(kept), -1), axis=1).reshape(
+            (-1,) + (1,) * (covariances.ndim - 1)
         )
-        model.precisions_cholesky_ = np.where(
-            changed, 1.0 / np.sqrt(new_var), ubm.precisions_cholesky_
-        ).astype(dtype)
+    model.covariances_ = covariances
+    model.precisions_cholesky_ = chol
+    model.precisions_ = np.where(kept, ubm.precisions_, precisions)
     model.converged_ = True
     model.n_iter_ = 0
     model.lower_bound_ = -math.inf
