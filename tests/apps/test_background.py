@@ -468,7 +468,7 @@ def test_files_that_are_not_models_are_refused(tmp_path):
     # an object array (would need pickle) is refused, not unpickled
     path = tmp_path / "pickle.npz"
     np.savez(path, **{**members, "means": np.array([{"a": 1}], dtype=object)})
-    with pytest.raises(ValueError, match="without pickle"):
+    with pytest.raises(ValueError, match=r"holds Python objects.*never unpickled"):
         BackgroundSubtractor.load(path)
     # a damaged archive
     broken = tmp_path / "broken.npz"
@@ -483,6 +483,46 @@ def test_files_that_are_not_models_are_refused(tmp_path):
         BackgroundSubtractor.load(other)
     with pytest.raises(FileNotFoundError):
         BackgroundSubtractor.load(tmp_path / "missing.npz")
+
+
+def test_files_of_earlier_versions_load(tmp_path):
+    """Before gaussmix.io's writer, save wrote with np.savez: those files load."""
+    model, _ = learned(colour=True)
+    path = tmp_path / "new.npz"
+    model.save(path)
+    with np.load(path) as npz:
+        members = {k: npz[k] for k in npz.files}
+    old = tmp_path / "old.npz"
+    with open(old, "wb") as f:
+        np.savez(f, **members)
+    again = BackgroundSubtractor.load(old)
+    for name in ("weights_", "means_", "variances_"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(model, name))
+    assert again.frame_count_ == model.frame_count_
+
+
+def test_save_is_reproducible_and_atomic(tmp_path, monkeypatch):
+    model, _ = learned()
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    model.save(a)
+    model.save(b)
+    assert a.read_bytes() == b.read_bytes()  # fixed timestamps and order
+    buf = io.BytesIO()
+    model.save(buf)
+    assert buf.getvalue() == a.read_bytes()
+    before = a.read_bytes()
+
+    def full_disk(fileobj, members):
+        fileobj.write(b"PK partial")
+        raise OSError(28, "No space left on device")
+
+    import gaussmix.apps.background as bg
+
+    monkeypatch.setattr(bg, "write_npz", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(a)
+    assert a.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]
 
 
 def test_saved_header_is_readable_json(tmp_path):

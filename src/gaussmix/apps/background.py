@@ -67,17 +67,19 @@ algorithms and evaluation", IEEE PAMI 25(7), 2003.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import numbers
 import os
-import zipfile
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.exceptions import NotFittedError
+
+from gaussmix._archive import ArchiveError, open_npz, write_atomically, write_npz
 
 __all__ = [
     "FORMAT_NAME",
@@ -93,22 +95,9 @@ FORMAT_NAME: Final = "gaussmix-background"
 #: Version of the file format written by :meth:`BackgroundSubtractor.save`.
 FORMAT_VERSION: Final = 1
 
+_KIND: Final = "background model file"
 _HEADER_KEY: Final = "header.json"
 _ARRAY_KEYS: Final = ("weights", "means", "variances")
-_PARAMS: Final = (
-    "n_components",
-    "history",
-    "var_threshold",
-    "detect_shadows",
-    "background_ratio",
-    "var_threshold_gen",
-    "var_init",
-    "var_min",
-    "var_max",
-    "complexity_reduction",
-    "shadow_threshold",
-    "shadow_value",
-)
 _FRAME_DTYPES: Final = ("uint8", "float16", "float32", "float64")
 _F32: Final = np.float32
 #: Bounds that keep the divisor of the owner's step positive (see ``_update``).
@@ -792,10 +781,9 @@ class BackgroundSubtractor:
             "variances": self.variances_,
         }
         if isinstance(file, str | os.PathLike):
-            with open(file, "wb") as f:
-                np.savez(f, **members)  # type: ignore[arg-type]
+            write_atomically(os.fspath(file), lambda f: write_npz(f, members))
         else:
-            np.savez(file, **members)  # type: ignore[arg-type]
+            write_npz(file, members)
 
     @classmethod
     def load(cls, file: str | os.PathLike[str] | IO[bytes]) -> BackgroundSubtractor:
@@ -832,30 +820,22 @@ class BackgroundSubtractor:
     @classmethod
     def _load(cls, f: IO[bytes], where: str) -> BackgroundSubtractor:
         def bad(message: str) -> ValueError:
-            return ValueError(
-                f"{where} is not a valid background model file: {message}"
-            )
+            return ValueError(f"{where} is not a valid {_KIND}: {message}")
 
-        start = f.tell() if f.seekable() else 0
-        magic = f.read(4)
-        if magic != b"PK\x03\x04":
-            raise bad("not an .npz (zip) archive, as BackgroundSubtractor.save writes")
-        f.seek(start)
         try:
-            with np.load(f, allow_pickle=False) as npz:
-                keys = set(npz.files)
+            with open_npz(f, kind=_KIND, writer="BackgroundSubtractor.save") as npz:
+                keys = set(npz.entries)
                 expected = {_HEADER_KEY, *_ARRAY_KEYS}
                 if keys != expected:
                     raise bad(
                         f"expected the members {sorted(expected)}, found {sorted(keys)}"
                     )
-                arrays = {key: npz[key] for key in expected}
-        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
-            raise bad(f"the archive cannot be read ({exc})") from exc
-        except ValueError as exc:
-            if str(exc).startswith(where):
-                raise
-            raise bad(f"a member cannot be read without pickle ({exc})") from exc
+                arrays = {}
+                for key in (_HEADER_KEY, *_ARRAY_KEYS):
+                    npz.declared(key)  # dtype and size, before the data are read
+                    arrays[key] = npz.read(key)
+        except ArchiveError as exc:
+            raise bad(str(exc)) from exc
         header = cls._parse_header(arrays.pop(_HEADER_KEY), bad)
         try:
             model = cls(**header["params"])
@@ -962,6 +942,10 @@ class BackgroundSubtractor:
         channels = self._mu.shape[1]
         means = arrays["means"].reshape(k, -1, channels)
         self._mu[...] = means.transpose(0, 2, 1)
+
+
+#: Constructor parameters, in signature order: what get_params and files hold.
+_PARAMS: Final = tuple(inspect.signature(BackgroundSubtractor).parameters)
 
 
 # ---------------------------------------------------------------------- videos
