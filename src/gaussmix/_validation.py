@@ -29,6 +29,7 @@ from gaussmix.core.covariance import (
 from gaussmix.core.init import INIT_METHODS
 
 __all__ = [
+    "FLOAT_OR_INTEGERS",
     "MAX_SEED",
     "PARAMETER_RULES",
     "as_float_block",
@@ -479,17 +480,22 @@ def check_2d(
     )
 
 
+#: How check_numeric_dtype's message says what numbers are accepted, by default.
+FLOAT_OR_INTEGERS: Final = (
+    " (float32 or float64, or integers, which are converted to float64)"
+)
+
+
 def check_numeric_dtype(
-    dtype: np.dtype[Any], owner: str, subject: str, note: str = ""
+    dtype: np.dtype[Any], owner: str, subject: str, note: str = FLOAT_OR_INTEGERS
 ) -> None:
     """Raise a ValueError unless ``dtype`` holds numbers (float, int, bool).
 
-    ``note`` (starting with ``"; "``) ends the message.
+    ``note`` follows "it must hold numbers" in the message.
     """
     if dtype.hasobject or dtype.kind not in "fiub":
         raise ValueError(
-            f"{owner}: {subject} has dtype {dtype}; it must hold numbers (float32 "
-            f"or float64, or integers, which are converted to float64){note}."
+            f"{owner}: {subject} has dtype {dtype}; it must hold numbers{note}."
         )
 
 

@@ -22,7 +22,6 @@ imports this module, never the other way round.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -105,10 +104,11 @@ def online_batches_error(owner: str) -> ValueError:
 class DataSummary:
     """What the first pass over a source learns.
 
-    The moments and bounds are given by a pass over out-of-core data
-    (:class:`SummaryBuilder`). An in-memory array is summarised without a
-    pass (:meth:`of_array`): its sample is the array itself, and the moments
-    and bounds are computed from it on first use only.
+    A pass over out-of-core data (:class:`SummaryBuilder`) gives every field.
+    An in-memory array is summarised without a pass (:meth:`of_array`): its
+    sample is the array itself, and ``weight``, ``mean`` and ``covariance``
+    (and ``minimum`` and ``maximum``, and ``sample_index``) are computed from
+    it when first read.
 
     Parameters
     ----------
@@ -125,7 +125,7 @@ class DataSummary:
         the data; for an array, the array.
     sample_weight : ndarray of shape (n_sample,), default=None
         Weights of the sample's rows: an array's own weights; None for a
-        reservoir sample (weights already chose its rows).
+        reservoir sample (the weights chose its rows).
     sample_index : ndarray of shape (n_sample,), default=None
         Row numbers of the sample; None: every row, in order.
     weight : float, default=None
@@ -138,10 +138,21 @@ class DataSummary:
     minimum, maximum : ndarray of shape (n_features,), default=None
         Bounding box of the rows with a positive weight.
 
-    ``weight``, ``mean`` and ``covariance`` are given together or not at all
-    (and so are ``minimum`` and ``maximum``): what is not given is computed from
-    the sample on first use, which then must hold every row.
+    Fields left None are computed from the sample when first read, which is
+    allowed only when the sample holds every row.
     """
+
+    n_samples: int
+    n_features: int
+    dtype: np.dtype[Any]
+    sample: FloatArray
+    sample_weight: FloatArray | None
+    sample_index: IntArray
+    weight: float
+    mean: FloatArray
+    covariance: FloatArray
+    minimum: FloatArray
+    maximum: FloatArray
 
     def __init__(
         self,
@@ -158,25 +169,16 @@ class DataSummary:
         minimum: FloatArray | None = None,
         maximum: FloatArray | None = None,
     ) -> None:
-        self.n_samples = n_samples
-        self.n_features = n_features
-        self.dtype = dtype
-        self.sample = sample
-        self.sample_weight = sample_weight
-        self._index = sample_index
-        self._moments: tuple[float, FloatArray, FloatArray] | None = None
-        self._bounds: tuple[FloatArray, FloatArray] | None = None
-        if weight is not None and mean is not None and covariance is not None:
-            self._moments = (weight, mean, covariance)
-        if minimum is not None and maximum is not None:
-            self._bounds = (minimum, maximum)
-        if (self._moments is None or self._bounds is None) and (
-            sample_index is not None or sample.shape[0] != n_samples
-        ):
+        self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
+        self.sample, self.sample_weight = sample, sample_weight
+        exact = (sample_index, weight, mean, covariance, minimum, maximum)
+        given = {k: v for k, v in zip(_LAZY, exact, strict=True) if v is not None}
+        if len(given) < len(_LAZY) and sample.shape[0] != n_samples:
             raise ValueError(
-                "DataSummary: moments and bounds can be left out only when the "
-                "sample holds every row."
+                "DataSummary: a field can be left out only when the sample holds "
+                "every row."
             )
+        self.__dict__.update(given)
 
     @classmethod
     def of_array(cls, X: FloatArray, sample_weight: FloatArray | None) -> DataSummary:
@@ -190,76 +192,58 @@ class DataSummary:
             sample_weight=sample_weight,
         )
 
+    def __getattr__(self, name: str) -> Any:
+        # Only called for a field not set yet: computed from the sample (every row).
+        if name not in _LAZY or "sample" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}"
+            )
+        X, w = self.sample, self.sample_weight
+        if name in ("weight", "mean", "covariance"):
+            self.weight, self.mean, self.covariance = _array_moments(X, w)
+        elif name in ("minimum", "maximum"):
+            self.minimum, self.maximum = _array_bounds(X, w)
+        else:
+            self.sample_index = np.arange(self.n_samples, dtype=np.int64)
+        return self.__dict__[name]
+
     def __repr__(self) -> str:
         return (
             f"DataSummary(n_samples={self.n_samples}, n_features={self.n_features}, "
             f"dtype={self.dtype}, sample of {self.sample.shape[0]} rows)"
         )
 
-    @cached_property
-    def sample_index(self) -> IntArray:
-        """Row numbers of the sample, increasing."""
-        if self._index is not None:
-            return self._index
-        return np.arange(self.n_samples, dtype=np.int64)
 
-    @cached_property
-    def _exact_moments(self) -> tuple[float, FloatArray, FloatArray]:
-        if self._moments is not None:
-            return self._moments
-        # The formula of core.prior.resolve_prior for in-memory data, operation
-        # for operation, so that a prior from these moments is bit-identical.
-        X = np.asarray(self.sample, dtype=np.float64)
-        w = (
-            None
-            if self.sample_weight is None
-            else np.asarray(self.sample_weight, np.float64)
-        )
-        total = float(X.shape[0] if w is None else np.sum(w))
-        mean: FloatArray = np.asarray(np.average(X, axis=0, weights=w), np.float64)
-        centred = X - mean
-        weighted = centred if w is None else centred * w[:, None]
-        covariance: FloatArray = (weighted.T @ centred) / (total - 1.0)
-        return total, mean, covariance
+#: The fields of a DataSummary that may be computed from the sample on first use.
+_LAZY: Final = ("sample_index", "weight", "mean", "covariance", "minimum", "maximum")
 
-    @cached_property
-    def _exact_bounds(self) -> tuple[FloatArray, FloatArray]:
-        if self._bounds is not None:
-            return self._bounds
-        w = self.sample_weight
-        live = self.sample if w is None else self.sample[w > 0]
-        if live.shape[0] == 0:
-            return np.full(self.n_features, np.inf), np.full(self.n_features, -np.inf)
-        # float64, as the bounds of a pass (SummaryBuilder).
-        return (
-            np.asarray(live.min(axis=0), np.float64),
-            np.asarray(live.max(axis=0), np.float64),
-        )
 
-    @property
-    def weight(self) -> float:
-        """Sum of the sample weights (``n_samples`` without weights)."""
-        return self._exact_moments[0]
+def _array_moments(
+    X: FloatArray, sample_weight: FloatArray | None
+) -> tuple[float, FloatArray, FloatArray]:
+    """Total weight, weighted mean and covariance (divisor ``total - 1``) of ``X``.
 
-    @property
-    def mean(self) -> FloatArray:
-        """Weighted mean of every row."""
-        return self._exact_moments[1]
+    The formula of :func:`gaussmix.core.prior.resolve_prior` for in-memory data,
+    operation for operation, so that a prior from these moments is bit-identical.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    total = float(X.shape[0] if w is None else np.sum(w))
+    mean: FloatArray = np.asarray(np.average(X, axis=0, weights=w), dtype=np.float64)
+    centred = X - mean
+    weighted = centred if w is None else centred * w[:, None]
+    covariance: FloatArray = (weighted.T @ centred) / (total - 1.0)
+    return total, mean, covariance
 
-    @property
-    def covariance(self) -> FloatArray:
-        """Weighted covariance of every row (divisor ``weight - 1``)."""
-        return self._exact_moments[2]
 
-    @property
-    def minimum(self) -> FloatArray:
-        """Smallest value of each feature over the rows with a positive weight."""
-        return self._exact_bounds[0]
-
-    @property
-    def maximum(self) -> FloatArray:
-        """Largest value of each feature over the rows with a positive weight."""
-        return self._exact_bounds[1]
+def _array_bounds(
+    X: FloatArray, sample_weight: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
+    """Bounding box (float64) of the rows of ``X`` with a positive weight."""
+    live = None if sample_weight is None else (sample_weight > 0)[:, None]
+    low = np.min(X, axis=0, where=live if live is not None else True, initial=np.inf)
+    high = np.max(X, axis=0, where=live if live is not None else True, initial=-np.inf)
+    return np.asarray(low, np.float64), np.asarray(high, np.float64)
 
 
 def chunk_moments(

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
+    FLOAT_OR_INTEGERS,
     as_float_block,
     check_2d,
     check_finite_rows,
@@ -287,7 +288,8 @@ class ChunkedSource:
             dtype,
             self.owner,
             repr(str(self.path)),
-            "; object arrays are never loaded: that would need pickle",
+            FLOAT_OR_INTEGERS
+            + "; object arrays are never loaded: that would need pickle",
         )
         # The header is untrusted: a claimed shape of 1e12 rows or columns must
         # not become an allocation. The data must be in the file.

@@ -157,10 +157,7 @@ def _as_weights(sample_weight: Any, X: Any, owner: str) -> Any:
     w = sample_weight if is_dask else np.asarray(sample_weight)
     if w.ndim != 1 or (not math.isnan(w.shape[0]) and w.shape[0] != X.shape[0]):
         raise weight_shape_error(w.shape, X.shape[0], owner)
-    if w.dtype.kind not in "fiub":
-        raise ValueError(
-            f"{owner}: sample_weight has dtype {w.dtype}; it must hold numbers."
-        )
+    check_numeric_dtype(w.dtype, owner, "sample_weight", note="")
     if isinstance(w, da.Array):
         if any(math.isnan(c) for c in w.chunks[0]):
             raise ValueError(
