@@ -1,1167 +1,138 @@
-"""Covariance families: one stateless object per family, chosen through a registry.
+"""The registry of covariance families: every accepted ``covariance_type``.
 
-Each family knows its array shapes (scikit-learn's), how to turn sufficient
-statistics into covariances, how to factor them, and the two kernels of the
-E-step for a chunk of centred data:
+One table, :data:`REGISTRY`, maps each name to its (stateless, shared) family
+object, in display order: scikit-learn's four (``full``, ``tied``, ``diag``,
+``spherical``), then R mclust's univariate models (``E``, ``V``), then mclust's
+14 multivariate models in mclust's order. scikit-learn's names are aliases of
+mclust models with the same mathematics: ``full`` and ``VVV`` are two objects
+of one class, :class:`Full`, differing only in their ``name`` and ``group``.
 
-* ``log_prob_T(xcT, Z, prep)``: log-densities of every component, as a
-  ``(n_components, n_rows)`` array;
-* ``moments(R, Z, xcT, rw)``: the chunk's contribution to the statistics, as
-  one flat float64 vector whose layout only the family knows (``unpack`` reads it).
+Everything else reads this table: the estimator's validation, model selection
+(its ``"all"`` and ``"sklearn"`` grids), the prior's rules, the plots' markers
+and the command line. What a family *is* (its parameter count, prior, whether
+its M-step iterates, ...) is an attribute of the family
+(:class:`~gaussmix.core.family.CovarianceFamily`).
 
-**The packed design.** For the full, diagonal and spherical families the
-quadratic form of every component is one matrix product. With the chunk's
-centred rows ``xc`` and the design ``Z = [xc_i xc_j (i <= j), xc, 1]``,
-``log N(x | mu_k, Sigma_k) = coef_k . z(x)`` where ``coef_k`` holds
-``-1/2 P_ij`` (doubled off the diagonal), ``P_k d_k`` and the constant. The same
-``Z`` gives the statistics as ``R @ Z.T``: two large products per chunk, no
-``n x K x D`` temporary and no Python loop over components. Above
-``PACKED_MAX_FEATURES`` the packed width ``D (D + 1) / 2`` no longer pays and the
-full family whitens per component instead (as scikit-learn does).
-
-Everything here is pure NumPy/SciPy: no estimator state, no I/O.
+The families are defined below this module: the interface in
+:mod:`gaussmix.core.family`, scikit-learn's four in
+:mod:`gaussmix.core.sklearn_families` and mclust's models in
+:mod:`gaussmix.core.mclust_models`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-from abc import ABC, abstractmethod
+import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from types import MappingProxyType
+from typing import Final
 
-import numpy as np
-import numpy.typing as npt
-from scipy import linalg
-
-from gaussmix._typing import FloatArray
-from gaussmix.core.params import GMMParams
+from gaussmix.core.family import (
+    MCLUST_GROUP,
+    SKLEARN_GROUP,
+    UNIVARIATE_GROUP,
+    BoolArray,
+    CovarianceFamily,
+    Prepared,
+    PriorRule,
+)
+from gaussmix.core.mclust_models import MCLUST_MODELS, new_family
+from gaussmix.core.sklearn_families import (
+    FLOAT32_MAX_MAGNITUDE,
+    PACKED_MAX_FEATURES,
+    Diag,
+    Full,
+    Spherical,
+    Tied,
+)
 
 __all__ = [
     "COVARIANCE_TYPES",
     "FAMILIES",
+    "FLOAT32_MAX_MAGNITUDE",
+    "GROUPS",
+    "MCLUST_GROUP",
     "MCLUST_MODEL_NAMES",
+    "PACKED_MAX_FEATURES",
+    "REGISTRY",
+    "SKLEARN_GROUP",
+    "UNIVARIATE_GROUP",
+    "BoolArray",
     "CovarianceFamily",
     "Diag",
     "Full",
     "Prepared",
+    "PriorRule",
     "Spherical",
     "Tied",
+    "family_names",
     "get_family",
 ]
 
-LOG_2PI: Final = math.log(2.0 * math.pi)
-
-#: Above this many features the full family uses per-component whitening
-#: instead of the packed design (measured: ``benchmarks/bench_fit.py``).
-PACKED_MAX_FEATURES: Final = 96
-
-#: Largest size of the terms of the packed quadratic form (in units of the
-#: log-density) for which the float32 product is used. The rounding error of
-#: the expanded form grows with this size (about ``eps32 * magnitude``); above
-#: it, the E-step of float32 data is computed in float64.
-FLOAT32_MAX_MAGNITUDE: Final = 2.0**12
-
-BoolArray = npt.NDArray[np.bool_]
+#: The groups of names, in display order.
+GROUPS: Final = (SKLEARN_GROUP, UNIVARIATE_GROUP, MCLUST_GROUP)
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """Per-pass precomputation of the parameters for the E-step kernels.
+def _registered() -> dict[str, CovarianceFamily]:
+    sklearn = (("full", Full), ("tied", Tied), ("diag", Diag), ("spherical", Spherical))
+    families: list[CovarianceFamily] = [
+        cls(name=name, group=SKLEARN_GROUP) for name, cls in sklearn
+    ]
+    families += [new_family(name) for name in MCLUST_MODELS]
+    families.sort(key=lambda f: GROUPS.index(f.group))  # stable: keeps mclust's order
+    return {f.name: f for f in families}
+
+
+#: Every registered family by name, in display order (shared, stateless objects).
+REGISTRY: Final[Mapping[str, CovarianceFamily]] = MappingProxyType(_registered())
+
+
+def family_names(*groups: str) -> tuple[str, ...]:
+    """The registered names of the given groups, in display order.
 
     Parameters
     ----------
-    coef : ndarray of shape (n_components, n_moments)
-        Coefficients of the design (packed families) or of the whitened data.
-    dtype : numpy dtype
-        Dtype of the log-density product (float32 only where it is safe).
-    extra : dict
-        Family-specific arrays (Cholesky factors for per-component paths).
+    *groups : str
+        Some of :data:`GROUPS` (``"sklearn"``, ``"univariate"``, ``"mclust"``).
+
+    Returns
+    -------
+    tuple of str
     """
-
-    coef: FloatArray
-    dtype: np.dtype[Any]
-    extra: Mapping[str, Any]
-
-
-class CovarianceFamily(ABC):
-    """Interface of a covariance family (full, tied, diag, spherical)."""
-
-    name: ClassVar[str]
-    #: Whether one covariance is shared by all components (tied).
-    shared: ClassVar[bool] = False
-    #: Whether each covariance is a full matrix (full, tied).
-    matrix: ClassVar[bool] = False
-    #: Whether the statistics keep a second moment per feature (all but spherical).
-    per_feature: ClassVar[bool] = True
-
-    # ------------------------------------------------------------------ shapes
-    @abstractmethod
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        """Shape of ``covariances`` (and of the precisions) for this family."""
-
-    @abstractmethod
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        """Number of free parameters in the covariances."""
-
-    def n_parameters(self, n_components: int, n_features: int) -> int:
-        """Free parameters of the whole mixture: covariances, means and weights."""
-        return (
-            self.n_covariance_parameters(n_components, n_features)
-            + n_components * n_features
-            + n_components
-            - 1
-        )
-
-    # ------------------------------------------------------------ conversions
-    @abstractmethod
-    def precisions_cholesky(
-        self, covariances: FloatArray
-    ) -> tuple[FloatArray, BoolArray]:
-        """Cholesky factors of the precisions, and a mask of failed components.
-
-        Failed components (covariance not positive definite) get an identity
-        placeholder; the caller repairs them.
-        """
-
-    @abstractmethod
-    def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
-        """Cholesky factors from precision matrices (scikit-learn's convention)."""
-
-    @abstractmethod
-    def precisions(self, precisions_cholesky: FloatArray) -> FloatArray:
-        """Precisions from their Cholesky factors."""
-
-    @abstractmethod
-    def covariances_from_precisions_cholesky(
-        self, precisions_cholesky: FloatArray
-    ) -> FloatArray:
-        """Covariances from the Cholesky factors of the precisions."""
-
-    @abstractmethod
-    def log_det_cholesky(
-        self, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        """``log det`` of each precision Cholesky factor, shape ``(n_components,)``.
-
-        It equals half the log-determinant of the precision.
-        """
-
-    @abstractmethod
-    def to_dense(
-        self, covariances: FloatArray, n_components: int, n_features: int
-    ) -> FloatArray:
-        """Covariances as an ``(n_components, D, D)`` stack (for sampling and plots)."""
-
-    @abstractmethod
-    def is_positive_definite(self, matrices: FloatArray) -> BoolArray:
-        """Per component: whether the family-shaped matrices are positive definite."""
-
-    def sample(
-        self,
-        random_state: np.random.RandomState,
-        means: FloatArray,
-        covariances: FloatArray,
-        counts: npt.NDArray[np.integer[Any]],
-    ) -> FloatArray:
-        """Draw ``counts[k]`` points from each component, stacked in component order.
-
-        The draws are those of scikit-learn's ``GaussianMixture.sample`` for the
-        same ``random_state``.
-        """
-        n_components, n_features = means.shape
-        if self.matrix:
-            dense = self.to_dense(covariances, n_components, n_features)
-            parts = [
-                random_state.multivariate_normal(mean, cov, int(n))
-                for mean, cov, n in zip(means, dense, counts, strict=True)
-            ]
-        else:
-            parts = [
-                mean
-                + random_state.standard_normal(size=(int(n), n_features)) * np.sqrt(cov)
-                for mean, cov, n in zip(means, covariances, counts, strict=True)
-            ]
-        return np.vstack(parts) if parts else np.empty((0, n_features))
-
-    # ----------------------------------------------------------------- M-step
-    @abstractmethod
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        """Covariances from statistics about a shift.
-
-        ``d = means - shift``; ``nk_eps`` is ``nk`` plus scikit-learn's tiny
-        offset, used as the divisor.
-        """
-
-    @abstractmethod
-    def conditional_variances(
-        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        """Variance of each feature given the previous ones, per component, ``(K', D)``.
-
-        For full matrices these are ``1 / diag(U)^2``; they are all positive for a
-        positive-definite covariance and tend to zero as it becomes singular.
-        ``K'`` is 1 for a shared covariance.
-        """
-
-    @abstractmethod
-    def add_to_diagonal(
-        self, covariances: FloatArray, which: BoolArray, amount: FloatArray
-    ) -> FloatArray:
-        """Return covariances with ``amount[k]`` added to the diagonal where ``which``."""
-
-    @abstractmethod
-    def principal_axis(
-        self, covariances: FloatArray, k: int, n_features: int
-    ) -> tuple[float, FloatArray]:
-        """Largest variance of component ``k`` and its (unit) direction."""
-
-    @abstractmethod
-    def scatter_diagonal(self, sxx: FloatArray, n_features: int) -> FloatArray:
-        """Per-feature second moment summed over components, shape ``(D,)``."""
-
-    @abstractmethod
-    def recenter_scatter(
-        self, sxx: FloatArray, nk: FloatArray, sx: FloatArray, delta: FloatArray
-    ) -> FloatArray:
-        """Second moments about ``shift - delta`` from those about ``shift``."""
-
-    # ----------------------------------------------------------------- E-step
-    @abstractmethod
-    def n_moments(self, n_components: int, n_features: int) -> int:
-        """Length of the flat moment vector of one chunk."""
-
-    @abstractmethod
-    def moment_design(self, xcT: FloatArray, n_components: int) -> FloatArray | None:
-        """Design rows of a chunk, shape ``(n_design, n_rows)`` (None if unused)."""
-
-    @abstractmethod
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        """Precompute the kernels' coefficients for one pass."""
-
-    @abstractmethod
-    def log_prob_T(
-        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
-    ) -> FloatArray:
-        """Log-densities ``(n_components, n_rows)`` of a centred chunk."""
-
-    @abstractmethod
-    def moments(
-        self, R: FloatArray, Z: FloatArray | None, xcT: FloatArray, rw: FloatArray
-    ) -> FloatArray:
-        """Flat float64 moments of a chunk from weighted responsibilities ``R``.
-
-        ``R`` is ``(n_components, n_rows)`` and already includes the sample
-        weights; ``rw`` is its column sums (the tied family needs them).
-        """
-
-    @abstractmethod
-    def unpack(
-        self, flat: FloatArray, n_components: int, n_features: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``(nk, sx, sxx)`` from a (summed) flat moment vector."""
-
-    # ---------------------------------------------------------------- helpers
-    def _compute_dtype(
-        self, magnitude: FloatArray, dtype: np.dtype[Any]
-    ) -> np.dtype[Any]:
-        if dtype == np.float32 and float(np.max(magnitude)) <= FLOAT32_MAX_MAGNITUDE:
-            return np.dtype(np.float32)
-        return np.dtype(np.float64)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-_F64: Final = np.dtype(np.float64)
-IntpArray = npt.NDArray[np.intp]
-_TRIU: dict[int, tuple[IntpArray, IntpArray, FloatArray]] = {}
-_PACKING: dict[int, tuple[IntpArray, IntpArray]] = {}
-
-
-def _triu(n_features: int) -> tuple[IntpArray, IntpArray, FloatArray]:
-    """``np.triu_indices(n_features)`` and the packed design's factors.
-
-    The factors are 1 on the diagonal, 2 off it. Cached (read-only): they were
-    rebuilt in every E- and M-step.
-    """
-    got = _TRIU.get(n_features)
-    if got is None:
-        iu0, iu1 = np.triu_indices(n_features)
-        factor = np.where(iu0 == iu1, 1.0, 2.0)
-        for a in (iu0, iu1, factor):
-            a.flags.writeable = False
-        got = _TRIU.setdefault(n_features, (iu0, iu1, factor))
-    return got
-
-
-_NEG_HALF: dict[int, FloatArray] = {}
-
-
-def _neg_half(factor: FloatArray) -> FloatArray:
-    """``-0.5 * factor`` of :func:`_triu`, cached."""
-    got = _NEG_HALF.get(factor.size)
-    if got is None:
-        got = -0.5 * factor
-        got.flags.writeable = False
-        got = _NEG_HALF.setdefault(factor.size, got)
-    return got
-
-
-def _packing(n_features: int) -> tuple[IntpArray, IntpArray]:
-    """Flat indices between a ``D x D`` matrix and its packed upper triangle.
-
-    ``pack`` picks the packed entries from a raveled matrix (``m[iu0, iu1]``);
-    ``unpack`` picks, for every entry of the raveled matrix, its packed entry
-    (``(i, j)`` and ``(j, i)`` share one). Cached, read-only.
-    """
-    got = _PACKING.get(n_features)
-    if got is None:
-        iu0, iu1, _ = _triu(n_features)
-        pack = iu0 * n_features + iu1
-        where = np.empty((n_features, n_features), dtype=np.intp)
-        where[iu0, iu1] = np.arange(iu0.size)
-        where[iu1, iu0] = np.arange(iu0.size)
-        unpack = where.ravel()
-        pack.flags.writeable = unpack.flags.writeable = False
-        got = _PACKING.setdefault(n_features, (pack, unpack))
-    return got
-
-
-_EYES: dict[int, tuple[FloatArray, BoolArray]] = {}
-
-
-def _eye_and_upper(n_features: int) -> tuple[FloatArray, BoolArray]:
-    """The identity ``(1, D, D)`` and the upper-triangle mask (cached, read-only).
-
-    The identity has a leading axis so that ``solve`` broadcasts it over a stack
-    in every NumPy version (NumPy 1 read a ``(D, D)`` right-hand side of a
-    ``(K, D, D)`` stack as ``D`` vectors when ``K == D``).
-    """
-    got = _EYES.get(n_features)
-    if got is None:
-        eye = np.eye(n_features)[None]
-        upper = np.triu(np.ones((n_features, n_features), dtype=bool))
-        eye.flags.writeable = upper.flags.writeable = False
-        got = _EYES.setdefault(n_features, (eye, upper))
-    return got
-
-
-def _upper_cholesky_inverse(covariance: FloatArray) -> FloatArray:
-    """``U = L^{-T}`` for ``covariance = L L^T``, so that ``precision = U U^T``."""
-    chol = linalg.cholesky(covariance, lower=True, check_finite=False)
-    eye = np.eye(covariance.shape[0])
-    return np.asarray(
-        linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
-    )
-
-
-try:  # the LAPACK gufuncs behind np.linalg.cholesky and np.linalg.solve
-    from numpy.linalg import _umath_linalg as _LINALG
-
-    _CHOLESKY_LO: Any = getattr(_LINALG, "cholesky_lo", None)
-    _SOLVE: Any = getattr(_LINALG, "solve", None)
-except ImportError:  # pragma: no cover - NumPy without the private module
-    _CHOLESKY_LO = _SOLVE = None
-
-
-def _cholesky_and_inverse(
-    covariances: FloatArray, eye: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Lower Cholesky factors of a float64 stack and their inverses.
-
-    The same LAPACK calls, and so the same numbers, as ``np.linalg.cholesky``
-    then ``np.linalg.solve(chol, eye)``, without their argument checks (about
-    10 us per M-step, a tenth of a small model's EM iteration). Raises
-    ``LinAlgError`` as they do when a matrix is not positive definite.
-    """
-    if _CHOLESKY_LO is None or _SOLVE is None or covariances.dtype != np.float64:
-        chol = np.linalg.cholesky(covariances)
-        return chol, np.linalg.solve(chol, eye)
-    try:
-        with np.errstate(
-            invalid="raise", over="ignore", divide="ignore", under="ignore"
-        ):
-            chol = _CHOLESKY_LO(covariances, signature="d->d")
-            inverse = _SOLVE(
-                chol, np.broadcast_to(eye, covariances.shape), signature="dd->d"
-            )
-    except FloatingPointError:
-        raise np.linalg.LinAlgError("Matrix is not positive definite") from None
-    return chol, inverse
-
-
-def _factor_stack(covariances: FloatArray) -> tuple[FloatArray, BoolArray]:
-    n_components, n_features, _ = covariances.shape
-    if np.isfinite(covariances).all():
-        # One batched LAPACK call for the whole stack: per-component SciPy calls
-        # cost 30 us each in argument checking, most of a small model's M-step.
-        eye, upper = _eye_and_upper(n_features)
-        try:
-            _, inverse = _cholesky_and_inverse(covariances, eye)
-        except np.linalg.LinAlgError:
-            pass  # some component is not positive definite: find it below
-        else:
-            # solve() pivots, so the inverse of the lower factor carries rounding
-            # noise above its diagonal: keep the exact triangle (np.triu's
-            # where(), with a cached mask).
-            factors = np.where(upper, np.swapaxes(inverse, -1, -2), 0.0)
-            if np.isfinite(factors).all():
-                return factors, np.zeros(n_components, dtype=bool)
-    out = np.empty_like(covariances, dtype=np.float64)
-    failed = np.zeros(n_components, dtype=bool)
-    eye = np.eye(n_features)
-    for k in range(n_components):
-        cov = covariances[k]
-        if not np.all(np.isfinite(cov)):
-            failed[k] = True
-            out[k] = eye
-            continue
-        try:
-            out[k] = _upper_cholesky_inverse(cov)
-        except (np.linalg.LinAlgError, ValueError):
-            failed[k] = True
-            out[k] = eye
-            continue
-        if not np.all(np.isfinite(out[k])):
-            failed[k] = True
-            out[k] = eye
-    return out, failed
-
-
-def _flip(a: FloatArray) -> FloatArray:
-    return a[..., ::-1, ::-1]
-
-
-def _pd_stack(matrices: FloatArray) -> BoolArray:
-    ok = np.zeros(matrices.shape[0], dtype=bool)
-    for k, m in enumerate(matrices):
-        # The same symmetry test as scikit-learn's (numpy's default tolerances).
-        if not np.all(np.isfinite(m)) or not np.allclose(m, m.T):
-            continue
-        try:
-            np.linalg.cholesky(m)
-        except np.linalg.LinAlgError:
-            continue
-        ok[k] = True
-    return ok
-
-
-class Full(CovarianceFamily):
-    """Each component has its own general covariance matrix, ``(K, D, D)``."""
-
-    name: ClassVar[str] = "full"
-    matrix: ClassVar[bool] = True
-
-    def __init__(self, packed_max_features: int = PACKED_MAX_FEATURES) -> None:
-        self.packed_max_features = packed_max_features
-
-    def _packed(self, n_features: int) -> bool:
-        return n_features <= self.packed_max_features
-
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        return (n_components, n_features, n_features)
-
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        return n_components * n_features * (n_features + 1) // 2
-
-    def precisions_cholesky(
-        self, covariances: FloatArray
-    ) -> tuple[FloatArray, BoolArray]:
-        return _factor_stack(covariances)
-
-    def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
-        # U with P = U U^T is the flipped lower Cholesky factor of the flipped P.
-        return np.ascontiguousarray(_flip(np.linalg.cholesky(_flip(precisions))))
-
-    def precisions(self, precisions_cholesky: FloatArray) -> FloatArray:
-        return np.asarray(precisions_cholesky @ np.swapaxes(precisions_cholesky, 1, 2))
-
-    def covariances_from_precisions_cholesky(
-        self, precisions_cholesky: FloatArray
-    ) -> FloatArray:
-        n_features = precisions_cholesky.shape[-1]
-        eye = np.eye(n_features)
-        out = np.empty_like(precisions_cholesky, dtype=np.float64)
-        for k, u in enumerate(precisions_cholesky):
-            v = linalg.solve_triangular(u, eye, lower=False, check_finite=False)
-            out[k] = v.T @ v
-        return out
-
-    def log_det_cholesky(
-        self, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        diag = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
-        return np.asarray(np.log(diag).sum(axis=1))
-
-    def to_dense(
-        self, covariances: FloatArray, n_components: int, n_features: int
-    ) -> FloatArray:
-        return np.asarray(covariances)
-
-    def is_positive_definite(self, matrices: FloatArray) -> BoolArray:
-        return _pd_stack(matrices)
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        # sum_i r (x - mu)(x - mu)^T = S - sx d^T - d sx^T + nk d d^T   (x - c = (x - mu) + d)
-        cross = np.einsum("ki,kj->kij", sx, d)
-        cov = (
-            sxx - cross - np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, d, d)
-        )
-        cov /= nk_eps[:, None, None]
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))  # exactly symmetric
-        if reg_covar:
-            n_features = cov.shape[1]
-            cov.reshape(cov.shape[0], -1)[:, :: n_features + 1] += reg_covar
-        return np.asarray(cov)
-
-    def conditional_variances(
-        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        diag = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
-        return np.asarray(1.0 / diag**2)
-
-    def add_to_diagonal(
-        self, covariances: FloatArray, which: BoolArray, amount: FloatArray
-    ) -> FloatArray:
-        out = covariances.copy()
-        idx = np.arange(out.shape[1])
-        for k in np.flatnonzero(which):
-            out[k, idx, idx] += amount[k]
-        return out
-
-    def principal_axis(
-        self, covariances: FloatArray, k: int, n_features: int
-    ) -> tuple[float, FloatArray]:
-        values, vectors = np.linalg.eigh(covariances[k])
-        return float(values[-1]), np.asarray(vectors[:, -1])
-
-    def scatter_diagonal(self, sxx: FloatArray, n_features: int) -> FloatArray:
-        return np.asarray(np.einsum("kii->i", sxx))
-
-    def recenter_scatter(
-        self, sxx: FloatArray, nk: FloatArray, sx: FloatArray, delta: FloatArray
-    ) -> FloatArray:
-        cross = np.einsum("ki,j->kij", sx, delta)
-        return np.asarray(
-            sxx
-            + cross
-            + np.swapaxes(cross, 1, 2)
-            + nk[:, None, None] * np.outer(delta, delta)
-        )
-
-    def n_moments(self, n_components: int, n_features: int) -> int:
-        width = n_features * (n_features + 1) // 2 + n_features + 1
-        return n_components * width
-
-    def moment_design(self, xcT: FloatArray, n_components: int) -> FloatArray | None:
-        n_features, n_rows = xcT.shape
-        if not self._packed(n_features):
-            return None
-        n_packed = n_features * (n_features + 1) // 2
-        Z = np.empty((n_packed + n_features + 1, n_rows), dtype=np.float64)
-        o = 0
-        for i in range(n_features):
-            np.multiply(xcT[i], xcT[i:], out=Z[o : o + n_features - i])
-            o += n_features - i
-        Z[n_packed : n_packed + n_features] = xcT
-        Z[-1] = 1.0
-        return Z
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        n_components, n_features = params.means.shape
-        u = params.precisions_cholesky
-        d = params.means - shift
-        log_det = self.log_det_cholesky(u, n_features)
-        const = -0.5 * n_features * LOG_2PI + log_det
-        if log_weights:
-            const = const + np.log(params.weights)
-        if not self._packed(n_features):
-            # Per-component whitening is centred on each mean: always float32-safe.
-            cdt = np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
-            return Prepared(
-                coef=const.astype(cdt),
-                dtype=cdt,
-                extra={"u": u.astype(cdt), "d": d.astype(cdt)},
-            )
-        prec = self.precisions(u)
-        pd = np.einsum("kij,kj->ki", prec, d)
-        const = const - 0.5 * np.einsum("ki,ki->k", d, pd)
-        iu0, iu1, factor = _triu(n_features)
-        pack, _ = _packing(n_features)
-        # prec[:, iu0, iu1] as one take from the raveled matrices (the same entries).
-        # (-0.5 x) f == x (-0.5 f) exactly for f in {1, 2}: one product.
-        quad = prec.reshape(n_components, -1).take(pack, axis=1) * _neg_half(factor)
-        coef = np.concatenate([quad, pd, const[:, None]], axis=1)
-        if dtype != np.float32:  # float64 data: the product is float64 anyway
-            return Prepared(coef=coef, dtype=_F64, extra={})
-        # Size of the largest terms for a point one standard deviation from its mean.
-        sd = np.sqrt(np.maximum(np.diagonal(params.covariances, axis1=1, axis2=2), 0.0))
-        t = np.abs(d) + sd
-        tz = np.concatenate(
-            [t[:, iu0] * t[:, iu1], t, np.ones((n_components, 1))], axis=1
-        )
-        magnitude = np.sum(np.abs(coef[:, :-1]) * tz[:, :-1], axis=1)
-        cdt = self._compute_dtype(magnitude, dtype)
-        return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={})
-
-    def log_prob_T(
-        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
-    ) -> FloatArray:
-        if Z is not None:
-            return np.asarray(prep.coef @ Z.astype(prep.dtype, copy=False))
-        u, d, const = prep.extra["u"], prep.extra["d"], prep.coef
-        x = xcT.astype(prep.dtype, copy=False)
-        out = np.empty((u.shape[0], x.shape[1]), dtype=prep.dtype)
-        for k in range(u.shape[0]):
-            y = u[k].T @ (x - d[k][:, None])
-            out[k] = const[k] - 0.5 * np.einsum("ij,ij->j", y, y)
-        return out
-
-    def moments(
-        self, R: FloatArray, Z: FloatArray | None, xcT: FloatArray, rw: FloatArray
-    ) -> FloatArray:
-        if Z is not None:
-            return np.asarray((R @ Z.T).ravel())
-        n_components = R.shape[0]
-        n_features = xcT.shape[0]
-        iu0, iu1, _ = _triu(n_features)
-        n_packed = iu0.size
-        out = np.empty((n_components, n_packed + n_features + 1))
-        for k in range(n_components):
-            s = (xcT * R[k]) @ xcT.T
-            out[k, :n_packed] = s[iu0, iu1]
-        out[:, n_packed : n_packed + n_features] = R @ xcT.T
-        out[:, -1] = R.sum(axis=1)
-        return out.ravel()
-
-    def unpack(
-        self, flat: FloatArray, n_components: int, n_features: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        n_packed = n_features * (n_features + 1) // 2
-        a = flat.reshape(n_components, n_packed + n_features + 1)
-        _, unpack = _packing(n_features)
-        # Both triangles from the packed entries, in one take (a new array).
-        sxx = a.take(unpack, axis=1).reshape(n_components, n_features, n_features)
-        return a[:, -1].copy(), a[:, n_packed:-1].copy(), sxx
-
-
-class Tied(CovarianceFamily):
-    """All components share one general covariance matrix, ``(D, D)``."""
-
-    name: ClassVar[str] = "tied"
-    shared: ClassVar[bool] = True
-    matrix: ClassVar[bool] = True
-
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        return (n_features, n_features)
-
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        return n_features * (n_features + 1) // 2
-
-    def precisions_cholesky(
-        self, covariances: FloatArray
-    ) -> tuple[FloatArray, BoolArray]:
-        out, failed = _factor_stack(covariances[None])
-        return out[0], failed
-
-    def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
-        return np.ascontiguousarray(_flip(np.linalg.cholesky(_flip(precisions))))
-
-    def precisions(self, precisions_cholesky: FloatArray) -> FloatArray:
-        return np.asarray(precisions_cholesky @ precisions_cholesky.T)
-
-    def covariances_from_precisions_cholesky(
-        self, precisions_cholesky: FloatArray
-    ) -> FloatArray:
-        v = linalg.solve_triangular(
-            precisions_cholesky, np.eye(precisions_cholesky.shape[0]), lower=False
-        )
-        return np.asarray(v.T @ v)
-
-    def log_det_cholesky(
-        self, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        return np.asarray(np.sum(np.log(np.diagonal(precisions_cholesky))))
-
-    def to_dense(
-        self, covariances: FloatArray, n_components: int, n_features: int
-    ) -> FloatArray:
-        return np.asarray(
-            np.broadcast_to(covariances, (n_components, *covariances.shape))
-        )
-
-    def is_positive_definite(self, matrices: FloatArray) -> BoolArray:
-        return _pd_stack(matrices[None])
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        cross = sx.T @ d
-        cov = sxx - cross - cross.T + (d.T * nk) @ d
-        cov /= np.sum(nk_eps)
-        cov = 0.5 * (cov + cov.T)
-        if reg_covar:
-            cov.reshape(-1)[:: cov.shape[0] + 1] += reg_covar
-        return np.asarray(cov)
-
-    def conditional_variances(
-        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        return np.asarray(1.0 / np.diagonal(precisions_cholesky) ** 2)[None, :]
-
-    def add_to_diagonal(
-        self, covariances: FloatArray, which: BoolArray, amount: FloatArray
-    ) -> FloatArray:
-        out = covariances.copy()
-        if np.any(which):
-            idx = np.arange(out.shape[0])
-            out[idx, idx] += float(np.max(amount[which]))
-        return out
-
-    def principal_axis(
-        self, covariances: FloatArray, k: int, n_features: int
-    ) -> tuple[float, FloatArray]:
-        values, vectors = np.linalg.eigh(covariances)
-        return float(values[-1]), np.asarray(vectors[:, -1])
-
-    def scatter_diagonal(self, sxx: FloatArray, n_features: int) -> FloatArray:
-        return np.asarray(np.diagonal(sxx).copy())
-
-    def recenter_scatter(
-        self, sxx: FloatArray, nk: FloatArray, sx: FloatArray, delta: FloatArray
-    ) -> FloatArray:
-        tot = sx.sum(axis=0)
-        cross = np.outer(tot, delta)
-        return np.asarray(sxx + cross + cross.T + nk.sum() * np.outer(delta, delta))
-
-    def n_moments(self, n_components: int, n_features: int) -> int:
-        return n_components * (n_features + 1) + n_features * n_features
-
-    def moment_design(self, xcT: FloatArray, n_components: int) -> FloatArray | None:
-        n_features, n_rows = xcT.shape
-        Z = np.empty((n_features + 1, n_rows), dtype=np.float64)
-        Z[:n_features] = xcT
-        Z[-1] = 1.0
-        return Z
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        n_features = params.means.shape[1]
-        u = params.precisions_cholesky
-        e = (params.means - shift) @ u  # whitened offsets of the means
-        const = -0.5 * n_features * LOG_2PI + self.log_det_cholesky(u, n_features)
-        const = const - 0.5 * np.einsum("ki,ki->k", e, e)
-        if log_weights:
-            const = const + np.log(params.weights)
-        coef = np.concatenate([e, const[:, None]], axis=1)
-        if dtype != np.float32:  # float64 data: the product is float64 anyway
-            return Prepared(coef=coef, dtype=_F64, extra={"uT": u.T})
-        magnitude = (np.sqrt(np.einsum("ki,ki->k", e, e)) + math.sqrt(n_features)) ** 2
-        cdt = self._compute_dtype(magnitude, dtype)
-        return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={"uT": u.T.astype(cdt)})
-
-    def log_prob_T(
-        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
-    ) -> FloatArray:
-        y = prep.extra["uT"] @ xcT.astype(prep.dtype, copy=False)
-        coef = prep.coef
-        out = coef[:, :-1] @ y
-        out += coef[:, -1:]
-        out -= 0.5 * np.einsum("ij,ij->j", y, y)
-        return np.asarray(out)
-
-    def moments(
-        self, R: FloatArray, Z: FloatArray | None, xcT: FloatArray, rw: FloatArray
-    ) -> FloatArray:
-        assert Z is not None
-        first = R @ Z.T
-        scatter = (xcT * rw) @ xcT.T
-        return np.concatenate([first.ravel(), scatter.ravel()])
-
-    def unpack(
-        self, flat: FloatArray, n_components: int, n_features: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        n_first = n_components * (n_features + 1)
-        a = flat[:n_first].reshape(n_components, n_features + 1)
-        sxx = flat[n_first:].reshape(n_features, n_features).copy()
-        return a[:, -1].copy(), a[:, :-1].copy(), sxx
-
-
-class Diag(CovarianceFamily):
-    """Each component has its own diagonal covariance, ``(K, D)``."""
-
-    name: ClassVar[str] = "diag"
-
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        return (n_components, n_features)
-
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        return n_components * n_features
-
-    def precisions_cholesky(
-        self, covariances: FloatArray
-    ) -> tuple[FloatArray, BoolArray]:
-        bad = ~np.all(np.isfinite(covariances) & (covariances > 0.0), axis=1)
-        safe = np.where(bad[:, None], 1.0, covariances)
-        return np.asarray(1.0 / np.sqrt(safe)), bad
-
-    def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
-        return np.asarray(np.sqrt(precisions))
-
-    def precisions(self, precisions_cholesky: FloatArray) -> FloatArray:
-        return np.asarray(precisions_cholesky**2)
-
-    def covariances_from_precisions_cholesky(
-        self, precisions_cholesky: FloatArray
-    ) -> FloatArray:
-        return np.asarray(1.0 / precisions_cholesky**2)
-
-    def log_det_cholesky(
-        self, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        return np.asarray(np.sum(np.log(precisions_cholesky), axis=1))
-
-    def to_dense(
-        self, covariances: FloatArray, n_components: int, n_features: int
-    ) -> FloatArray:
-        n_features = covariances.shape[1]
-        out = np.zeros((n_components, n_features, n_features))
-        idx = np.arange(n_features)
-        out[:, idx, idx] = covariances
-        return out
-
-    def is_positive_definite(self, matrices: FloatArray) -> BoolArray:
-        return np.asarray(np.all(np.isfinite(matrices) & (matrices > 0.0), axis=1))
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        cov = (sxx - 2.0 * sx * d + nk[:, None] * d * d) / nk_eps[:, None]
-        return np.asarray(cov + reg_covar)
-
-    def conditional_variances(
-        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        return np.asarray(covariances)
-
-    def add_to_diagonal(
-        self, covariances: FloatArray, which: BoolArray, amount: FloatArray
-    ) -> FloatArray:
-        out = covariances.copy()
-        out[which] += amount[which][:, None]
-        return out
-
-    def principal_axis(
-        self, covariances: FloatArray, k: int, n_features: int
-    ) -> tuple[float, FloatArray]:
-        j = int(np.argmax(covariances[k]))
-        axis = np.zeros(covariances.shape[1])
-        axis[j] = 1.0
-        return float(covariances[k, j]), axis
-
-    def scatter_diagonal(self, sxx: FloatArray, n_features: int) -> FloatArray:
-        return np.asarray(sxx.sum(axis=0))
-
-    def recenter_scatter(
-        self, sxx: FloatArray, nk: FloatArray, sx: FloatArray, delta: FloatArray
-    ) -> FloatArray:
-        return np.asarray(sxx + 2.0 * sx * delta + nk[:, None] * delta * delta)
-
-    def n_moments(self, n_components: int, n_features: int) -> int:
-        return n_components * (2 * n_features + 1)
-
-    def moment_design(self, xcT: FloatArray, n_components: int) -> FloatArray | None:
-        n_features, n_rows = xcT.shape
-        Z = np.empty((2 * n_features + 1, n_rows), dtype=np.float64)
-        np.multiply(xcT, xcT, out=Z[:n_features])
-        Z[n_features:-1] = xcT
-        Z[-1] = 1.0
-        return Z
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        n_features = params.means.shape[1]
-        prec = params.precisions_cholesky**2
-        d = params.means - shift
-        const = -0.5 * n_features * LOG_2PI + self.log_det_cholesky(
-            params.precisions_cholesky, n_features
-        )
-        const = const - 0.5 * np.sum(prec * d * d, axis=1)
-        if log_weights:
-            const = const + np.log(params.weights)
-        coef = np.concatenate([-0.5 * prec, prec * d, const[:, None]], axis=1)
-        if dtype != np.float32:  # float64 data: the product is float64 anyway
-            return Prepared(coef=coef, dtype=_F64, extra={})
-        t = np.abs(d) + 1.0 / params.precisions_cholesky
-        magnitude = np.sum(prec * t * t + prec * np.abs(d) * t, axis=1)
-        cdt = self._compute_dtype(magnitude, dtype)
-        return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={})
-
-    def log_prob_T(
-        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
-    ) -> FloatArray:
-        assert Z is not None
-        return np.asarray(prep.coef @ Z.astype(prep.dtype, copy=False))
-
-    def moments(
-        self, R: FloatArray, Z: FloatArray | None, xcT: FloatArray, rw: FloatArray
-    ) -> FloatArray:
-        assert Z is not None
-        return np.asarray((R @ Z.T).ravel())
-
-    def unpack(
-        self, flat: FloatArray, n_components: int, n_features: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        a = flat.reshape(n_components, 2 * n_features + 1)
-        return a[:, -1].copy(), a[:, n_features:-1].copy(), a[:, :n_features].copy()
-
-
-class Spherical(CovarianceFamily):
-    """Each component has one variance, ``(K,)``."""
-
-    name: ClassVar[str] = "spherical"
-    per_feature: ClassVar[bool] = False
-
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        return (n_components,)
-
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        return n_components
-
-    def precisions_cholesky(
-        self, covariances: FloatArray
-    ) -> tuple[FloatArray, BoolArray]:
-        bad = ~(np.isfinite(covariances) & (covariances > 0.0))
-        safe = np.where(bad, 1.0, covariances)
-        return np.asarray(1.0 / np.sqrt(safe)), bad
-
-    def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
-        return np.asarray(np.sqrt(precisions))
-
-    def precisions(self, precisions_cholesky: FloatArray) -> FloatArray:
-        return np.asarray(precisions_cholesky**2)
-
-    def covariances_from_precisions_cholesky(
-        self, precisions_cholesky: FloatArray
-    ) -> FloatArray:
-        return np.asarray(1.0 / precisions_cholesky**2)
-
-    def log_det_cholesky(
-        self, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        return np.asarray(n_features * np.log(precisions_cholesky))
-
-    def to_dense(
-        self, covariances: FloatArray, n_components: int, n_features: int
-    ) -> FloatArray:
-        return np.asarray(covariances[:, None, None] * np.eye(n_features))
-
-    def is_positive_definite(self, matrices: FloatArray) -> BoolArray:
-        return np.asarray(np.isfinite(matrices) & (matrices > 0.0))
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        n_features = sx.shape[1]
-        num = (
-            sxx - 2.0 * np.einsum("ki,ki->k", sx, d) + nk * np.einsum("ki,ki->k", d, d)
-        )
-        return np.asarray(num / (nk_eps * n_features) + reg_covar)
-
-    def conditional_variances(
-        self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
-    ) -> FloatArray:
-        return np.asarray(np.repeat(covariances[:, None], n_features, axis=1))
-
-    def add_to_diagonal(
-        self, covariances: FloatArray, which: BoolArray, amount: FloatArray
-    ) -> FloatArray:
-        out = covariances.copy()
-        out[which] += amount[which]
-        return out
-
-    def principal_axis(
-        self, covariances: FloatArray, k: int, n_features: int
-    ) -> tuple[float, FloatArray]:
-        # No direction is preferred: split along the main diagonal.
-        return float(covariances[k]), np.full(n_features, 1.0 / math.sqrt(n_features))
-
-    def scatter_diagonal(self, sxx: FloatArray, n_features: int) -> FloatArray:
-        return np.full(n_features, float(np.sum(sxx)) / n_features)
-
-    def recenter_scatter(
-        self, sxx: FloatArray, nk: FloatArray, sx: FloatArray, delta: FloatArray
-    ) -> FloatArray:
-        return np.asarray(sxx + 2.0 * sx @ delta + nk * float(delta @ delta))
-
-    def n_moments(self, n_components: int, n_features: int) -> int:
-        return n_components * (n_features + 2)
-
-    def moment_design(self, xcT: FloatArray, n_components: int) -> FloatArray | None:
-        n_features, n_rows = xcT.shape
-        Z = np.empty((n_features + 2, n_rows), dtype=np.float64)
-        np.einsum("ij,ij->j", xcT, xcT, out=Z[0])
-        Z[1:-1] = xcT
-        Z[-1] = 1.0
-        return Z
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        n_features = params.means.shape[1]
-        prec = params.precisions_cholesky**2
-        d = params.means - shift
-        const = -0.5 * n_features * LOG_2PI + self.log_det_cholesky(
-            params.precisions_cholesky, n_features
-        )
-        dd = np.einsum("ki,ki->k", d, d)
-        const = const - 0.5 * prec * dd
-        if log_weights:
-            const = const + np.log(params.weights)
-        coef = np.concatenate(
-            [-0.5 * prec[:, None], prec[:, None] * d, const[:, None]], axis=1
-        )
-        if dtype != np.float32:  # float64 data: the product is float64 anyway
-            return Prepared(coef=coef, dtype=_F64, extra={})
-        t2 = (np.sqrt(dd) + np.sqrt(n_features / prec)) ** 2
-        magnitude = 2.0 * prec * t2
-        cdt = self._compute_dtype(magnitude, dtype)
-        return Prepared(coef=coef.astype(cdt), dtype=cdt, extra={})
-
-    def log_prob_T(
-        self, xcT: FloatArray, Z: FloatArray | None, prep: Prepared
-    ) -> FloatArray:
-        assert Z is not None
-        return np.asarray(prep.coef @ Z.astype(prep.dtype, copy=False))
-
-    def moments(
-        self, R: FloatArray, Z: FloatArray | None, xcT: FloatArray, rw: FloatArray
-    ) -> FloatArray:
-        assert Z is not None
-        return np.asarray((R @ Z.T).ravel())
-
-    def unpack(
-        self, flat: FloatArray, n_components: int, n_features: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        a = flat.reshape(n_components, n_features + 2)
-        return a[:, -1].copy(), a[:, 1:-1].copy(), a[:, 0].copy()
+    return tuple(name for name, f in REGISTRY.items() if f.group in groups)
 
 
 #: scikit-learn's four covariance families by name (stateless, shared instances).
-FAMILIES: Final[Mapping[str, CovarianceFamily]] = {
-    f.name: f for f in (Full(), Tied(), Diag(), Spherical())
-}
-
-#: R mclust's models (:mod:`gaussmix.core.mclust_models`), univariate ones first.
-MCLUST_MODEL_NAMES: Final = (
-    "E",
-    "V",
-    "EII",
-    "VII",
-    "EEI",
-    "VEI",
-    "EVI",
-    "VVI",
-    "EEE",
-    "VEE",
-    "EVE",
-    "VVE",
-    "EEV",
-    "VEV",
-    "EVV",
-    "VVV",
+FAMILIES: Final[Mapping[str, CovarianceFamily]] = MappingProxyType(
+    {name: REGISTRY[name] for name in family_names(SKLEARN_GROUP)}
 )
 
+#: R mclust's models (:mod:`gaussmix.core.mclust_models`), univariate ones first.
+MCLUST_MODEL_NAMES: Final = family_names(UNIVARIATE_GROUP, MCLUST_GROUP)
+
 #: Every accepted ``covariance_type``: scikit-learn's four, then mclust's models.
-COVARIANCE_TYPES: Final = (*FAMILIES, *MCLUST_MODEL_NAMES)
+COVARIANCE_TYPES: Final = tuple(REGISTRY)
 
 
 def get_family(name: str) -> CovarianceFamily:
     """Return the covariance family registered under ``name``.
-
-    scikit-learn's four names give shared instances from :data:`FAMILIES`;
-    mclust's model names (:data:`MCLUST_MODEL_NAMES`) give a new instance on
-    every call, because the iterative ones keep the previous M-step's
-    parameters as the start of the next (one instance per fit).
 
     Raises
     ------
     ValueError
         If ``name`` is not a registered family; the message lists the options.
     """
-    if isinstance(name, str):
-        family = FAMILIES.get(name)
-        if family is not None:
-            return family
-        if name in MCLUST_MODEL_NAMES:
-            # Imported here: the mclust models subclass the families above.
-            from gaussmix.core.mclust_models import new_family
-
-            return new_family(name)
-    options = ", ".join(repr(k) for k in FAMILIES)
-    mclust = ", ".join(repr(k) for k in MCLUST_MODEL_NAMES)
-    raise ValueError(
-        f"covariance_type must be one of {options}; got {name!r}. R mclust's "
-        f"model names are accepted too: {mclust}."
-    )
+    family = REGISTRY.get(name) if isinstance(name, str) else None
+    if family is None:
+        options = ", ".join(repr(k) for k in FAMILIES)
+        mclust = ", ".join(repr(k) for k in MCLUST_MODEL_NAMES)
+        raise ValueError(
+            f"covariance_type must be one of {options}; got {name!r}. R mclust's "
+            f"model names are accepted too: {mclust}."
+        )
+    if family.group == SKLEARN_GROUP:
+        return family
+    # TRANSITION: a new object for mclust's models, as before the families were
+    # stateless, while gaussmix.em still sets family.inner_tol during a fit (and
+    # m_step without previous= warm-starts from the family). Return the shared
+    # object once em passes inner_tol= and previous= to m_step.
+    return copy.copy(family)

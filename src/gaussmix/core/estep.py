@@ -23,17 +23,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import numpy as np
 
 from gaussmix._typing import FloatArray, IntArray
-from gaussmix.core.covariance import CovarianceFamily, Prepared
+from gaussmix.core.family import CovarianceFamily, Prepared
 from gaussmix.core.params import GMMParams
-from gaussmix.core.stats import SuffStats
+from gaussmix.core.stats import NoiseStats, SuffStats
 
 __all__ = [
+    "LogDensityOverflowError",
     "NoiseStats",
     "chunk_rows",
     "e_step",
@@ -55,60 +55,13 @@ T = TypeVar("T")
 _EXP_FLOOR: Final = {np.dtype(np.float64): -700.0, np.dtype(np.float32): -80.0}
 
 RespFn = Callable[[int, int], FloatArray]
+#: What the work on one chunk returns: its flat moments, its log-likelihood and
+#: its noise responsibility mass.
+ChunkMoments = tuple[FloatArray, float, float]
 
 
 class LogDensityOverflowError(FloatingPointError, ValueError):
     """The log-density of some rows is not finite under every component."""
-
-
-@dataclass(frozen=True, slots=True)
-class NoiseStats(SuffStats):
-    """Statistics of the Gaussians plus the responsibility mass of the noise.
-
-    The inherited fields are the Gaussians' statistics (as without noise);
-    ``weight`` stays the total weight of the rows, so ``weight - sum(nk)`` is
-    ``noise`` up to rounding.
-
-    Parameters
-    ----------
-    noise : float, default=0.0
-        ``sum_i w_i r_i0``, the weighted noise responsibility mass.
-    noise_log_density : float, default=0.0
-        ``log(1 / V)`` of the noise component the statistics were made with.
-    """
-
-    noise: float = 0.0
-    noise_log_density: float = 0.0
-
-    def __add__(self, other: SuffStats) -> NoiseStats:
-        if not isinstance(other, NoiseStats):
-            return NotImplemented
-        base = SuffStats.__add__(self, other)
-        return _with_noise(base, self.noise + other.noise, self.noise_log_density)
-
-    def scaled(self, a: float) -> NoiseStats:
-        """Return the statistics (and the noise mass) multiplied by ``a``."""
-        base = SuffStats.scaled(self, a)
-        return _with_noise(base, self.noise * a, self.noise_log_density)
-
-    def recentered(self, shift: FloatArray, family: CovarianceFamily) -> NoiseStats:
-        """Return the same statistics about another shift (noise mass unchanged)."""
-        base = SuffStats.recentered(self, shift, family)
-        return _with_noise(base, self.noise, self.noise_log_density)
-
-
-def _with_noise(stats: SuffStats, noise: float, noise_log_density: float) -> NoiseStats:
-    return NoiseStats(
-        nk=stats.nk,
-        sx=stats.sx,
-        sxx=stats.sxx,
-        shift=stats.shift,
-        loglik=stats.loglik,
-        weight=stats.weight,
-        n_samples=stats.n_samples,
-        noise=float(noise),
-        noise_log_density=float(noise_log_density),
-    )
 
 
 def chunk_rows(family: CovarianceFamily, n_components: int, n_features: int) -> int:
@@ -285,8 +238,9 @@ def e_step(
         return _e_step_one_chunk(X, params, family, sample_weight)
     shift, prep = _prepare(params, family, X.dtype, log_weights=True)
     noise_term = params.noise_log_term() if params.has_noise else None
+    noise_log_density = params.noise_log_density
 
-    def work(start: int, stop: int) -> tuple[FloatArray, float, float]:
+    def work(start: int, stop: int) -> ChunkMoments:
         xcT = _centred_T(X, start, stop, shift)
         Z = family.moment_design(xcT, n_components)
         LT = family.log_prob_T(xcT, Z, prep)
@@ -310,6 +264,36 @@ def e_step(
         noise_mass = float(np.sum(noise * scale, dtype=np.float64))
         return family.moments(R, Z, xcT, R.sum(axis=0)), loglik, noise_mass
 
+    return _summed(
+        work,
+        X,
+        family,
+        n_components,
+        shift,
+        sample_weight,
+        rows,
+        n_threads,
+        noise_log_density,
+    )
+
+
+def _summed(
+    work: Callable[[int, int], ChunkMoments],
+    X: FloatArray,
+    family: CovarianceFamily,
+    n_components: int,
+    shift: FloatArray,
+    sample_weight: FloatArray | None,
+    rows: int,
+    n_threads: int,
+    noise_log_density: float | None,
+) -> SuffStats:
+    """Statistics of a pass: ``work`` on every chunk, summed in chunk order.
+
+    With a ``noise_log_density``, a :class:`NoiseStats` with the summed noise
+    mass beside the Gaussians' statistics.
+    """
+    n_samples, n_features = X.shape
     n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
     parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
     flat = parts[0][0].copy()
@@ -321,19 +305,10 @@ def e_step(
         noise_mass += nm
     nk, sx, sxx = family.unpack(flat, n_components, n_features)
     weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
-    stats = SuffStats(
-        nk=nk,
-        sx=sx,
-        sxx=sxx,
-        shift=shift,
-        loglik=loglik,
-        weight=weight,
-        n_samples=n_samples,
-    )
-    if noise_term is None:
+    stats = SuffStats(nk, sx, sxx, shift, loglik, weight, n_samples)
+    if noise_log_density is None:
         return stats
-    assert params.noise_log_density is not None
-    return _with_noise(stats, noise_mass, params.noise_log_density)
+    return stats.with_noise(noise_mass, noise_log_density)
 
 
 def _e_step_one_chunk(
@@ -373,15 +348,7 @@ def _e_step_one_chunk(
             weight = float(np.sum(sample_weight))
         flat = family.moments(LT.astype(np.float64, copy=False), Z, xcT, rw)
     nk, sx, sxx = family.unpack(flat, n_components, n_features)
-    return SuffStats(
-        nk=nk,
-        sx=sx,
-        sxx=sxx,
-        shift=shift,
-        loglik=loglik,
-        weight=weight,
-        n_samples=n_samples,
-    )
+    return SuffStats(nk, sx, sxx, shift, loglik, weight, n_samples)
 
 
 def stats_from_resp(
@@ -427,13 +394,13 @@ def stats_from_resp(
         Statistics with ``loglik = 0``; a :class:`NoiseStats` (with the noise
         responsibility mass) when ``noise_log_density`` is given.
     """
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     rows = rows or chunk_rows(family, n_components, n_features)
     shift = np.asarray(shift, dtype=np.float64)
     get: RespFn = resp if callable(resp) else (lambda s, e: resp[s:e])
     has_noise = noise_log_density is not None
 
-    def work(start: int, stop: int) -> tuple[FloatArray, float]:
+    def work(start: int, stop: int) -> ChunkMoments:
         xcT = _centred_T(X, start, stop, shift)
         Z = family.moment_design(xcT, n_components)
         R = np.asarray(get(start, stop), dtype=np.float64).T.copy()
@@ -443,37 +410,18 @@ def stats_from_resp(
         if has_noise:
             noise_mass = float(np.sum(R[n_components]))
             R = R[:n_components]
-        return family.moments(R, Z, xcT, R.sum(axis=0)), noise_mass
+        return family.moments(R, Z, xcT, R.sum(axis=0)), 0.0, noise_mass
 
-    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
-    parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
-    flat = parts[0][0].copy()
-    noise_mass = parts[0][1]
-    for f, nm in parts[1:]:
-        flat += f
-        noise_mass += nm
-    nk, sx, sxx = family.unpack(flat, n_components, n_features)
-    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
-    if noise_log_density is not None:
-        return NoiseStats(
-            nk=nk,
-            sx=sx,
-            sxx=sxx,
-            shift=shift,
-            loglik=0.0,
-            weight=weight,
-            n_samples=n_samples,
-            noise=noise_mass,
-            noise_log_density=float(noise_log_density),
-        )
-    return SuffStats(
-        nk=nk,
-        sx=sx,
-        sxx=sxx,
-        shift=shift,
-        loglik=0.0,
-        weight=weight,
-        n_samples=n_samples,
+    return _summed(
+        work,
+        X,
+        family,
+        n_components,
+        shift,
+        sample_weight,
+        rows,
+        n_threads,
+        None if noise_log_density is None else float(noise_log_density),
     )
 
 

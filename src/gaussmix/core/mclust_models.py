@@ -13,7 +13,11 @@ diagonal covariances), ``EVE`` (common volume and orientation, own shape), ...
 ``E`` and ``V`` are the univariate models (equal / variable variance).
 
 Every model reuses the E-step of the scikit-learn family with the same array
-shape and only replaces the M-step estimate of the covariances:
+shape (:mod:`gaussmix.core.sklearn_families`) and only replaces the M-step
+estimate of the covariances (:meth:`~gaussmix.core.family.CovarianceFamily.constrain`).
+The four models that *are* scikit-learn's families (VII = spherical, VVI =
+diag, EEE = tied, VVV = full) are those families themselves, registered under
+both names:
 
 =========================  ==============================  =================
 models                     ``covariances_`` shape          E-step of
@@ -49,16 +53,17 @@ the others, so the objective never decreases:
   (MM) updates of Browne & McNicholas (2014), then the shapes (and volumes).
 
 The inner iteration stops when the relative change of the objective falls
-below :data:`INNER_TOL` (``|F_old - F| <= tol (1 + |F|)``, mclust's rule) or
-after :data:`INNER_MAX_ITER` iterations; both are class attributes
-(``inner_tol``, ``inner_max_iter``) that a subclass may change. The first
-M-step of a fit starts from ``A = I`` (VEI, VEV), ``C = I`` (VEE) or
-``D = I`` (EVE, VVE), as mclust does; every later M-step starts from the
-previous M-step's parameters, which the family instance keeps (so
-:func:`gaussmix.core.covariance.get_family` returns a new instance of these
-families for every call). Starting from the previous parameters makes each
-M-step increase the expected log-likelihood, so the EM log-likelihood never
-decreases (a generalised EM), whether or not the inner iteration converged.
+below ``inner_tol`` (``|F_old - F| <= tol (1 + |F|)``, mclust's rule; default
+:data:`INNER_TOL`, and the M-step may pass another) or after ``inner_max_iter``
+iterations (default :data:`INNER_MAX_ITER`). The first M-step of a fit starts
+from ``A = I`` (VEI, VEV), ``C = I`` (VEE) or ``D = I`` (EVE, VVE), as mclust
+does; every later M-step starts from the previous M-step's common terms, which
+travel with the parameters (:class:`~gaussmix.core.params.InnerState`,
+``GMMParams.inner``) and are passed back in (``m_step(..., previous=params)``):
+the family objects keep no state. Starting from the previous parameters makes
+each M-step increase the expected log-likelihood, so the EM log-likelihood
+never decreases (a generalised EM), whether or not the inner iteration
+converged.
 
 Degenerate statistics (a component on fewer points than features, or a
 constant feature, with ``reg_covar=0``) make some of these estimates singular,
@@ -83,25 +88,27 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.covariance import (
+from gaussmix.core.family import (
+    INNER_MAX_ITER,
+    INNER_TOL,
+    MCLUST_GROUP,
+    UNIVARIATE_GROUP,
     BoolArray,
+    Constrained,
     CovarianceFamily,
-    Diag,
-    Full,
-    Prepared,
-    Spherical,
-    Tied,
+    PriorRule,
 )
-from gaussmix.core.mstep import (
+from gaussmix.core.linalg import lapack_kernel
+from gaussmix.core.numerics import (
     COLLAPSE_RELATIVE,
     StatisticsOverflowError,
     overflow_error,
 )
-from gaussmix.core.params import GMMParams
+from gaussmix.core.params import InnerState
+from gaussmix.core.sklearn_families import Diag, Full, Spherical, Tied
 
 __all__ = [
     "E",
-    "EEE",
     "EEI",
     "EEV",
     "EII",
@@ -112,24 +119,21 @@ __all__ = [
     "INNER_MAX_ITER",
     "INNER_TOL",
     "MCLUST_MODELS",
-    "new_family",
     "V",
     "VEE",
     "VEI",
     "VEV",
-    "VII",
     "VVE",
-    "VVI",
-    "VVV",
+    "new_family",
 ]
 
-#: Default relative tolerance of the inner iterations: mclust's ``tol[2]``.
-INNER_TOL: Final = float(np.sqrt(np.finfo(np.float64).eps))  # 1.49e-8, as mclust
-#: Default cap on the inner iterations of one M-step (mclust's ``itmax[2]``).
-INNER_MAX_ITER: Final = 1000
 #: Variances and eigenvalues below this fraction of the pooled variance are
 #: raised to it inside the constrained estimates (singular statistics only).
 FLOOR_RELATIVE: Final = 1e-14
+
+#: The LAPACK kernels behind np.linalg.svd and np.linalg.eigh (float64).
+_SVD: Final = lapack_kernel("svd")
+_EIGH: Final = lapack_kernel("eigh")
 
 
 # --------------------------------------------------------------------- helpers
@@ -158,6 +162,28 @@ def _collapsed(values: FloatArray, reference: FloatArray | float) -> BoolArray:
     with np.errstate(invalid="ignore"):
         threshold = COLLAPSE_RELATIVE * np.maximum(reference, 0.0)
         return np.asarray(np.any(~(values > threshold), axis=1))
+
+
+def _common_volume(
+    target: FloatArray, values: FloatArray, weights: FloatArray, collapsed: BoolArray
+) -> FloatArray:
+    """``target`` with one volume for every component that has not collapsed.
+
+    The volume of component ``k`` is the geometric mean of its ``values`` (its
+    variances along its axes); each component that has not collapsed is scaled
+    to the ``weights``-weighted mean of their volumes. A collapsed component
+    has no shape ``A_k``: it keeps its (singular) ``target`` for the M-step's
+    repair. Returns ``target`` itself if every component has collapsed.
+    """
+    if np.all(collapsed):
+        return target
+    keep = ~collapsed
+    g = _geomean(values[keep])
+    volume = float(weights[keep] @ g) / float(np.sum(weights[keep]))
+    out = target.copy()
+    factor = volume / g
+    out[keep] = target[keep] * factor.reshape(factor.shape + (1,) * (out.ndim - 1))
+    return out
 
 
 def _require_finite(values: FloatArray, model: str) -> None:
@@ -197,13 +223,27 @@ def _converged(old: float, new: float, tol: float) -> bool:
     return abs(old - new) <= tol * (1.0 + abs(new))
 
 
+def _start_shape(start: InnerState | None, n_features: int) -> FloatArray | None:
+    """The common shape to start from, if ``start`` has one for ``n_features``."""
+    if start is None or start.shape is None or start.shape.shape != (n_features,):
+        return None
+    return start.shape
+
+
+def _start_orientation(start: InnerState | None, n_features: int) -> FloatArray | None:
+    """The common orientation to start from, if ``start`` has one for ``n_features``."""
+    if start is None or start.orientation is None:
+        return None
+    return start.orientation if start.orientation.shape == (n_features,) * 2 else None
+
+
 def _common_shape_and_volumes(
     values: FloatArray,
     weights: FloatArray,
     shape: FloatArray | None,
     tol: float,
     max_iter: int,
-) -> tuple[FloatArray, FloatArray, int, bool]:
+) -> tuple[FloatArray, InnerState]:
     """Volumes ``lambda_k`` and a common shape ``a`` (det 1) for ``Sigma_k ~ lambda_k a``.
 
     Celeux & Govaert's iteration for VEI (``values`` the diagonals of ``S_k``)
@@ -234,164 +274,117 @@ def _common_shape_and_volumes(
             break
         objective = new
     volumes = sums / n_features
-    return volumes, shape, n_iter, converged
+    return volumes, InnerState(shape=shape, n_iter=n_iter, converged=converged)
 
 
-class _InnerIteration:
-    """State and settings of the families whose M-step iterates.
+class _InnerIteration(CovarianceFamily):
+    """Settings of the families whose M-step iterates (put first in the bases).
 
-    ``inner_tol`` and ``inner_max_iter`` set the inner iteration;
-    ``last_inner_iterations`` and ``last_inner_converged`` report on the last
-    M-step. ``_start`` holds the previous M-step's parameters (None before the
-    first M-step or after :meth:`reset`).
+    ``inner_tol`` (the default tolerance, when the M-step passes none) and
+    ``inner_max_iter`` may be given to the constructor. The family keeps no
+    state: the M-step's start comes in and goes out as an
+    :class:`~gaussmix.core.params.InnerState`.
     """
 
-    inner_tol: ClassVar[float] = INNER_TOL
-    inner_max_iter: ClassVar[int] = INNER_MAX_ITER
-    #: Whether :func:`gaussmix.em.fit_em` may loosen ``inner_tol`` while EM is
-    #: far from converged (it always ends with ``inner_tol`` itself).
+    iterative: ClassVar[bool] = True
     adaptive_inner: ClassVar[bool] = True
+    inner_tol: float = INNER_TOL
+    inner_max_iter: int = INNER_MAX_ITER
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._start: Any = None
+    def __init__(
+        self,
+        *,
+        inner_tol: float | None = None,
+        inner_max_iter: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if inner_tol is not None:
+            self.inner_tol = inner_tol
+        if inner_max_iter is not None:
+            self.inner_max_iter = inner_max_iter
+        # TRANSITION: what the family kept before m_step took previous= (see
+        # CovarianceFamily.covariances); delete with legacy_start/legacy_record.
+        self._legacy: InnerState | None = None
         self.last_inner_iterations = 0
         self.last_inner_converged = True
 
     def reset(self) -> None:
-        """Forget the previous M-step: the next one starts from the documented start."""
-        self._start = None
+        """TRANSITION: forget the start kept by :meth:`legacy_record`."""
+        self._legacy = None
 
-    def _previous(self, shape: tuple[int, ...]) -> Any:
-        """The stored start if its first array has ``shape`` (else None)."""
-        start = self._start
-        if start is None:
-            return None
-        first = start[0] if isinstance(start, tuple) else start
-        return start if first.shape == shape else None
+    def legacy_start(self) -> InnerState | None:
+        """TRANSITION: the start kept on the family."""
+        return self._legacy
 
-    def _record(self, start: Any, n_iter: int, converged: bool) -> None:
-        self._start = start
-        self.last_inner_iterations = n_iter
-        self.last_inner_converged = converged
+    def legacy_record(self, inner: InnerState | None) -> None:
+        """TRANSITION: keep ``inner`` as the next start, and report on it."""
+        self._legacy = inner
+        if inner is not None:
+            self.last_inner_iterations = inner.n_iter
+            self.last_inner_converged = inner.converged
 
 
 # ------------------------------------------------------------- spherical-shaped
 class EII(Spherical):
     """Equal spherical covariances ``lambda I`` (mclust EII), stored as ``(K,)``."""
 
-    name: ClassVar[str] = "EII"
+    model: ClassVar[str] = "EII"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        False, "none", True, True, lambda dof, kp, g, d: (dof + 2) / (d * g) + 1
+    )
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): one variance."""
+        self.check_n_features(n_features)
         return 1
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """The pooled variance ``sum_k n_k s_k / n`` for every component."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
-        return np.full_like(s, float(nk_eps @ s) / float(np.sum(nk_eps)))
+        return np.full_like(s, float(weights @ s) / float(np.sum(weights))), None
 
 
-class VII(Spherical):
-    """Own spherical covariances ``lambda_k I`` (mclust VII = scikit-learn spherical)."""
-
-    name: ClassVar[str] = "VII"
-
-
-def _check_univariate(name: str, n_features: int) -> None:
-    if n_features != 1:
-        raise ValueError(
-            f"covariance_type={name!r} is mclust's univariate model and needs exactly "
-            f"one feature, got n_features = {n_features}. Use "
-            f"{'EII' if name == 'E' else 'VII'!r}, the same model for several "
-            "features, or select one column."
-        )
-
-
-class _OneFeature(Spherical):
-    """Mixin of the univariate models: every entry point checks ``D == 1``.
-
-    Put before the multivariate model it restricts (``class E(_OneFeature, EII)``).
-    """
-
-    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        """``(K,)``; raises ValueError unless ``n_features == 1``."""
-        _check_univariate(self.name, n_features)
-        return super().covariance_shape(n_components, n_features)
-
-    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        """As the multivariate model; raises ValueError unless ``n_features == 1``."""
-        _check_univariate(self.name, n_features)
-        return super().n_covariance_parameters(n_components, n_features)
-
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
-        """As the multivariate model; raises ValueError unless there is one feature."""
-        _check_univariate(self.name, sx.shape[1])
-        return super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
-
-    def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
-    ) -> Prepared:
-        """The spherical E-step; raises ValueError unless there is one feature."""
-        _check_univariate(self.name, params.means.shape[1])
-        return super().prepare(params, shift, dtype, log_weights)
-
-
-class E(_OneFeature, EII):
+class E(EII):
     """Univariate, equal variance (mclust E): one feature only."""
 
-    name: ClassVar[str] = "E"
+    model: ClassVar[str] = "E"
+    multivariate_model: ClassVar[str | None] = "EII"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        False, "diag", False, True, lambda dof, kp, g, d: (dof + g + 2) / g
+    )
 
 
-class V(_OneFeature, VII):
+class V(Spherical):
     """Univariate, variable variances (mclust V): one feature only."""
 
-    name: ClassVar[str] = "V"
+    model: ClassVar[str] = "V"
+    multivariate_model: ClassVar[str | None] = "VII"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        False, "diag", True, True, lambda dof, kp, g, d: dof + 3
+    )
 
 
 # ------------------------------------------------------------------ diag-shaped
 class EEI(Diag):
     """Equal diagonal covariances ``lambda A`` (mclust EEI), stored as ``(K, D)``."""
 
-    name: ClassVar[str] = "EEI"
+    model: ClassVar[str] = "EEI"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        False, "diag", False, False, lambda dof, kp, g, d: (dof + 1 + kp) / g
+    )
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``D``."""
         return n_features
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """The pooled diagonal ``sum_k n_k diag(S_k) / n`` for every component."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
-        pooled = (nk_eps @ s) / float(np.sum(nk_eps))
-        return np.asarray(np.broadcast_to(pooled, s.shape).copy())
+        pooled = (weights @ s) / float(np.sum(weights))
+        return np.asarray(np.broadcast_to(pooled, s.shape).copy()), None
 
 
 class VEI(_InnerIteration, Diag):
@@ -400,109 +393,74 @@ class VEI(_InnerIteration, Diag):
     Iterative M-step (Celeux & Govaert 1995); see the module notes.
     """
 
-    name: ClassVar[str] = "VEI"
+    model: ClassVar[str] = "VEI"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        False, "diag", True, True, lambda dof, kp, g, d: (dof + 2 + kp) / d
+    )
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``K + D - 1``."""
         return n_components + n_features - 1
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """``lambda_k A`` by alternating volumes and the common shape."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         _require_finite(s, self.name)
-        values = np.maximum(s, _floor(s, nk_eps))
-        previous = self._previous((s.shape[1],))
-        volumes, shape, n_iter, ok = _common_shape_and_volumes(
-            values, nk_eps, previous, self.inner_tol, self.inner_max_iter
+        values = np.maximum(s, _floor(s, weights))
+        volumes, inner = _common_shape_and_volumes(
+            values,
+            weights,
+            _start_shape(start, s.shape[1]),
+            tol,
+            self.inner_max_iter,
         )
-        self._record(shape, n_iter, ok)
-        return np.asarray(volumes[:, None] * shape[None, :])
+        assert inner.shape is not None
+        return np.asarray(volumes[:, None] * inner.shape[None, :]), inner
 
 
 class EVI(Diag):
     """Diagonal covariances ``lambda A_k`` with a common volume (mclust EVI)."""
 
-    name: ClassVar[str] = "EVI"
+    model: ClassVar[str] = "EVI"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        False, "diag", True, True, lambda dof, kp, g, d: (dof + 1 + kp) / g
+    )
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``1 + K (D - 1)``."""
         return 1 + n_components * (n_features - 1)
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """``A_k = diag(S_k) / det^{1/D}``, ``lambda = sum_k n_k det_k^{1/D} / n``."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         _require_finite(s, self.name)
-        collapsed = _collapsed(s, (nk_eps @ s) / float(np.sum(nk_eps)))
-        if np.all(collapsed):
-            return s
-        keep = ~collapsed
-        g = _geomean(s[keep])
-        volume = float(nk_eps[keep] @ g) / float(np.sum(nk_eps[keep]))
-        out = s.copy()
-        out[keep] = s[keep] * (volume / g)[:, None]
-        return out
-
-
-class VVI(Diag):
-    """Own diagonal covariances (mclust VVI = scikit-learn diag)."""
-
-    name: ClassVar[str] = "VVI"
-
-
-# ----------------------------------------------------------------- tied-shaped
-class EEE(Tied):
-    """One general covariance shared by all components (mclust EEE = tied)."""
-
-    name: ClassVar[str] = "EEE"
+        collapsed = _collapsed(s, (weights @ s) / float(np.sum(weights)))
+        return _common_volume(s, s, weights, collapsed), None
 
 
 # ----------------------------------------------------------------- full-shaped
-class VVV(Full):
-    """Own general covariances (mclust VVV = scikit-learn full)."""
-
-    name: ClassVar[str] = "VVV"
-
-
 class EEV(Full):
     """``lambda D_k A D_k^T``: common volume and shape, own orientation (mclust EEV)."""
 
-    name: ClassVar[str] = "EEV"
+    model: ClassVar[str] = "EEV"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        True, "matrix", True, True, lambda dof, kp, g, d: (dof + d + 1 + kp) / g
+    )
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``D + K D (D - 1) / 2``."""
         return n_features + n_components * n_features * (n_features - 1) // 2
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """``D_k`` the eigenvectors of ``S_k``; ``lambda A`` the pooled eigenvalues."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         _require_finite(s, self.name)
         values, vectors = np.linalg.eigh(s)  # ascending, paired by position
-        pooled = (nk_eps @ np.maximum(values, 0.0)) / float(np.sum(nk_eps))
-        return _from_eigen(vectors, np.broadcast_to(pooled, values.shape))
+        pooled = (weights @ np.maximum(values, 0.0)) / float(np.sum(weights))
+        return _from_eigen(vectors, np.broadcast_to(pooled, values.shape)), None
 
 
 class VEV(_InnerIteration, Full):
@@ -511,7 +469,10 @@ class VEV(_InnerIteration, Full):
     Iterative M-step (Celeux & Govaert 1995); see the module notes.
     """
 
-    name: ClassVar[str] = "VEV"
+    model: ClassVar[str] = "VEV"
+    prior: ClassVar[PriorRule | None] = PriorRule(
+        True, "matrix", True, True, lambda dof, kp, g, d: 0.0
+    )
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``K + D - 1 + K D (D - 1) / 2``."""
@@ -522,59 +483,43 @@ class VEV(_InnerIteration, Full):
             + n_components * n_features * (n_features - 1) // 2
         )
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """Volumes and the common shape of the eigenvalues of ``S_k``, alternating."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         _require_finite(s, self.name)
         values, vectors = np.linalg.eigh(s)  # ascending, paired by position
-        values = np.maximum(values, _floor(values, nk_eps))
-        previous = self._previous((s.shape[1],))
-        volumes, shape, n_iter, ok = _common_shape_and_volumes(
-            values, nk_eps, previous, self.inner_tol, self.inner_max_iter
+        values = np.maximum(values, _floor(values, weights))
+        volumes, inner = _common_shape_and_volumes(
+            values,
+            weights,
+            _start_shape(start, s.shape[1]),
+            tol,
+            self.inner_max_iter,
         )
-        self._record(shape, n_iter, ok)
-        return _from_eigen(vectors, volumes[:, None] * shape[None, :])
+        assert inner.shape is not None
+        return _from_eigen(vectors, volumes[:, None] * inner.shape[None, :]), inner
 
 
 class EVV(Full):
     """``lambda C_k`` (det ``C_k`` = 1): common volume only (mclust EVV)."""
 
-    name: ClassVar[str] = "EVV"
+    model: ClassVar[str] = "EVV"
+    prior: ClassVar[PriorRule | None] = None  # none in mclust 6.0.0
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``K D (D + 1) / 2 - (K - 1)``."""
         return n_components * n_features * (n_features + 1) // 2 - (n_components - 1)
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """``C_k = S_k / det(S_k)^{1/D}``, ``lambda = sum_k n_k det(S_k)^{1/D} / n``."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         _require_finite(s, self.name)
         values = np.linalg.eigvalsh(s)
-        collapsed = _collapsed(values, _pooled_variance(s, nk_eps))
-        if np.all(collapsed):
-            return s
-        keep = ~collapsed
-        g = _geomean(values[keep])
-        volume = float(nk_eps[keep] @ g) / float(np.sum(nk_eps[keep]))
-        out = s.copy()
-        out[keep] = s[keep] * (volume / g)[:, None, None]
-        return _symmetric(out)
+        collapsed = _collapsed(values, _pooled_variance(s, weights))
+        out = _common_volume(s, values, weights, collapsed)
+        return (s if out is s else _symmetric(out)), None
 
 
 class VEE(_InnerIteration, Full):
@@ -583,37 +528,27 @@ class VEE(_InnerIteration, Full):
     Iterative M-step (Celeux & Govaert 1995); see the module notes.
     """
 
-    name: ClassVar[str] = "VEE"
+    model: ClassVar[str] = "VEE"
+    prior: ClassVar[PriorRule | None] = None  # none in mclust 6.0.0
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """Covariance parameters (mclust's ``nVarParams``): ``K + D - 1 + D (D - 1) / 2``."""
         return n_components + n_features - 1 + n_features * (n_features - 1) // 2
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """Alternate ``lambda_k = tr(S_k C^{-1}) / D`` and ``C ~ sum_k n_k S_k / lambda_k``."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         _require_finite(s, self.name)
         n_features = s.shape[1]
-        floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
-        previous = self._previous((n_features, n_features))
-        basis: FloatArray
-        shape: FloatArray
-        if previous is None:
+        floor = _floor(np.diagonal(s, axis1=1, axis2=2), weights)
+        basis = _start_orientation(start, n_features)
+        shape = _start_shape(start, n_features)
+        if basis is None or shape is None:
             basis, shape = np.eye(n_features), np.ones(n_features)
-        else:
-            basis, shape = previous
         objective = math.inf
         converged = False
         n_iter = 0
-        tol = self.inner_tol
         einsum = np.einsum
         # One error state for the loop: np.linalg.eigh's (invalid values mean that
         # LAPACK did not converge; the other operations here cannot make any), so
@@ -628,15 +563,15 @@ class VEE(_InnerIteration, Full):
                     volumes = np.maximum(
                         einsum("kij,ji->k", s, inverse) / n_features, floor
                     )
-                    common = einsum("k,kij->ij", nk_eps / volumes, s)
+                    common = einsum("k,kij->ij", weights / volumes, s)
                     _require_finite(common, "VEE")
-                    t, basis = _eigh_loop(common)
+                    t, basis = _EIGH(common)
                     t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
                     shape = t / np.exp(np.log(t).sum() / n_features)  # _geomean
                     inverse = (basis / shape) @ basis.T
                     trace = einsum("kij,ji->k", s, inverse)
                     new = float(
-                        nk_eps @ (n_features * np.log(volumes) + trace / volumes)
+                        weights @ (n_features * np.log(volumes) + trace / volumes)
                     )
                     if not math.isfinite(new):
                         raise overflow_error("The M-step of covariance_type='VEE'")
@@ -648,61 +583,19 @@ class VEE(_InnerIteration, Full):
             raise
         except FloatingPointError:
             raise np.linalg.LinAlgError("Eigenvalues did not converge") from None
-        self._record((basis, shape), n_iter, converged)
+        inner = InnerState(shape, basis, n_iter, converged)
         common = _from_eigen(basis, shape)
-        return _symmetric(volumes[:, None, None] * common[None])
-
-
-def _mm_orientation(
-    orientation: FloatArray,
-    scatter: FloatArray,
-    largest: FloatArray,
-    inverse_shape: FloatArray,
-    shifted: FloatArray | None = None,
-) -> FloatArray:
-    """Two MM updates of a common orientation (Browne & McNicholas 2014).
-
-    They decrease ``f(D) = sum_k tr(D^T M_k D N_k)`` over orthogonal ``D``
-    for symmetric ``M_k`` (``scatter``, with largest eigenvalues ``largest``)
-    and diagonal ``N_k`` (``inverse_shape``, ``(K, D)``). Each replaces a concave
-    part of ``f`` (``M_k - largest_k I``, then ``N_k - max(N_k) I``) by its tangent
-    at the current ``D`` and minimises that over orthogonal matrices, in closed
-    form through an SVD. ``shifted`` is ``M_k - largest_k I`` if the caller
-    has it (it does not change between the updates of one M-step).
-    """
-    if shifted is None:
-        shifted = _shifted_scatter(scatter, largest)
-    # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
-    f1 = np.einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
-    p, rt = _svd_uv(f1)
-    orientation = -(rt.T @ p.T)
-    # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
-    reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
-    f2 = np.einsum("kij,jl,kl->il", scatter, orientation, reduced)
-    p, rt = _svd_uv(f2)
-    return np.asarray(-(p @ rt))
-
-
-try:  # the gufunc behind np.linalg.svd (NumPy 2); NumPy 1 named it differently
-    from numpy.linalg import _umath_linalg
-
-    _SVD_FULL: Any = getattr(_umath_linalg, "svd_f", None)
-except ImportError:  # pragma: no cover
-    _SVD_FULL = None
+        return _symmetric(volumes[:, None, None] * common[None]), inner
 
 
 def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     """``U`` and ``V^T`` of ``np.linalg.svd(a)`` for a float64 square matrix.
 
-    The same LAPACK call as ``np.linalg.svd`` (so the same numbers), without its
-    argument checks: a third of the MM update's time for D = 2..6 (this is the
-    inner loop of EVE and VVE, run some 20 times per M-step on iris).
+    Refuses a non-finite ``a`` (LAPACK's SVD may never return on it) and
+    raises ``LinAlgError`` if LAPACK does not converge; :func:`_svd_loop`
+    without those checks is the inner loop's.
     """
     _require_finite(a, "EVE/VVE")
-    if _SVD_FULL is None:  # pragma: no cover - NumPy 1
-        p, _, rt = np.linalg.svd(a)
-        return p, rt
-    # np.linalg.svd's error state: invalid values mean LAPACK did not converge.
     try:
         with np.errstate(
             invalid="raise", over="ignore", divide="ignore", under="ignore"
@@ -715,38 +608,37 @@ def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
 def _svd_loop(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     """:func:`_svd_uv` for a caller that holds np.linalg.svd's error state.
 
-    ``a`` must be finite: LAPACK's SVD may never return on an infinite entry
-    (the caller checks, see :func:`_require_finite`).
+    The same LAPACK call as ``np.linalg.svd`` (so the same numbers), without its
+    argument checks: a third of the MM update's time for D = 2..6 (this is the
+    inner loop of EVE and VVE, run some 20 times per M-step on iris). ``a``
+    must be finite: LAPACK's SVD may never return on an infinite entry (the
+    caller checks, see :func:`_require_finite`).
     """
-    if _SVD_FULL is None:  # pragma: no cover - NumPy 1
-        p, _, rt = np.linalg.svd(a)
-        return p, rt
-    p, _, rt = _SVD_FULL(a, signature="d->ddd")
+    p, _, rt = _SVD(a)
     return p, rt
 
 
-_EIGH_LOWER: Any = getattr(_umath_linalg, "eigh_lo", None) if _SVD_FULL else None
-
-
-def _eigh_loop(a: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``np.linalg.eigh(a)`` for a caller that holds its error state (float64)."""
-    if _EIGH_LOWER is None:  # pragma: no cover - NumPy 1
-        values, vectors = np.linalg.eigh(a)
-        return values, vectors
-    values, vectors = _EIGH_LOWER(a, signature="d->dd")
-    return values, vectors
-
-
 def _shifted_scatter(scatter: FloatArray, largest: FloatArray) -> FloatArray:
-    """``M_k - largest_k I`` for the first MM update of :func:`_mm_orientation`."""
+    """``M_k - largest_k I``, for the first MM update of the common orientation."""
     return np.asarray(scatter - largest[:, None, None] * np.eye(scatter.shape[1]))
 
 
 class _CommonOrientation(_InnerIteration, Full):
-    """EVE and VVE: ``D A_k D^T`` shapes with one orientation ``D`` for all."""
+    """EVE and VVE: ``D A_k D^T`` shapes with one orientation ``D`` for all.
+
+    ``D`` is updated by the two majorisation-minimisation (MM) updates of
+    Browne & McNicholas (2014). They decrease ``f(D) = sum_k tr(D^T M_k D N_k)``
+    over orthogonal ``D`` for symmetric ``M_k`` (the weighted scatter ``n_k
+    S_k``, with largest eigenvalues ``a_k``) and diagonal ``N_k`` (the inverse
+    variances along ``D``, :meth:`_orientation_weights`). Each replaces a
+    concave part of ``f`` (``M_k - a_k I``, then ``N_k - max(N_k) I``) by its
+    tangent at the current ``D`` and minimises that over orthogonal matrices,
+    in closed form through an SVD.
+    """
 
     #: Whether the volumes are common (EVE) or own (VVE).
     equal_volume: ClassVar[bool]
+    prior: ClassVar[PriorRule | None] = None  # none in mclust 6.0.0
 
     def _orientation_weights(self, variances: FloatArray) -> FloatArray:
         """``N_k`` of the orientation objective: the inverse variances along ``D``.
@@ -756,33 +648,26 @@ class _CommonOrientation(_InnerIteration, Full):
         """
         return np.asarray(1.0 / variances)
 
-    def covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
-    ) -> FloatArray:
+    def constrain(
+        self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
+    ) -> Constrained:
         """MM updates of ``D``, then the shapes (and volumes) given ``D``, alternating."""
-        s = super().covariances(sxx, sx, nk, nk_eps, d, reg_covar)
         name = self.name
         _require_finite(s, name)
         n_features = s.shape[1]
-        floor = _floor(np.diagonal(s, axis1=1, axis2=2), nk_eps)
-        total = float(np.sum(nk_eps))
-        scatter = nk_eps[:, None, None] * s
+        floor = _floor(np.diagonal(s, axis1=1, axis2=2), weights)
+        total = float(np.sum(weights))
+        scatter = weights[:, None, None] * s
         _require_finite(scatter, name)
         largest = np.linalg.eigvalsh(scatter)[:, -1]
         shifted = _shifted_scatter(scatter, largest)
         _require_finite(shifted, name)
-        previous = self._previous((n_features, n_features))
-        orientation = np.eye(n_features) if previous is None else previous
+        orientation = _start_orientation(start, n_features)
+        if orientation is None:
+            orientation = np.eye(n_features)
 
         equal_volume = self.equal_volume
         weights_of = self._orientation_weights
-        tol = self.inner_tol
         einsum = np.einsum
         log = np.log
 
@@ -792,20 +677,20 @@ class _CommonOrientation(_InnerIteration, Full):
             np.maximum(u, floor, out=u)
             if equal_volume:
                 g = np.exp(log(u).sum(axis=1) / n_features)  # _geomean(u)
-                volume = float(nk_eps @ g) / total
+                volume = float(weights @ g) / total
                 variances = u * (volume / g)[:, None]
                 return variances, n_features * total * (math.log(volume) + 1.0)
-            objective = float(nk_eps @ (log(u).sum(axis=1) + n_features))
+            objective = float(weights @ (log(u).sum(axis=1) + n_features))
             return u, objective
 
         variances, objective = given(orientation)
         converged = False
         n_iter = 0
-        # The loop of _mm_orientation and given, written out: this is the
-        # innermost loop of a selection grid (about 20 updates per M-step on
-        # iris), so it avoids function calls and per-SVD argument checks. One
-        # error state for the loop: np.linalg.svd's (invalid values mean that
-        # LAPACK did not converge; the other operations here cannot make any).
+        # The MM updates and `given`, written out: this is the innermost loop of
+        # a selection grid (about 20 updates per M-step on iris), so it avoids
+        # function calls and per-SVD argument checks. One error state for the
+        # loop: np.linalg.svd's (invalid values mean that LAPACK did not
+        # converge; the other operations here cannot make any).
         with np.errstate(
             invalid="raise", over="ignore", divide="ignore", under="ignore"
         ):
@@ -813,11 +698,12 @@ class _CommonOrientation(_InnerIteration, Full):
                 while n_iter < self.inner_max_iter:
                     n_iter += 1
                     inverse_shape = weights_of(variances)
-                    # MM 1 and MM 2 of _mm_orientation.
+                    # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
                     f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
                     _require_finite(f1, name)  # LAPACK may hang on infinity
                     p, rt = _svd_loop(f1)
                     orientation = -(rt.T @ p.T)
+                    # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
                     reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
                     f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
                     _require_finite(f2, name)
@@ -834,22 +720,16 @@ class _CommonOrientation(_InnerIteration, Full):
                 raise
             except FloatingPointError:
                 raise np.linalg.LinAlgError("SVD did not converge") from None
-        self._record(orientation, n_iter, converged)
+        inner = InnerState(orientation=orientation, n_iter=n_iter, converged=converged)
         if self.equal_volume:
-            # A component singular along a column of D has no shape A_k: it keeps
-            # its (singular) variances for the M-step's repair, and the common
-            # volume is that of the others.
             u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)
-            collapsed = _collapsed(u, _pooled_variance(s, nk_eps))
-            if np.all(collapsed):
-                variances = u
-            elif np.any(collapsed):
-                keep = ~collapsed
-                g = _geomean(u[keep])
-                volume = float(nk_eps[keep] @ g) / float(np.sum(nk_eps[keep]))
-                variances = u.copy()
-                variances[keep] = u[keep] * (volume / g)[:, None]
-        return _from_eigen(np.broadcast_to(orientation, s.shape), np.asarray(variances))
+            collapsed = _collapsed(u, _pooled_variance(s, weights))
+            if np.any(collapsed):
+                variances = _common_volume(u, u, weights, collapsed)
+        dense = _from_eigen(
+            np.broadcast_to(orientation, s.shape), np.asarray(variances)
+        )
+        return dense, inner
 
 
 class EVE(_CommonOrientation):
@@ -858,7 +738,7 @@ class EVE(_CommonOrientation):
     Iterative M-step (Browne & McNicholas 2014); see the module notes.
     """
 
-    name: ClassVar[str] = "EVE"
+    model: ClassVar[str] = "EVE"
     equal_volume: ClassVar[bool] = True
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
@@ -872,7 +752,7 @@ class VVE(_CommonOrientation):
     Iterative M-step (Browne & McNicholas 2014); see the module notes.
     """
 
-    name: ClassVar[str] = "VVE"
+    model: ClassVar[str] = "VVE"
     equal_volume: ClassVar[bool] = False
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
@@ -880,35 +760,34 @@ class VVE(_CommonOrientation):
         return n_components * n_features + n_features * (n_features - 1) // 2
 
 
-#: mclust's models by name, in mclust's order (univariate first).
+#: mclust's models by name, in mclust's order (univariate first). The four
+#: that scikit-learn also has are its families (VII = spherical, VVI = diag,
+#: EEE = tied, VVV = full).
 MCLUST_MODELS: Final[Mapping[str, type[CovarianceFamily]]] = {
-    cls.name: cls
+    cls.model: cls
     for cls in (
         E,
         V,
         EII,
-        VII,
+        Spherical,
         EEI,
         VEI,
         EVI,
-        VVI,
-        EEE,
+        Diag,
+        Tied,
         VEE,
         EVE,
         VVE,
         EEV,
         VEV,
         EVV,
-        VVV,
+        Full,
     )
 }
 
 
 def new_family(name: str) -> CovarianceFamily:
     """A new instance of the mclust model ``name``.
-
-    The iterative models keep the previous M-step's parameters as the start of
-    the next one, so each fit needs its own instance.
 
     Parameters
     ----------
@@ -918,7 +797,7 @@ def new_family(name: str) -> CovarianceFamily:
     Returns
     -------
     CovarianceFamily
-        The family.
+        The family, named ``name``.
 
     Raises
     ------
@@ -931,4 +810,5 @@ def new_family(name: str) -> CovarianceFamily:
         raise ValueError(
             f"{name!r} is not an mclust model; use one of {', '.join(MCLUST_MODELS)}."
         ) from None
-    return cls()
+    group = MCLUST_GROUP if cls.multivariate_model is None else UNIVARIATE_GROUP
+    return cls(name=name, group=group)

@@ -19,31 +19,36 @@ repair is returned as a :class:`Repair` record for the caller to report:
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import numpy as np
 
-from gaussmix.core.covariance import CovarianceFamily
-from gaussmix.core.estep import NoiseStats
+from gaussmix._typing import FloatArray
+from gaussmix.core.family import CovarianceFamily
+from gaussmix.core.numerics import (
+    COLLAPSE_RELATIVE,
+    StatisticsOverflowError,
+    overflow_error,
+)
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, augment
-from gaussmix.core.stats import SuffStats
+from gaussmix.core.stats import NoiseStats, SuffStats
 
 __all__ = [
+    "COLLAPSE_RELATIVE",
     "EMPTY_FRACTION",
     "Repair",
     "StatisticsOverflowError",
     "m_step",
+    "overflow_error",
     "params_from_precisions",
 ]
 
 #: A component whose share of the total weight falls below this is empty.
 EMPTY_FRACTION: Final = 1e-10
-#: A covariance whose variance along a feature (given the previous features)
-#: falls below this fraction of the data's variance of that feature has collapsed.
-COLLAPSE_RELATIVE: Final = 1e-12
 #: First amount added to a collapsed covariance, relative to the data variance.
 REPAIR_RELATIVE: Final = 1e-6
 _MAX_REPAIR_STEPS: Final = 12
@@ -59,23 +64,10 @@ def _machine_eps(dtype: Any) -> float:
     return eps
 
 
-class StatisticsOverflowError(FloatingPointError, ValueError):
-    """The M-step met numbers that float64 cannot hold (infinity or NaN).
+class _Previous(enum.Enum):
+    """TRANSITION: ``m_step`` called without ``previous=`` (today's gaussmix.em)."""
 
-    Raised instead of handing such numbers to LAPACK, which may not return on
-    them. A ``ValueError`` (the data are unusable as given) and a
-    ``FloatingPointError`` (what went wrong numerically).
-    """
-
-
-def overflow_error(where: str) -> StatisticsOverflowError:
-    """The error for non-finite numbers met in ``where`` (a short description)."""
-    return StatisticsOverflowError(
-        f"{where} met numbers that float64 cannot hold (infinity or NaN). The "
-        "data (or the sample weights) are too large, too small, or too far from "
-        "the origin for their spread; scale them (e.g. "
-        "sklearn.preprocessing.StandardScaler)."
-    )
+    FROM_FAMILY = enum.auto()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +145,8 @@ def m_step(
     dtype: np.dtype[Any] | type = np.float64,
     equal_proportions: bool = False,
     prior: ConjugatePrior | None = None,
+    previous: GMMParams | _Previous | None = _Previous.FROM_FAMILY,
+    inner_tol: float | None = None,
 ) -> tuple[GMMParams, list[Repair]]:
     """Parameters that maximise the expected log-likelihood given ``stats``.
 
@@ -177,11 +171,23 @@ def m_step(
     prior : ConjugatePrior, default=None
         mclust's conjugate prior on the means and covariances (the weights have
         none); None is maximum likelihood.
+    previous : GMMParams or None
+        The parameters this M-step updates (those of the E-step that made
+        ``stats``). An iterative family (mclust's VEI, VEV, VEE, EVE, VVE)
+        starts its inner iteration from ``previous.inner``; None (or
+        ``previous.inner`` None) starts it from the documented start (the
+        first M-step of a fit). TRANSITION: not given, the family object's own
+        last estimate is the start (what ``gaussmix.em`` relies on until it
+        passes ``previous``).
+    inner_tol : float, default=None
+        Relative tolerance of an iterative family's inner iteration; None is
+        the family's ``inner_tol``. Ignored by the other families.
 
     Returns
     -------
     params : GMMParams
-        Finite float64 parameters. For :class:`~gaussmix.core.estep.NoiseStats`
+        Finite float64 parameters, with ``inner`` set by an iterative family
+        (the start of the next M-step). For :class:`~gaussmix.core.stats.NoiseStats`
         they include the noise component: every proportion is its
         responsibility mass over the total weight (mclust's M-step).
     repairs : list of Repair
@@ -202,15 +208,24 @@ def m_step(
     mean_weight = stats.weight / stats.n_samples if stats.n_samples else 1.0
     eps = 10.0 * _machine_eps(dtype) * mean_weight
     nk_eps = nk + eps
+    counts: FloatArray = nk
+    divisor: FloatArray = nk_eps
+    d: FloatArray
     if prior is None:
         d = stats.sx / nk_eps[:, None]
         means = stats.shift + d
-        covariances = family.covariances(stats.sxx, stats.sx, nk, nk_eps, d, reg_covar)
+        sxx, sx = stats.sxx, stats.sx
     else:
         aug = augment(prior, family, stats.sxx, stats.sx, nk, nk_eps, stats.shift)
         means = stats.shift + aug.mean_offset
-        covariances = family.covariances(
-            aug.sxx, aug.sx, aug.nk, aug.divisor, aug.d, reg_covar
+        sxx, sx, counts, divisor, d = aug.sxx, aug.sx, aug.nk, aug.divisor, aug.d
+    if previous is _Previous.FROM_FAMILY:  # TRANSITION: see ``previous``
+        covariances = family.covariances(sxx, sx, counts, divisor, d, reg_covar)
+        inner = family.legacy_start()
+    else:
+        start = None if previous is None else previous.inner
+        covariances, inner = family.estimate(
+            sxx, sx, counts, divisor, d, reg_covar, start=start, inner_tol=inner_tol
         )
     weights = nk_eps.copy()
 
@@ -227,32 +242,30 @@ def m_step(
         covariances, precisions_cholesky = _repair_singular(
             family, reference, covariances, failed, repairs
         )
+    noise_weight, noise_log_density = 0.0, None
     if not isinstance(stats, NoiseStats):
         weights = weights / weights.sum()
         if equal_proportions:
             weights = np.full_like(weights, 1.0 / weights.shape[0])
-        params = GMMParams(
-            weights=weights,
-            means=means,
-            covariances=covariances,
-            precisions_cholesky=precisions_cholesky,
-        )
-        return params, repairs
-    # mclust's M-step with a noise component: every proportion (the noise's too)
-    # is its responsibility mass over the total; equal proportions share 1 - pi_0.
-    noise = max(float(stats.noise), 0.0)
-    total_mass = float(weights.sum()) + noise
-    noise_weight = noise / total_mass
-    weights = weights / total_mass
-    if equal_proportions:
-        weights = np.full_like(weights, (1.0 - noise_weight) / weights.shape[0])
+    else:
+        # mclust's M-step with a noise component: every proportion (the noise's
+        # too) is its responsibility mass over the total; equal proportions
+        # share 1 - pi_0.
+        noise = max(float(stats.noise), 0.0)
+        total_mass = float(weights.sum()) + noise
+        noise_weight = noise / total_mass
+        weights = weights / total_mass
+        if equal_proportions:
+            weights = np.full_like(weights, (1.0 - noise_weight) / weights.shape[0])
+        noise_log_density = float(stats.noise_log_density)
     params = GMMParams(
-        weights=weights,
-        means=means,
-        covariances=covariances,
-        precisions_cholesky=precisions_cholesky,
-        noise_weight=noise_weight,
-        noise_log_density=float(stats.noise_log_density),
+        weights,
+        means,
+        covariances,
+        precisions_cholesky,
+        noise_weight,
+        noise_log_density,
+        inner,
     )
     return params, repairs
 

@@ -7,6 +7,11 @@ A mixture may carry a *noise component* (R mclust's): a uniform density
 ``exp(noise_log_density)`` with mixing proportion ``noise_weight``. The
 Gaussian ``weights`` then sum to ``1 - noise_weight``. Without noise
 (``noise_log_density is None``) nothing changes.
+
+Parameters found by an iterative M-step (mclust's VEI, VEV, VEE, EVE and VVE)
+also carry the model's common terms that the iteration found, as an
+:class:`InnerState`: the next M-step starts from them (the families themselves
+keep no state).
 """
 
 from __future__ import annotations
@@ -18,7 +23,33 @@ import numpy as np
 
 from gaussmix._typing import FloatArray
 
-__all__ = ["GMMParams"]
+__all__ = ["GMMParams", "InnerState"]
+
+
+@dataclass(frozen=True, slots=True)
+class InnerState:
+    """Where the inner iteration of an M-step ended, and how it got there.
+
+    The common terms of mclust's iterative models, which the next M-step of the
+    same fit starts from (:func:`gaussmix.core.mstep.m_step`, ``previous=``).
+
+    Parameters
+    ----------
+    shape : ndarray of shape (n_features,) or None
+        The common shape ``A`` (determinant 1): VEI, VEV and VEE.
+    orientation : ndarray of shape (n_features, n_features) or None
+        The common orientation ``D`` (orthogonal columns): EVE and VVE, and
+        VEE's eigenvectors of ``C = D A D^T``.
+    n_iter : int, default=0
+        Inner iterations run.
+    converged : bool, default=True
+        Whether the inner iteration met its tolerance (else it hit its cap).
+    """
+
+    shape: FloatArray | None = None
+    orientation: FloatArray | None = None
+    n_iter: int = 0
+    converged: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +73,9 @@ class GMMParams:
     noise_log_density : float or None, default=None
         Log of the noise component's uniform density, ``log(1 / V)`` for a
         hypervolume ``V``; None means no noise component.
+    inner : InnerState or None, default=None
+        The common terms found by an iterative M-step (the start of the next
+        one); None for the other families and for parameters given by a user.
     """
 
     weights: FloatArray
@@ -50,6 +84,7 @@ class GMMParams:
     precisions_cholesky: FloatArray
     noise_weight: float = 0.0
     noise_log_density: float | None = None
+    inner: InnerState | None = None
 
     @property
     def n_components(self) -> int:

@@ -64,12 +64,13 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
 import numpy as np
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.covariance import CovarianceFamily
+from gaussmix.core.covariance import REGISTRY, CovarianceFamily, PriorRule
 
 __all__ = [
     "DEFAULT_SHRINKAGE",
@@ -88,63 +89,16 @@ DEFAULT_SHRINKAGE: Final = 0.01
 #: Keys of a prior given as a dict (mclust's ``priorControl`` arguments).
 PRIOR_KEYS: Final = ("shrinkage", "mean", "dof", "scale")
 
-#: scikit-learn's covariance names as mclust models.
-_SKLEARN_NAMES: Final = {
-    "full": "VVV",
-    "tied": "EEE",
-    "diag": "VVI",
-    "spherical": "VII",
-}
+#: Each mclust model's family, in the registry's order (univariate first).
+_MODELS: Final = {f.model: f for f in REGISTRY.values() if f.name == f.model}
+
+#: The mclust models that have a prior, with their M-step rules (the families'
+#: ``prior`` attributes).
+PRIOR_MODELS: Final[Mapping[str, PriorRule]] = MappingProxyType(
+    {model: f.prior for model, f in _MODELS.items() if f.prior is not None}
+)
 #: mclust models whose prior ``me`` returns NA for (mclust 6.0.0).
-_NO_PRIOR: Final = ("VEE", "EVE", "VVE", "EVV")
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """How mclust's M-step of one model uses the prior (see the module table)."""
-
-    matrix_scale: bool  # scale is a d x d matrix (else a number)
-    lambda_kind: str  # "none", "trace" (s on the trace), "diag" (s I), "matrix"
-    per_component: bool  # Lambda added to every component (else once in total)
-    shrink_means: bool
-
-    def counts(
-        self, model: str, dof: float, kappa_pos: int, n_components: int, d: int
-    ) -> float:
-        """``c_k`` (the same for every component)."""
-        g = n_components
-        table = {
-            "E": (dof + g + 2) / g,
-            "V": dof + 3,
-            "EII": (dof + 2) / (d * g) + 1,
-            "VII": (dof + 2) / d + kappa_pos,
-            "EEI": (dof + 1 + kappa_pos) / g,
-            "VEI": (dof + 2 + kappa_pos) / d,
-            "EVI": (dof + 1 + kappa_pos) / g,
-            "VVI": dof + 2 + kappa_pos,
-            "EEE": (dof + d + 1) / g + kappa_pos,
-            "EEV": (dof + d + 1 + kappa_pos) / g,
-            "VEV": 0.0,
-            "VVV": dof + d + 2,
-        }
-        return float(table[model])
-
-
-#: The mclust models that have a prior, with their M-step rules.
-PRIOR_MODELS: Final[Mapping[str, _Rule]] = {
-    "E": _Rule(False, "diag", False, True),
-    "V": _Rule(False, "diag", True, True),
-    "EII": _Rule(False, "none", True, True),
-    "VII": _Rule(False, "trace", True, True),
-    "EEI": _Rule(False, "diag", False, False),
-    "VEI": _Rule(False, "diag", True, True),
-    "EVI": _Rule(False, "diag", True, True),
-    "VVI": _Rule(False, "diag", True, True),
-    "EEE": _Rule(True, "matrix", False, True),
-    "EEV": _Rule(True, "matrix", True, True),
-    "VEV": _Rule(True, "matrix", True, True),
-    "VVV": _Rule(True, "matrix", True, True),
-}
+_NO_PRIOR: Final = tuple(model for model, f in _MODELS.items() if f.prior is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +162,12 @@ class PriorStatistics:
 
 
 def mclust_model_name(covariance_type: str) -> str:
-    """The mclust model of a covariance type ('full' is VVV, ...)."""
-    return _SKLEARN_NAMES.get(covariance_type, covariance_type)
+    """The mclust model of a covariance type ('full' is VVV, ...).
+
+    An unknown name is returned as it is.
+    """
+    family = REGISTRY.get(covariance_type)
+    return covariance_type if family is None else family.model
 
 
 def resolve_prior(
@@ -324,7 +282,7 @@ def resolve_prior(
                 f"{owner}: a prior mean is given but the shrinkage is 0 (mclust: "
                 "'prior mean specified but not shrinkage'); give shrinkage > 0."
             )
-    univariate = model in ("E", "V")
+    univariate = _MODELS[model].multivariate_model is not None
     default_dof = 3.0 if univariate else float(n_features + 2)
     dof_given = given.get("dof")
     dof = default_dof if dof_given is None else _real(dof_given, "dof", owner)
@@ -371,13 +329,17 @@ def _real(value: Any, what: str, owner: str, allow_nan: bool = False) -> float:
     return x
 
 
-def _vector(value: Any, n_features: int, owner: str) -> FloatArray:
+def _floats(value: Any, message: str) -> FloatArray:
+    """``value`` as a float64 array; ValueError with ``message`` if not numeric."""
     try:
-        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+        return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{owner}: prior mean must be an array of {n_features} numbers."
-        ) from None
+        raise ValueError(message) from None
+
+
+def _vector(value: Any, n_features: int, owner: str) -> FloatArray:
+    message = f"{owner}: prior mean must be an array of {n_features} numbers."
+    arr = _floats(value, message).reshape(-1)
     if arr.size != n_features or np.any(np.isinf(arr)):
         raise ValueError(
             f"{owner}: prior mean must hold {n_features} finite numbers (one per "
@@ -386,13 +348,8 @@ def _vector(value: Any, n_features: int, owner: str) -> FloatArray:
     return arr
 
 
-def _scale(value: Any, rule: _Rule, n_features: int, owner: str) -> FloatArray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{owner}: prior scale must be numeric; got {value!r}."
-        ) from None
+def _scale(value: Any, rule: PriorRule, n_features: int, owner: str) -> FloatArray:
+    arr = _floats(value, f"{owner}: prior scale must be numeric; got {value!r}.")
     if not rule.matrix_scale:
         if (
             arr.size != 1
@@ -427,12 +384,12 @@ def _default_scale(
     total: float,
     n_components: int,
     model: str,
-    rule: _Rule,
+    rule: PriorRule,
 ) -> FloatArray:
     """The default scale (mclust's) from the weighted covariance, divisor sum(w) - 1."""
     n_features = cov.shape[0]
     var = np.diagonal(cov).copy()
-    if model in ("E", "V"):
+    if _MODELS[model].multivariate_model is not None:  # E, V
         return np.asarray(float(var[0]) / n_components**2)
     fac = (1.0 / n_components) ** (2.0 / n_features)
     if not rule.matrix_scale:
@@ -509,7 +466,7 @@ def augment(
     sxx_aug = sxx + pseudo + lam
     sx_aug = sx + kappa * m
     nk_aug = nk_eps + kappa
-    c = rule.counts(prior.model, prior.dof, int(kappa > 0.0), n_components, d)
+    c = float(rule.counts(prior.dof, int(kappa > 0.0), n_components, d))
     divisor = nk_eps + c
     d_aug = sx_aug / nk_aug[:, None]
     mean_offset = d_aug if rule.shrink_means else sx / nk_eps[:, None]
@@ -555,7 +512,7 @@ def log_prior(
     rule = PRIOR_MODELS[prior.model]
     dense = family.to_dense(covariances, n_components, d)
     lam = _prior_scatter(prior, n_components, d)
-    c = rule.counts(prior.model, prior.dof, int(prior.shrinkage > 0.0), n_components, d)
+    c = float(rule.counts(prior.dof, int(prior.shrinkage > 0.0), n_components, d))
     total = 0.0
     for k in range(n_components):
         chol = np.linalg.cholesky(dense[k])

@@ -12,6 +12,9 @@ statistics and hands them to the same M-step. They are centred on a shift
 
 The M-step recovers covariances exactly with ``d_k = mean_k - c``. Centring keeps
 the cancellation small (see ``docs/ARCHITECTURE.md``).
+
+With mclust's noise component the statistics are those of the Gaussians, and
+:class:`NoiseStats` carries the noise responsibility mass beside them.
 """
 
 from __future__ import annotations
@@ -25,9 +28,15 @@ import numpy as np
 from gaussmix._typing import FloatArray
 
 if TYPE_CHECKING:
-    from gaussmix.core.covariance import CovarianceFamily
+    from gaussmix.core.family import CovarianceFamily
 
-__all__ = ["WEIGHT_EXPONENT_RANGE", "SuffStats", "rescale_weights", "weight_exponent"]
+__all__ = [
+    "WEIGHT_EXPONENT_RANGE",
+    "NoiseStats",
+    "SuffStats",
+    "rescale_weights",
+    "weight_exponent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,49 @@ class SuffStats:
             weight=self.weight,
             n_samples=self.n_samples,
         )
+
+    def with_noise(self, noise: float, noise_log_density: float) -> NoiseStats:
+        """These statistics with a noise component's responsibility mass beside them."""
+        fields = {name: getattr(self, name) for name in SuffStats.__slots__}
+        return NoiseStats(
+            **fields, noise=float(noise), noise_log_density=float(noise_log_density)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseStats(SuffStats):
+    """Statistics of the Gaussians plus the responsibility mass of the noise.
+
+    The inherited fields are the Gaussians' statistics (as without noise);
+    ``weight`` stays the total weight of the rows, so ``weight - sum(nk)`` is
+    ``noise`` up to rounding.
+
+    Parameters
+    ----------
+    noise : float, default=0.0
+        ``sum_i w_i r_i0``, the weighted noise responsibility mass.
+    noise_log_density : float, default=0.0
+        ``log(1 / V)`` of the noise component the statistics were made with.
+    """
+
+    noise: float = 0.0
+    noise_log_density: float = 0.0
+
+    def __add__(self, other: SuffStats) -> NoiseStats:
+        if not isinstance(other, NoiseStats):
+            return NotImplemented
+        base = SuffStats.__add__(self, other)
+        return base.with_noise(self.noise + other.noise, self.noise_log_density)
+
+    def scaled(self, a: float) -> NoiseStats:
+        """Return the statistics (and the noise mass) multiplied by ``a``."""
+        base = SuffStats.scaled(self, a)
+        return base.with_noise(self.noise * a, self.noise_log_density)
+
+    def recentered(self, shift: FloatArray, family: CovarianceFamily) -> NoiseStats:
+        """Return the same statistics about another shift (noise mass unchanged)."""
+        base = SuffStats.recentered(self, shift, family)
+        return base.with_noise(self.noise, self.noise_log_density)
 
 
 #: Weights whose largest lies in ``[2^-32, 2^32]`` are used as they are by
