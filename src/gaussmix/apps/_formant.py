@@ -150,12 +150,26 @@ def _v(ms: float, f: tuple[float, float, float], end: Any = None) -> _Phone:
     return _Phone("vowel", ms, f, end)
 
 
-def _fricative(ms: float, f: Any, voiced: bool, noise: Any) -> _Phone:
-    return _Phone("fricative", ms, f, voiced=voiced, noise=noise)
+def _pair(
+    voiceless: str,
+    voiced: str,
+    kind: str,
+    place: tuple[float, float, float],
+    band: tuple[float, float],
+    ms: tuple[float, float],
+    level: tuple[float, float],
+) -> dict[str, _Phone]:
+    """A fricative or stop and its voiced partner: the same place and noise band.
 
-
-def _stop(ms: float, f: Any, voiced: bool, noise: Any) -> _Phone:
-    return _Phone("stop", ms, f, voiced=voiced, noise=noise)
+    ``band`` is the noise's centre and width in Hz; ``ms`` and ``level`` give
+    the durations and noise levels of the voiceless phone, then the voiced one.
+    """
+    return {
+        name: _Phone(kind, m, place, voiced=v, noise=(*band, lv))
+        for name, v, m, lv in zip(
+            (voiceless, voiced), (False, True), ms, level, strict=True
+        )
+    }
 
 
 # Vowel targets F1-F3 in Hz (men's averages).
@@ -204,21 +218,16 @@ _PHONES: dict[str, _Phone] = {
     "M": _Phone("nasal", 55, (250.0, 1100.0, 2300.0)),
     "N": _Phone("nasal", 50, (250.0, 1600.0, 2600.0)),
     "NG": _Phone("nasal", 55, (250.0, 2000.0, 2700.0)),
-    "S": _fricative(80, _ALVEOLAR, False, (5500.0, 3000.0, 0.30)),
-    "Z": _fricative(65, _ALVEOLAR, True, (5500.0, 3000.0, 0.15)),
-    "SH": _fricative(90, _POSTALVEOLAR, False, (3000.0, 2000.0, 0.30)),
-    "ZH": _fricative(65, _POSTALVEOLAR, True, (3000.0, 2000.0, 0.15)),
-    "F": _fricative(75, _LABIAL, False, (5000.0, 7000.0, 0.07)),
-    "V": _fricative(50, _LABIAL, True, (5000.0, 7000.0, 0.04)),
-    "TH": _fricative(75, _DENTAL, False, (5500.0, 6000.0, 0.06)),
-    "DH": _fricative(40, _DENTAL, True, (5500.0, 6000.0, 0.03)),
+    **_pair("S", "Z", "fricative", _ALVEOLAR, (5500.0, 3000.0), (80, 65), (0.30, 0.15)),
+    **_pair(
+        "SH", "ZH", "fricative", _POSTALVEOLAR, (3000.0, 2000.0), (90, 65), (0.30, 0.15)
+    ),
+    **_pair("F", "V", "fricative", _LABIAL, (5000.0, 7000.0), (75, 50), (0.07, 0.04)),
+    **_pair("TH", "DH", "fricative", _DENTAL, (5500.0, 6000.0), (75, 40), (0.06, 0.03)),
     "HH": _Phone("h", 45),
-    "P": _stop(80, _LABIAL, False, (1200.0, 2000.0, 0.35)),
-    "T": _stop(80, _ALVEOLAR, False, (4200.0, 3000.0, 0.45)),
-    "K": _stop(85, _VELAR, False, (2200.0, 1500.0, 0.45)),
-    "B": _stop(55, _LABIAL, True, (1200.0, 2000.0, 0.20)),
-    "D": _stop(55, _ALVEOLAR, True, (4200.0, 3000.0, 0.25)),
-    "G": _stop(60, _VELAR, True, (2200.0, 1500.0, 0.25)),
+    **_pair("P", "B", "stop", _LABIAL, (1200.0, 2000.0), (80, 55), (0.35, 0.20)),
+    **_pair("T", "D", "stop", _ALVEOLAR, (4200.0, 3000.0), (80, 55), (0.45, 0.25)),
+    **_pair("K", "G", "stop", _VELAR, (2200.0, 1500.0), (85, 60), (0.45, 0.25)),
     " ": _Phone("pause", 30),
     ",": _Phone("pause", 160),
     ".": _Phone("pause", 260),
