@@ -251,7 +251,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Points to score.
+            Points to score. With several components and features, their
+            probabilities come from the same ``tail_samples`` draws.
 
         Returns
         -------
@@ -275,7 +276,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Points to score.
+            Points to compare with the threshold.
 
         Returns
         -------
@@ -292,7 +293,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Points to classify.
+            Points to label as normal or anomalous.
 
         Returns
         -------

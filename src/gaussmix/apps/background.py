@@ -262,42 +262,43 @@ class BackgroundSubtractor:
         shadow_value: int = 127,
     ) -> None:
         big = 1e30
-        _check_number("n_components", n_components, 1, 255, integer=True)
-        _check_number("history", history, 1, 2**31 - 1, integer=True)
-        _check_number("var_threshold", var_threshold, 0, big, low_open=True)
+        self.n_components = int(
+            _check_number("n_components", n_components, 1, 255, integer=True)
+        )
+        self.history = int(
+            _check_number("history", history, 1, 2**31 - 1, integer=True)
+        )
+        self.var_threshold = _check_number(
+            "var_threshold", var_threshold, 0, big, low_open=True
+        )
         if not isinstance(detect_shadows, bool | np.bool_):
             raise ValueError(
                 f"detect_shadows must be True or False, got {detect_shadows!r}"
             )
-        _check_number(
+        self.detect_shadows = bool(detect_shadows)
+        self.background_ratio = _check_number(
             "background_ratio", background_ratio, 0, 1, low_open=True, high_open=False
         )
-        _check_number("var_threshold_gen", var_threshold_gen, 0, big, low_open=True)
-        _check_number("var_min", var_min, 0, big, low_open=True)
-        _check_number("var_max", var_max, 0, big, low_open=True)
-        _check_number("var_init", var_init, 0, big, low_open=True)
+        self.var_threshold_gen = _check_number(
+            "var_threshold_gen", var_threshold_gen, 0, big, low_open=True
+        )
+        self.var_min = _check_number("var_min", var_min, 0, big, low_open=True)
+        self.var_max = _check_number("var_max", var_max, 0, big, low_open=True)
+        self.var_init = _check_number("var_init", var_init, 0, big, low_open=True)
         if not var_min <= var_init <= var_max:
             raise ValueError(
                 "the variances must satisfy var_min <= var_init <= var_max, got "
                 f"var_min={var_min!r}, var_init={var_init!r}, var_max={var_max!r}"
             )
-        _check_number(
+        self.complexity_reduction = _check_number(
             "complexity_reduction", complexity_reduction, 0, 1, high_open=True
         )
-        _check_number("shadow_threshold", shadow_threshold, 0, 1, low_open=True)
-        _check_number("shadow_value", shadow_value, 1, 254, integer=True)
-        self.n_components = int(n_components)
-        self.history = int(history)
-        self.var_threshold = float(var_threshold)
-        self.detect_shadows = bool(detect_shadows)
-        self.background_ratio = float(background_ratio)
-        self.var_threshold_gen = float(var_threshold_gen)
-        self.var_init = float(var_init)
-        self.var_min = float(var_min)
-        self.var_max = float(var_max)
-        self.complexity_reduction = float(complexity_reduction)
-        self.shadow_threshold = float(shadow_threshold)
-        self.shadow_value = int(shadow_value)
+        self.shadow_threshold = _check_number(
+            "shadow_threshold", shadow_threshold, 0, 1, low_open=True
+        )
+        self.shadow_value = int(
+            _check_number("shadow_value", shadow_value, 1, 254, integer=True)
+        )
         self.reset()
 
     # ------------------------------------------------------------------ state
