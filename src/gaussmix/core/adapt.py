@@ -55,8 +55,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.covariance import CovarianceFamily
-from gaussmix.core.params import GMMParams
+from gaussmix.core.family import CovarianceFamily, CovarianceStats
+from gaussmix.core.params import GMMParams, InnerState
 from gaussmix.core.stats import SuffStats
 
 __all__ = ["ADAPTABLE", "map_m_step", "map_statistics"]
@@ -212,8 +212,8 @@ def map_m_step(
     prior : GMMParams
         The prior model, float64, without a noise component.
     family : CovarianceFamily
-        Its covariance family (any of :data:`gaussmix.core.covariance.FAMILIES`
-        or mclust's models).
+        Its covariance family: any registered one
+        (:func:`gaussmix.core.covariance.get_family`), scikit-learn's or mclust's.
     relevance : float
         ``r >= 0``; ``math.inf`` returns the prior model.
     adapt : sequence of {'means', 'variances', 'weights'}, default=all three
@@ -259,8 +259,9 @@ def map_m_step(
 
     covariances = prior.covariances
     precisions_cholesky = prior.precisions_cholesky
+    inner = prior.inner
     if "variances" in names and not untouched.all():
-        covariances = _map_covariances(stats, prior, family, r, means, untouched)
+        covariances, inner = _map_covariances(stats, prior, family, r, means, untouched)
         covariances = _apply_floor(family, covariances, floor)
         precisions_cholesky, failed = family.precisions_cholesky(covariances)
         if failed.any():
@@ -289,6 +290,7 @@ def map_m_step(
         means=means,
         covariances=covariances,
         precisions_cholesky=precisions_cholesky,
+        inner=inner,
     )
 
 
@@ -299,23 +301,23 @@ def _map_covariances(
     r: float,
     means: FloatArray,
     untouched: BoolArray,
-) -> FloatArray:
-    """The family's M-step of the augmented statistics, about ``means``."""
+) -> tuple[FloatArray, InnerState | None]:
+    """The family's M-step of the augmented statistics, about ``means``.
+
+    An iterative family starts from the prior's inner state (None: from its
+    documented start).
+    """
     augmented = map_statistics(stats, prior, family, r)
     nk = augmented.nk
     divisor = np.where(nk > 0, nk, 1.0)  # r = 0 and no data: a zero scatter
-    covariances = family.covariances(
-        augmented.sxx,
-        augmented.sx,
-        nk,
-        divisor,
-        means - augmented.shift,
-        0.0,
+    m = CovarianceStats(
+        augmented.sxx, augmented.sx, nk, divisor, means - augmented.shift
     )
+    covariances, inner = family.estimate(m, 0.0, start=prior.inner)
     n_components, n_features = means.shape
     if untouched.any() and _separable(family, n_components, n_features):
         # These components' statistics are the prior's pseudo-observations
         # alone, whose M-step is the prior's covariance up to rounding.
         covariances = covariances.copy()
         covariances[untouched] = prior.covariances[untouched]
-    return covariances
+    return covariances, inner
