@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-import gaussmix.mixture
+import gaussmix.fitting
 from gaussmix import ConvergenceWarning, DegenerateComponentWarning, GaussianMixture
 from gaussmix._validation import PARAMETER_RULES
 from gaussmix.core.estep import LogDensityOverflowError
@@ -519,9 +519,9 @@ class TestErrorsBeforeNumericWork:
         def forbidden(*args, **kwargs):
             raise AssertionError("numeric work started before validation finished")
 
-        monkeypatch.setattr(gaussmix.mixture, "initial_resp", forbidden)
-        monkeypatch.setattr(gaussmix.mixture, "fit_em", forbidden)
-        monkeypatch.setattr(gaussmix.mixture, "params_from_precisions", forbidden)
+        monkeypatch.setattr(gaussmix.fitting, "initial_resp", forbidden)
+        monkeypatch.setattr(gaussmix.fitting, "fit_em", forbidden)
+        monkeypatch.setattr(gaussmix.fitting, "params_from_precisions", forbidden)
 
     @pytest.mark.parametrize(
         ("kwargs", "fit_kwargs", "expected"),

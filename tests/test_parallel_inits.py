@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import gaussmix.mixture as mixture_module
+import gaussmix.fitting as fitting_module
 from gaussmix import GaussianMixture
 
 
@@ -24,14 +24,14 @@ def test_parallel_restarts_equal_serial(monkeypatch, cov, weighted):
     serial.fit(X, sample_weight=w)
 
     calls = []
-    original = mixture_module._em_in_processes
+    original = fitting_module._em_in_processes
 
     def spy(*args, **kwargs):
         calls.append(args[-1])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(mixture_module, "PARALLEL_INIT_MIN_WORK", 0)
-    monkeypatch.setattr(mixture_module, "_em_in_processes", spy)
+    monkeypatch.setattr(fitting_module, "PARALLEL_INIT_MIN_WORK", 0)
+    monkeypatch.setattr(fitting_module, "_em_in_processes", spy)
     parallel = GaussianMixture(
         4, covariance_type=cov, n_init=3, random_state=0, n_jobs=2
     )
@@ -45,12 +45,18 @@ def test_parallel_restarts_equal_serial(monkeypatch, cov, weighted):
 
 def test_when_restarts_stay_in_this_process(monkeypatch):
     X = data()
-    source = mixture_module.ArraySource(X)
-    monkeypatch.setattr(mixture_module, "PARALLEL_INIT_MIN_WORK", 0)
-    assert mixture_module._parallel_inits(source, 3, 100, 0, 2) == 2
-    assert mixture_module._parallel_inits(source, 1, 100, 0, 2) == 1  # one start
-    assert mixture_module._parallel_inits(source, 3, 100, 0, 1) == 1  # n_jobs=1
-    assert mixture_module._parallel_inits(source, 3, 100, 1, 2) == 1  # verbose
-    assert mixture_module._parallel_inits(source, 3, 0, 0, 2) == 1  # no EM
-    monkeypatch.setattr(mixture_module, "PARALLEL_INIT_MIN_WORK", 10**12)
-    assert mixture_module._parallel_inits(source, 3, 100, 0, 2) == 1  # too small
+    source = fitting_module.ArraySource(X)
+    options = fitting_module.FitOptions
+
+    def workers(n_init, max_iter=100, verbose=0, n_jobs=2):
+        given = options(max_iter=max_iter, verbose=verbose, n_jobs=n_jobs)
+        return fitting_module._parallel_inits(source, n_init, given)
+
+    monkeypatch.setattr(fitting_module, "PARALLEL_INIT_MIN_WORK", 0)
+    assert workers(3) == 2
+    assert workers(1) == 1  # one start
+    assert workers(3, n_jobs=1) == 1
+    assert workers(3, verbose=1) == 1
+    assert workers(3, max_iter=0) == 1  # no EM
+    monkeypatch.setattr(fitting_module, "PARALLEL_INIT_MIN_WORK", 10**12)
+    assert workers(3) == 1  # too small

@@ -21,15 +21,14 @@ It is computed exactly where that is possible, otherwise by Monte Carlo:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special, stats
+from sklearn.utils import check_random_state
 
 from gaussmix._typing import FloatArray
-
-if TYPE_CHECKING:
-    from gaussmix.mixture import GaussianMixture
+from gaussmix.model import MixtureModel
 
 __all__ = ["tail_probability"]
 
@@ -39,22 +38,27 @@ _GRID_POINTS = 600
 _GRID_SPAN = 40.0
 
 
-def _one_component(model: GaussianMixture, X: FloatArray) -> FloatArray:
-    d2 = -2.0 * (model.score_samples(X).astype(np.float64))
+def _log_density(model: MixtureModel, X: FloatArray, n_threads: int) -> FloatArray:
+    log_density, _, _ = model.log_prob_resp(X, want_resp=False, n_threads=n_threads)
+    return log_density
+
+
+def _one_component(model: MixtureModel, X: FloatArray, n_threads: int) -> FloatArray:
+    d2 = -2.0 * (_log_density(model, X, n_threads).astype(np.float64))
     # log p(x) = -0.5 d2 - 0.5 log det(2 pi Sigma): remove the constant.
-    mean = np.asarray(model.means_[0:1], dtype=np.float64)
-    d2_mean = -2.0 * float(model.score_samples(mean.astype(model.means_.dtype))[0])
+    mean = np.asarray(model.means[0:1], dtype=model.means.dtype)
+    d2_mean = -2.0 * float(_log_density(model, mean, n_threads)[0])
     maha = np.maximum(d2 - d2_mean, 0.0)
-    return np.asarray(stats.chi2.sf(maha, df=model.means_.shape[1]), dtype=np.float64)
+    return np.asarray(stats.chi2.sf(maha, df=model.n_features), dtype=np.float64)
 
 
-def _one_feature(model: GaussianMixture, X: FloatArray) -> FloatArray:
-    means = np.asarray(model.means_, dtype=np.float64).ravel()
+def _one_feature(model: MixtureModel, X: FloatArray) -> FloatArray:
+    means = np.asarray(model.means, dtype=np.float64).ravel()
     sds = np.sqrt(
-        np.asarray(model.covariances_, dtype=np.float64).reshape(-1)
+        np.asarray(model.covariances, dtype=np.float64).reshape(-1)
         * np.ones_like(means)
     )
-    weights = np.asarray(model.weights_, dtype=np.float64)
+    weights = np.asarray(model.weights, dtype=np.float64)
     log_w = np.log(weights)
 
     def logpdf(y: FloatArray) -> FloatArray:
@@ -123,16 +127,18 @@ def _one_feature(model: GaussianMixture, X: FloatArray) -> FloatArray:
 
 
 def tail_probability(
-    model: GaussianMixture,
-    X: Any,
+    model: MixtureModel,
+    X: FloatArray,
     *,
     n_samples: int,
     random_state: Any,
     method: str,
+    n_threads: int = 1,
 ) -> tuple[FloatArray, FloatArray]:
-    """Tail probability of each row and its standard error (0 when exact).
+    """Tail probability of each row of validated ``X`` and its standard error.
 
-    See :meth:`gaussmix.GaussianMixture.tail_probability`.
+    The error is 0 where the value is exact. See
+    :meth:`gaussmix.GaussianMixture.tail_probability`.
     """
     if method not in ("auto", "exact", "monte-carlo"):
         raise ValueError(
@@ -148,9 +154,8 @@ def tail_probability(
             f"Invalid value for 'n_samples': {n_samples!r}. Use an integer >= 100 "
             "(the Monte Carlo standard error is about 0.5 / sqrt(n_samples))."
         )
-    log_density = model.score_samples(X).astype(np.float64)
-    X = np.asarray(model._predict_input(X))
-    n_components, n_features = model.means_.shape
+    log_density = _log_density(model, X, n_threads).astype(np.float64)
+    n_components, n_features = model.means.shape
     exact_possible = n_components == 1 or n_features == 1
     if method == "exact" and not exact_possible:
         raise ValueError(
@@ -159,10 +164,14 @@ def tail_probability(
             "method='monte-carlo' (or 'auto')."
         )
     if method != "monte-carlo" and exact_possible:
-        q = _one_component(model, X) if n_components == 1 else _one_feature(model, X)
+        q = (
+            _one_component(model, X, n_threads)
+            if n_components == 1
+            else _one_feature(model, X)
+        )
         return q, np.zeros_like(q)
-    draws, _ = model.sample(int(n_samples), random_state=random_state)
-    reference = np.sort(model.score_samples(draws).astype(np.float64))
+    draws, _ = model.sample(int(n_samples), check_random_state(random_state))
+    reference = np.sort(_log_density(model, draws, n_threads).astype(np.float64))
     q = np.searchsorted(reference, log_density, side="right") / reference.shape[0]
     # At 0 or 1 the binomial error would read 0; clip to one draw's worth so
     # the error says "resolution 1 / n_samples" instead.

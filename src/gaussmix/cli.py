@@ -213,7 +213,7 @@ def _model_summary(
 ) -> dict[str, Any]:
     import numpy as np
 
-    criteria = model._criteria(X)  # one pass for log-likelihood, AIC and BIC
+    criteria = model.information_criteria(X)  # one pass: log-likelihood, AIC, BIC
     log_likelihood = criteria["log_likelihood"]
     covariances = np.asarray(model.covariances_, dtype=np.float64)
     n_samples = int(np.shape(X)[0])
@@ -784,7 +784,8 @@ def _fit_plot(
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``gaussmix fit``."""
-    from gaussmix.mixture import FIT_PROGRESS, GaussianMixture
+    from gaussmix.fitting import FIT_PROGRESS
+    from gaussmix.mixture import GaussianMixture
 
     out = (
         args.out

@@ -1,4 +1,4 @@
-"""The EM loop, written once for every source of statistics.
+"""The EM loops, written once for every source of statistics: batch and online.
 
 ``fit_em`` alternates the E-step (``source.accumulate``) and the M-step
 (:func:`gaussmix.core.mstep.m_step`) until the change of the per-sample mean
@@ -18,20 +18,29 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from gaussmix._typing import FloatArray
 from gaussmix.core.covariance import CovarianceFamily
+from gaussmix.core.estep import e_step
 from gaussmix.core.mstep import Repair, m_step
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, log_prior
 from gaussmix.core.stats import SuffStats
 from gaussmix.sources import StatsSource
 
-__all__ = ["EMResult", "OnlineState", "fit_em", "online_step", "step_size"]
+__all__ = [
+    "EMResult",
+    "OnlineState",
+    "fit_em",
+    "fit_online",
+    "online_step",
+    "step_size",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -310,3 +319,72 @@ def online_step(
         equal_proportions=equal_proportions,
     )
     return OnlineState(running, n_steps + 1), params, repairs
+
+
+def fit_online(
+    batches: Callable[[int], Iterable[tuple[FloatArray, FloatArray | None]]],
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    tol: float,
+    max_iter: int,
+    learning_offset: float,
+    learning_decay: float,
+    reg_covar: float,
+    dtype: np.dtype[Any] | type = np.float64,
+    equal_proportions: bool = False,
+    n_threads: int = 1,
+    callback: IterationCallback | None = None,
+) -> tuple[EMResult, OnlineState | None]:
+    """Epochs of stepwise EM until the mean log-likelihood of an epoch settles.
+
+    ``batches(epoch)`` yields the ``(X, sample_weight)`` mini-batches of one
+    epoch; each is blended into running statistics by :func:`online_step`.
+    The lower bound of an epoch is the weighted mean log-likelihood of its
+    batches, each under the parameters before its own update; EM stops when
+    it changes by less than ``tol``, or after ``max_iter`` epochs.
+
+    Returns
+    -------
+    result : EMResult
+        The parameters after the last update; ``n_iter`` counts epochs.
+    state : OnlineState or None
+        The running statistics (None if no batch had a positive weight), for
+        later :meth:`~gaussmix.GaussianMixture.partial_fit` calls.
+    """
+    state: OnlineState | None = None
+    lower_bounds: list[float] = []
+    repairs: list[tuple[int, Repair]] = []
+    previous = -math.inf
+    converged = False
+    epoch = 0
+    for epoch in range(1, max_iter + 1):
+        loglik = weight = 0.0
+        for Xb, wb in batches(epoch):
+            batch = e_step(Xb, params, family, wb, n_threads=n_threads)
+            if batch.weight <= 0:
+                continue
+            loglik += batch.loglik
+            weight += batch.weight
+            state, params, step_repairs = online_step(
+                state,
+                batch,
+                family,
+                learning_offset=learning_offset,
+                learning_decay=learning_decay,
+                reg_covar=reg_covar,
+                dtype=dtype,
+                equal_proportions=equal_proportions,
+            )
+            repairs.extend((epoch, r) for r in step_repairs)
+        lower_bound = loglik / weight if weight > 0 else -math.inf
+        lower_bounds.append(lower_bound)
+        change = lower_bound - previous
+        if callback is not None:
+            callback(epoch, lower_bound, change)
+        previous = lower_bound
+        if abs(change) < tol:
+            converged = True
+            break
+    result = EMResult(params, epoch, previous, lower_bounds, converged, repairs)
+    return result, state

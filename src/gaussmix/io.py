@@ -42,8 +42,10 @@ from gaussmix._validation import (
 )
 from gaussmix._version import __version__
 from gaussmix.core.covariance import CovarianceFamily, get_family
+from gaussmix.core.noise import NoiseBox
 from gaussmix.core.prior import PRIOR_KEYS, PRIOR_MODELS, mclust_model_name
-from gaussmix.mixture import GaussianMixture
+from gaussmix.mixture import GaussianMixture, build_fitted
+from gaussmix.model import FitInfo, MixtureModel
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
 
@@ -1117,27 +1119,38 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
         for key in h.prior_param_arrays:
             prior[key] = arrays[f"params.prior.{key}"]
         params["prior"] = prior
-    model = GaussianMixture(**params)
-    for key in PARAMETER_ARRAYS:
-        setattr(model, key, arrays[key])
-    model.converged_ = h.converged
-    model.n_iter_ = h.n_iter
-    model.lower_bound_ = h.lower_bound
-    model.lower_bounds_ = [float(v) for v in arrays[LOWER_BOUNDS_KEY]]
-    model.n_features_in_ = h.n_features
-    if h.feature_names is not None:
-        model.feature_names_in_ = np.asarray(h.feature_names, dtype=object)
+    box = None
     if h.noise_log_density is not None:
         assert h.noise_weight is not None
-        model.noise_weight_ = h.noise_weight
-        model.noise_log_density_ = h.noise_log_density
-        for key in NOISE_ARRAYS:
-            setattr(model, key, arrays[key])
+        bounds = np.asarray(arrays["noise_box_bounds_"], dtype=np.float64)
+        box = NoiseBox(
+            np.asarray(arrays["noise_box_axes_"], dtype=np.float64),
+            bounds[0],
+            bounds[1],
+        )
+    model = MixtureModel(
+        covariance_type=params["covariance_type"],
+        weights=arrays["weights_"],
+        means=arrays["means_"],
+        covariances=arrays["covariances_"],
+        precisions_cholesky=arrays["precisions_cholesky_"],
+        precisions=arrays["precisions_"],
+        noise_weight=h.noise_weight,
+        noise_log_density=h.noise_log_density,
+        noise_box=box,
+    )
+    info = FitInfo(
+        converged=h.converged,
+        n_iter=h.n_iter,
+        lower_bound=h.lower_bound,
+        lower_bounds=[float(v) for v in arrays[LOWER_BOUNDS_KEY]],
+    )
+    prior = None
     if h.fitted_prior is not None:
-        model.prior_ = {
+        prior = {
             "shrinkage": h.fitted_prior["shrinkage"],
             "mean": arrays[f"{PRIOR_FIELD}.mean"],
             "dof": h.fitted_prior["dof"],
             "scale": arrays[f"{PRIOR_FIELD}.scale"],
         }
-    return model
+    return build_fitted(params, model, info, feature_names=h.feature_names, prior=prior)
