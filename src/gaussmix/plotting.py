@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.covariance import get_family
+from gaussmix.core.covariance import SKLEARN_GROUP, family_names, get_family
 
 if TYPE_CHECKING:
     from gaussmix.mixture import GaussianMixture
@@ -55,10 +55,20 @@ MAX_PAIR_FEATURES = 12
 #: Criteria that :func:`plot_model_selection` knows, with their axis names.
 _CRITERIA = {"bic": "BIC", "aic": "AIC", "icl": "ICL"}
 
-_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
-# Markers of the other covariance types (mclust's models), by their order in
-# the table; "*" is kept for the best fit.
+# Markers of the covariance types: scikit-learn's four in the registry's order,
+# the others (mclust's models) by their order in the table; "*" is kept for the
+# best fit.
 _MARKER_CYCLE = ("o", "s", "^", "D", "v", "<", ">", "p", "h", "X", "P", "d", "H", "8")
+_MARKERS = dict(zip(family_names(SKLEARN_GROUP), _MARKER_CYCLE, strict=False))
+#: How :func:`plot_model_selection` marks the best fit of each panel.
+_BEST_STYLE: Final = {
+    "linestyle": "none",
+    "marker": "*",
+    "markersize": 17,
+    "markerfacecolor": "gold",
+    "markeredgecolor": "k",
+    "zorder": 5,
+}
 
 #: Colour of the points a noise component takes (label -1), as mclust draws
 #: them apart from every Gaussian's colour.
@@ -258,10 +268,23 @@ def _point_colors(labels: Any, colors: list[Any]) -> list[Any]:
     return [NOISE_COLOR if k < 0 else colors[k] for k in np.asarray(labels).tolist()]
 
 
-def _class_handles(model: Any, labels: Any, colors: list[Any]) -> list[Any]:
-    """Legend handles: one marker per component, then the noise with its count."""
+def _noise_legend(
+    target: Any, model: Any, labels: Any, colors: list[Any], **placement: Any
+) -> Any:
+    """The classification legend of mclust on ``target`` (an Axes or a Figure).
+
+    One marker per component, then the noise with its count; None (and no
+    legend) for a model without a noise component.
+    """
+    if not _has_noise(model):
+        return None
     from matplotlib.lines import Line2D
 
+    n_noise = int(np.sum(np.asarray(labels) < 0))
+    entries = [(colors[k], f"component {k}") for k in range(int(model.n_components))]
+    entries.append(
+        (NOISE_COLOR, f"noise ({n_noise} point{'' if n_noise == 1 else 's'})")
+    )
     handles = [
         Line2D(
             [],
@@ -269,26 +292,13 @@ def _class_handles(model: Any, labels: Any, colors: list[Any]) -> list[Any]:
             linestyle="none",
             marker="o",
             markersize=6,
-            markerfacecolor=colors[k],
+            markerfacecolor=color,
             markeredgewidth=0,
-            label=f"component {k}",
+            label=label,
         )
-        for k in range(int(model.n_components))
+        for color, label in entries
     ]
-    n_noise = int(np.sum(np.asarray(labels) < 0))
-    handles.append(
-        Line2D(
-            [],
-            [],
-            linestyle="none",
-            marker="o",
-            markersize=6,
-            markerfacecolor=NOISE_COLOR,
-            markeredgewidth=0,
-            label=f"noise ({n_noise} point{'' if n_noise == 1 else 's'})",
-        )
-    )
-    return handles
+    return target.legend(handles=handles, fontsize="small", **placement)
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float] = (6.0, 5.0)) -> Any:
@@ -592,14 +602,7 @@ def plot_clusters(
     )
     if own:
         _equal_aspect_if_comparable(ax, points[:, [i, j]])
-    legend = None
-    if _has_noise(model):
-        legend = ax.legend(
-            handles=_class_handles(model, labels, colors),
-            loc="best",
-            fontsize="small",
-            framealpha=0.8,
-        )
+    legend = _noise_legend(ax, model, labels, colors, loc="best", framealpha=0.8)
     names = _labels(model, X)
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
@@ -746,13 +749,7 @@ def _pairs(
                 ax.set_ylabel(names[chosen[r]])
     if n == 1:
         axes[0, 0].tick_params(labelleft=False, left=False)
-    legend = None
-    if _has_noise(model):
-        legend = fig.legend(
-            handles=_class_handles(model, labels, colors),
-            loc="outside right center",
-            fontsize="small",
-        )
+    legend = _noise_legend(fig, model, labels, colors, loc="outside right center")
     fig.suptitle(_mixture_title(model))
     fig.align_labels()
     return {
@@ -813,7 +810,7 @@ def plot_uncertainty(
     model : GaussianMixture
         A fitted mixture with at least two features.
     X : array-like or DataFrame of shape (n_samples, n_features)
-        Points to draw.
+        Points whose classification uncertainty is drawn.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure when None.
     dims : tuple of (int or str), default=(0, 1)
@@ -899,13 +896,7 @@ def plot_uncertainty(
         )
         if _has_noise(model):
             ax.add_artist(legend)
-    if _has_noise(model):
-        ax.legend(
-            handles=_class_handles(model, labels, colors),
-            loc="lower right",
-            fontsize="small",
-            framealpha=0.8,
-        )
+    _noise_legend(ax, model, labels, colors, loc="lower right", framealpha=0.8)
     if own:
         _equal_aspect_if_comparable(ax, points[:, [i, j]])
     names = _labels(model, X)
@@ -1338,17 +1329,8 @@ def plot_model_selection(
             )
             lines[c][t] = line
         b = int(np.nanargmin(v))
-        (star,) = ax.plot(
-            [ks[b]],
-            [v[b]],
-            linestyle="none",
-            marker="*",
-            markersize=17,
-            markerfacecolor="gold",
-            markeredgecolor="k",
-            zorder=5,
-            label=f"best: {int(ks[b])} components, {types[b]}",
-        )
+        label = f"best: {int(ks[b])} components, {types[b]}"
+        (star,) = ax.plot([ks[b]], [v[b]], label=label, **_BEST_STYLE)
         best[c] = star
         clipped[c] = _clip_poor_fits(ax, v, types)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

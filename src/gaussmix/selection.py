@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -28,20 +28,24 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from gaussmix._threads import single_threaded_blas
+from gaussmix._threads import single_threaded_blas, single_threaded_openmp
 from gaussmix._validation import check_parameters, check_X, resolve_n_threads
+from gaussmix.core.covariance import (
+    MCLUST_GROUP,
+    SKLEARN_GROUP,
+    UNIVARIATE_GROUP,
+    family_names,
+)
 from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 
 __all__ = ["COLUMNS", "GaussianMixtureIC", "select"]
 
-SKLEARN_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: What "sklearn" means: scikit-learn's four covariance types (the registry's).
+SKLEARN_COVARIANCE_TYPES = family_names(SKLEARN_GROUP)
 #: mclust's models, in mclust's order: what "all" means (for one feature: E, V).
-MCLUST_MODELS = (
-    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
-    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
-)  # fmt: skip
-UNIVARIATE_MODELS = ("E", "V")
+MCLUST_MODELS = family_names(MCLUST_GROUP)
+UNIVARIATE_MODELS = family_names(UNIVARIATE_GROUP)
 #: Below this many data values the fits are bound by Python (the GIL): threads
 #: only contend, so the grid runs in forked processes (or serially).
 SELECT_PARALLEL_MIN_VALUES = 100_000
@@ -248,15 +252,6 @@ def _can_fork() -> bool:
     )
 
 
-@contextlib.contextmanager
-def _one_openmp_thread() -> Iterator[None]:
-    """OpenMP limited to one thread in the block (a forked child cannot use a team)."""
-    from gaussmix._threads import _get_controller
-
-    with _get_controller().limit(limits=1, user_api="openmp"):
-        yield
-
-
 def _run_forked(
     run: Callable[[int], FitResult],
     grid: list[tuple[int, str]],
@@ -310,7 +305,7 @@ def _run_forked(
     try:
         # BLAS (and OpenMP, should a fit reach it) is limited before the fork:
         # the children inherit one thread.
-        with single_threaded_blas(), _one_openmp_thread():
+        with single_threaded_blas(), single_threaded_openmp():
             sys.stdout.flush()
             sys.stderr.flush()
             for _ in range(n_workers - 1):
@@ -570,19 +565,11 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):  # type: ignore[misc]
         -------
         self : GaussianMixtureIC
         """
-        best, table = select(
-            X,
-            self.n_components,
-            self.covariance_types,
-            self.criterion,
-            n_jobs=self.n_jobs,
-            tol=self.tol,
-            reg_covar=self.reg_covar,
-            max_iter=self.max_iter,
-            n_init=self.n_init,
-            init_params=self.init_params,
-            random_state=self.random_state,
-        )
+        options = self.get_params()
+        grid = [
+            options.pop(k) for k in ("n_components", "covariance_types", "criterion")
+        ]
+        best, table = select(X, *grid, **options)
         if best is None:
             raise ValueError(
                 "GaussianMixtureIC: every fit of the grid failed; see the error "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -127,6 +128,60 @@ def _centred_T(X: FloatArray, start: int, stop: int, shift: FloatArray) -> Float
     out = np.empty((block.shape[1], block.shape[0]), dtype=np.float64)
     np.subtract(block.T, shift[:, None], out=out)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One pass over ``X`` in chunks of ``rows`` rows, on up to ``n_threads`` threads."""
+
+    X: FloatArray
+    family: CovarianceFamily
+    n_components: int
+    rows: int
+    n_threads: int
+
+    def chunk(
+        self, start: int, stop: int, shift: FloatArray
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The chunk's centred rows ``(D, n)`` and its family design."""
+        xcT = _centred_T(self.X, start, stop, shift)
+        return xcT, self.family.moment_design(xcT, self.n_components)
+
+    def run(self, work: Callable[[int, int], T]) -> list[T]:
+        """``work(start, stop)`` of every chunk, in chunk order (see :func:`_map_chunks`)."""
+        n_samples, n_features = self.X.shape
+        n_threads = _threads_for(
+            self.n_threads, self.family, n_samples, self.n_components, n_features
+        )
+        return _map_chunks(work, _bounds(n_samples, self.rows), n_threads)
+
+    def summed(
+        self,
+        work: Callable[[int, int], ChunkMoments],
+        shift: FloatArray,
+        sample_weight: FloatArray | None,
+        noise_log_density: float | None,
+    ) -> SuffStats:
+        """Statistics of the pass: ``work`` on every chunk, summed in chunk order.
+
+        With a ``noise_log_density``, a :class:`NoiseStats` with the summed
+        noise mass beside the Gaussians' statistics.
+        """
+        parts = self.run(work)
+        flat = parts[0][0].copy()
+        loglik = parts[0][1]
+        noise_mass = parts[0][2]
+        for f, ll, nm in parts[1:]:
+            flat += f
+            loglik += ll
+            noise_mass += nm
+        n_samples, n_features = self.X.shape
+        nk, sx, sxx = self.family.unpack(flat, self.n_components, n_features)
+        weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+        stats = SuffStats(nk, sx, sxx, shift, loglik, weight, n_samples)
+        if noise_log_density is None:
+            return stats
+        return stats.with_noise(noise_mass, noise_log_density)
 
 
 def _normalise(LT: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -238,11 +293,10 @@ def e_step(
         return _e_step_one_chunk(X, params, family, sample_weight)
     shift, prep = _prepare(params, family, X.dtype, log_weights=True)
     noise_term = params.noise_log_term() if params.has_noise else None
-    noise_log_density = params.noise_log_density
+    job = _Pass(X, family, n_components, rows, n_threads)
 
     def work(start: int, stop: int) -> ChunkMoments:
-        xcT = _centred_T(X, start, stop, shift)
-        Z = family.moment_design(xcT, n_components)
+        xcT, Z = job.chunk(start, stop, shift)
         LT = family.log_prob_T(xcT, Z, prep)
         if noise_term is None:
             log_norm, s = _normalise(LT)
@@ -264,51 +318,16 @@ def e_step(
         noise_mass = float(np.sum(noise * scale, dtype=np.float64))
         return family.moments(R, Z, xcT, R.sum(axis=0)), loglik, noise_mass
 
-    return _summed(
-        work,
-        X,
-        family,
-        n_components,
-        shift,
-        sample_weight,
-        rows,
-        n_threads,
-        noise_log_density,
-    )
+    return job.summed(work, shift, sample_weight, params.noise_log_density)
 
 
-def _summed(
-    work: Callable[[int, int], ChunkMoments],
-    X: FloatArray,
-    family: CovarianceFamily,
-    n_components: int,
-    shift: FloatArray,
-    sample_weight: FloatArray | None,
-    rows: int,
-    n_threads: int,
-    noise_log_density: float | None,
-) -> SuffStats:
-    """Statistics of a pass: ``work`` on every chunk, summed in chunk order.
-
-    With a ``noise_log_density``, a :class:`NoiseStats` with the summed noise
-    mass beside the Gaussians' statistics.
-    """
-    n_samples, n_features = X.shape
-    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
-    parts = _map_chunks(work, _bounds(n_samples, rows), n_threads)
-    flat = parts[0][0].copy()
-    loglik = parts[0][1]
-    noise_mass = parts[0][2]
-    for f, ll, nm in parts[1:]:
-        flat += f
-        loglik += ll
-        noise_mass += nm
-    nk, sx, sxx = family.unpack(flat, n_components, n_features)
-    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
-    stats = SuffStats(nk, sx, sxx, shift, loglik, weight, n_samples)
-    if noise_log_density is None:
-        return stats
-    return stats.with_noise(noise_mass, noise_log_density)
+def _prediction_pass(
+    X: FloatArray, params: GMMParams, family: CovarianceFamily, n_threads: int
+) -> _Pass:
+    """The pass of a prediction: chunks of :func:`chunk_rows` rows."""
+    n_components = params.n_components
+    rows = chunk_rows(family, n_components, X.shape[1])
+    return _Pass(X, family, n_components, rows, n_threads)
 
 
 def _e_step_one_chunk(
@@ -359,9 +378,9 @@ def stats_from_resp(
     shift: FloatArray,
     sample_weight: FloatArray | None = None,
     *,
-    n_threads: int = 1,
-    rows: int | None = None,
     noise_log_density: float | None = None,
+    rows: int | None = None,
+    n_threads: int = 1,
 ) -> SuffStats:
     """Statistics from given responsibilities (initialisation, ``resp_init``).
 
@@ -382,11 +401,11 @@ def stats_from_resp(
         Centring point of the statistics.
     sample_weight : ndarray of shape (n_samples,), default=None
         Sample weights.
-    n_threads, rows : int
-        As in :func:`e_step`.
     noise_log_density : float, default=None
         ``log(1 / V)`` of a noise component whose responsibilities are the last
         column of ``resp``; None means no noise column.
+    rows, n_threads : int
+        As in :func:`e_step`.
 
     Returns
     -------
@@ -399,10 +418,10 @@ def stats_from_resp(
     shift = np.asarray(shift, dtype=np.float64)
     get: RespFn = resp if callable(resp) else (lambda s, e: resp[s:e])
     has_noise = noise_log_density is not None
+    job = _Pass(X, family, n_components, rows, n_threads)
 
     def work(start: int, stop: int) -> ChunkMoments:
-        xcT = _centred_T(X, start, stop, shift)
-        Z = family.moment_design(xcT, n_components)
+        xcT, Z = job.chunk(start, stop, shift)
         R = np.asarray(get(start, stop), dtype=np.float64).T.copy()
         if sample_weight is not None:
             R *= sample_weight[start:stop]
@@ -412,17 +431,8 @@ def stats_from_resp(
             R = R[:n_components]
         return family.moments(R, Z, xcT, R.sum(axis=0)), 0.0, noise_mass
 
-    return _summed(
-        work,
-        X,
-        family,
-        n_components,
-        shift,
-        sample_weight,
-        rows,
-        n_threads,
-        None if noise_log_density is None else float(noise_log_density),
-    )
+    noise = None if noise_log_density is None else float(noise_log_density)
+    return job.summed(work, shift, sample_weight, noise)
 
 
 def estimate_log_prob(
@@ -438,19 +448,15 @@ def estimate_log_prob(
     With ``weighted=True`` (default) the log mixing weights are added, giving
     ``log(weights_k * N(x | mean_k, cov_k))``. The result has ``X``'s dtype.
     """
-    n_samples, n_features = X.shape
-    n_components = params.n_components
-    rows = chunk_rows(family, n_components, n_features)
+    job = _prediction_pass(X, params, family, n_threads)
     shift, prep = _prepare(params, family, X.dtype, log_weights=weighted)
-    out = np.empty((n_samples, n_components), dtype=X.dtype)
+    out = np.empty((X.shape[0], job.n_components), dtype=X.dtype)
 
     def work(start: int, stop: int) -> None:
-        xcT = _centred_T(X, start, stop, shift)
-        Z = family.moment_design(xcT, n_components)
+        xcT, Z = job.chunk(start, stop, shift)
         out[start:stop] = family.log_prob_T(xcT, Z, prep).T
 
-    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
-    _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    job.run(work)
     return out
 
 
@@ -459,8 +465,8 @@ def estimate_log_prob_resp(
     params: GMMParams,
     family: CovarianceFamily,
     *,
-    want_resp: bool = True,
     n_threads: int = 1,
+    want_resp: bool = True,
 ) -> tuple[FloatArray, FloatArray | None, IntArray]:
     """Mixture log-density, responsibilities and hard labels of every row.
 
@@ -478,9 +484,9 @@ def estimate_log_prob_resp(
     labels : ndarray of shape (n_samples,)
         ``argmax_k`` of the responsibilities (``-1`` for the noise).
     """
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     n_components = params.n_components
-    rows = chunk_rows(family, n_components, n_features)
+    job = _prediction_pass(X, params, family, n_threads)
     shift, prep = _prepare(params, family, X.dtype, log_weights=True)
     noise_term = params.noise_log_term() if params.has_noise else None
     log_norm_out = np.empty(n_samples, dtype=X.dtype)
@@ -489,8 +495,7 @@ def estimate_log_prob_resp(
     resp_out = np.empty((n_samples, columns), dtype=X.dtype) if want_resp else None
 
     def work(start: int, stop: int) -> None:
-        xcT = _centred_T(X, start, stop, shift)
-        Z = family.moment_design(xcT, n_components)
+        xcT, Z = job.chunk(start, stop, shift)
         LT = family.log_prob_T(xcT, Z, prep)
         best = np.argmax(LT, axis=0)
         if noise_term is None:
@@ -507,6 +512,5 @@ def estimate_log_prob_resp(
             if noise_term is not None:
                 resp_out[start:stop, n_components] = noise / s
 
-    n_threads = _threads_for(n_threads, family, n_samples, n_components, n_features)
-    _map_chunks(work, _bounds(n_samples, rows), n_threads)
+    job.run(work)
     return log_norm_out, resp_out, labels

@@ -50,6 +50,8 @@ __all__ = [
     "BoolArray",
     "Constrained",
     "CovarianceFamily",
+    "CovarianceStats",
+    "DType",
     "Prepared",
     "PriorRule",
 ]
@@ -66,6 +68,7 @@ UNIVARIATE_GROUP: Final = "univariate"
 MCLUST_GROUP: Final = "mclust"
 
 BoolArray = npt.NDArray[np.bool_]
+DType = np.dtype[Any]
 #: Covariances from a constrained estimate, and where its inner iteration ended.
 Constrained = tuple[FloatArray, InnerState | None]
 
@@ -87,6 +90,32 @@ class Prepared:
     coef: FloatArray
     dtype: np.dtype[Any]
     extra: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CovarianceStats:
+    """What a covariance estimate reads: the statistics about a shift.
+
+    Parameters
+    ----------
+    sxx : ndarray
+        Family-shaped second moments about the shift.
+    sx : ndarray of shape (n_components, n_features)
+        First moments about the shift.
+    nk : ndarray of shape (n_components,)
+        Responsibility mass of each component.
+    divisor : ndarray of shape (n_components,)
+        Divisor (and weight) of each component's scatter: ``nk`` plus
+        scikit-learn's tiny offset (with a prior, plus its pseudo-counts).
+    d : ndarray of shape (n_components, n_features)
+        ``mean_k - shift`` of the scatter.
+    """
+
+    sxx: FloatArray
+    sx: FloatArray
+    nk: FloatArray
+    divisor: FloatArray
+    d: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,21 +290,13 @@ class CovarianceFamily(ABC):
     # ----------------------------------------------------------------- M-step
     @abstractmethod
     def unconstrained_covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
+        self, m: CovarianceStats, reg_covar: float
     ) -> FloatArray:
         """Covariances ``S_k = W_k / n_k + reg_covar I`` in the family's shape.
 
-        ``W_k`` is the scatter about the new mean, from statistics about a
-        shift: ``d = means - shift``; ``nk_eps`` is ``nk`` plus scikit-learn's
-        tiny offset, used as the divisor. Only the part of ``W_k`` that the
-        shape keeps is formed (its trace, its diagonal, or its sum over
-        components).
+        ``W_k`` is the scatter about the new mean (``m.d`` from the shift),
+        divided by ``m.divisor``. Only the part of it that the shape keeps is
+        formed (its trace, its diagonal, or its sum over components).
         """
 
     def constrain(
@@ -293,21 +314,17 @@ class CovarianceFamily(ABC):
 
     def estimate(
         self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
+        m: CovarianceStats,
         reg_covar: float,
         *,
         start: InnerState | None = None,
         inner_tol: float | None = None,
     ) -> Constrained:
-        """The M-step's covariances from statistics about a shift.
+        """The M-step's covariances: :meth:`unconstrained_covariances`, constrained.
 
-        :meth:`unconstrained_covariances`, then :meth:`constrain`. ``start``
-        is where the previous M-step's inner iteration ended (None: the
-        documented start); ``inner_tol`` its tolerance (None: ``inner_tol``).
+        ``start`` is where the previous M-step's inner iteration ended (None:
+        the documented start); ``inner_tol`` its tolerance (None: the family's
+        ``inner_tol``).
 
         Returns
         -------
@@ -316,10 +333,10 @@ class CovarianceFamily(ABC):
         inner : InnerState or None
             Where the inner iteration ended (iterative models only).
         """
-        self.check_n_features(sx.shape[1])
-        s = self.unconstrained_covariances(sxx, sx, nk, nk_eps, d, reg_covar)
+        self.check_n_features(m.sx.shape[1])
+        s = self.unconstrained_covariances(m, reg_covar)
         tol = self.inner_tol if inner_tol is None else inner_tol
-        return self.constrain(s, nk_eps, start, tol)
+        return self.constrain(s, m.divisor, start, tol)
 
     def covariances(
         self,
@@ -339,9 +356,8 @@ class CovarianceFamily(ABC):
         # TRANSITION: until gaussmix.em passes previous= to m_step, an iterative
         # family also warm-starts from, and records, its last estimate here
         # (legacy_start/legacy_record); delete both hooks with that change.
-        cov, inner = self.estimate(
-            sxx, sx, nk, nk_eps, d, reg_covar, start=self.legacy_start()
-        )
+        m = CovarianceStats(sxx, sx, nk, nk_eps, d)
+        cov, inner = self.estimate(m, reg_covar, start=self.legacy_start())
         self.legacy_record(inner)
         return cov
 
@@ -397,11 +413,7 @@ class CovarianceFamily(ABC):
 
     @abstractmethod
     def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
+        self, params: GMMParams, shift: FloatArray, dtype: DType, log_weights: bool
     ) -> Prepared:
         """Precompute the kernels' coefficients for one pass."""
 

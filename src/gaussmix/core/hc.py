@@ -80,7 +80,9 @@ _EPS: Final = float(np.finfo(np.float64).eps)
 _RTHALF: Final = 0.7071067811865476  # mclust's constant, equal to sqrt(0.5)
 _BLOCK_CELLS: Final = 1 << 19  # temporaries of the initial cost matrix, in doubles
 
-Merger = Callable[[int, int, int, float, FloatArray, FloatArray], FloatArray]
+#: The cost rows of the two merged slots, ``(D[i], D[j])``.
+Rows = tuple[FloatArray, FloatArray]
+Merger = Callable[[int, int, int, float, Rows], FloatArray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +243,7 @@ def _agglomerate(D: FloatArray, n_merges: int, merge: Merger) -> IntArray:
     """Greedy merges in mclust's order; returns the label pairs.
 
     ``D`` (modified in place) holds the cost of every pair of slots. After each
-    merge of slots ``i < j``, ``merge(i, j, last, cost, D[i], D[j])`` updates
+    merge of slots ``i < j``, ``merge(i, j, last, cost, (D[i], D[j]))`` updates
     the caller's per-slot state (merged cluster into slot ``i``, the cluster of
     slot ``last`` into slot ``j``) and returns the merged cluster's costs
     against the remaining slots.
@@ -263,7 +265,9 @@ def _agglomerate(D: FloatArray, n_merges: int, merge: Merger) -> IntArray:
         li, lj = int(labels[iopt]), int(labels[jopt])
         merges[step] = (min(li, lj), max(li, lj))
         last = lg - 1
-        costs = merge(iopt, jopt, last, dopt, D[iopt, :lg].copy(), D[jopt, :lg].copy())
+        costs = merge(
+            iopt, jopt, last, dopt, (D[iopt, :lg].copy(), D[jopt, :lg].copy())
+        )
         moved = jopt != last
         if moved:
             D[jopt, :lg] = D[last, :lg]
@@ -455,15 +459,7 @@ class _VVV:
             v[both] = (self.xs[others[both]] - self.xs[i]) * _RTHALF
         return np.asarray(v), np.asarray(n)
 
-    def merge(
-        self,
-        i: int,
-        j: int,
-        last: int,
-        dopt: float,
-        row_i: FloatArray,
-        row_j: FloatArray,
-    ) -> FloatArray:
+    def merge(self, i: int, j: int, last: int, dopt: float, rows: Rows) -> FloatArray:
         ni, nj = float(self.size[i]), float(self.size[j])
         v2, n2 = self._between(i, np.array([j]))
         v, n = v2[0], float(n2[0])
@@ -542,15 +538,8 @@ class _EII:
             D[rows] = _sumsq_rows(v)
         return D
 
-    def merge(
-        self,
-        i: int,
-        j: int,
-        last: int,
-        dopt: float,
-        row_i: FloatArray,
-        row_j: FloatArray,
-    ) -> FloatArray:
+    def merge(self, i: int, j: int, last: int, dopt: float, rows: Rows) -> FloatArray:
+        row_i, row_j = rows
         si, sj = self.size[i], self.size[j]
         sij = si + sj
         if j != last:

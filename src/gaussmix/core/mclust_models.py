@@ -81,8 +81,9 @@ The user guide to these models, with the comparison with R's mclust, is
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -240,17 +241,22 @@ def _start_orientation(start: InnerState | None, n_features: int) -> FloatArray 
 def _common_shape_and_volumes(
     values: FloatArray,
     weights: FloatArray,
-    shape: FloatArray | None,
+    start: InnerState | None,
     tol: float,
     max_iter: int,
-) -> tuple[FloatArray, InnerState]:
+) -> tuple[FloatArray, FloatArray, InnerState]:
     """Volumes ``lambda_k`` and a common shape ``a`` (det 1) for ``Sigma_k ~ lambda_k a``.
 
     Celeux & Govaert's iteration for VEI (``values`` the diagonals of ``S_k``)
     and VEV (the eigenvalues of ``S_k``, in a fixed order): minimise
     ``sum_k n_k (D log lambda_k + sum_j v_kj / (lambda_k a_j))`` by alternating
-    ``lambda_k = mean_j(v_kj / a_j)`` and ``a ~ sum_k n_k v_k / lambda_k``.
+    ``lambda_k = mean_j(v_kj / a_j)`` and ``a ~ sum_k n_k v_k / lambda_k``, from
+    the shape of ``start`` (or ``a = 1``). The values are floored first
+    (:func:`_floor`). Returns the volumes, the shape and where the iteration
+    ended.
     """
+    values = np.maximum(values, _floor(values, weights))
+    shape = _start_shape(start, values.shape[1])
     n_features = values.shape[1]
     shape = np.ones(n_features) if shape is None else shape
     objective = math.inf
@@ -274,7 +280,7 @@ def _common_shape_and_volumes(
             break
         objective = new
     volumes = sums / n_features
-    return volumes, InnerState(shape=shape, n_iter=n_iter, converged=converged)
+    return volumes, shape, InnerState(shape=shape, n_iter=n_iter, converged=converged)
 
 
 class _InnerIteration(CovarianceFamily):
@@ -407,16 +413,10 @@ class VEI(_InnerIteration, Diag):
     ) -> Constrained:
         """``lambda_k A`` by alternating volumes and the common shape."""
         _require_finite(s, self.name)
-        values = np.maximum(s, _floor(s, weights))
-        volumes, inner = _common_shape_and_volumes(
-            values,
-            weights,
-            _start_shape(start, s.shape[1]),
-            tol,
-            self.inner_max_iter,
+        volumes, shape, inner = _common_shape_and_volumes(
+            s, weights, start, tol, self.inner_max_iter
         )
-        assert inner.shape is not None
-        return np.asarray(volumes[:, None] * inner.shape[None, :]), inner
+        return np.asarray(volumes[:, None] * shape[None, :]), inner
 
 
 class EVI(Diag):
@@ -489,16 +489,10 @@ class VEV(_InnerIteration, Full):
         """Volumes and the common shape of the eigenvalues of ``S_k``, alternating."""
         _require_finite(s, self.name)
         values, vectors = np.linalg.eigh(s)  # ascending, paired by position
-        values = np.maximum(values, _floor(values, weights))
-        volumes, inner = _common_shape_and_volumes(
-            values,
-            weights,
-            _start_shape(start, s.shape[1]),
-            tol,
-            self.inner_max_iter,
+        volumes, shape, inner = _common_shape_and_volumes(
+            values, weights, start, tol, self.inner_max_iter
         )
-        assert inner.shape is not None
-        return _from_eigen(vectors, volumes[:, None] * inner.shape[None, :]), inner
+        return _from_eigen(vectors, volumes[:, None] * shape[None, :]), inner
 
 
 class EVV(Full):
@@ -550,42 +544,51 @@ class VEE(_InnerIteration, Full):
         converged = False
         n_iter = 0
         einsum = np.einsum
-        # One error state for the loop: np.linalg.eigh's (invalid values mean that
-        # LAPACK did not converge; the other operations here cannot make any), so
-        # that the eigen-decomposition is the bare LAPACK call (same numbers).
-        try:
-            with np.errstate(
-                invalid="raise", over="ignore", divide="ignore", under="ignore"
-            ):
-                while n_iter < self.inner_max_iter:
-                    n_iter += 1
-                    inverse = (basis / shape) @ basis.T
-                    volumes = np.maximum(
-                        einsum("kij,ji->k", s, inverse) / n_features, floor
-                    )
-                    common = einsum("k,kij->ij", weights / volumes, s)
-                    _require_finite(common, "VEE")
-                    t, basis = _EIGH(common)
-                    t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
-                    shape = t / np.exp(np.log(t).sum() / n_features)  # _geomean
-                    inverse = (basis / shape) @ basis.T
-                    trace = einsum("kij,ji->k", s, inverse)
-                    new = float(
-                        weights @ (n_features * np.log(volumes) + trace / volumes)
-                    )
-                    if not math.isfinite(new):
-                        raise overflow_error("The M-step of covariance_type='VEE'")
-                    if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
-                        converged = True
-                        break
-                    objective = new
-        except StatisticsOverflowError:
-            raise
-        except FloatingPointError:
-            raise np.linalg.LinAlgError("Eigenvalues did not converge") from None
+        # One error state for the loop, so that the eigen-decomposition is the
+        # bare LAPACK call (same numbers).
+        with _lapack_loop("Eigenvalues"):
+            while n_iter < self.inner_max_iter:
+                n_iter += 1
+                inverse = (basis / shape) @ basis.T
+                volumes = np.maximum(
+                    einsum("kij,ji->k", s, inverse) / n_features, floor
+                )
+                common = einsum("k,kij->ij", weights / volumes, s)
+                _require_finite(common, "VEE")
+                t, basis = _EIGH(common)
+                t = np.maximum(t, FLOOR_RELATIVE * max(float(t[-1]), floor))
+                shape = t / np.exp(np.log(t).sum() / n_features)  # _geomean
+                inverse = (basis / shape) @ basis.T
+                trace = einsum("kij,ji->k", s, inverse)
+                new = float(weights @ (n_features * np.log(volumes) + trace / volumes))
+                if not math.isfinite(new):
+                    raise overflow_error("The M-step of covariance_type='VEE'")
+                if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
+                    converged = True
+                    break
+                objective = new
         inner = InnerState(shape, basis, n_iter, converged)
         common = _from_eigen(basis, shape)
         return _symmetric(volumes[:, None, None] * common[None]), inner
+
+
+@contextlib.contextmanager
+def _lapack_loop(what: str) -> Iterator[None]:
+    """``np.linalg``'s error state, for bare LAPACK calls (:mod:`gaussmix.core.linalg`).
+
+    Invalid values mean that LAPACK did not converge (the loops' other
+    operations cannot make any): ``LinAlgError("<what> did not converge")``.
+    Overflow, division by zero and underflow are the loops' own business.
+    """
+    try:
+        with np.errstate(
+            invalid="raise", over="ignore", divide="ignore", under="ignore"
+        ):
+            yield
+    except StatisticsOverflowError:
+        raise
+    except FloatingPointError:
+        raise np.linalg.LinAlgError(f"{what} did not converge") from None
 
 
 def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -596,13 +599,8 @@ def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     without those checks is the inner loop's.
     """
     _require_finite(a, "EVE/VVE")
-    try:
-        with np.errstate(
-            invalid="raise", over="ignore", divide="ignore", under="ignore"
-        ):
-            return _svd_loop(a)
-    except FloatingPointError:
-        raise np.linalg.LinAlgError("SVD did not converge") from None
+    with _lapack_loop("SVD"):
+        return _svd_loop(a)
 
 
 def _svd_loop(a: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -688,38 +686,29 @@ class _CommonOrientation(_InnerIteration, Full):
         n_iter = 0
         # The MM updates and `given`, written out: this is the innermost loop of
         # a selection grid (about 20 updates per M-step on iris), so it avoids
-        # function calls and per-SVD argument checks. One error state for the
-        # loop: np.linalg.svd's (invalid values mean that LAPACK did not
-        # converge; the other operations here cannot make any).
-        with np.errstate(
-            invalid="raise", over="ignore", divide="ignore", under="ignore"
-        ):
-            try:
-                while n_iter < self.inner_max_iter:
-                    n_iter += 1
-                    inverse_shape = weights_of(variances)
-                    # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
-                    f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
-                    _require_finite(f1, name)  # LAPACK may hang on infinity
-                    p, rt = _svd_loop(f1)
-                    orientation = -(rt.T @ p.T)
-                    # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
-                    reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
-                    f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
-                    _require_finite(f2, name)
-                    p, rt = _svd_loop(f2)
-                    orientation = -(p @ rt)
-                    variances, new = given(orientation)
-                    if not math.isfinite(new):
-                        raise overflow_error(f"The M-step of covariance_type={name!r}")
-                    if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
-                        converged = True
-                        break
-                    objective = new
-            except StatisticsOverflowError:
-                raise
-            except FloatingPointError:
-                raise np.linalg.LinAlgError("SVD did not converge") from None
+        # function calls and per-SVD argument checks, in one error state.
+        with _lapack_loop("SVD"):
+            while n_iter < self.inner_max_iter:
+                n_iter += 1
+                inverse_shape = weights_of(variances)
+                # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
+                f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
+                _require_finite(f1, name)  # LAPACK may hang on infinity
+                p, rt = _svd_loop(f1)
+                orientation = -(rt.T @ p.T)
+                # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
+                reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
+                f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
+                _require_finite(f2, name)
+                p, rt = _svd_loop(f2)
+                orientation = -(p @ rt)
+                variances, new = given(orientation)
+                if not math.isfinite(new):
+                    raise overflow_error(f"The M-step of covariance_type={name!r}")
+                if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
+                    converged = True
+                    break
+                objective = new
         inner = InnerState(orientation=orientation, n_iter=n_iter, converged=converged)
         if self.equal_volume:
             u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)

@@ -26,8 +26,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from gaussmix._typing import FloatArray
-from gaussmix.core.family import CovarianceFamily
+from gaussmix.core.family import CovarianceFamily, CovarianceStats
 from gaussmix.core.numerics import (
     COLLAPSE_RELATIVE,
     StatisticsOverflowError,
@@ -208,24 +207,21 @@ def m_step(
     mean_weight = stats.weight / stats.n_samples if stats.n_samples else 1.0
     eps = 10.0 * _machine_eps(dtype) * mean_weight
     nk_eps = nk + eps
-    counts: FloatArray = nk
-    divisor: FloatArray = nk_eps
-    d: FloatArray
     if prior is None:
         d = stats.sx / nk_eps[:, None]
         means = stats.shift + d
-        sxx, sx = stats.sxx, stats.sx
+        m = CovarianceStats(stats.sxx, stats.sx, nk, nk_eps, d)
     else:
         aug = augment(prior, family, stats.sxx, stats.sx, nk, nk_eps, stats.shift)
         means = stats.shift + aug.mean_offset
-        sxx, sx, counts, divisor, d = aug.sxx, aug.sx, aug.nk, aug.divisor, aug.d
+        m = aug.stats
     if previous is _Previous.FROM_FAMILY:  # TRANSITION: see ``previous``
-        covariances = family.covariances(sxx, sx, counts, divisor, d, reg_covar)
+        covariances = family.covariances(m.sxx, m.sx, m.nk, m.divisor, m.d, reg_covar)
         inner = family.legacy_start()
     else:
         start = None if previous is None else previous.inner
         covariances, inner = family.estimate(
-            sxx, sx, counts, divisor, d, reg_covar, start=start, inner_tol=inner_tol
+            m, reg_covar, start=start, inner_tol=inner_tol
         )
     weights = nk_eps.copy()
 

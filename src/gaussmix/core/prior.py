@@ -70,7 +70,8 @@ from typing import Any, Final
 import numpy as np
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.covariance import REGISTRY, CovarianceFamily, PriorRule
+from gaussmix.core.covariance import REGISTRY, CovarianceFamily
+from gaussmix.core.family import CovarianceStats, PriorRule
 
 __all__ = [
     "DEFAULT_SHRINKAGE",
@@ -142,22 +143,16 @@ class PriorStatistics:
 
     Parameters
     ----------
-    sxx, sx, nk : ndarray
+    stats : CovarianceStats
         Second moments (family-shaped), first moments and counts with the
-        ``kappa`` pseudo-observations at ``mu_P`` and the prior scatter added.
-    divisor : ndarray of shape (n_components,)
-        ``n_k + c_k``, the divisor (and weight) of each component's scatter.
-    d : ndarray of shape (n_components, n_features)
-        ``mean_k - shift`` for the scatter (``sx / nk``).
+        ``kappa`` pseudo-observations at ``mu_P`` and the prior scatter added;
+        the divisor (and weight) of each component's scatter is ``n_k + c_k``,
+        and ``d = mean_k - shift`` for the scatter is ``sx / nk``.
     mean_offset : ndarray of shape (n_components, n_features)
         ``mean_k - shift`` of the returned means (unshrunk for EEI).
     """
 
-    sxx: FloatArray
-    sx: FloatArray
-    nk: FloatArray
-    divisor: FloatArray
-    d: FloatArray
+    stats: CovarianceStats
     mean_offset: FloatArray
 
 
@@ -470,14 +465,8 @@ def augment(
     divisor = nk_eps + c
     d_aug = sx_aug / nk_aug[:, None]
     mean_offset = d_aug if rule.shrink_means else sx / nk_eps[:, None]
-    return PriorStatistics(
-        sxx=np.asarray(sxx_aug),
-        sx=np.asarray(sx_aug),
-        nk=np.asarray(nk_aug),
-        divisor=np.asarray(divisor),
-        d=np.asarray(d_aug),
-        mean_offset=np.asarray(mean_offset),
-    )
+    stats = CovarianceStats(sxx_aug, sx_aug, nk_aug, divisor, d_aug)
+    return PriorStatistics(stats, np.asarray(mean_offset))
 
 
 def log_prior(

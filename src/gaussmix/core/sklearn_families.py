@@ -35,7 +35,14 @@ import numpy.typing as npt
 from scipy import linalg
 
 from gaussmix._typing import FloatArray
-from gaussmix.core.family import BoolArray, CovarianceFamily, Prepared, PriorRule
+from gaussmix.core.family import (
+    BoolArray,
+    CovarianceFamily,
+    CovarianceStats,
+    DType,
+    Prepared,
+    PriorRule,
+)
 from gaussmix.core.linalg import lapack_kernel
 from gaussmix.core.numerics import LOG_2PI
 from gaussmix.core.params import GMMParams
@@ -228,7 +235,7 @@ def _pd_stack(matrices: FloatArray) -> BoolArray:
     return ok
 
 
-def _compute_dtype(magnitude: FloatArray, dtype: np.dtype[Any]) -> np.dtype[Any]:
+def _compute_dtype(magnitude: FloatArray, dtype: DType) -> DType:
     if dtype == np.float32 and float(np.max(magnitude)) <= FLOAT32_MAX_MAGNITUDE:
         return np.dtype(np.float32)
     return _F64
@@ -236,7 +243,7 @@ def _compute_dtype(magnitude: FloatArray, dtype: np.dtype[Any]) -> np.dtype[Any]
 
 def _prepared(
     coef: FloatArray,
-    dtype: np.dtype[Any],
+    dtype: DType,
     magnitude: Callable[[], FloatArray],
     extra: Mapping[str, FloatArray] = _NO_EXTRA,
 ) -> Prepared:
@@ -332,20 +339,15 @@ class Full(_MatrixFamily):
         return _pd_stack(matrices)
 
     def unconstrained_covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
+        self, m: CovarianceStats, reg_covar: float
     ) -> FloatArray:
         # sum_i r (x - mu)(x - mu)^T = S - sx d^T - d sx^T + nk d d^T   (x - c = (x - mu) + d)
+        sxx, sx, nk, d = m.sxx, m.sx, m.nk, m.d
         cross = np.einsum("ki,kj->kij", sx, d)
         cov = (
             sxx - cross - np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, d, d)
         )
-        cov /= nk_eps[:, None, None]
+        cov /= m.divisor[:, None, None]
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))  # exactly symmetric
         if reg_covar:
             n_features = cov.shape[1]
@@ -406,11 +408,7 @@ class Full(_MatrixFamily):
         return Z
 
     def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
+        self, params: GMMParams, shift: FloatArray, dtype: DType, log_weights: bool
     ) -> Prepared:
         n_components, n_features = params.means.shape
         u = params.precisions_cholesky
@@ -538,17 +536,11 @@ class Tied(_MatrixFamily):
         return _pd_stack(matrices[None])
 
     def unconstrained_covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
+        self, m: CovarianceStats, reg_covar: float
     ) -> FloatArray:
-        cross = sx.T @ d
-        cov = sxx - cross - cross.T + (d.T * nk) @ d
-        cov /= np.sum(nk_eps)
+        cross = m.sx.T @ m.d
+        cov = m.sxx - cross - cross.T + (m.d.T * m.nk) @ m.d
+        cov /= np.sum(m.divisor)
         cov = 0.5 * (cov + cov.T)
         if reg_covar:
             cov.reshape(-1)[:: cov.shape[0] + 1] += reg_covar
@@ -595,11 +587,7 @@ class Tied(_MatrixFamily):
         return Z
 
     def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
+        self, params: GMMParams, shift: FloatArray, dtype: DType, log_weights: bool
     ) -> Prepared:
         n_features = params.means.shape[1]
         u = params.precisions_cholesky
@@ -694,11 +682,7 @@ class _VarianceFamily(CovarianceFamily):
         raise NotImplementedError
 
     def prepare(
-        self,
-        params: GMMParams,
-        shift: FloatArray,
-        dtype: np.dtype[Any],
-        log_weights: bool,
+        self, params: GMMParams, shift: FloatArray, dtype: DType, log_weights: bool
     ) -> Prepared:
         n_features = params.means.shape[1]
         self.check_n_features(n_features)
@@ -760,15 +744,10 @@ class Diag(_VarianceFamily):
         return np.asarray(np.all(np.isfinite(matrices) & (matrices > 0.0), axis=1))
 
     def unconstrained_covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
+        self, m: CovarianceStats, reg_covar: float
     ) -> FloatArray:
-        cov = (sxx - 2.0 * sx * d + nk[:, None] * d * d) / nk_eps[:, None]
+        sx, d = m.sx, m.d
+        cov = (m.sxx - 2.0 * sx * d + m.nk[:, None] * d * d) / m.divisor[:, None]
         return np.asarray(cov + reg_covar)
 
     def conditional_variances(
@@ -855,19 +834,15 @@ class Spherical(_VarianceFamily):
         return np.asarray(np.isfinite(matrices) & (matrices > 0.0))
 
     def unconstrained_covariances(
-        self,
-        sxx: FloatArray,
-        sx: FloatArray,
-        nk: FloatArray,
-        nk_eps: FloatArray,
-        d: FloatArray,
-        reg_covar: float,
+        self, m: CovarianceStats, reg_covar: float
     ) -> FloatArray:
-        n_features = sx.shape[1]
+        sx, d = m.sx, m.d
         num = (
-            sxx - 2.0 * np.einsum("ki,ki->k", sx, d) + nk * np.einsum("ki,ki->k", d, d)
+            m.sxx
+            - 2.0 * np.einsum("ki,ki->k", sx, d)
+            + m.nk * np.einsum("ki,ki->k", d, d)
         )
-        return np.asarray(num / (nk_eps * n_features) + reg_covar)
+        return np.asarray(num / (m.divisor * sx.shape[1]) + reg_covar)
 
     def conditional_variances(
         self, covariances: FloatArray, precisions_cholesky: FloatArray, n_features: int
