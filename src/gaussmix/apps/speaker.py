@@ -17,7 +17,9 @@ Processing* 10 (2000) 19-41:
    posteriori (MAP) adaptation. A component that saw ``n_k`` frames moves by
    ``alpha_k = n_k / (n_k + r)`` of the way to the speaker's data (``r`` is
    the relevance factor, 16 in the paper), so components the speaker never
-   used stay exactly as in the UBM.
+   used stay exactly as in the UBM (with any covariance type: the MAP step is
+   the core's, :mod:`gaussmix.core.adapt`; a UBM whose components share
+   covariance parameters moves them all with those shared parts).
 4. **Scores** (:func:`score`): the average per-frame log-likelihood ratio of
    an utterance between a speaker model and the UBM. Identification picks the
    speaker with the highest score; verification accepts a claim when the score
