@@ -129,6 +129,20 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 noise_box=self._noise_box_fitted() if noise else None,
             )
 
+    def fitted_model(self) -> MixtureModel:
+        """The fitted arrays as one value that computes with them.
+
+        A :class:`gaussmix.model.MixtureModel` (log-densities, responsibilities,
+        draws, criteria) on already validated arrays; it holds the estimator's
+        current fitted attributes, read together.
+
+        Returns
+        -------
+        MixtureModel
+        """
+        check_is_fitted(self)
+        return self._model()
+
     def _fitted_params(self) -> GMMParams:
         """The fitted parameters in float64, read together."""
         return self._model().params()

@@ -462,13 +462,18 @@ def _fit_one(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model.fit(X)
+            fitted = model.fitted_model()
             record.update(
                 **(
-                    model._criteria(X)
+                    model.information_criteria(X)
                     if Xv is None
-                    else model._criteria(Xv, validated=True)
+                    else fitted.criteria(
+                        Xv,
+                        equal_proportions=model.equal_proportions,
+                        n_threads=resolve_n_threads(model.n_jobs),
+                    )
                 ),
-                n_parameters=model._n_parameters(),
+                n_parameters=fitted.n_parameters(model.equal_proportions),
                 converged=bool(model.converged_),
                 n_iter=int(model.n_iter_),
             )
