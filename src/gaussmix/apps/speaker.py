@@ -73,7 +73,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
@@ -81,7 +80,8 @@ from gaussmix._typing import FloatArray
 from gaussmix.apps._formant import FormantVoice, synthesize_formant
 from gaussmix.core import GMMParams, e_step, get_family
 from gaussmix.core.adapt import ADAPTABLE, map_m_step
-from gaussmix.mixture import GaussianMixture
+from gaussmix.mixture import GaussianMixture, build_fitted
+from gaussmix.model import FitInfo, MixtureModel
 
 __all__ = [
     "BACKGROUND_VOICES",
@@ -564,19 +564,13 @@ def map_adapt(
 
 
 def _fitted_like(ubm: GaussianMixture, params: GMMParams) -> GaussianMixture:
-    """A fitted copy of ``ubm`` (settings, feature names) with ``params``, no EM run.
+    """A fitted estimator with ``ubm``'s settings and feature names and ``params``.
 
     Arrays are cast to the UBM's dtype. Where a covariance is the UBM's own,
     the precisions are the UBM's too, bit for bit.
     """
     family = get_family(ubm.covariance_type)
     dtype = ubm.means_.dtype
-    model: GaussianMixture = clone(ubm)
-    for key, value in vars(ubm).items():  # n_features_in_, feature names, ...
-        if key.endswith("_") and not key.startswith("_"):
-            setattr(model, key, value.copy() if hasattr(value, "copy") else value)
-    model.weights_ = params.weights.astype(dtype)
-    model.means_ = params.means.astype(dtype)
     covariances = params.covariances.astype(dtype)
     chol = params.precisions_cholesky.astype(dtype)
     precisions = family.precisions(params.precisions_cholesky).astype(dtype)
@@ -587,14 +581,21 @@ def _fitted_like(ubm: GaussianMixture, params: GMMParams) -> GaussianMixture:
         kept = np.all(kept.reshape(len(kept), -1), axis=1).reshape(
             (-1,) + (1,) * (covariances.ndim - 1)
         )
-    model.covariances_ = covariances
-    model.precisions_cholesky_ = chol
-    model.precisions_ = np.where(kept, ubm.precisions_, precisions)
-    model.converged_ = True
-    model.n_iter_ = 0
-    model.lower_bound_ = -math.inf
-    model.lower_bounds_ = []
-    return model
+    model = MixtureModel(
+        covariance_type=ubm.covariance_type,
+        weights=params.weights.astype(dtype),
+        means=params.means.astype(dtype),
+        covariances=covariances,
+        precisions_cholesky=chol,
+        precisions=np.where(kept, ubm.precisions_, precisions),
+    )
+    return build_fitted(
+        ubm.get_params(deep=False),
+        model,
+        FitInfo(converged=True, n_iter=0, lower_bound=-math.inf),
+        feature_names=getattr(ubm, "feature_names_in_", None),
+        prior=getattr(ubm, "prior_", None),
+    )
 
 
 def score(speaker_model: GaussianMixture, ubm: GaussianMixture, features: Any) -> float:
