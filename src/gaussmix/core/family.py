@@ -33,7 +33,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -92,8 +92,7 @@ class Prepared:
     extra: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class CovarianceStats:
+class CovarianceStats(NamedTuple):
     """What a covariance estimate reads: the statistics about a shift.
 
     Parameters
@@ -333,7 +332,8 @@ class CovarianceFamily(ABC):
         inner : InnerState or None
             Where the inner iteration ended (iterative models only).
         """
-        self.check_n_features(m.sx.shape[1])
+        if self.multivariate_model is not None:
+            self.check_n_features(m.sx.shape[1])
         s = self.unconstrained_covariances(m, reg_covar)
         tol = self.inner_tol if inner_tol is None else inner_tol
         return self.constrain(s, m.divisor, start, tol)

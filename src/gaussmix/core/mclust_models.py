@@ -81,9 +81,8 @@ The user guide to these models, with the comparison with R's mclust, is
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -546,7 +545,7 @@ class VEE(_InnerIteration, Full):
         einsum = np.einsum
         # One error state for the loop, so that the eigen-decomposition is the
         # bare LAPACK call (same numbers).
-        with _lapack_loop("Eigenvalues"):
+        with _LapackLoop("Eigenvalues"):
             while n_iter < self.inner_max_iter:
                 n_iter += 1
                 inverse = (basis / shape) @ basis.T
@@ -572,23 +571,32 @@ class VEE(_InnerIteration, Full):
         return _symmetric(volumes[:, None, None] * common[None]), inner
 
 
-@contextlib.contextmanager
-def _lapack_loop(what: str) -> Iterator[None]:
+class _LapackLoop:
     """``np.linalg``'s error state, for bare LAPACK calls (:mod:`gaussmix.core.linalg`).
 
     Invalid values mean that LAPACK did not converge (the loops' other
     operations cannot make any): ``LinAlgError("<what> did not converge")``.
-    Overflow, division by zero and underflow are the loops' own business.
+    Overflow, division by zero and underflow are the loops' own business. (A
+    class, not a generator: it runs once per M-step of the inner loops.)
     """
-    try:
-        with np.errstate(
+
+    __slots__ = ("state", "what")
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.state = np.errstate(
             invalid="raise", over="ignore", divide="ignore", under="ignore"
-        ):
-            yield
-    except StatisticsOverflowError:
-        raise
-    except FloatingPointError:
-        raise np.linalg.LinAlgError(f"{what} did not converge") from None
+        )
+
+    def __enter__(self) -> None:
+        self.state.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: Any) -> None:
+        self.state.__exit__(kind, *rest)
+        if kind is None or not issubclass(kind, FloatingPointError):
+            return
+        if not issubclass(kind, StatisticsOverflowError):
+            raise np.linalg.LinAlgError(f"{self.what} did not converge") from None
 
 
 def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -599,7 +607,7 @@ def _svd_uv(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     without those checks is the inner loop's.
     """
     _require_finite(a, "EVE/VVE")
-    with _lapack_loop("SVD"):
+    with _LapackLoop("SVD"):
         return _svd_loop(a)
 
 
@@ -687,7 +695,7 @@ class _CommonOrientation(_InnerIteration, Full):
         # The MM updates and `given`, written out: this is the innermost loop of
         # a selection grid (about 20 updates per M-step on iris), so it avoids
         # function calls and per-SVD argument checks, in one error state.
-        with _lapack_loop("SVD"):
+        with _LapackLoop("SVD"):
             while n_iter < self.inner_max_iter:
                 n_iter += 1
                 inverse_shape = weights_of(variances)

@@ -19,7 +19,6 @@ repair is returned as a :class:`Repair` record for the caller to report:
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -63,10 +62,8 @@ def _machine_eps(dtype: Any) -> float:
     return eps
 
 
-class _Previous(enum.Enum):
-    """TRANSITION: ``m_step`` called without ``previous=`` (today's gaussmix.em)."""
-
-    FROM_FAMILY = enum.auto()
+#: TRANSITION: ``m_step`` called without ``previous=`` (today's gaussmix.em).
+_FROM_FAMILY: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +141,7 @@ def m_step(
     dtype: np.dtype[Any] | type = np.float64,
     equal_proportions: bool = False,
     prior: ConjugatePrior | None = None,
-    previous: GMMParams | _Previous | None = _Previous.FROM_FAMILY,
+    previous: GMMParams | None = _FROM_FAMILY,
     inner_tol: float | None = None,
 ) -> tuple[GMMParams, list[Repair]]:
     """Parameters that maximise the expected log-likelihood given ``stats``.
@@ -215,8 +212,8 @@ def m_step(
         aug = augment(prior, family, stats.sxx, stats.sx, nk, nk_eps, stats.shift)
         means = stats.shift + aug.mean_offset
         m = aug.stats
-    if previous is _Previous.FROM_FAMILY:  # TRANSITION: see ``previous``
-        covariances = family.covariances(m.sxx, m.sx, m.nk, m.divisor, m.d, reg_covar)
+    if previous is _FROM_FAMILY:  # TRANSITION: see ``previous``
+        covariances = family.covariances(*m, reg_covar)
         inner = family.legacy_start()
     else:
         start = None if previous is None else previous.inner

@@ -261,14 +261,6 @@ def _prepared(
     return Prepared(coef=coef.astype(cdt), dtype=cdt, extra=cast)
 
 
-def _log_normaliser(
-    family: CovarianceFamily, precisions_cholesky: FloatArray, n_features: int
-) -> FloatArray:
-    """``-D/2 log(2 pi) + log det U_k``: each component's log-density at its mean."""
-    log_det = family.log_det_cholesky(precisions_cholesky, n_features)
-    return np.asarray(-0.5 * n_features * LOG_2PI + log_det)
-
-
 class _MatrixFamily(CovarianceFamily):
     """Families whose covariances are full matrices (full and tied)."""
 
@@ -413,7 +405,7 @@ class Full(_MatrixFamily):
         n_components, n_features = params.means.shape
         u = params.precisions_cholesky
         d = params.means - shift
-        const = _log_normaliser(self, u, n_features)
+        const = -0.5 * n_features * LOG_2PI + self.log_det_cholesky(u, n_features)
         if log_weights:
             const = const + np.log(params.weights)
         if not self._packed(n_features):
@@ -593,7 +585,8 @@ class Tied(_MatrixFamily):
         u = params.precisions_cholesky
         e = (params.means - shift) @ u  # whitened offsets of the means
         ee = np.einsum("ki,ki->k", e, e)
-        const = _log_normaliser(self, u, n_features) - 0.5 * ee
+        const = -0.5 * n_features * LOG_2PI + self.log_det_cholesky(u, n_features)
+        const = const - 0.5 * ee
         if log_weights:
             const = const + np.log(params.weights)
         coef = np.concatenate([e, const[:, None]], axis=1)
@@ -631,11 +624,6 @@ class Tied(_MatrixFamily):
         return a[:, -1].copy(), a[:, :-1].copy(), sxx
 
 
-def _per_component(values: npt.NDArray[Any], like: FloatArray) -> npt.NDArray[Any]:
-    """``values`` of shape ``(K,)`` with axes added to broadcast against ``like``."""
-    return values.reshape(values.shape + (1,) * (like.ndim - 1))
-
-
 class _VarianceFamily(CovarianceFamily):
     """Families with variances only (diag and spherical): no matrix anywhere.
 
@@ -644,11 +632,14 @@ class _VarianceFamily(CovarianceFamily):
     feature, or the squared norm for spherical).
     """
 
+    #: Index that gives a per-component ``(K,)`` array the axes of the covariances.
+    _per_component: ClassVar[tuple[Any, ...]]
+
     def precisions_cholesky(
         self, covariances: FloatArray
     ) -> tuple[FloatArray, BoolArray]:
         bad = ~self.is_positive_definite(covariances)
-        safe = np.where(_per_component(bad, covariances), 1.0, covariances)
+        safe = np.where(bad[self._per_component], 1.0, covariances)
         return np.asarray(1.0 / np.sqrt(safe)), bad
 
     def precisions_cholesky_from_precisions(self, precisions: FloatArray) -> FloatArray:
@@ -666,7 +657,7 @@ class _VarianceFamily(CovarianceFamily):
         self, covariances: FloatArray, which: BoolArray, amount: FloatArray
     ) -> FloatArray:
         out = covariances.copy()
-        out[which] += _per_component(amount[which], covariances)
+        out[which] += amount[which][self._per_component]
         return out
 
     def _design_terms(
@@ -685,12 +676,14 @@ class _VarianceFamily(CovarianceFamily):
         self, params: GMMParams, shift: FloatArray, dtype: DType, log_weights: bool
     ) -> Prepared:
         n_features = params.means.shape[1]
-        self.check_n_features(n_features)
+        if self.multivariate_model is not None:
+            self.check_n_features(n_features)
         u = params.precisions_cholesky
         prec = u**2
         d = params.means - shift
         quad, linear, mahalanobis = self._design_terms(prec, d)
-        const = _log_normaliser(self, u, n_features) - 0.5 * mahalanobis
+        const = -0.5 * n_features * LOG_2PI + self.log_det_cholesky(u, n_features)
+        const = const - 0.5 * mahalanobis
         if log_weights:
             const = const + np.log(params.weights)
         coef = np.concatenate([quad, linear, const[:, None]], axis=1)
@@ -716,6 +709,7 @@ class Diag(_VarianceFamily):
     """
 
     model: ClassVar[str] = "VVI"
+    _per_component: ClassVar[tuple[Any, ...]] = (slice(None), None)
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", True, True, lambda dof, kp, g, d: dof + 2 + kp
     )
@@ -808,12 +802,13 @@ class Spherical(_VarianceFamily):
 
     model: ClassVar[str] = "VII"
     per_feature: ClassVar[bool] = False
+    _per_component: ClassVar[tuple[Any, ...]] = (slice(None),)
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "trace", True, True, lambda dof, kp, g, d: (dof + 2) / d + kp
     )
 
     def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        self.check_n_features(n_features)
+        self.check_n_features(n_features)  # E and V: one feature only
         return (n_components,)
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
