@@ -38,6 +38,7 @@ from gaussmix.core.covariance import (
     get_family,
 )
 from gaussmix.core.estep import stats_from_resp
+from gaussmix.core.family import CovarianceStats
 from gaussmix.core.mclust_models import (
     INNER_MAX_ITER,
     INNER_TOL,
@@ -97,8 +98,6 @@ def _constrained(model: str, s: np.ndarray, w: np.ndarray, reg: float = 0.0):
     about 1e-8 short of the optimum, which the optimality tests resolve).
     """
     family = get_family(model)
-    if hasattr(family, "inner_tol"):
-        family.inner_tol = 1e-14
     k, d, _ = s.shape
     if isinstance(family, Full):
         sxx = s * w[:, None, None]
@@ -109,7 +108,8 @@ def _constrained(model: str, s: np.ndarray, w: np.ndarray, reg: float = 0.0):
     else:
         sxx = np.einsum("kii->k", s) * w
     zeros = np.zeros((k, d))
-    cov = family.covariances(sxx, zeros, w, w, zeros, reg)
+    stats = CovarianceStats(sxx, zeros, w, w, zeros)
+    cov, _ = family.estimate(stats, reg, inner_tol=1e-14)
     return family.to_dense(cov, k, d)
 
 
@@ -266,11 +266,13 @@ class TestMStepOptimality:
         s = np.einsum("ij,kj,lj->kil", q, values, q)
         w = np.array([10.0, 20.0, 30.0])
         family = get_family(model)
-        family.inner_tol = 1e-15  # the default stops at about 1e-5 of D
         zeros = np.zeros((3, 3))
-        cov = family.covariances(s * w[:, None, None], zeros, w, w, zeros, 0.0)
+        stats = CovarianceStats(s * w[:, None, None], zeros, w, w, zeros)
+        # The default tolerance stops at about 1e-5 of D.
+        cov, inner = family.estimate(stats, 0.0, inner_tol=1e-15)
         sigma = family.to_dense(cov, 3, 3)
-        assert family.last_inner_converged
+        assert inner is not None
+        assert inner.converged
         if model == "VVE":  # every S_k has the VVE structure: it is its own optimum
             np.testing.assert_allclose(sigma, s, rtol=0, atol=1e-6)
         rotated = np.einsum("ji,kjl,lm->kim", q, sigma, q)
@@ -329,16 +331,18 @@ class TestMStepOptimality:
             if isinstance(family, Diag):
                 sxx = np.diagonal(sxx, axis1=1, axis2=2)
             zeros = np.zeros((3, 3))
-            first = family.covariances(sxx, zeros, w, w, zeros, 0.0)
-            assert family.last_inner_converged
-            cold = family.last_inner_iterations
-            second = family.covariances(sxx, zeros, w, w, zeros, 0.0)
-            assert family.last_inner_iterations < cold, model
+            stats = CovarianceStats(sxx, zeros, w, w, zeros)
+            first, inner = family.estimate(stats, 0.0)
+            assert inner is not None
+            assert inner.converged
+            second, warm = family.estimate(stats, 0.0, start=inner)
+            assert warm is not None
+            assert warm.n_iter < inner.n_iter, model
             # The first stopped on the objective's change, within about 1e-5 of D.
             np.testing.assert_allclose(second, first, atol=1e-4 * np.max(first))
-            family.reset()
-            family.covariances(sxx, zeros, w, w, zeros, 0.0)
-            assert family.last_inner_iterations == cold
+            _, cold = family.estimate(stats, 0.0)  # nothing was kept
+            assert cold is not None
+            assert cold.n_iter == inner.n_iter
 
 
 # ------------------------------------------------- scikit-learn equivalents
@@ -427,7 +431,8 @@ def test_lower_bound_never_decreases(
     family = get_family(model)
     if one_inner_step:
         assume(model in ITERATIVE)
-        family.inner_max_iter = 1  # a generalised EM step from the previous one
+        # A generalised EM step from the previous one.
+        family = type(family)(name=model, inner_max_iter=1)
     n_samples = 40 * n_components + 20
     X = _blobs(seed, n_features, n_components, n_samples)
     rng = np.random.default_rng(seed)
@@ -461,8 +466,7 @@ def test_one_inner_step_reaches_the_same_optimum():
             tol=1e-12,
             max_iter=5000,
         ).fit(X)
-        family = get_family(model)
-        family.inner_max_iter = 1
+        family = type(get_family(model))(name=model, inner_max_iter=1)
         stats = stats_from_resp(X, z, family, 3, X.mean(axis=0))
         params, _ = m_step(stats, family, 0.0)
         capped = fit_em(
