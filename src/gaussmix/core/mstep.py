@@ -138,9 +138,9 @@ def m_step(
     family: CovarianceFamily,
     reg_covar: float,
     *,
-    dtype: np.dtype[Any] | type = np.float64,
-    equal_proportions: bool = False,
     prior: ConjugatePrior | None = None,
+    equal_proportions: bool = False,
+    dtype: np.dtype[Any] | type = np.float64,
     previous: GMMParams | None = _FROM_FAMILY,
     inner_tol: float | None = None,
 ) -> tuple[GMMParams, list[Repair]]:
@@ -158,15 +158,15 @@ def m_step(
         Covariance family.
     reg_covar : float
         Non-negative amount added to the diagonal of each covariance.
-    dtype : numpy dtype, default=float64
-        Dtype of the data: its machine epsilon sets the tiny offset that
-        scikit-learn adds to ``nk`` (``10 * eps``), kept for identical results.
-    equal_proportions : bool, default=False
-        Keep every weight at ``1 / n_components`` (mclust's ``equalPro``); with
-        a noise component, at ``(1 - noise_weight) / n_components``.
     prior : ConjugatePrior, default=None
         mclust's conjugate prior on the means and covariances (the weights have
         none); None is maximum likelihood.
+    equal_proportions : bool, default=False
+        Keep every weight at ``1 / n_components`` (mclust's ``equalPro``); with
+        a noise component, at ``(1 - noise_weight) / n_components``.
+    dtype : numpy dtype, default=float64
+        Dtype of the data: its machine epsilon sets the tiny offset that
+        scikit-learn adds to ``nk`` (``10 * eps``), kept for identical results.
     previous : GMMParams or None
         The parameters this M-step updates (those of the E-step that made
         ``stats``). An iterative family (mclust's VEI, VEV, VEE, EVE, VVE)
