@@ -135,61 +135,62 @@ def fit_em(
     converged = False
     n_iter = 0
     objective = lower_bound
-    # Families whose M-step iterates (mclust's VEI, VEV, VEE, EVE, VVE, EVV): the
-    # inner tolerance follows the outer progress, and is the family's own at the end.
-    iterative: Any = family  # has inner_tol when adaptive_inner is set
-    inner_base: float | None = (
-        iterative.inner_tol if getattr(family, "adaptive_inner", False) else None
-    )
+    # Families whose M-step iterates (mclust's VEI, VEV, VEE, EVE, VVE): the
+    # inner tolerance follows the outer progress, and is the family's own at the
+    # end. It is passed to each M-step; the (shared) family object is not changed.
+    inner_base: float | None = family.inner_tol if family.adaptive_inner else None
+    inner_tol = inner_base
     inner_final = False
-    try:
-        for n_iter in range(1, max_iter + 1):
-            previous = lower_bound if prior is None else objective
-            stats = source.accumulate(params, family)
-            lower_bound = stats.loglik / stats.weight
-            if prior is not None:
-                prior_term = log_prior(prior, family, params.means, params.covariances)
-                objective = lower_bound + prior_term / stats.weight
-                if n_iter == 1 and previous != -math.inf:
-                    previous += prior_term / stats.weight  # a warm start's bound
-                objectives.append(objective)
-            if inner_base is not None:
-                current = lower_bound if prior is None else objective
-                iterative.inner_tol = (
-                    inner_base
-                    if inner_final
-                    else _inner_tolerance(current - previous, current, inner_base)
-                )
-            params, step_repairs = m_step(
-                stats,
-                family,
-                reg_covar,
-                dtype=dtype,
-                equal_proportions=equal_proportions,
-                prior=prior,
-            )
-            change = (lower_bound if prior is None else objective) - previous
-            repairs.extend((n_iter, r) for r in step_repairs)
-            lower_bounds.append(lower_bound)
-            logger.debug(
-                "iteration %d: lower bound %.10g (change %.3g)",
-                n_iter,
-                lower_bound,
-                change,
-            )
-            if callback is not None:
-                callback(n_iter, lower_bound, change)
-            if abs(change) < tol:
-                if inner_base is not None and iterative.inner_tol > inner_base:
-                    # Converged with loose inner iterations: finish with the
-                    # family's own tolerance before stopping.
-                    inner_final = True
-                    continue
-                converged = True
-                break
-    finally:
+    for n_iter in range(1, max_iter + 1):
+        previous = lower_bound if prior is None else objective
+        stats = source.accumulate(params, family)
+        lower_bound = stats.loglik / stats.weight
+        if prior is not None:
+            prior_term = log_prior(prior, family, params.means, params.covariances)
+            objective = lower_bound + prior_term / stats.weight
+            if n_iter == 1 and previous != -math.inf:
+                previous += prior_term / stats.weight  # a warm start's bound
+            objectives.append(objective)
         if inner_base is not None:
-            iterative.inner_tol = inner_base
+            current = lower_bound if prior is None else objective
+            inner_tol = (
+                inner_base
+                if inner_final
+                else _inner_tolerance(current - previous, current, inner_base)
+            )
+        params, step_repairs = m_step(
+            stats,
+            family,
+            reg_covar,
+            dtype=dtype,
+            equal_proportions=equal_proportions,
+            prior=prior,
+            previous=params,
+            inner_tol=inner_tol,
+        )
+        change = (lower_bound if prior is None else objective) - previous
+        repairs.extend((n_iter, r) for r in step_repairs)
+        lower_bounds.append(lower_bound)
+        logger.debug(
+            "iteration %d: lower bound %.10g (change %.3g)",
+            n_iter,
+            lower_bound,
+            change,
+        )
+        if callback is not None:
+            callback(n_iter, lower_bound, change)
+        if abs(change) < tol:
+            if (
+                inner_base is not None
+                and inner_tol is not None
+                and inner_tol > inner_base
+            ):
+                # Converged with loose inner iterations: finish with the
+                # family's own tolerance before stopping.
+                inner_final = True
+                continue
+            converged = True
+            break
     return EMResult(
         params=params,
         n_iter=n_iter,
@@ -263,6 +264,7 @@ def online_step(
     reg_covar: float,
     dtype: np.dtype[Any] | type = np.float64,
     equal_proportions: bool = False,
+    previous: GMMParams | None = None,
 ) -> tuple[OnlineState, GMMParams, list[Repair]]:
     """One stepwise-EM update (Cappe & Moulines 2009) from a mini-batch's statistics.
 
@@ -292,6 +294,9 @@ def online_step(
         Dtype of the data.
     equal_proportions : bool, default=False
         Keep the weights equal.
+    previous : GMMParams, default=None
+        The parameters of the batch's E-step: an iterative M-step starts its
+        inner iteration from them (None: from its documented start).
 
     Returns
     -------
@@ -308,8 +313,8 @@ def online_step(
     if state is None:
         running = average
     else:
-        previous = state.stats.recentered(average.shift, family)
-        running = previous.scaled(1.0 - gamma) + average.scaled(gamma)
+        earlier = state.stats.recentered(average.shift, family)
+        running = earlier.scaled(1.0 - gamma) + average.scaled(gamma)
     as_batch = replace(running.scaled(batch.weight), n_samples=batch.n_samples)
     params, repairs = m_step(
         as_batch,
@@ -317,6 +322,7 @@ def online_step(
         reg_covar,
         dtype=dtype,
         equal_proportions=equal_proportions,
+        previous=previous,
     )
     return OnlineState(running, n_steps + 1), params, repairs
 
@@ -375,6 +381,7 @@ def fit_online(
                 reg_covar=reg_covar,
                 dtype=dtype,
                 equal_proportions=equal_proportions,
+                previous=params,
             )
             repairs.extend((epoch, r) for r in step_repairs)
         lower_bound = loglik / weight if weight > 0 else -math.inf

@@ -638,6 +638,7 @@ def _initial_gaussians(
             dtype=X.dtype,
             equal_proportions=options.equal_proportions,
             prior=prior,
+            previous=None,  # an iterative family's documented start
         )
 
     if options.resp_init is not None or noise_mask is not None:
@@ -999,6 +1000,7 @@ def partial_fit_step(
             reg_covar=options.reg_covar,
             dtype=X.dtype,
             equal_proportions=options.equal_proportions,
+            previous=params,
         )
     warn_repairs([(state.n_steps, r) for r in repairs])
     lower_bound = batch.loglik / batch.weight
