@@ -32,7 +32,11 @@ def _scales(X, sample_weight, shift, params=None, family=None):
     """Natural scale of each statistic (see the module docstring)."""
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     total = float(np.sum(w))
-    r = float(np.max(np.linalg.norm(X - shift, axis=1), initial=0.0))
+    centred = X - shift
+    # The norm of rows scaled by their largest entry: np.linalg.norm squares
+    # them, and a row of 1e-283 would give 0 (then so would every tolerance).
+    top = float(np.max(np.abs(centred), initial=0.0))
+    r = top * float(np.max(np.linalg.norm(centred / top, axis=1))) if top else 0.0
     scales = {"nk": total, "sx": total * r, "sxx": total * r * r, "loglik": 0.0}
     if params is not None:
         log_p, _, _ = estimate_log_prob_resp(X, params, family, want_resp=False)
