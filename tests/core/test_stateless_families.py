@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pytest
 
-from gaussmix.core.covariance import REGISTRY, get_family
+from gaussmix.core.covariance import REGISTRY
 from gaussmix.core.estep import e_step, stats_from_resp
 from gaussmix.core.family import CovarianceStats
 from gaussmix.core.mstep import m_step
@@ -83,20 +83,6 @@ def test_interleaved_fits_sharing_one_family_equal_separate_ones(model):
     _assert_same(two.params, alone[1])
     assert vars(shared).keys() == before.keys()
     assert all(vars(shared)[k] is v for k, v in before.items())
-
-
-@pytest.mark.parametrize("model", ITERATIVE)
-def test_previous_parameters_are_the_warm_start(model):
-    """Passing ``previous`` is what the family object used to remember."""
-    legacy = get_family(model)  # TRANSITION: m_step without previous= keeps state
-    X, resp = _data(2)
-    params, _ = m_step(stats_from_resp(X, resp, legacy, 3, X.mean(axis=0)), legacy, 0.0)
-    for _ in range(N_ITER):
-        params, _ = m_step(e_step(X, params, legacy), legacy, 0.0)
-    fresh = _Fit(2, REGISTRY[model])
-    for _ in range(N_ITER):
-        fresh.step(REGISTRY[model])
-    _assert_same(params, fresh.params)
 
 
 @pytest.mark.parametrize("model", ITERATIVE)

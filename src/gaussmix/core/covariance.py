@@ -21,7 +21,6 @@ The families are defined below this module: the interface in
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -116,6 +115,10 @@ COVARIANCE_TYPES: Final = tuple(REGISTRY)
 def get_family(name: str) -> CovarianceFamily:
     """Return the covariance family registered under ``name``.
 
+    The family is the registry's shared object: families keep no state, so one
+    object serves every fit. (To change an iterative family's ``inner_tol`` or
+    ``inner_max_iter``, make an instance of its class with them.)
+
     Raises
     ------
     ValueError
@@ -129,10 +132,4 @@ def get_family(name: str) -> CovarianceFamily:
             f"covariance_type must be one of {options}; got {name!r}. R mclust's "
             f"model names are accepted too: {mclust}."
         )
-    if family.group == SKLEARN_GROUP:
-        return family
-    # TRANSITION: a new object for mclust's models, as before the families were
-    # stateless, while gaussmix.em still sets family.inner_tol during a fit (and
-    # m_step without previous= warm-starts from the family). Return the shared
-    # object once em passes inner_tol= and previous= to m_step.
-    return copy.copy(family)
+    return family

@@ -353,21 +353,7 @@ class CovarianceFamily(ABC):
         offset, used as the divisor. An iterative model starts from its
         documented start.
         """
-        # TRANSITION: until gaussmix.em passes previous= to m_step, an iterative
-        # family also warm-starts from, and records, its last estimate here
-        # (legacy_start/legacy_record); delete both hooks with that change.
-        m = CovarianceStats(sxx, sx, nk, nk_eps, d)
-        cov, inner = self.estimate(m, reg_covar, start=self.legacy_start())
-        self.legacy_record(inner)
-        return cov
-
-    def legacy_start(self) -> InnerState | None:
-        """TRANSITION: the start kept on an iterative family (None here)."""
-        return None
-
-    def legacy_record(self, inner: InnerState | None) -> None:
-        """TRANSITION: keep ``inner`` as the next start (iterative families)."""
-        return None  # nothing to keep: the M-step does not iterate
+        return self.estimate(CovarianceStats(sxx, sx, nk, nk_eps, d), reg_covar)[0]
 
     @abstractmethod
     def conditional_variances(

@@ -308,26 +308,6 @@ class _InnerIteration(CovarianceFamily):
             self.inner_tol = inner_tol
         if inner_max_iter is not None:
             self.inner_max_iter = inner_max_iter
-        # TRANSITION: what the family kept before m_step took previous= (see
-        # CovarianceFamily.covariances); delete with legacy_start/legacy_record.
-        self._legacy: InnerState | None = None
-        self.last_inner_iterations = 0
-        self.last_inner_converged = True
-
-    def reset(self) -> None:
-        """TRANSITION: forget the start kept by :meth:`legacy_record`."""
-        self._legacy = None
-
-    def legacy_start(self) -> InnerState | None:
-        """TRANSITION: the start kept on the family."""
-        return self._legacy
-
-    def legacy_record(self, inner: InnerState | None) -> None:
-        """TRANSITION: keep ``inner`` as the next start, and report on it."""
-        self._legacy = inner
-        if inner is not None:
-            self.last_inner_iterations = inner.n_iter
-            self.last_inner_converged = inner.converged
 
 
 # ------------------------------------------------------------- spherical-shaped

@@ -62,10 +62,6 @@ def _machine_eps(dtype: Any) -> float:
     return eps
 
 
-#: TRANSITION: ``m_step`` called without ``previous=`` (today's gaussmix.em).
-_FROM_FAMILY: Any = object()
-
-
 @dataclass(frozen=True, slots=True)
 class Repair:
     """One repair made by the M-step.
@@ -141,7 +137,7 @@ def m_step(
     prior: ConjugatePrior | None = None,
     equal_proportions: bool = False,
     dtype: np.dtype[Any] | type = np.float64,
-    previous: GMMParams | None = _FROM_FAMILY,
+    previous: GMMParams | None = None,
     inner_tol: float | None = None,
 ) -> tuple[GMMParams, list[Repair]]:
     """Parameters that maximise the expected log-likelihood given ``stats``.
@@ -167,14 +163,12 @@ def m_step(
     dtype : numpy dtype, default=float64
         Dtype of the data: its machine epsilon sets the tiny offset that
         scikit-learn adds to ``nk`` (``10 * eps``), kept for identical results.
-    previous : GMMParams or None
+    previous : GMMParams, default=None
         The parameters this M-step updates (those of the E-step that made
         ``stats``). An iterative family (mclust's VEI, VEV, VEE, EVE, VVE)
         starts its inner iteration from ``previous.inner``; None (or
         ``previous.inner`` None) starts it from the documented start (the
-        first M-step of a fit). TRANSITION: not given, the family object's own
-        last estimate is the start (what ``gaussmix.em`` relies on until it
-        passes ``previous``).
+        first M-step of a fit).
     inner_tol : float, default=None
         Relative tolerance of an iterative family's inner iteration; None is
         the family's ``inner_tol``. Ignored by the other families.
@@ -212,14 +206,8 @@ def m_step(
         aug = augment(prior, family, stats.sxx, stats.sx, nk, nk_eps, stats.shift)
         means = stats.shift + aug.mean_offset
         m = aug.stats
-    if previous is _FROM_FAMILY:  # TRANSITION: see ``previous``
-        covariances = family.covariances(*m, reg_covar)
-        inner = family.legacy_start()
-    else:
-        start = None if previous is None else previous.inner
-        covariances, inner = family.estimate(
-            m, reg_covar, start=start, inner_tol=inner_tol
-        )
+    start = None if previous is None else previous.inner
+    covariances, inner = family.estimate(m, reg_covar, start=start, inner_tol=inner_tol)
     weights = nk_eps.copy()
 
     empty = nk < EMPTY_FRACTION * max(total, _TINY)
