@@ -18,11 +18,6 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "gaussmix"
 
-#: Cycles that other changes of issue 12 are removing, allowed until they land
-#: (each is the set of modules of one strongly connected component). The lead
-#: empties this list at the end of the restructuring; do not add to it.
-PENDING_CYCLES: list[frozenset[str]] = []
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
@@ -171,11 +166,7 @@ def a_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str]:
 def test_import_graph_has_no_cycles():
     """No gaussmix module imports, directly or not, a module that imports it."""
     graph = import_graph()
-    cycles = [
-        " -> ".join(a_cycle(graph, c))
-        for c in strongly_connected(graph)
-        if frozenset(c) not in PENDING_CYCLES
-    ]
+    cycles = [" -> ".join(a_cycle(graph, c)) for c in strongly_connected(graph)]
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 

@@ -13,6 +13,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from test_architecture import SRC, _imports, _modules, import_graph
 
 #: Rank of each layer, from the ground up; the first matching prefix wins.

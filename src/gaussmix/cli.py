@@ -645,8 +645,9 @@ def _size(n_bytes: float) -> str:
 
 def _dense_covariance(covariance_type: str) -> bool:
     """Whether the type stores D x D matrices (full, tied, mclust's E/V orientations)."""
-    t = covariance_type
-    return t in ("full", "tied") or (len(t) == 3 and t[2] != "I")
+    from gaussmix.core.covariance import get_family
+
+    return bool(get_family(covariance_type).matrix)
 
 
 def _model_bytes(n_components: int, n_features: int, covariance_type: str) -> int:
@@ -659,7 +660,9 @@ def _model_bytes(n_components: int, n_features: int, covariance_type: str) -> in
     k, d = n_components, n_features
     if not _dense_covariance(covariance_type):
         return 8 * 8 * k * d
-    matrices = 1 if covariance_type == "tied" else k
+    from gaussmix.core.covariance import get_family
+
+    matrices = 1 if get_family(covariance_type).shared else k
     return 8 * (4 * matrices * d * d + 3 * (d * (d + 1) // 2))
 
 

@@ -24,7 +24,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final, cast
 
 import numpy as np
@@ -679,7 +679,8 @@ def _initial_gaussians(
             params.covariances,
             params.precisions_cholesky,
         )
-    params = GMMParams(
+    params = replace(
+        params,
         weights=params.weights if weights_init is None else weights_init,
         means=params.means if means_init is None else means_init,
         covariances=covariances,
@@ -802,11 +803,9 @@ def _with_noise(params: GMMParams, noise_log_density: float | None) -> GMMParams
     else:
         weights = params.weights * (1.0 - NOISE_INIT_WEIGHT)
         noise_weight = NOISE_INIT_WEIGHT
-    return GMMParams(
+    return replace(
+        params,
         weights=weights,
-        means=params.means,
-        covariances=params.covariances,
-        precisions_cholesky=params.precisions_cholesky,
         noise_weight=noise_weight,
         noise_log_density=noise_log_density,
     )

@@ -1145,12 +1145,14 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
         lower_bound=h.lower_bound,
         lower_bounds=[float(v) for v in arrays[LOWER_BOUNDS_KEY]],
     )
-    prior = None
+    fitted_prior = None
     if h.fitted_prior is not None:
-        prior = {
+        fitted_prior = {
             "shrinkage": h.fitted_prior["shrinkage"],
             "mean": arrays[f"{PRIOR_FIELD}.mean"],
             "dof": h.fitted_prior["dof"],
             "scale": arrays[f"{PRIOR_FIELD}.scale"],
         }
-    return build_fitted(params, model, info, feature_names=h.feature_names, prior=prior)
+    return build_fitted(
+        params, model, info, feature_names=h.feature_names, prior=fitted_prior
+    )

@@ -24,9 +24,6 @@ full family whitens per component instead (as scikit-learn does).
 Everything here is pure NumPy/SciPy: no estimator state, no I/O.
 """
 
-# Family methods implement the CovarianceFamily interface documented on the base class.
-# ruff: noqa: D102
-
 from __future__ import annotations
 
 import math
