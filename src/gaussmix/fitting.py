@@ -15,10 +15,10 @@ result is a :class:`gaussmix.model.MixtureModel` with its :class:`FitInfo`.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
-import sys
 import time
 import warnings
 from collections import defaultdict
@@ -1052,7 +1052,10 @@ _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
 
 def outside_stacklevel() -> int:
     """``stacklevel`` of the first frame outside gaussmix, for the caller of warn."""
-    frame = sys._getframe(1)  # the function that calls warnings.warn
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None  # the caller of warnings.warn
+    if frame is None:  # an interpreter without frame objects
+        return 2
     level = 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(
         _PACKAGE_DIR

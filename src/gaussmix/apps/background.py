@@ -815,138 +815,140 @@ class BackgroundSubtractor:
         where = os.fspath(file) if isinstance(file, str | os.PathLike) else "the file"
         if isinstance(file, str | os.PathLike):
             with open(file, "rb") as f:
-                return cls._load(f, str(where))
-        return cls._load(file, str(where))
-
-    @classmethod
-    def _load(cls, f: IO[bytes], where: str) -> BackgroundSubtractor:
-        def bad(message: str) -> ValueError:
-            return ValueError(f"{where} is not a valid {_KIND}: {message}")
-
-        try:
-            with open_npz(f, kind=_KIND, writer="BackgroundSubtractor.save") as npz:
-                keys = set(npz.entries)
-                expected = {_HEADER_KEY, *_ARRAY_KEYS}
-                if keys != expected:
-                    raise bad(
-                        f"expected the members {sorted(expected)}, found {sorted(keys)}"
-                    )
-                arrays = {}
-                for key in (_HEADER_KEY, *_ARRAY_KEYS):
-                    npz.declared(key)  # dtype and size, before the data are read
-                    arrays[key] = npz.read(key)
-        except ArchiveError as exc:
-            raise bad(str(exc)) from exc
-        header = cls._parse_header(arrays.pop(_HEADER_KEY), bad)
-        try:
-            model = cls(**header["params"])
-        except (TypeError, ValueError) as exc:
-            raise bad(f"bad parameters in the header: {exc}") from exc
-        shape = tuple(header["frame_shape"])
-        model._allocate(shape, np.dtype(header["frame_dtype"]))
-        model.frame_count_ = header["frame_count"]
-        model._set_arrays(arrays, bad)
-        return model
-
-    @staticmethod
-    def _parse_header(raw: npt.NDArray[Any], bad: Any) -> dict[str, Any]:
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise bad("header.json must be a 1-D uint8 array of UTF-8 bytes")
-        try:
-            header = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise bad(f"header.json is not JSON ({exc})") from exc
-        fields = {
-            "format",
-            "version",
-            "params",
-            "frame_shape",
-            "frame_dtype",
-            "frame_count",
-        }
-        if not isinstance(header, dict) or set(header) != fields:
-            found = (
-                sorted(header) if isinstance(header, dict) else type(header).__name__
-            )
-            raise bad(
-                f"the header must have the fields {sorted(fields)}, found {found}"
-            )
-        if header["format"] != FORMAT_NAME:
-            raise bad(f"format is {header['format']!r}, expected {FORMAT_NAME!r}")
-        version = header["version"]
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise bad(f"version must be a positive integer, got {version!r}")
-        if version > FORMAT_VERSION:
-            raise bad(
-                f"format version {version} is newer than this gaussmix reads "
-                f"({FORMAT_VERSION}); upgrade gaussmix"
-            )
-        params = header["params"]
-        if not isinstance(params, dict) or set(params) != set(_PARAMS):
-            raise bad(f"params must have the keys {list(_PARAMS)}")
-        shape = header["frame_shape"]
-        ok_shape = (
-            isinstance(shape, list)
-            and len(shape) in (2, 3)
-            and all(
-                isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
-            )
-            and (len(shape) == 2 or shape[2] in (1, 3))
-        )
-        if not ok_shape:
-            raise bad(f"frame_shape must be [H, W] or [H, W, 1 or 3], got {shape!r}")
-        if header["frame_dtype"] not in _FRAME_DTYPES:
-            raise bad(f"frame_dtype must be one of {list(_FRAME_DTYPES)}")
-        count = header["frame_count"]
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise bad(f"frame_count must be a positive integer, got {count!r}")
-        return header
-
-    def _set_arrays(self, arrays: dict[str, npt.NDArray[Any]], bad: Any) -> None:
-        k = self.n_components
-        shape = self._image_shape()
-        expected = {
-            "weights": (k, *shape[:2]),
-            "variances": (k, *shape[:2]),
-            "means": (k, *shape),
-        }
-        for key, want in expected.items():
-            a = arrays[key]
-            if a.dtype != np.float32:
-                raise bad(f"{key} must be float32, got {a.dtype}")
-            if a.shape != want:
-                raise bad(f"{key} must have shape {want}, got {a.shape}")
-            if not np.isfinite(a).all():
-                raise bad(f"{key} has NaN or infinite values")
-        w = arrays["weights"].reshape(k, -1)
-        var = arrays["variances"].reshape(k, -1)
-        if (w < 0).any() or (w > 1).any():
-            raise bad("weights must be in [0, 1]")
-        total = w.sum(axis=0)
-        if not np.all((np.abs(total - 1) <= 1e-4) | (total == 0)):
-            raise bad("the weights of each pixel must add up to 1 (or all be 0)")
-        if (np.diff(w, axis=0) > 0).any():
-            raise bad(
-                "the components of each pixel must be sorted by weight, heaviest first"
-            )
-        used = w > 0
-        lo, hi = _F32(self.var_min), _F32(self.var_max)
-        if ((var != 0) & ~used).any():
-            raise bad("unused components (weight 0) must have variance 0")
-        if ((var[used] < lo) | (var[used] > hi)).any():
-            raise bad("variances must be within [var_min, var_max]")
-        assert self._w is not None
-        assert self._var is not None
-        assert self._mu is not None
-        self._w[...] = w
-        self._var[...] = var
-        channels = self._mu.shape[1]
-        means = arrays["means"].reshape(k, -1, channels)
-        self._mu[...] = means.transpose(0, 2, 1)
+                return _read_model(f, str(where))
+        return _read_model(file, str(where))
 
 
 #: Constructor parameters, in signature order: what get_params and files hold.
 _PARAMS: Final = tuple(inspect.signature(BackgroundSubtractor).parameters)
+
+
+# ----------------------------------------------------------------- model files
+def _read_model(f: IO[bytes], where: str) -> BackgroundSubtractor:
+    """A model from an open file written by :meth:`BackgroundSubtractor.save`."""
+
+    def bad(message: str) -> ValueError:
+        return ValueError(f"{where} is not a valid {_KIND}: {message}")
+
+    try:
+        with open_npz(f, kind=_KIND, writer="BackgroundSubtractor.save") as npz:
+            keys = set(npz.entries)
+            expected = {_HEADER_KEY, *_ARRAY_KEYS}
+            if keys != expected:
+                raise bad(
+                    f"expected the members {sorted(expected)}, found {sorted(keys)}"
+                )
+            arrays = {}
+            for key in (_HEADER_KEY, *_ARRAY_KEYS):
+                npz.declared(key)  # dtype and size, before the data are read
+                arrays[key] = npz.read(key)
+    except ArchiveError as exc:
+        raise bad(str(exc)) from exc
+    header = _parse_header(arrays.pop(_HEADER_KEY), bad)
+    try:
+        model = BackgroundSubtractor(**header["params"])
+    except (TypeError, ValueError) as exc:
+        raise bad(f"bad parameters in the header: {exc}") from exc
+    shape = tuple(header["frame_shape"])
+    model._allocate(shape, np.dtype(header["frame_dtype"]))
+    model.frame_count_ = header["frame_count"]
+    _set_arrays(model, arrays, bad)
+    return model
+
+
+def _parse_header(raw: npt.NDArray[Any], bad: Any) -> dict[str, Any]:
+    """The checked JSON header of a model file."""
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise bad("header.json must be a 1-D uint8 array of UTF-8 bytes")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad(f"header.json is not JSON ({exc})") from exc
+    fields = {
+        "format",
+        "version",
+        "params",
+        "frame_shape",
+        "frame_dtype",
+        "frame_count",
+    }
+    if not isinstance(header, dict) or set(header) != fields:
+        found = sorted(header) if isinstance(header, dict) else type(header).__name__
+        raise bad(f"the header must have the fields {sorted(fields)}, found {found}")
+    if header["format"] != FORMAT_NAME:
+        raise bad(f"format is {header['format']!r}, expected {FORMAT_NAME!r}")
+    version = header["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise bad(f"version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise bad(
+            f"format version {version} is newer than this gaussmix reads "
+            f"({FORMAT_VERSION}); upgrade gaussmix"
+        )
+    params = header["params"]
+    if not isinstance(params, dict) or set(params) != set(_PARAMS):
+        raise bad(f"params must have the keys {list(_PARAMS)}")
+    shape = header["frame_shape"]
+    ok_shape = (
+        isinstance(shape, list)
+        and len(shape) in (2, 3)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+        and (len(shape) == 2 or shape[2] in (1, 3))
+    )
+    if not ok_shape:
+        raise bad(f"frame_shape must be [H, W] or [H, W, 1 or 3], got {shape!r}")
+    if header["frame_dtype"] not in _FRAME_DTYPES:
+        raise bad(f"frame_dtype must be one of {list(_FRAME_DTYPES)}")
+    count = header["frame_count"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise bad(f"frame_count must be a positive integer, got {count!r}")
+    return header
+
+
+def _set_arrays(
+    model: BackgroundSubtractor, arrays: dict[str, npt.NDArray[Any]], bad: Any
+) -> None:
+    """Check a file's arrays against ``model``'s shape and limits, then take them."""
+    k = model.n_components
+    shape = model._image_shape()
+    expected = {
+        "weights": (k, *shape[:2]),
+        "variances": (k, *shape[:2]),
+        "means": (k, *shape),
+    }
+    for key, want in expected.items():
+        a = arrays[key]
+        if a.dtype != np.float32:
+            raise bad(f"{key} must be float32, got {a.dtype}")
+        if a.shape != want:
+            raise bad(f"{key} must have shape {want}, got {a.shape}")
+        if not np.isfinite(a).all():
+            raise bad(f"{key} has NaN or infinite values")
+    w = arrays["weights"].reshape(k, -1)
+    var = arrays["variances"].reshape(k, -1)
+    if (w < 0).any() or (w > 1).any():
+        raise bad("weights must be in [0, 1]")
+    total = w.sum(axis=0)
+    if not np.all((np.abs(total - 1) <= 1e-4) | (total == 0)):
+        raise bad("the weights of each pixel must add up to 1 (or all be 0)")
+    if (np.diff(w, axis=0) > 0).any():
+        raise bad(
+            "the components of each pixel must be sorted by weight, heaviest first"
+        )
+    used = w > 0
+    lo, hi = _F32(model.var_min), _F32(model.var_max)
+    if ((var != 0) & ~used).any():
+        raise bad("unused components (weight 0) must have variance 0")
+    if ((var[used] < lo) | (var[used] > hi)).any():
+        raise bad("variances must be within [var_min, var_max]")
+    assert model._w is not None
+    assert model._var is not None
+    assert model._mu is not None
+    model._w[...] = w
+    model._var[...] = var
+    channels = model._mu.shape[1]
+    means = arrays["means"].reshape(k, -1, channels)
+    model._mu[...] = means.transpose(0, 2, 1)
 
 
 # ---------------------------------------------------------------------- videos
