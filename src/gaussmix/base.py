@@ -187,6 +187,23 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
             X, want_resp=want_resp, n_threads=self._n_threads()
         )
 
+    def _predicted(self, X: Any, method: str) -> Any:
+        """What ``method`` returns for ``X``, from one pass (lazy for a dask array).
+
+        ``score_samples`` gives ``log p(x)``, ``predict`` the labels and
+        ``predict_proba`` the responsibilities.
+        """
+        if is_dask_array(X):
+            return self._dask_predict(method, X)
+        X = self._predict_input(X)
+        log_density, resp, labels = self._prediction_pass(X, method == "predict_proba")
+        outputs = {
+            "score_samples": log_density,
+            "predict": labels,
+            "predict_proba": resp,
+        }
+        return outputs[method]
+
     def score_samples(self, X: Any) -> FloatArray:
         """Log of the mixture's probability density at each row of ``X``.
 
@@ -205,11 +222,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
             its density ``noise_weight_ / V``). For a dask array, a lazy dask
             array computed block by block on the workers.
         """
-        if is_dask_array(X):
-            return cast("FloatArray", self._dask_predict("score_samples", X))
-        X = self._predict_input(X)
-        log_norm, _, _ = self._prediction_pass(X, False)
-        return log_norm
+        return cast("FloatArray", self._predicted(X, "score_samples"))
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Weighted mean log-density of ``X``.
@@ -259,11 +272,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
             Component labels; ``-1`` for rows most likely noise (with a noise
             component). For a dask array, a lazy dask array.
         """
-        if is_dask_array(X):
-            return cast("IntArray", self._dask_predict("predict", X))
-        X = self._predict_input(X)
-        _, _, labels = self._prediction_pass(X, False)
-        return labels
+        return cast("IntArray", self._predicted(X, "predict"))
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Posterior probability of each component for each row of ``X``.
@@ -279,12 +288,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
             Responsibilities; each row sums to one. With a noise component the
             last column is the noise. For a dask array, a lazy dask array.
         """
-        if is_dask_array(X):
-            return cast("FloatArray", self._dask_predict("predict_proba", X))
-        X = self._predict_input(X)
-        _, resp, _ = self._prediction_pass(X, True)
-        assert resp is not None
-        return resp
+        return cast("FloatArray", self._predicted(X, "predict_proba"))
 
     def tail_probability(
         self,

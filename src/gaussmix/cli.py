@@ -883,15 +883,30 @@ def _proba_columns(model: GaussianMixture, n_columns: int) -> list[str]:
     return names
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    """``gaussmix predict``."""
-    import numpy as np
-
+def _model_and_data(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The saved model and the DATA it is applied to, outputs checked first."""
     _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
     _require_parquet([args.out])
     model = _load_model(args.model)
     table = _load_data(args, getattr(model, "feature_names_in_", None))
-    X = _model_input(model, table)
+    return model, _model_input(model, table)
+
+
+def _write_columns(args: argparse.Namespace, columns: list[_Column]) -> None:
+    """The table to ``--out`` (staged, then renamed), or to stdout without --json."""
+    if args.out:
+        with _Outputs() as outputs:
+            _write_table(args.out, columns, outputs)
+            outputs.commit()
+    elif not args.json:
+        _write_table(None, columns, None)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``gaussmix predict``."""
+    import numpy as np
+
+    model, X = _model_and_data(args)
     labels = np.asarray(model.predict(X))
     proba = np.asarray(model.predict_proba(X)) if args.proba else None
     columns = [_Column("label", labels, "int")]
@@ -903,12 +918,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         ]
     counts = np.bincount(labels[labels >= 0], minlength=model.n_components)
     n_noise = int(np.sum(labels < 0))
-    if args.out:
-        with _Outputs() as outputs:
-            _write_table(args.out, columns, outputs)
-            outputs.commit()
-    elif not args.json:
-        _write_table(None, columns, None)
+    _write_columns(args, columns)
     if args.json:
         payload: dict[str, Any] = {"labels": labels.tolist()}
         if proba is not None:
@@ -931,20 +941,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``gaussmix score``."""
     import numpy as np
 
-    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
-    _require_parquet([args.out])
-    model = _load_model(args.model)
-    table = _load_data(args, getattr(model, "feature_names_in_", None))
-    X = _model_input(model, table)
+    model, X = _model_and_data(args)
     scores = np.asarray(model.score_samples(X), dtype=np.float64)
     mean = float(np.mean(scores))
     columns = [_Column("log_density", scores, "repr")]
-    if args.out:
-        with _Outputs() as outputs:
-            _write_table(args.out, columns, outputs)
-            outputs.commit()
-    elif not args.json:
-        _write_table(None, columns, None)
+    _write_columns(args, columns)
     if args.json:
         _emit_json({"scores": scores.tolist(), "mean": mean})
         return 0
@@ -968,12 +969,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     names = _feature_names(model)
     columns = [_Column(name, X[:, j], "repr") for j, name in enumerate(names)]
     columns.append(_Column("component", comp, "int"))
-    if args.out:
-        with _Outputs() as outputs:
-            _write_table(args.out, columns, outputs)
-            outputs.commit()
-    elif not args.json:
-        _write_table(None, columns, None)
+    _write_columns(args, columns)
     if args.json:
         _emit_json(
             {
@@ -1228,6 +1224,29 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _model_on_data(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand that applies a saved MODEL to a DATA file."""
+    p: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    return p
+
+
+def _table_output(
+    p: argparse.ArgumentParser, what: str, func: Callable[[argparse.Namespace], int]
+) -> None:
+    """``--out`` for a table, the data options, the common options and ``func``."""
+    p.add_argument(
+        "--out",
+        metavar="CSV",
+        help=f"write {what} here: CSV, or TSV/Parquet by the extension "
+        "(default: stdout)",
+    )
+    _data_options(p)
+    _common(p)
+    p.set_defaults(func=func, parser=p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``gaussmix`` command."""
     from gaussmix._version import __version__
@@ -1286,47 +1305,30 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_fit, parser=p)
 
-    p = sub.add_parser(
+    p = _model_on_data(
+        sub,
         "predict",
         help="label rows with their most likely component",
         description="Predict the component of each row of DATA with a saved model "
         "(-1: the noise component).",
         epilog="example: gaussmix predict model.gmm new.csv --proba --out labels.csv",
     )
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
     p.add_argument(
         "--proba",
         action="store_true",
         help="also the probability of each component (columns p0, p1, ..., and "
         "noise with a noise component)",
     )
-    p.add_argument(
-        "--out",
-        metavar="CSV",
-        help="write labels here: CSV, or TSV/Parquet by the extension (default: stdout)",
-    )
-    _data_options(p)
-    _common(p)
-    p.set_defaults(func=cmd_predict, parser=p)
+    _table_output(p, "labels", cmd_predict)
 
-    p = sub.add_parser(
+    p = _model_on_data(
+        sub,
         "score",
         help="log-density of each row",
         description="Per-row log-density (log p(x), a density, not a probability) and its mean.",
         epilog="example: gaussmix score model.gmm new.csv --json",
     )
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
-    p.add_argument(
-        "--out",
-        metavar="CSV",
-        help="write the scores here: CSV, or TSV/Parquet by the extension "
-        "(default: stdout)",
-    )
-    _data_options(p)
-    _common(p)
-    p.set_defaults(func=cmd_score, parser=p)
+    _table_output(p, "the scores", cmd_score)
 
     p = sub.add_parser(
         "sample",

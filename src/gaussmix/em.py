@@ -35,6 +35,7 @@ from gaussmix.sources import StatsSource
 
 __all__ = [
     "EMResult",
+    "OnlineSettings",
     "OnlineState",
     "fit_em",
     "fit_online",
@@ -243,6 +244,29 @@ class OnlineState:
     n_steps: int
 
 
+@dataclass(frozen=True, slots=True)
+class OnlineSettings:
+    """How stepwise EM moves: its step sizes and the options of its M-step.
+
+    Parameters
+    ----------
+    learning_offset, learning_decay : float
+        ``t0`` and ``kappa`` of the step ``gamma_t = (t + t0)^-kappa``.
+    reg_covar : float
+        Added to the diagonal of every covariance.
+    dtype : numpy dtype, default=float64
+        Dtype of the data.
+    equal_proportions : bool, default=False
+        Keep the weights equal.
+    """
+
+    learning_offset: float
+    learning_decay: float
+    reg_covar: float
+    dtype: np.dtype[Any] | type = np.float64
+    equal_proportions: bool = False
+
+
 def step_size(n_steps: int, learning_offset: float, learning_decay: float) -> float:
     """Step ``gamma_t = (t + t0)^-kappa`` of update number ``t = n_steps`` (>= 1).
 
@@ -258,12 +282,8 @@ def online_step(
     state: OnlineState | None,
     batch: SuffStats,
     family: CovarianceFamily,
+    settings: OnlineSettings,
     *,
-    learning_offset: float,
-    learning_decay: float,
-    reg_covar: float,
-    dtype: np.dtype[Any] | type = np.float64,
-    equal_proportions: bool = False,
     previous: GMMParams | None = None,
 ) -> tuple[OnlineState, GMMParams, list[Repair]]:
     """One stepwise-EM update (Cappe & Moulines 2009) from a mini-batch's statistics.
@@ -286,14 +306,8 @@ def online_step(
         E-step statistics of one mini-batch (positive weight).
     family : CovarianceFamily
         Covariance family.
-    learning_offset, learning_decay : float
-        ``t0`` and ``kappa`` of the step size.
-    reg_covar : float
-        Added to the diagonal of every covariance.
-    dtype : numpy dtype, default=float64
-        Dtype of the data.
-    equal_proportions : bool, default=False
-        Keep the weights equal.
+    settings : OnlineSettings
+        The step sizes and the M-step's options.
     previous : GMMParams, default=None
         The parameters of the batch's E-step: an iterative M-step starts its
         inner iteration from them (None: from its documented start).
@@ -309,7 +323,7 @@ def online_step(
     """
     average = batch.scaled(1.0 / batch.weight)
     n_steps = 0 if state is None else state.n_steps
-    gamma = step_size(n_steps, learning_offset, learning_decay)
+    gamma = step_size(n_steps, settings.learning_offset, settings.learning_decay)
     if state is None:
         running = average
     else:
@@ -319,9 +333,9 @@ def online_step(
     params, repairs = m_step(
         as_batch,
         family,
-        reg_covar,
-        dtype=dtype,
-        equal_proportions=equal_proportions,
+        settings.reg_covar,
+        dtype=settings.dtype,
+        equal_proportions=settings.equal_proportions,
         previous=previous,
     )
     return OnlineState(running, n_steps + 1), params, repairs
@@ -331,14 +345,10 @@ def fit_online(
     batches: Callable[[int], Iterable[tuple[FloatArray, FloatArray | None]]],
     params: GMMParams,
     family: CovarianceFamily,
+    settings: OnlineSettings,
     *,
     tol: float,
     max_iter: int,
-    learning_offset: float,
-    learning_decay: float,
-    reg_covar: float,
-    dtype: np.dtype[Any] | type = np.float64,
-    equal_proportions: bool = False,
     n_threads: int = 1,
     callback: IterationCallback | None = None,
 ) -> tuple[EMResult, OnlineState | None]:
@@ -373,15 +383,7 @@ def fit_online(
             loglik += batch.loglik
             weight += batch.weight
             state, params, step_repairs = online_step(
-                state,
-                batch,
-                family,
-                learning_offset=learning_offset,
-                learning_decay=learning_decay,
-                reg_covar=reg_covar,
-                dtype=dtype,
-                equal_proportions=equal_proportions,
-                previous=params,
+                state, batch, family, settings, previous=params
             )
             repairs.extend((epoch, r) for r in step_repairs)
         lower_bound = loglik / weight if weight > 0 else -math.inf

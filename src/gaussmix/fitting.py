@@ -48,7 +48,14 @@ from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
 from gaussmix.core.stats import rescale_weights
-from gaussmix.em import EMResult, OnlineState, fit_em, fit_online, online_step
+from gaussmix.em import (
+    EMResult,
+    OnlineSettings,
+    OnlineState,
+    fit_em,
+    fit_online,
+    online_step,
+)
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.model import FitInfo, MixtureModel
 from gaussmix.sources import (
@@ -139,6 +146,16 @@ class FitOptions:
         """The options of an estimator's ``get_params(deep=False)``."""
         names = _OPTION_NAMES
         return cls(owner=owner, **{k: v for k, v in params.items() if k in names})
+
+    def online_settings(self, dtype: Any) -> OnlineSettings:
+        """The settings of online EM on data of ``dtype``."""
+        return OnlineSettings(
+            learning_offset=self.learning_offset,
+            learning_decay=self.learning_decay,
+            reg_covar=self.reg_covar,
+            dtype=dtype,
+            equal_proportions=self.equal_proportions,
+        )
 
     @property
     def has_noise(self) -> bool:
@@ -269,12 +286,8 @@ def _check_prior_weights(X: FloatArray, weights: FloatArray, name: str) -> None:
 class WarmStart:
     """A fitted model to continue from (``warm_start=True``).
 
-    Parameters
-    ----------
-    model : MixtureModel
-        The previous fit.
-    lower_bound : float
-        Its last lower bound (EM's first change is measured from it).
+    ``model`` is the previous fit, and ``lower_bound`` its last lower bound, from
+    which EM measures its first change.
     """
 
     model: MixtureModel
@@ -340,20 +353,18 @@ def fit_mixture(
     )
     prior = _resolve_prior(options, source, summary)
 
-    def start(family: CovarianceFamily) -> tuple[GMMParams, list[Repair]]:
-        # Reservoir sources: the initialisation runs on the sample (documented).
-        return _initial_params(
-            summary.sample,
-            summary.sample_weight,
-            family,
-            random_state,
-            init_arrays,
-            n_threads,
-            options,
-            noise_log_density=noise_log_density,
-            noise_mask=noise_mask,
-            prior=prior,
-        )
+    # Reservoir sources: the initialisation runs on the sample (documented).
+    start = _Start(
+        summary.sample,
+        summary.sample_weight,
+        random_state,
+        init_arrays,
+        n_threads,
+        options,
+        noise_log_density,
+        noise_mask,
+        prior,
+    )
 
     with single_threaded_blas():
         best = _best_of_inits(
@@ -569,54 +580,45 @@ def _em_in_processes(
 
 
 # --------------------------------------------------------------- the starts
-def _initial_params(
-    X: FloatArray,
-    weights: FloatArray | None,
-    family: CovarianceFamily,
-    random_state: np.random.RandomState,
-    init_arrays: InitArrays,
-    n_threads: int,
-    options: FitOptions,
-    *,
-    noise_log_density: float | None = None,
-    noise_mask: npt.NDArray[np.bool_] | None = None,
-    prior: ConjugatePrior | None = None,
-) -> tuple[GMMParams, list[Repair]]:
-    """Initial parameters, with the noise component of the fit when it has one."""
-    params, repairs = _initial_gaussians(
-        X,
-        weights,
-        family,
-        random_state,
-        init_arrays,
-        n_threads,
-        options,
-        noise_log_density,
-        noise_mask,
-        prior,
-    )
-    if noise_log_density is not None and not params.has_noise:
-        params = _with_noise(params, noise_log_density)
-    return params, repairs
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """What every start of one fit draws on; calling it with a family starts one.
+
+    ``X`` and ``weights`` are the rows the start is made from (the data, a
+    reservoir sample or a mini-batch), ``random_state`` the fit's generator,
+    ``init_arrays`` the validated ``weights_init``/``means_init``/
+    ``precisions_init``; the noise and prior fields are those of the fit.
+    """
+
+    X: FloatArray
+    weights: FloatArray | None
+    random_state: np.random.RandomState
+    init_arrays: InitArrays
+    n_threads: int
+    options: FitOptions
+    noise_log_density: float | None = None
+    noise_mask: npt.NDArray[np.bool_] | None = None
+    prior: ConjugatePrior | None = None
+
+    def __call__(self, family: CovarianceFamily) -> tuple[GMMParams, list[Repair]]:
+        """Initial parameters, with the noise component of the fit when it has one."""
+        params, repairs = _initial_gaussians(self, family)
+        if self.noise_log_density is not None and not params.has_noise:
+            params = _with_noise(params, self.noise_log_density)
+        return params, repairs
 
 
 def _initial_gaussians(
-    X: FloatArray,
-    weights: FloatArray | None,
-    family: CovarianceFamily,
-    random_state: np.random.RandomState,
-    init_arrays: InitArrays,
-    n_threads: int,
-    options: FitOptions,
-    noise_log_density: float | None,
-    noise_mask: npt.NDArray[np.bool_] | None,
-    prior: ConjugatePrior | None,
+    start: _Start, family: CovarianceFamily
 ) -> tuple[GMMParams, list[Repair]]:
     """Initial parameters; with noise, from a noise column when one is given.
 
     The first M-step uses the prior, as mclust's ``me`` does.
     """
-    weights_init, means_init, precisions_init = init_arrays
+    X, weights, random_state = start.X, start.weights, start.random_state
+    n_threads, options, prior = start.n_threads, start.options, start.prior
+    noise_log_density, noise_mask = start.noise_log_density, start.noise_mask
+    weights_init, means_init, precisions_init = start.init_arrays
     n_components = options.n_components
 
     def first_m_step(resp: Any, n_threads: int, noise: float | None) -> Any:
@@ -868,13 +870,9 @@ def _fit_online(
             batches,
             params,
             family,
+            options.online_settings(summary.dtype),
             tol=options.tol,
             max_iter=options.max_iter,
-            learning_offset=options.learning_offset,
-            learning_decay=options.learning_decay,
-            reg_covar=options.reg_covar,
-            dtype=summary.dtype,
-            equal_proportions=options.equal_proportions,
             n_threads=n_threads,
             callback=reporter.iteration,
         )
@@ -928,9 +926,8 @@ def _online_start(
         rows = np.sort(random_state.choice(n_samples, INIT_SAMPLE_SIZE, False))
         X = X[rows]
         weights = None if weights is None else weights[rows]
-    params, repairs = _initial_params(
-        X, weights, family, random_state, init_arrays, n_threads, options
-    )
+    start = _Start(X, weights, random_state, init_arrays, n_threads, options)
+    params, repairs = start(family)
     warn_repairs([(0, r) for r in repairs])
     return params
 
@@ -982,24 +979,16 @@ def partial_fit_step(
                 )
             init_arrays = _init_arrays(options, family, n_features)
             random_state = check_random_state(options.random_state)
-            params, repairs = _initial_params(
-                X, weights, family, random_state, init_arrays, n_threads, options
-            )
+            start = _Start(X, weights, random_state, init_arrays, n_threads, options)
+            params, repairs = start(family)
             warn_repairs([(0, r) for r in repairs])
             state, history = None, []
         batch = e_step(X, params, family, weights, n_threads=n_threads)
         if batch.weight <= 0:
             return None  # nothing to learn from an all-zero-weight batch
+        settings = options.online_settings(X.dtype)
         state, params, repairs = online_step(
-            state,
-            batch,
-            family,
-            learning_offset=options.learning_offset,
-            learning_decay=options.learning_decay,
-            reg_covar=options.reg_covar,
-            dtype=X.dtype,
-            equal_proportions=options.equal_proportions,
-            previous=params,
+            state, batch, family, settings, previous=params
         )
     warn_repairs([(state.n_steps, r) for r in repairs])
     lower_bound = batch.loglik / batch.weight

@@ -122,18 +122,13 @@ class MixtureModel:
 
     @property
     def n_components(self) -> int:
-        """Number of Gaussian components (the noise component not counted)."""
-        return int(self.means.shape[0])
+        """``K``: the Gaussians (a noise component is not one of them)."""
+        return len(self.weights)
 
     @property
     def n_features(self) -> int:
-        """Number of features."""
-        return int(self.means.shape[1])
-
-    @property
-    def has_noise(self) -> bool:
-        """Whether the mixture has a noise component."""
-        return self.noise_log_density is not None
+        """``D``, the width of the rows the model takes."""
+        return int(self.means.shape[-1])
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -168,7 +163,7 @@ class MixtureModel:
         n = self.family.n_parameters(self.n_components, self.n_features)
         if equal_proportions:
             n -= self.n_components - 1
-        if self.has_noise:
+        if self.noise_log_density is not None:
             n += 2
         return n
 
