@@ -24,12 +24,18 @@ from gaussmix.core.covariance import (
     COVARIANCE_TYPES,
     FAMILIES,
     MCLUST_MODEL_NAMES,
+    SKLEARN_GROUP,
     CovarianceFamily,
+    get_family,
 )
 from gaussmix.core.init import INIT_METHODS
 
 __all__ = [
+    "AUTO",
     "FLOAT_OR_INTEGERS",
+    "MCLUST_MAX_ITER",
+    "EMControl",
+    "resolve_em_control",
     "MAX_SEED",
     "PARAMETER_RULES",
     "as_float_block",
@@ -120,6 +126,96 @@ def _is_random_state(v: Any) -> bool:
     return v is None or _is_seed(v) or isinstance(v, np.random.RandomState)
 
 
+#: The default of ``tol``, ``reg_covar`` and ``init_params``: each family's own
+#: procedure (see :func:`resolve_em_control`).
+AUTO: Final = "auto"
+
+#: scikit-learn's EM control, for scikit-learn's covariance names: stop when the
+#: mean log-likelihood per sample changes by less than 1e-3, add 1e-6 to every
+#: covariance diagonal, start from k-means.
+SKLEARN_TOL: Final = 1e-3
+SKLEARN_REG_COVAR: Final = 1e-6
+SKLEARN_INIT: Final = "kmeans"
+#: R mclust's ``emControl()`` and start, for mclust's model names: stop when the
+#: log-likelihood's relative change ``|L - L_old| / (1 + |L|)`` is at most 1e-5
+#: (mclust's ``tol[1]``), no regularisation, start from the hierarchical tree.
+MCLUST_TOL: Final = 1e-5
+MCLUST_REG_COVAR: Final = 0.0
+MCLUST_INIT: Final = "hc"
+#: scikit-learn's iteration limit (also online EM's epochs, for every family).
+SKLEARN_MAX_ITER: Final = 100
+#: mclust's ``emControl(itmax)`` has no limit (``.Machine$integer.max``); this
+#: one only stops a fit that never settles. Small data sets take up to a few
+#: hundred iterations at mclust's tolerance (faithful, VVV with 6 components:
+#: 214), more than scikit-learn's 100.
+MCLUST_MAX_ITER: Final = 10_000
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == AUTO
+
+
+@dataclass(frozen=True, slots=True)
+class EMControl:
+    """How EM runs for one fit, with every ``"auto"`` resolved.
+
+    Parameters
+    ----------
+    tol : float
+        The tolerance.
+    relative : bool
+        True: mclust's rule, ``|L - L_old| <= tol (1 + |L|)`` on the total
+        log-likelihood ``L``; False: scikit-learn's, ``|l - l_old| < tol`` on the
+        mean log-likelihood per sample ``l``.
+    reg_covar : float
+        Added to every covariance diagonal.
+    init_params : str
+        The initialisation.
+    max_iter : int
+        The largest number of EM iterations (epochs of online EM).
+    """
+
+    tol: float
+    relative: bool
+    reg_covar: float
+    init_params: str
+    max_iter: int
+
+
+def resolve_em_control(
+    covariance_type: str,
+    tol: Any = AUTO,
+    reg_covar: Any = AUTO,
+    init_params: Any = AUTO,
+    max_iter: Any = AUTO,
+    *,
+    online: bool = False,
+) -> EMControl:
+    """The EM control of a fit: the family's own procedure where ``"auto"``.
+
+    scikit-learn's four names get scikit-learn's control (so fits equal
+    scikit-learn's); mclust's names (its 14 models, E and V) get mclust's, so
+    that they give mclust's answers. A value given explicitly wins; an explicit
+    ``tol`` keeps scikit-learn's rule (the change of the mean log-likelihood).
+    Online EM (``online``) keeps scikit-learn's 100 epochs for every family.
+    """
+    mclust = get_family(covariance_type).group != SKLEARN_GROUP
+    if _is_auto(tol):
+        tol_value, relative = (MCLUST_TOL, True) if mclust else (SKLEARN_TOL, False)
+    else:
+        tol_value, relative = float(tol), False
+    reg = MCLUST_REG_COVAR if mclust else SKLEARN_REG_COVAR
+    init = MCLUST_INIT if mclust else SKLEARN_INIT
+    limit = MCLUST_MAX_ITER if mclust and not online else SKLEARN_MAX_ITER
+    return EMControl(
+        tol_value,
+        relative,
+        reg if _is_auto(reg_covar) else float(reg_covar),
+        init if _is_auto(init_params) else str(init_params),
+        limit if _is_auto(max_iter) else int(max_iter),
+    )
+
+
 PARAMETER_RULES: dict[str, Rule] = {
     "n_components": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "covariance_type": Rule(
@@ -129,13 +225,21 @@ PARAMETER_RULES: dict[str, Rule] = {
         + ", ".join(repr(k) for k in MCLUST_MODEL_NAMES)
         + ".",
     ),
-    "tol": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "reg_covar": Rule(lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
-    "max_iter": Rule(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "tol": Rule(
+        lambda v: _is_auto(v) or (_is_real(v) and v >= 0),
+        "'auto' or a finite number >= 0",
+    ),
+    "reg_covar": Rule(
+        lambda v: _is_auto(v) or (_is_real(v) and v >= 0),
+        "'auto' or a finite number >= 0",
+    ),
+    "max_iter": Rule(
+        lambda v: _is_auto(v) or (_is_int(v) and v >= 0), "'auto' or an integer >= 0"
+    ),
     "n_init": Rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "init_params": Rule(
-        lambda v: isinstance(v, str) and v in INIT_METHODS,
-        "one of " + ", ".join(repr(m) for m in INIT_METHODS),
+        lambda v: _is_auto(v) or (isinstance(v, str) and v in INIT_METHODS),
+        "'auto' or one of " + ", ".join(repr(m) for m in INIT_METHODS),
     ),
     "weights_init": Rule(
         _is_array_or_none, "None or an array of shape (n_components,)"

@@ -220,7 +220,7 @@ def _model_summary(
     summary: dict[str, Any] = {
         "n_components": int(model.n_components),
         "covariance_type": model.covariance_type,
-        "init_params": model.init_params,
+        "init_params": _start_label(model.init_params, [model.covariance_type]),
         "n_samples": n_samples,
         "features": names,
         "weights": np.asarray(model.weights_, dtype=np.float64).tolist(),
@@ -715,24 +715,20 @@ def _check_sample_memory(n: int, n_features: int, *, as_json: bool) -> None:
 
 
 # ----------------------------------------------------------------- fitting
-def _default_init(args: argparse.Namespace, covariance_types: Sequence[str]) -> str:
-    """``--init``, else 'hc' for mclust's names (and 'all'), else 'kmeans'.
+def _start_label(init: str, covariance_types: Sequence[str]) -> str:
+    """How the fits of ``covariance_types`` start, ``'auto'`` resolved per type."""
+    from gaussmix._validation import resolve_em_control
 
-    mclust starts EM from its model-based hierarchical clustering; the
-    command-line tool does the same for mclust's model names, as the
-    documented Python recipe ``select(X, ks, "all", init_params="hc")`` does.
-    """
-    from gaussmix.core.covariance import MCLUST_MODEL_NAMES
-
-    if args.init is not None:
-        return str(args.init)
-    mclust = any(t == "all" or t in MCLUST_MODEL_NAMES for t in covariance_types)
-    return "hc" if mclust else "kmeans"
+    starts = {
+        resolve_em_control(t, "auto", "auto", init).init_params
+        for t in covariance_types
+    }
+    if len(starts) == 1:
+        return starts.pop()
+    return "kmeans for scikit-learn's types, hc for mclust's"
 
 
-def _estimator_options(
-    args: argparse.Namespace, covariance_types: Sequence[str]
-) -> dict[str, Any]:
+def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     """GaussianMixture parameters from the shared fitting options."""
     noise: Any = None
     if args.noise_volume is not None:
@@ -741,10 +737,10 @@ def _estimator_options(
         noise = True
     return {
         "n_init": args.n_init,
-        "max_iter": args.max_iter,
-        "tol": args.tol,
-        "reg_covar": args.reg_covar,
-        "init_params": _default_init(args, covariance_types),
+        "max_iter": "auto" if args.max_iter is None else args.max_iter,
+        "tol": "auto" if args.tol is None else args.tol,
+        "reg_covar": "auto" if args.reg_covar is None else args.reg_covar,
+        "init_params": "auto" if args.init is None else args.init,
         "noise": noise,
         "prior": "default" if args.prior else None,
         "random_state": args.seed,
@@ -812,7 +808,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     model = GaussianMixture(
         n_components=args.components,
         covariance_type=args.covariance,
-        **_estimator_options(args, [args.covariance]),
+        **_estimator_options(args),
     )
     X: Any = table.values if table.names is None else _frame(table.values, table.names)
     with (
@@ -1002,7 +998,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     ks = args.components
     grid = expand_types(types, table.values)
     _check_fit_memory(table.path, max(ks), table.values.shape[1], grid)
-    options = _estimator_options(args, types)
+    options = _estimator_options(args)
     X: Any = table.values if table.names is None else _frame(table.values, table.names)
     n_fits = len(ks) * len(grid)
     with _progress(args, n_fits, "model grid") as step:
@@ -1043,7 +1039,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         payload: dict[str, Any] = {
             "criterion": args.criterion,
             "sign": "lower is better (scikit-learn convention)",
-            "init_params": options["init_params"],
+            "init_params": _start_label(options["init_params"], grid),
             "table": records,
             "best": best_record,
         }
@@ -1051,7 +1047,9 @@ def cmd_select(args: argparse.Namespace) -> int:
             payload["model"] = args.out
         _emit_json(payload)
         return 0 if best is not None else 1
-    _print_select(records, best_record, args, options["init_params"])
+    _print_select(
+        records, best_record, args, _start_label(options["init_params"], grid)
+    )
     if best is None:
         print(
             f"{PROG}: error: every fit failed (see the error column); nothing was "
@@ -1189,19 +1187,26 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         "--n-init", type=_positive_int, default=1, help="EM restarts (best kept)"
     )
     p.add_argument(
-        "--max-iter", type=_positive_int, default=100, help="EM iterations per restart"
+        "--max-iter",
+        type=_positive_int,
+        default=None,
+        help="EM iterations per restart (default: 100 for full, tied, diag, "
+        "spherical; 10000 for mclust's model names and 'all', as mclust has no limit)",
     )
     p.add_argument(
         "--tol",
         type=_float_at_least(0.0, strict=False),
-        default=1e-3,
-        help="convergence tolerance on the mean log-likelihood (default: 1e-3)",
+        default=None,
+        help="convergence tolerance on the change of the mean log-likelihood "
+        "(default: 1e-3 for full, tied, diag, spherical; for mclust's model names "
+        "and 'all' mclust's rule, a relative change of the log-likelihood of 1e-5)",
     )
     p.add_argument(
         "--reg-covar",
         type=_float_at_least(0.0, strict=False),
-        default=1e-6,
-        help="added to covariance diagonals (default: 1e-6)",
+        default=None,
+        help="added to covariance diagonals (default: 1e-6 for full, tied, diag, "
+        "spherical; 0 for mclust's model names and 'all', as mclust)",
     )
     p.add_argument(
         "--noise",

@@ -34,10 +34,12 @@ from sklearn.utils import check_random_state
 from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray
 from gaussmix._validation import (
+    AUTO,
     check_init_arrays,
     check_model_size,
     check_resp_init,
     check_sample_weight,
+    resolve_em_control,
     resolve_n_threads,
 )
 from gaussmix.core.covariance import CovarianceFamily, get_family
@@ -113,8 +115,10 @@ class FitOptions:
     """What to fit and how: the estimator's parameters, already validated.
 
     The fields are the constructor parameters of
-    :class:`gaussmix.GaussianMixture` of the same names; ``owner`` names the
-    estimator in messages.
+    :class:`gaussmix.GaussianMixture` of the same names, with ``"auto"``
+    resolved; ``relative_tol`` says whether ``tol`` is mclust's relative rule
+    (see :func:`gaussmix.em.fit_em`), and ``owner`` names the estimator in
+    messages.
     """
 
     n_components: int = 1
@@ -141,11 +145,34 @@ class FitOptions:
     n_jobs: int | None = None
     owner: str = "GaussianMixture"
 
+    relative_tol: bool = False
+
     @classmethod
     def from_params(cls, params: dict[str, Any], owner: str) -> FitOptions:
-        """The options of an estimator's ``get_params(deep=False)``."""
-        names = _OPTION_NAMES
-        return cls(owner=owner, **{k: v for k, v in params.items() if k in names})
+        """The options of an estimator's ``get_params(deep=False)``.
+
+        ``"auto"`` in ``tol``, ``reg_covar``, ``init_params`` and ``max_iter`` is
+        resolved for the covariance type
+        (:func:`gaussmix._validation.resolve_em_control`): scikit-learn's
+        procedure for its names, mclust's for mclust's.
+        """
+        values = {k: v for k, v in params.items() if k in _OPTION_NAMES}
+        control = resolve_em_control(
+            values.get("covariance_type", "full"),
+            values.get("tol", AUTO),
+            values.get("reg_covar", AUTO),
+            values.get("init_params", AUTO),
+            values.get("max_iter", AUTO),
+            online=values.get("batch_size") is not None,
+        )
+        values.update(
+            tol=control.tol,
+            reg_covar=control.reg_covar,
+            init_params=control.init_params,
+            max_iter=control.max_iter,
+            relative_tol=control.relative,
+        )
+        return cls(owner=owner, **values)
 
     def online_settings(self, dtype: Any) -> OnlineSettings:
         """The settings of online EM on data of ``dtype``."""
@@ -163,7 +190,10 @@ class FitOptions:
         return self.noise is not None and self.noise is not False
 
 
-_OPTION_NAMES: Final = frozenset(f.name for f in fields(FitOptions)) - {"owner"}
+_OPTION_NAMES: Final = frozenset(f.name for f in fields(FitOptions)) - {
+    "owner",
+    "relative_tol",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +486,7 @@ def _best_of_inits(
     reporter = _VerboseReporter(options.verbose, options.verbose_interval)
     em_options: dict[str, Any] = {
         "tol": options.tol,
+        "relative_tol": options.relative_tol,
         "max_iter": options.max_iter,
         "reg_covar": options.reg_covar,
         "dtype": dtype,
@@ -872,6 +903,7 @@ def _fit_online(
             family,
             options.online_settings(summary.dtype),
             tol=options.tol,
+            relative_tol=options.relative_tol,
             max_iter=options.max_iter,
             n_threads=n_threads,
             callback=reporter.iteration,

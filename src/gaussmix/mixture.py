@@ -55,23 +55,37 @@ class GaussianMixture(MixtureEstimator):
         Shape of the covariances: each component its own general matrix
         ('full'), one matrix shared by all ('tied'), its own diagonal ('diag')
         or its own single variance ('spherical').
-    tol : float, default=1e-3
-        EM stops when the change of the per-sample mean log-likelihood is
-        below this.
-    reg_covar : float, default=1e-6
+    tol : 'auto' or float, default='auto'
+        Convergence threshold. A number: EM stops when the per-sample mean
+        log-likelihood changes by less than ``tol`` (scikit-learn's rule).
+        'auto' follows the covariance type's home library: scikit-learn's
+        ``1e-3`` on that change for 'full', 'tied', 'diag' and 'spherical';
+        for mclust's model names R mclust's ``emControl()`` rule, stop when
+        the total log-likelihood ``L`` changes by at most ``1e-5 (1 + |L|)``.
+        See "EM control" in the Notes.
+    reg_covar : 'auto' or float, default='auto'
         Non-negative amount added to the diagonal of every covariance, which
-        keeps them positive definite.
-    max_iter : int, default=100
-        Maximum number of EM iterations per initialisation.
+        keeps them positive definite. 'auto' is scikit-learn's ``1e-6`` for
+        scikit-learn's covariance types and ``0`` (mclust adds nothing) for
+        mclust's model names.
+    max_iter : 'auto' or int, default='auto'
+        Maximum number of EM iterations per initialisation (epochs with
+        ``batch_size``). 'auto' is scikit-learn's 100 for scikit-learn's
+        covariance types and for online EM; for mclust's model names it is
+        :data:`gaussmix._validation.MCLUST_MAX_ITER` (10,000: mclust sets no
+        limit, and its tolerance takes more than 100 iterations on small data
+        sets).
     n_init : int, default=1
         Number of initialisations; the best (highest log-likelihood, or
         log-posterior with a ``prior``) is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, \
-default='kmeans'
+    init_params : {'auto', 'kmeans', 'k-means++', 'random', \
+'random_from_data', 'hc'}, default='auto'
         How the initial responsibilities are made: from k-means labels, from
         k-means++ seeds, uniformly at random, from randomly chosen rows, or
         from R mclust's model-based hierarchical clustering cut at
         ``n_components`` (``'hc'``, mclust's default start; docs/hc-init.md).
+        'auto' is 'kmeans' (scikit-learn's default) for scikit-learn's
+        covariance types and 'hc' for mclust's model names.
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; None uses ``init_params``.
     means_init : array-like of shape (n_components, n_features), default=None
@@ -217,6 +231,22 @@ default='kmeans'
 
     Notes
     -----
+    **EM control.** ``tol``, ``reg_covar``, ``init_params`` and ``max_iter``
+    default to 'auto': whoever asks for scikit-learn's covariance types gets
+    scikit-learn's procedure (k-means start, ``reg_covar=1e-6``, stop when the
+    mean log-likelihood changes by less than ``1e-3`` or after 100
+    iterations), so that fits equal scikit-learn's from the same
+    ``random_state``; whoever asks for mclust's model names ('EII' ... 'VVV',
+    'E', 'V') gets R mclust's (hierarchical start, no regularisation, stop
+    when ``|L - L_old| <= 1e-5 (1 + |L|)`` on the total log-likelihood ``L``,
+    no practical iteration limit), so that fits and BIC tables agree with
+    ``Mclust``/``mclustBIC``. 'full' and 'VVV' are the same model fitted by
+    these two procedures. A value given explicitly always wins; an explicit
+    ``tol`` is scikit-learn's rule on the mean log-likelihood. With
+    ``reg_covar=0`` a component that collapses onto a point or a line is
+    repaired as documented in :mod:`gaussmix.core.mstep` (and the criteria of
+    :func:`gaussmix.select` are NaN for that fit, as mclust reports NA).
+
     One EM iteration of a 'full' model costs about ``2 N K D^2`` multiply-adds,
     done as two large matrix products per chunk of rows. Memory beyond the
     data is a few megabytes per thread, whatever ``N`` is. float32 data are
@@ -242,11 +272,11 @@ default='kmeans'
         n_components: int = 1,
         *,
         covariance_type: str = "full",
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
+        tol: float | str = "auto",
+        reg_covar: float | str = "auto",
+        max_iter: int | str = "auto",
         n_init: int = 1,
-        init_params: str = "kmeans",
+        init_params: str = "auto",
         weights_init: Any = None,
         means_init: Any = None,
         precisions_init: Any = None,

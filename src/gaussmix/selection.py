@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -29,7 +29,13 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._threads import single_threaded_blas, single_threaded_openmp
-from gaussmix._validation import check_parameters, check_X, resolve_n_threads
+from gaussmix._validation import (
+    AUTO,
+    check_parameters,
+    check_X,
+    resolve_em_control,
+    resolve_n_threads,
+)
 from gaussmix.core.covariance import (
     MCLUST_GROUP,
     SKLEARN_GROUP,
@@ -132,7 +138,11 @@ def select(
         instance first yields one seed per fit, in grid order.
     **fit_kwargs
         Further :class:`~gaussmix.GaussianMixture` parameters (``random_state``,
-        ``n_init``, ``reg_covar``, ...), the same for every fit.
+        ``n_init``, ``reg_covar``, ...), the same for every fit. ``tol``,
+        ``reg_covar`` and ``init_params`` default to ``'auto'``, resolved per
+        covariance type: mclust's model names get mclust's EM control and its
+        hierarchical start (``select(X, range(1, 10), "all")`` reproduces
+        ``mclustBIC(X, G = 1:9)``), scikit-learn's names get scikit-learn's.
 
     Returns
     -------
@@ -185,7 +195,7 @@ def select(
             mode = "threads"
         elif (
             len(grid) >= SELECT_PROCESS_MIN_FITS
-            and fit_kwargs.get("init_params", "kmeans") in FORK_SAFE_INITS
+            and all(init in FORK_SAFE_INITS for init in _grid_inits(types, fit_kwargs))
             and _can_fork()
         ):
             # Small data: each fit is Python-bound (the GIL) and threads only
@@ -236,6 +246,19 @@ def select(
 
 
 FitResult = tuple[GaussianMixture, dict[str, Any]]
+
+
+def _grid_inits(types: Sequence[str], fit_kwargs: dict[str, Any]) -> set[str]:
+    """The initialisations the grid's fits use, ``"auto"`` resolved per type."""
+    return {
+        resolve_em_control(
+            t,
+            fit_kwargs.get("tol", AUTO),
+            fit_kwargs.get("reg_covar", AUTO),
+            fit_kwargs.get("init_params", AUTO),
+        ).init_params
+        for t in types
+    }
 
 
 def _can_fork() -> bool:
@@ -508,6 +531,10 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Lower is better.
     tol, reg_covar, max_iter, n_init, init_params, random_state
         As in :class:`~gaussmix.GaussianMixture`, for every fit of the grid.
+        ``'auto'`` (the default of ``tol``, ``reg_covar`` and ``init_params``)
+        resolves per covariance type: mclust's EM control and hierarchical
+        start for mclust's names, so that the default grid ``"all"`` gives
+        ``mclustBIC``'s table, and scikit-learn's for scikit-learn's names.
     n_jobs : int or None, default=None
         Fits of the grid run in parallel (see :func:`select`).
 
@@ -537,11 +564,11 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):  # type: ignore[misc]
         covariance_types: Any = "all",
         criterion: str = "bic",
         *,
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
+        tol: float | str = "auto",
+        reg_covar: float | str = "auto",
+        max_iter: int | str = "auto",
         n_init: int = 1,
-        init_params: str = "kmeans",
+        init_params: str = "auto",
         random_state: Any = None,
         n_jobs: int | None = None,
     ) -> None:

@@ -112,10 +112,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         threshold: str = "quantile",
         tail_samples: int = 100_000,
         n_init: int = 1,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        tol: float = 1e-3,
-        init_params: str = "kmeans",
+        reg_covar: float | str = "auto",
+        max_iter: int | str = "auto",
+        tol: float | str = "auto",
+        init_params: str = "auto",
         random_state: Any = None,
     ) -> None:
         self.n_components = n_components
