@@ -190,7 +190,7 @@ def fit_em(
         if callback is not None:
             callback(n_iter, lower_bound, change)
         current = lower_bound if prior is None else objective
-        if _converged(change, current, stats.weight, tol, relative_tol):
+        if _converged(change, current, stats.n_samples, tol, relative_tol):
             if (
                 inner_base is not None
                 and inner_tol is not None
@@ -236,15 +236,18 @@ STUCK_WINDOW: Final = 20
 
 
 def _converged(
-    change: float, current: float, weight: float, tol: float, relative: bool
+    change: float, current: float, n_rows: int, tol: float, relative: bool
 ) -> bool:
     """Whether EM stops: scikit-learn's rule, or with ``relative`` mclust's.
 
-    ``change`` and ``current`` are per sample; mclust's rule reads the totals,
-    ``|L - L_old| <= tol (1 + |L|)`` with ``L = weight * current``.
+    ``change`` and ``current`` are per unit of weight; mclust's rule reads the
+    totals, ``|L - L_old| <= tol (1 + |L|)``, with ``L = n_rows * current``: the
+    log-likelihood of ``n_rows`` unit-weight rows, mclust's own ``L`` without
+    weights, and the same stop whatever the weights' scale (weights of 1e-300
+    or 1e306 give the fit of weights of one).
     """
     if relative:
-        return abs(change) * weight <= tol * (1.0 + abs(current) * weight)
+        return abs(change) * n_rows <= tol * (1.0 + abs(current) * n_rows)
     return abs(change) < tol
 
 
@@ -423,12 +426,14 @@ def fit_online(
     epoch = 0
     for epoch in range(1, max_iter + 1):
         loglik = weight = 0.0
+        rows = 0
         for Xb, wb in batches(epoch):
             batch = e_step(Xb, params, family, wb, n_threads=n_threads)
             if batch.weight <= 0:
                 continue
             loglik += batch.loglik
             weight += batch.weight
+            rows += batch.n_samples
             state, params, step_repairs = online_step(
                 state, batch, family, settings, previous=params
             )
@@ -439,7 +444,7 @@ def fit_online(
         if callback is not None:
             callback(epoch, lower_bound, change)
         previous = lower_bound
-        if _converged(change, lower_bound, weight, tol, relative_tol):
+        if _converged(change, lower_bound, rows, tol, relative_tol):
             converged = True
             break
     result = EMResult(params, epoch, previous, lower_bounds, converged, repairs)

@@ -21,6 +21,7 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 from gaussmix import GaussianMixture
+from gaussmix._validation import resolve_em_control
 from gaussmix.apps import _formant as sp_formant
 from gaussmix.apps import speaker as sp
 from gaussmix.core import GMMParams, e_step, get_family
@@ -192,8 +193,9 @@ def test_map_adapt_takes_every_covariance_type(covariance_type, speaker_frames):
         ubm.weights_, ubm.means_, ubm.covariances_, ubm.precisions_cholesky_
     )
     stats = e_step(speaker_frames, prior, get_family(covariance_type))
+    floor = resolve_em_control(covariance_type, reg_covar=ubm.reg_covar).reg_covar
     expected = map_m_step(
-        stats, prior, get_family(covariance_type), 16.0, variance_floor=ubm.reg_covar
+        stats, prior, get_family(covariance_type), 16.0, variance_floor=floor
     )
     np.testing.assert_array_equal(model.means_, expected.means)
     np.testing.assert_array_equal(model.covariances_, expected.covariances)

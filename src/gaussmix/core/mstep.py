@@ -84,6 +84,10 @@ class Repair:
     advice: str
 
 
+#: Relative rounding of a variance recovered as ``E[x^2] - E[x]^2`` from sums.
+_ROUNDING: Final = 64 * float(np.finfo(np.float64).eps)
+
+
 def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray:
     """Per-feature variance of the data, recovered from the statistics, ``(D,)``.
 
@@ -96,6 +100,10 @@ def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray
         second = family.scatter_diagonal(stats.sxx, n_features) / total
         first = stats.sx.sum(axis=0) / total
         var = second - first * first
+        # A variance within the rounding of ``second - first**2`` is zero: a
+        # constant feature gives 0 or a few ulps of its mean square depending
+        # on how the weights round (all 1, or all 1e306 rescaled).
+        var = np.where(var > _ROUNDING * np.abs(second), var, 0.0)
     else:
         var = np.zeros(n_features)
     if not family.per_feature:
