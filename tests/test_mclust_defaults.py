@@ -170,8 +170,10 @@ def test_explicit_values_win():
     options = FitOptions.from_params(
         GaussianMixture(covariance_type="EEE", reg_covar=1e-2).get_params(), "t"
     )
-    assert options.reg_covar == 1e-2 and options.relative_tol
-    assert options.init_params == "hc" and options.max_iter == MCLUST_MAX_ITER
+    assert options.reg_covar == 1e-2
+    assert options.relative_tol
+    assert options.init_params == "hc"
+    assert options.max_iter == MCLUST_MAX_ITER
 
 
 def test_defaults_are_auto_and_survive_clone():
