@@ -354,7 +354,9 @@ def test_save_validates_like_load_and_writes_nothing_on_error(tmp_path):
     with pytest.raises(ValueError, match=r"random_state .* cannot be stored"):
         save(model, path)
     model.set_params(random_state=0, tol=-1.0)
-    with pytest.raises(ValueError, match="parameter tol must be a finite number >= 0"):
+    with pytest.raises(
+        ValueError, match="parameter tol must be 'auto' or a finite number >= 0"
+    ):
         save(model, path)
     assert list(tmp_path.iterdir()) == []
 
@@ -603,7 +605,7 @@ MUTATIONS = {
     "params-not-object": (_set(["params"], []), "params must be a JSON object"),
     "param-invalid": (
         _set(["params", "tol"], -1),
-        "parameter tol must be a finite number >= 0",
+        "parameter tol must be 'auto' or a finite number >= 0",
     ),
     "param-wrong-type": (
         _set(["params", "n_init"], "3"),

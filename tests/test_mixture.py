@@ -217,13 +217,13 @@ class TestFitInputErrors:
 BAD_PARAMETER_VALUES = {
     "n_components": (0, "an integer >= 1"),
     "covariance_type": ("ful", "one of 'full', 'tied', 'diag', 'spherical'"),
-    "tol": (-1, "a finite number >= 0"),
-    "reg_covar": (np.nan, "a finite number >= 0"),
-    "max_iter": (-1, "an integer >= 0"),
+    "tol": (-1, "'auto' or a finite number >= 0"),
+    "reg_covar": (np.nan, "'auto' or a finite number >= 0"),
+    "max_iter": (-1, "'auto' or an integer >= 0"),
     "n_init": (0, "an integer >= 1"),
     "init_params": (
         "kmean",
-        "one of 'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'",
+        "'auto' or one of 'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'",
     ),
     "weights_init": ("abc", "None or an array of shape (n_components,)"),
     "means_init": (5, "None or an array of shape (n_components, n_features)"),
@@ -1182,7 +1182,7 @@ class TestFitProcedure:
         # was measured from the previous lower bound.
         assert gm.n_iter_ == 1
         assert gm.converged_
-        assert 0.0 <= gm.lower_bounds_[0] - previous < gm.tol
+        assert 0.0 <= gm.lower_bounds_[0] - previous < gm.em_control().tol
 
     def test_warm_start_ignores_n_init(self, capsys):
         """After the first fit, warm_start runs a single initialisation."""
@@ -1278,7 +1278,7 @@ class TestFitProcedure:
             warnings.simplefilter("error", ConvergenceWarning)
             gm = GaussianMixture(3, random_state=0).fit(self.X)
         assert gm.converged_ is True
-        assert gm.n_iter_ < gm.max_iter
+        assert gm.n_iter_ < gm.em_control().max_iter
 
     def test_not_converged_warns(self):
         """max_iter too small: converged_ is False and a ConvergenceWarning is raised."""

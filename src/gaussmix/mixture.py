@@ -17,9 +17,11 @@ import numpy as np
 
 from gaussmix._typing import IntArray
 from gaussmix._validation import (
+    EMControl,
     check_parameters,
     check_sample_weight,
     check_X,
+    resolve_em_control,
 )
 from gaussmix.base import MixtureEstimator
 from gaussmix.em import OnlineState
@@ -317,6 +319,35 @@ class GaussianMixture(MixtureEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+
+    def em_control(self) -> EMControl:
+        """The EM control a fit uses, with every ``'auto'`` resolved.
+
+        Returns
+        -------
+        EMControl
+            ``tol``, ``relative`` (True: mclust's relative rule on the total
+            log-likelihood; False: scikit-learn's on the mean), ``reg_covar``,
+            ``init_params`` and ``max_iter``, for this ``covariance_type``
+            (see "EM control" in the class Notes).
+
+        Examples
+        --------
+        >>> from gaussmix import GaussianMixture
+        >>> GaussianMixture(covariance_type="VVV").em_control().init_params
+        'hc'
+        >>> GaussianMixture(covariance_type="full").em_control().tol
+        0.001
+        """
+        check_parameters(self.get_params(deep=False), type(self).__name__)
+        return resolve_em_control(
+            self.covariance_type,
+            self.tol,
+            self.reg_covar,
+            self.init_params,
+            self.max_iter,
+            online=self.batch_size is not None,
+        )
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Estimate the parameters with the EM algorithm.

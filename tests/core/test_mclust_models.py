@@ -317,7 +317,15 @@ class TestMStepOptimality:
         for model in MULTIVARIATE:
             got = _constrained(model, s, w, reg)
             want = _constrained(model, s + reg * np.eye(3), w)
-            np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=model)
+            # The iterative models stop their inner iteration where the
+            # objective's change meets the inner tolerance; inputs that differ in
+            # the last bits (S + r I formed in two ways) can stop one MM update
+            # apart (measured: 5e-8 relative on VVE).
+            iterative = get_family(model).adaptive_inner
+            # (the entries' own scale, 1e-6 of the largest, for small off-diagonals)
+            rtol = 1e-6 if iterative else 1e-9
+            atol = 1e-6 * float(np.max(np.abs(want))) if iterative else 0.0
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=model)
 
     def test_inner_iteration_reports_and_warm_starts(self):
         """The second M-step on the same statistics starts at the optimum."""

@@ -82,7 +82,8 @@ The user guide to these models, with the comparison with R's mclust, is
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -134,6 +135,41 @@ FLOOR_RELATIVE: Final = 1e-14
 #: The LAPACK kernels behind np.linalg.svd and np.linalg.eigh (float64).
 _SVD: Final = lapack_kernel("svd")
 _EIGH: Final = lapack_kernel("eigh")
+
+#: Whether EVE and VVE run their inner loop compiled (``gaussmix.core._compiled``)
+#: when numba is installed; ``GAUSSMIX_NO_COMPILED=1`` in the environment (or
+#: setting this to False) forces the NumPy loop.
+USE_COMPILED: bool = os.environ.get("GAUSSMIX_NO_COMPILED", "").strip() in ("", "0")
+
+#: The compiled loop once imported; False when numba cannot be imported.
+_compiled_loop: Callable[..., Any] | bool | None = None
+
+
+def _common_orientation_kernel() -> Callable[..., Any] | None:
+    """The compiled MM loop of EVE and VVE, or None (NumPy loop).
+
+    numba is imported on first use only (it takes a fraction of a second), and
+    a missing or broken numba leaves the NumPy loop.
+    """
+    global _compiled_loop
+    if not USE_COMPILED:
+        return None
+    if _compiled_loop is None:
+        try:
+            from gaussmix.core._compiled import common_orientation_loop
+        except ImportError:  # numba is optional
+            _compiled_loop = False
+        else:
+            _compiled_loop = common_orientation_loop
+    return _compiled_loop if callable(_compiled_loop) else None
+
+
+def _float64_c(a: FloatArray) -> FloatArray:
+    """``a`` as a writeable C-contiguous float64 array (one compiled signature)."""
+    flags = a.flags
+    if a.dtype == np.float64 and flags.c_contiguous and flags.writeable:
+        return a
+    return np.array(a, dtype=np.float64, order="C")
 
 
 # --------------------------------------------------------------------- helpers
@@ -669,34 +705,69 @@ class _CommonOrientation(_InnerIteration, Full):
             objective = float(weights @ (log(u).sum(axis=1) + n_features))
             return u, objective
 
-        variances, objective = given(orientation)
-        converged = False
-        n_iter = 0
-        # The MM updates and `given`, written out: this is the innermost loop of
-        # a selection grid (about 20 updates per M-step on iris), so it avoids
-        # function calls and per-SVD argument checks, in one error state.
-        with _LapackLoop("SVD"):
-            while n_iter < self.inner_max_iter:
-                n_iter += 1
-                inverse_shape = weights_of(variances)
-                # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
-                f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
-                _require_finite(f1, name)  # LAPACK may hang on infinity
-                p, rt = _svd_loop(f1)
-                orientation = -(rt.T @ p.T)
-                # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
-                reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
-                f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
-                _require_finite(f2, name)
-                p, rt = _svd_loop(f2)
-                orientation = -(p @ rt)
-                variances, new = given(orientation)
-                if not math.isfinite(new):
-                    raise overflow_error(f"The M-step of covariance_type={name!r}")
-                if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
-                    converged = True
-                    break
-                objective = new
+        kernel = (
+            _common_orientation_kernel()
+            if s.dtype == np.float64
+            and weights.dtype == np.float64
+            and type(self)._orientation_weights
+            is _CommonOrientation._orientation_weights
+            else None
+        )
+        status = -1  # the NumPy loop
+        if kernel is not None:
+            # The same loop compiled (numba); it reports what the loop below
+            # raises, or that an SVD met a rank-deficient matrix (always for
+            # K = 1): then LAPACK's rounding chooses between equally good
+            # updates, and the NumPy loop below makes today's choice.
+            found = kernel(
+                _float64_c(s),
+                _float64_c(weights),
+                _float64_c(scatter),
+                _float64_c(shifted),
+                _float64_c(orientation),
+                floor,
+                total,
+                bool(equal_volume),
+                float(tol),
+                int(self.inner_max_iter),
+            )
+            status = found[4]
+            if status == 0:  # _compiled.OK
+                orientation, variances, n_iter, converged = found[:4]
+            elif status == 3:  # _compiled.SVD_FAILED
+                raise np.linalg.LinAlgError("SVD did not converge")
+            elif status != 4:  # a non-finite MM matrix or objective
+                raise overflow_error(f"The M-step of covariance_type={name!r}")
+        if status != 0:
+            # The reference path: the MM updates and `given`, written out. This
+            # is the innermost loop of a selection grid (about 20 updates per
+            # M-step on iris), so it avoids function calls and per-SVD argument
+            # checks, in one error state.
+            variances, objective = given(orientation)
+            converged = False
+            n_iter = 0
+            with _LapackLoop("SVD"):
+                while n_iter < self.inner_max_iter:
+                    n_iter += 1
+                    inverse_shape = weights_of(variances)
+                    # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
+                    f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
+                    _require_finite(f1, name)  # LAPACK may hang on infinity
+                    p, rt = _svd_loop(f1)
+                    orientation = -(rt.T @ p.T)
+                    # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
+                    reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
+                    f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
+                    _require_finite(f2, name)
+                    p, rt = _svd_loop(f2)
+                    orientation = -(p @ rt)
+                    variances, new = given(orientation)
+                    if not math.isfinite(new):
+                        raise overflow_error(f"The M-step of covariance_type={name!r}")
+                    if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
+                        converged = True
+                        break
+                    objective = new
         inner = InnerState(orientation=orientation, n_iter=n_iter, converged=converged)
         if self.equal_volume:
             u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)

@@ -100,16 +100,18 @@ def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray
         second = family.scatter_diagonal(stats.sxx, n_features) / total
         first = stats.sx.sum(axis=0) / total
         var = second - first * first
-        # A variance within the rounding of ``second - first**2`` is zero: a
-        # constant feature gives 0 or a few ulps of its mean square depending
-        # on how the weights round (all 1, or all 1e306 rescaled).
-        var = np.where(var > _ROUNDING * np.abs(second), var, 0.0)
+        magnitude = np.abs(second) + first * first
     else:
-        var = np.zeros(n_features)
+        var = magnitude = np.zeros(n_features)
     if not family.per_feature:
         # Only the total scatter is known: the mean variance is right, per feature not.
         # (sum / n is what np.mean computes, without its Python overhead.)
         var = np.full(n_features, float(var.sum() / n_features))
+        magnitude = np.full(n_features, float(magnitude.sum() / n_features))
+    # A variance within the rounding of ``second - first**2`` is zero: a constant
+    # feature gives 0 or a few ulps of its mean square depending on how the
+    # weights round (all 1, or all 1e306 rescaled).
+    var = np.where(var > _ROUNDING * magnitude, var, 0.0)
     good = np.isfinite(var) & (var > 0.0)
     if good.all():
         return np.asarray(var)
