@@ -644,6 +644,7 @@ class TestSelectOptions:
             (["full", "diag"], [], "kmeans"),
             (["sklearn"], [], "kmeans"),
             (["all"], ["--init", "random"], "random"),
+            (["full", "VVV"], [], "kmeans for scikit-learn's types, hc for mclust's"),
         ],
     )
     def test_default_init(self, files, covariance, extra, init):
@@ -674,8 +675,9 @@ class TestSelectOptions:
             "select", path, "-k", "1-9", "--covariance", "all", "--json"
         )
         assert code == 0, err
-        best_cli = json.loads(out)["best"]
-        best, _ = select(X, range(1, 10), "all", init_params="hc")
+        payload = json.loads(out)
+        best_cli = payload["best"]
+        best, table = select(X, range(1, 10), "all")  # the README's call, defaults
         assert (
             (best_cli["n_components"], best_cli["covariance_type"])
             == (
@@ -684,6 +686,17 @@ class TestSelectOptions:
             )
             == (3, "EEE")
         )
+        # The whole table, not only the choice: the same fits.
+        ours = {
+            (r["n_components"], r["covariance_type"]): r["bic"]
+            for r in table.to_dict("records")
+        }
+        for record in payload["table"]:
+            key = (record["n_components"], record["covariance_type"])
+            if record["bic"] is None:
+                assert np.isnan(ours[key]), key
+            else:
+                assert record["bic"] == pytest.approx(ours[key], rel=1e-10), key
 
 
 # ------------------------------------------------------------------ outputs
