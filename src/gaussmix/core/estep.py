@@ -21,6 +21,7 @@ Gaussians, and the noise responsibility mass is returned beside them
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import numpy as np
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.family import CovarianceFamily, Prepared
 from gaussmix.core.params import GMMParams
+from gaussmix.core.sklearn_families import Diag, Full, Spherical, Tied
 from gaussmix.core.stats import NoiseStats, SuffStats
 
 __all__ = [
@@ -54,6 +56,16 @@ PARALLEL_MIN_WORK: Final = 2 * 10**7
 T = TypeVar("T")
 
 _EXP_FLOOR: Final = {np.dtype(np.float64): -700.0, np.dtype(np.float32): -80.0}
+
+#: Whether the E-step of small float64 data runs compiled
+#: (:mod:`gaussmix.core._compiled_estep`) when numba is installed;
+#: ``GAUSSMIX_NO_COMPILED=1`` in the environment (or setting this to False)
+#: forces the NumPy path.
+USE_COMPILED: bool = os.environ.get("GAUSSMIX_NO_COMPILED", "").strip() in ("", "0")
+
+#: Largest ``n_samples * n_moments`` (entries of the family design of the pass)
+#: run by the compiled kernels. PLACEHOLDER
+COMPILED_MAX_WORK: Final = 2 * 10**6
 
 RespFn = Callable[[int, int], FloatArray]
 #: What the work on one chunk returns: its flat moments, its log-likelihood and
@@ -288,6 +300,15 @@ def e_step(
     """
     n_samples, n_features = X.shape
     n_components = params.n_components
+    if (
+        USE_COMPILED
+        and rows is None
+        and X.dtype == np.float64
+        and n_samples * family.n_moments(n_components, n_features) <= COMPILED_MAX_WORK
+    ):
+        stats = _e_step_compiled(X, params, family, sample_weight)
+        if stats is not None:
+            return stats
     rows = rows or chunk_rows(family, n_components, n_features)
     if n_samples <= rows and not params.has_noise:
         return _e_step_one_chunk(X, params, family, sample_weight)
@@ -328,6 +349,121 @@ def _prediction_pass(
     n_components = params.n_components
     rows = chunk_rows(family, n_components, X.shape[1])
     return _Pass(X, family, n_components, rows, n_threads)
+
+
+#: The compiled kernels by storage shape once imported (False when numba
+#: cannot be imported), and the kernel found for each family class (None: the
+#: NumPy path).
+_compiled_kernels: dict[type[CovarianceFamily], Callable[..., Any]] | bool | None = None
+_KERNEL_OF: dict[type[CovarianceFamily], Callable[..., Any] | None] = {}
+
+#: The methods of a storage shape whose work a kernel does: a family that
+#: overrides one of them keeps the NumPy path.
+_KERNEL_REPLACES: Final = (
+    "prepare",
+    "log_prob_T",
+    "moment_design",
+    "moments",
+    "unpack",
+    "precisions",
+    "log_det_cholesky",
+    "_design_terms",
+)
+
+
+def _compiled_kernel(family: CovarianceFamily) -> Callable[..., Any] | None:
+    """The compiled E-step of the family's storage shape, or None (NumPy path).
+
+    numba is imported on first use only (it takes a fraction of a second),
+    and a missing or broken numba leaves the NumPy path.
+    """
+    global _compiled_kernels
+    cls = type(family)
+    if cls in _KERNEL_OF:
+        return _KERNEL_OF[cls]
+    if _compiled_kernels is None:
+        try:
+            from gaussmix.core._compiled_estep import (
+                estep_diag,
+                estep_full,
+                estep_spherical,
+                estep_tied,
+            )
+        except ImportError:  # numba is optional
+            _compiled_kernels = False
+        else:
+            _compiled_kernels = {
+                Full: estep_full,
+                Tied: estep_tied,
+                Diag: estep_diag,
+                Spherical: estep_spherical,
+            }
+    kernel = None
+    if isinstance(_compiled_kernels, dict):
+        for shape, fn in _compiled_kernels.items():
+            if isinstance(family, shape):
+                same = all(
+                    getattr(cls, name, None) is getattr(shape, name, None)
+                    for name in _KERNEL_REPLACES
+                )
+                kernel = fn if same else None
+                break
+    _KERNEL_OF[cls] = kernel
+    return kernel
+
+
+def _float64_c(a: FloatArray) -> FloatArray:
+    """``a`` as a writeable C-contiguous float64 array (one compiled signature)."""
+    flags = a.flags
+    if a.dtype == np.float64 and flags.c_contiguous and flags.writeable:
+        return a
+    return np.array(a, dtype=np.float64, order="C")
+
+
+_NO_WEIGHTS: Final = np.empty(0)
+
+
+def _e_step_compiled(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    sample_weight: FloatArray | None,
+) -> SuffStats | None:
+    """:func:`e_step` by the compiled kernel of the family's shape, if it has one.
+
+    None when the NumPy path must run: no kernel (numba missing, a family that
+    is not one of the four shapes' E-steps, the full family beyond its packed
+    design), or a row whose log-density is not finite (the NumPy path raises
+    the error). The same statistics up to rounding.
+    """
+    kernel = _compiled_kernel(family)
+    if kernel is None:
+        return None
+    n_samples, n_features = X.shape
+    if isinstance(family, Full) and n_features > family.packed_max_features:
+        return None
+    if family.multivariate_model is not None:
+        family.check_n_features(n_features)  # as prepare does (E and V)
+    shift = params.center()
+    has_noise = params.noise_log_density is not None
+    noise_term = params.noise_log_term() if has_noise else 0.0
+    nk, sx, sxx, loglik, noise_mass, status = kernel(
+        _float64_c(X),
+        shift,
+        _float64_c(params.weights),
+        _float64_c(params.means),
+        _float64_c(params.precisions_cholesky),
+        _NO_WEIGHTS if sample_weight is None else _float64_c(sample_weight),
+        has_noise,
+        noise_term,
+    )
+    if status != 0:  # _compiled_estep.OK
+        return None
+    weight = float(n_samples if sample_weight is None else np.sum(sample_weight))
+    stats = SuffStats(nk, sx, sxx, shift, float(loglik), weight, n_samples)
+    if params.noise_log_density is None:
+        return stats
+    return stats.with_noise(noise_mass, params.noise_log_density)
 
 
 def _e_step_one_chunk(

@@ -341,7 +341,8 @@ def _rotate(f: FloatArray, x: FloatArray) -> FloatArray:
         return x.copy()
     scale = max(abs(a), abs(b))
     sigma = math.copysign(1.0, a if abs(a) > abs(b) else b)
-    r = sigma * (scale * math.sqrt((a / scale) ** 2 + (b / scale) ** 2))
+    sa, sb = a / scale, b / scale  # squared as x * x, as gfortran compiles x**2
+    r = sigma * (scale * math.sqrt(sa * sa + sb * sb))
     out = (a / r) * f + (b / r) * x
     out[0] = r
     return np.asarray(out)
@@ -400,18 +401,13 @@ class _VVV:
         return np.asarray(out)
 
     def _det2(self, W: FloatArray, s: FloatArray) -> FloatArray:
-        """``2 sum_k log|r_kk s|`` for ``W = R'R`` (``det2mc``); -FLMAX if singular."""
+        """``2 sum_k log|r_kk s|`` for ``W = R'R`` (``det2mc``); -FLMAX if singular.
+
+        An unpivoted Cholesky factorisation written out (not LAPACK's, whose
+        summation order depends on the BLAS build), so that the compiled path
+        (:mod:`gaussmix.core._compiled_hc`) repeats it to the last bit.
+        """
         p = self.p
-        try:  # LAPACK's batched Cholesky when every matrix is positive definite
-            diag = np.diagonal(np.linalg.cholesky(W), axis1=1, axis2=2) * s[:, None]
-        except np.linalg.LinAlgError:
-            pass
-        else:
-            positive = diag > 0.0
-            total = np.zeros(W.shape[0])
-            for k in range(p):
-                total = total + np.log(np.where(positive[:, k], diag[:, k], 1.0))
-            return np.where(np.all(positive, axis=1), 2.0 * total, -_FLMAX)
         A = W.copy()
         total = np.zeros(A.shape[0])
         singular = np.zeros(A.shape[0], dtype=bool)
