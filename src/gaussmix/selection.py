@@ -36,6 +36,7 @@ from gaussmix._validation import (
     resolve_em_control,
     resolve_n_threads,
 )
+from gaussmix.core import kernels
 from gaussmix.core.covariance import (
     MCLUST_GROUP,
     SKLEARN_GROUP,
@@ -187,6 +188,8 @@ def select(
             GaussianMixture(covariance_type=t, **fit_kwargs).get_params(), "select"
         )
     grid = [(k, t) for t in types for k in ks]
+    if len(grid) >= kernels.SELECT_MIN_FITS:
+        kernels.load()  # the compiled small-data kernels pay for their load here
     seeds = _grid_seeds(fit_kwargs.get("random_state"), len(grid))
     n_workers = min(resolve_n_threads(n_jobs), len(grid))
     mode = "serial"

@@ -39,6 +39,7 @@ from typing import Any, Final, TypeVar
 import numpy as np
 
 from gaussmix._typing import FloatArray, IntArray
+from gaussmix.core import kernels
 from gaussmix.core.family import CovarianceFamily, Prepared
 from gaussmix.core.params import GMMParams
 from gaussmix.core.sklearn_families import Diag, Full, Spherical, Tied
@@ -316,6 +317,7 @@ def e_step(
     n_components = params.n_components
     if (
         USE_COMPILED
+        and kernels.loaded()
         and rows is None
         and X.dtype == np.float64
         and n_samples * family.n_moments(n_components, n_features) <= COMPILED_MAX_WORK

@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gaussmix._typing import FloatArray, IntArray
+from gaussmix.core import kernels
 
 __all__ = [
     "HC_MODELS",
@@ -580,7 +581,7 @@ def _compiled_module() -> Any:
     a missing or broken numba leaves the NumPy path.
     """
     global _compiled_hc
-    if not USE_COMPILED:
+    if not (USE_COMPILED and kernels.loaded()):
         return None
     if _compiled_hc is None:
         try:
@@ -607,6 +608,8 @@ def _merge_sequence(
     """
     if n_merges <= 0:
         return np.empty((0, 2), dtype=np.intp), np.empty(0)
+    if compiled is None and Z.shape[0] >= kernels.HC_MIN_ROWS:
+        kernels.load()  # one tree this size pays for numba's load
     module = _compiled_module() if compiled is None else None
     if compiled:
         from gaussmix.core._compiled_hc import EII, OK, VVV, tree

@@ -89,6 +89,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from gaussmix._typing import FloatArray
+from gaussmix.core import kernels
 from gaussmix.core.family import (
     INNER_MAX_ITER,
     INNER_TOL,
@@ -152,7 +153,7 @@ def _common_orientation_kernel() -> Callable[..., Any] | None:
     a missing or broken numba leaves the NumPy loop.
     """
     global _compiled_loop
-    if not USE_COMPILED:
+    if not (USE_COMPILED and kernels.loaded()):
         return None
     if _compiled_loop is None:
         try:
