@@ -184,10 +184,14 @@ def test_environment_switch_and_lazy_numba():
     """``GAUSSMIX_NO_COMPILED=1`` forces NumPy; importing gaussmix imports no numba."""
     code = (
         "import sys, gaussmix, gaussmix.core.hc as h; "
+        "from gaussmix.core import kernels; "
         "assert 'numba' not in sys.modules; "
-        "print(h.USE_COMPILED, h._compiled_module() is None)"
+        "before = h._compiled_module() is None; "
+        "kernels.load(); "
+        "print(h.USE_COMPILED, before, h._compiled_module() is None)"
     )
-    for value, expected in (("1", "False True"), ("0", "True False")):
+    # Not loaded: NumPy; once numba is loaded (kernels.load()): compiled.
+    for value, expected in (("1", "False True True"), ("0", "True True False")):
         env = {**os.environ, "GAUSSMIX_NO_COMPILED": value}
         out = subprocess.run(
             [sys.executable, "-c", code],
