@@ -42,6 +42,7 @@ from gaussmix._validation import (
     resolve_em_control,
     resolve_n_threads,
 )
+from gaussmix.core import kernels
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.core.estep import e_step, stats_from_resp
 from gaussmix.core.init import initial_resp
@@ -584,8 +585,15 @@ def _em_run(
     params: GMMParams,
     family: CovarianceFamily,
     em_options: dict[str, Any],
+    compiled: bool = False,
 ) -> EMResult:
-    """One EM run in a worker process (single-threaded BLAS and chunks)."""
+    """One EM run in a worker process (single-threaded BLAS and chunks).
+
+    ``compiled``: the parent runs the compiled kernels, so the worker loads them
+    too (the same path, hence the same numbers, as a serial run).
+    """
+    if compiled:
+        kernels.load()
     with single_threaded_blas():
         return fit_em(
             ArraySource(X, sample_weight, n_threads=1), params, family, **em_options
@@ -604,7 +612,9 @@ def _em_in_processes(
 
     return list(
         Parallel(n_jobs=workers, backend="loky")(
-            delayed(_em_run)(source.X, source.sample_weight, p, f, em_options)
+            delayed(_em_run)(
+                source.X, source.sample_weight, p, f, em_options, kernels.loaded()
+            )
             for p, f in zip(starts, families, strict=True)
         )
     )

@@ -35,11 +35,10 @@ import numpy as np
 
 from gaussmix._typing import FloatArray, IntArray
 
-__all__ = ["EII", "NON_FINITE", "OK", "VVV", "tree"]
+__all__ = ["MODEL_EII", "MODEL_VVV", "NON_FINITE", "OK", "tree"]
 
-#: Criteria (``model`` argument of :func:`tree`).
-VVV = 0
-EII = 1
+#: Criteria (``model`` argument of :func:`tree`): mclust's hc models, by code.
+MODEL_VVV, MODEL_EII = 0, 1
 #: Statuses of :func:`tree`.
 OK = 0
 #: A merge cost was NaN (non-finite data or overflow): NumPy's ``argmin``
@@ -496,7 +495,7 @@ def tree(
     Z : ndarray of shape (N, p)
         The data the tree is built on (``hc_transform``), float64.
     model : int
-        :data:`VVV` or :data:`EII`.
+        :data:`MODEL_VVV` or :data:`MODEL_EII`.
     alpha : float
         ``"VVV"``: the scaled ``alpha`` of ``hc._VVV`` (``max(alpha traceW,
         eps)``); unused for ``"EII"``.
@@ -519,7 +518,7 @@ def tree(
     size = np.empty(g)
     size[:] = 1.0
     P = np.empty((g * (g - 1)) // 2)
-    if model == VVV:
+    if model == MODEL_VVV:
         _vvv_initial(P, xs, alpha, beta)
     else:
         _eii_initial(P, xs)
@@ -582,7 +581,7 @@ def tree(
         last = lg - 1
         i = iopt
         j = jopt
-        if model == EII:
+        if model == MODEL_EII:
             _eii_merge(P, i, j, last, dopt, size, row_i, row_j, costs)
         else:
             n, trn, termn = _vvv_merge(

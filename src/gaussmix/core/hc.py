@@ -585,11 +585,13 @@ def _compiled_module() -> Any:
         return None
     if _compiled_hc is None:
         try:
-            from gaussmix.core._compiled_hc import EII, OK, VVV, tree
+            from gaussmix.core._compiled_hc import MODEL_EII, MODEL_VVV, OK, tree
         except ImportError:  # numba is optional
             _compiled_hc = False
         else:
-            _compiled_hc = SimpleNamespace(EII=EII, OK=OK, VVV=VVV, tree=tree)
+            _compiled_hc = SimpleNamespace(
+                EII=MODEL_EII, OK=OK, VVV=MODEL_VVV, tree=tree
+            )
     return _compiled_hc or None
 
 
@@ -612,9 +614,9 @@ def _merge_sequence(
         kernels.load()  # one tree this size pays for numba's load
     module = _compiled_module() if compiled is None else None
     if compiled:
-        from gaussmix.core._compiled_hc import EII, OK, VVV, tree
+        from gaussmix.core._compiled_hc import MODEL_EII, MODEL_VVV, OK, tree
 
-        module = SimpleNamespace(EII=EII, OK=OK, VVV=VVV, tree=tree)
+        module = SimpleNamespace(EII=MODEL_EII, OK=OK, VVV=MODEL_VVV, tree=tree)
     if module is not None and Z.dtype == np.float64:
         code = module.VVV if model == "VVV" else module.EII
         scaled = max(alpha * _trace_w(Z), _EPS) if model == "VVV" else 1.0
