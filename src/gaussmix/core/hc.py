@@ -574,6 +574,12 @@ class _EII:
         return np.asarray(costs)
 
 
+def _import_tree() -> SimpleNamespace:
+    from gaussmix.core._compiled_hc import MODEL_EII, MODEL_VVV, OK, tree
+
+    return SimpleNamespace(EII=MODEL_EII, OK=OK, VVV=MODEL_VVV, tree=tree)
+
+
 def _compiled_module() -> Any:
     """:mod:`gaussmix.core._compiled_hc`, or None (NumPy path).
 
@@ -584,14 +590,7 @@ def _compiled_module() -> Any:
     if not (USE_COMPILED and kernels.loaded()):
         return None
     if _compiled_hc is None:
-        try:
-            from gaussmix.core._compiled_hc import MODEL_EII, MODEL_VVV, OK, tree
-        except ImportError:  # numba is optional
-            _compiled_hc = False
-        else:
-            _compiled_hc = SimpleNamespace(
-                EII=MODEL_EII, OK=OK, VVV=MODEL_VVV, tree=tree
-            )
+        _compiled_hc = kernels.import_kernels(_import_tree)
     return _compiled_hc or None
 
 
@@ -614,9 +613,7 @@ def _merge_sequence(
         kernels.load()  # one tree this size pays for numba's load
     module = _compiled_module() if compiled is None else None
     if compiled:
-        from gaussmix.core._compiled_hc import MODEL_EII, MODEL_VVV, OK, tree
-
-        module = SimpleNamespace(EII=MODEL_EII, OK=OK, VVV=MODEL_VVV, tree=tree)
+        module = _import_tree()
     if module is not None and Z.dtype == np.float64:
         code = module.VVV if model == "VVV" else module.EII
         scaled = max(alpha * _trace_w(Z), _EPS) if model == "VVV" else 1.0

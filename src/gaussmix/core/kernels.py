@@ -27,9 +27,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
-__all__ = ["ENABLED", "HC_MIN_ROWS", "SELECT_MIN_FITS", "load", "loaded"]
+__all__ = [
+    "ENABLED",
+    "HC_MIN_ROWS",
+    "SELECT_MIN_FITS",
+    "import_kernels",
+    "load",
+    "loaded",
+]
 
 #: False when ``GAUSSMIX_NO_COMPILED`` is set (to anything but ``0``).
 ENABLED: Final = os.environ.get("GAUSSMIX_NO_COMPILED", "").strip() in ("", "0")
@@ -62,3 +70,15 @@ def load() -> bool:
     except ImportError:  # numba is optional: the NumPy paths run
         return False
     return True
+
+
+def import_kernels(importer: Callable[[], Any]) -> Any:
+    """``importer()`` (which imports a kernel module's names), or False.
+
+    False when numba cannot be imported (it is optional): the caller keeps it
+    as "no kernels" and runs its NumPy path.
+    """
+    try:
+        return importer()
+    except ImportError:
+        return False

@@ -146,6 +146,12 @@ USE_COMPILED: bool = os.environ.get("GAUSSMIX_NO_COMPILED", "").strip() in ("", 
 _compiled_loop: Callable[..., Any] | bool | None = None
 
 
+def _import_orientation_loop() -> Callable[..., Any]:
+    from gaussmix.core._compiled import common_orientation_loop
+
+    return common_orientation_loop
+
+
 def _common_orientation_kernel() -> Callable[..., Any] | None:
     """The compiled MM loop of EVE and VVE, or None (NumPy loop).
 
@@ -156,12 +162,7 @@ def _common_orientation_kernel() -> Callable[..., Any] | None:
     if not (USE_COMPILED and kernels.loaded()):
         return None
     if _compiled_loop is None:
-        try:
-            from gaussmix.core._compiled import common_orientation_loop
-        except ImportError:  # numba is optional
-            _compiled_loop = False
-        else:
-            _compiled_loop = common_orientation_loop
+        _compiled_loop = kernels.import_kernels(_import_orientation_loop)
     return _compiled_loop if callable(_compiled_loop) else None
 
 
