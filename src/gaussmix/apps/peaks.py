@@ -31,7 +31,6 @@ from scipy import signal
 from scipy.ndimage import gaussian_filter1d
 
 from gaussmix._typing import FloatArray
-from gaussmix._validation import resolve_em_control
 from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 
@@ -323,9 +322,7 @@ def _refine(fit: _Fit, X: FloatArray, w: FloatArray, tol: float, max_iter: int) 
 
 def _peaks_of(fit: _Fit, total_area: float) -> list[Peak]:
     gm = fit.model
-    reg = resolve_em_control(
-        gm.covariance_type, gm.tol, gm.reg_covar, gm.init_params
-    ).reg_covar
+    reg = gm.em_control().reg_covar
     peaks = []
     for k in range(gm.n_components):
         var = float(gm.covariances_[k].ravel()[0]) - reg

@@ -77,7 +77,6 @@ from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
 from gaussmix._typing import FloatArray
-from gaussmix._validation import resolve_em_control
 from gaussmix.apps._formant import FormantVoice, synthesize_formant
 from gaussmix.core import GMMParams, e_step, get_family
 from gaussmix.core.adapt import ADAPTABLE, map_m_step
@@ -548,13 +547,9 @@ def map_adapt(
             f"map_adapt: the features have {X.shape[1]} columns but the UBM was "
             f"trained on {n_features}; extract them with the same settings."
         )
-    if variance_floor is None:
-        control = resolve_em_control(
-            ubm.covariance_type, ubm.tol, ubm.reg_covar, ubm.init_params
-        )
-        floor = control.reg_covar
-    else:
-        floor = float(variance_floor)
+    floor = float(
+        ubm.em_control().reg_covar if variance_floor is None else variance_floor
+    )
     if floor < 0 or math.isnan(floor):
         raise ValueError(f"map_adapt: variance_floor must be >= 0, got {floor}.")
 
