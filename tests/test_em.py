@@ -8,6 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn.datasets import make_blobs
 
+from gaussmix.core import fast_em
 from gaussmix.core.covariance import FAMILIES, get_family
 from gaussmix.core.estep import chunk_rows, e_step, stats_from_resp
 from gaussmix.core.mstep import m_step
@@ -188,6 +189,9 @@ class TestAdaptiveInnerTolerance:
         patch = monkeypatch or pytest.MonkeyPatch()
         with patch.context() as m:
             m.setattr(type(family), "constrain", spy)
+            # The NumPy loop's mechanism (the compiled loop's copy of it is
+            # checked against it in tests/core/test_compiled_em.py).
+            m.setattr(fast_em, "USE_COMPILED", False)
             result = fit_em(
                 ArraySource(X), params, family, tol=1e-10, max_iter=500, reg_covar=0.0
             )

@@ -28,11 +28,12 @@ import numpy as np
 from gaussmix._typing import FloatArray
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step
+from gaussmix.core.fast_em import compiled_em, eligible
 from gaussmix.core.mstep import Repair, m_step
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, log_prior
 from gaussmix.core.stats import SuffStats
-from gaussmix.sources import StatsSource
+from gaussmix.sources import ArraySource, StatsSource
 
 __all__ = [
     "EMResult",
@@ -151,7 +152,51 @@ def fit_em(
     inner_tol = inner_base
     inner_final = False
     repaired_at: deque[int] = deque(maxlen=STUCK_REPAIRS)  # iterations repaired
-    for n_iter in range(1, max_iter + 1):
+    first = 1
+    if (
+        isinstance(source, ArraySource)
+        and max_iter > 0
+        and eligible(
+            source.X,
+            params,
+            family,
+            prior=prior,
+            equal_proportions=equal_proportions,
+        )
+    ):
+        # Small data: the iterations run compiled until one needs a repair
+        # (gaussmix.core.fast_em); this loop carries on from there.
+        run = compiled_em(
+            source.X,
+            source.sample_weight,
+            params,
+            family,
+            tol=tol,
+            relative_tol=relative_tol,
+            max_iter=max_iter,
+            reg_covar=reg_covar,
+            lower_bound=lower_bound,
+        )
+        if run is not None:
+            if callback is not None:
+                previous = lower_bound
+                for i, bound in enumerate(run.lower_bounds, start=1):
+                    callback(i, bound, bound - previous)
+                    previous = bound
+            lower_bounds.extend(run.lower_bounds)
+            params, lower_bound = run.params, run.lower_bound
+            n_iter = run.n_iter
+            if not run.handed_off:
+                return EMResult(
+                    params=params,
+                    n_iter=n_iter,
+                    lower_bound=lower_bound,
+                    lower_bounds=lower_bounds,
+                    converged=run.converged,
+                )
+            inner_final = run.inner_final
+            first = n_iter + 1
+    for n_iter in range(first, max_iter + 1):
         previous = lower_bound if prior is None else objective
         stats = source.accumulate(params, family)
         lower_bound = stats.loglik / stats.weight

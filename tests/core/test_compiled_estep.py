@@ -25,7 +25,7 @@ pytest.importorskip("numba")
 from sklearn.datasets import load_iris
 
 from gaussmix import GaussianMixture
-from gaussmix.core import estep
+from gaussmix.core import estep, fast_em
 from gaussmix.core.covariance import COVARIANCE_TYPES, get_family
 from gaussmix.core.estep import LogDensityOverflowError, e_step
 from gaussmix.core.params import GMMParams
@@ -201,6 +201,9 @@ def _spy(monkeypatch):
         return found
 
     monkeypatch.setattr(estep, "_e_step_compiled", spy)
+    # Whole fits would otherwise run in the compiled EM loop, which calls the
+    # kernels directly (tests/core/test_compiled_em.py).
+    monkeypatch.setattr(fast_em, "USE_COMPILED", False)
     return calls
 
 

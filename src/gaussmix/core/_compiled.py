@@ -34,6 +34,7 @@ __all__ = [
     "AMBIGUOUS",
     "AMBIGUOUS_RCOND",
     "common_orientation_loop",
+    "rotated_variances",
 ]
 
 #: Statuses of :func:`common_orientation_loop`.
@@ -59,6 +60,23 @@ AMBIGUOUS_RCOND = 1e-10
 
 
 @numba.njit(cache=True, nogil=True)
+def rotated_variances(orientation: FloatArray, s: FloatArray) -> FloatArray:
+    """``u_ki = d_i^T S_k d_i``: the variance of each ``S_k`` along each column ``d_i``."""
+    n_components, n_features = s.shape[0], s.shape[1]
+    u = np.empty((n_components, n_features))
+    for k in range(n_components):
+        for i in range(n_features):
+            acc = 0.0
+            for j in range(n_features):
+                row = 0.0
+                for m in range(n_features):
+                    row += s[k, j, m] * orientation[m, i]
+                acc += orientation[j, i] * row
+            u[k, i] = acc
+    return u
+
+
+@numba.njit(cache=True, nogil=True)
 def _given(
     orientation: FloatArray,
     s: FloatArray,
@@ -73,16 +91,11 @@ def _given(
     EVE rescales every row to the common volume.
     """
     n_components, n_features = s.shape[0], s.shape[1]
-    u = np.empty((n_components, n_features))
+    u = rotated_variances(orientation, s)
     for k in range(n_components):
         for i in range(n_features):
-            acc = 0.0
-            for j in range(n_features):
-                row = 0.0
-                for m in range(n_features):
-                    row += s[k, j, m] * orientation[m, i]
-                acc += orientation[j, i] * row
-            u[k, i] = floor if acc <= floor else acc
+            if u[k, i] <= floor:
+                u[k, i] = floor
     if equal_volume:
         g = np.empty(n_components)
         weighted = 0.0

@@ -1,0 +1,257 @@
+"""Whole EM runs in compiled code, for small in-memory data.
+
+:func:`compiled_em` is the bridge between :func:`gaussmix.em.fit_em` and the
+compiled loop :func:`gaussmix.core._compiled_em.em_loop`: it says whether a
+run can go there (:func:`eligible`), converts the parameters to the loop's
+layout and back, and reports where the loop stopped. The loop stops before any
+iteration that the NumPy M-step would repair or raise on; ``fit_em`` then
+continues from the returned parameters with the NumPy path.
+
+A run goes to the compiled loop when the kernels are loaded
+(:mod:`gaussmix.core.kernels`), the data are float64 and small (the limit of
+the compiled E-step, :data:`gaussmix.core.estep.COMPILED_MAX_WORK`), the
+family is one of mclust's 14 models (scikit-learn's four are among them) or
+the univariate E and V, and the fit has no prior, no noise component and free
+proportions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from gaussmix._typing import FloatArray
+from gaussmix.core import kernels
+from gaussmix.core.estep import COMPILED_MAX_WORK
+from gaussmix.core.family import CovarianceFamily
+from gaussmix.core.mclust_models import MCLUST_MODELS
+from gaussmix.core.params import GMMParams, InnerState
+from gaussmix.core.sklearn_families import Full
+
+__all__ = ["USE_COMPILED", "CompiledRun", "compiled_em", "eligible"]
+
+#: Whether EM runs go to the compiled loop where they can (see the module
+#: notes); ``GAUSSMIX_NO_COMPILED=1`` turns it off with the other kernels, and
+#: the tests set it to False to run the NumPy path.
+USE_COMPILED: bool = kernels.ENABLED
+
+#: The loop's model code of each family class (E and V are EII and VII on one
+#: feature). Subclasses are not in it: they may change the mathematics.
+_MODEL_OF: Final[dict[type, str]] = {
+    cls: ("EII" if name == "E" else "VII" if name == "V" else name)
+    for name, cls in MCLUST_MODELS.items()
+}
+#: Models whose M-step iterates, and the common terms they carry.
+_CARRIES_SHAPE: Final = frozenset({"VEI", "VEV", "VEE"})
+_CARRIES_ORIENTATION: Final = frozenset({"VEE", "EVE", "VVE"})
+
+_loop: Callable[..., Any] | bool | None = None
+
+
+def _import_loop() -> Any:
+    from gaussmix.core import _compiled_em
+
+    return _compiled_em
+
+
+def _module() -> Any:
+    """The compiled module, or None (numba missing)."""
+    global _loop
+    if _loop is None:
+        _loop = kernels.import_kernels(_import_loop)
+    return _loop or None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRun:
+    """Where the compiled loop stopped.
+
+    Parameters
+    ----------
+    params : GMMParams
+        The parameters after the last iteration done.
+    n_iter : int
+        Iterations done.
+    lower_bounds : list of float
+        The bound of each iteration done.
+    lower_bound : float
+        The last bound (or the starting one if no iteration was done).
+    converged : bool
+        Whether EM converged.
+    handed_off : bool
+        Whether the next iteration is left to the NumPy path.
+    inner_final : bool
+        ``fit_em``'s state: EM met ``tol`` with loose inner iterations and
+        finishes at the family's own inner tolerance.
+    """
+
+    params: GMMParams
+    n_iter: int
+    lower_bounds: list[float]
+    lower_bound: float
+    converged: bool
+    handed_off: bool
+    inner_final: bool
+
+
+def eligible(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    prior: Any,
+    equal_proportions: bool,
+) -> bool:
+    """Whether :func:`compiled_em` takes this run (see the module notes)."""
+    if not (USE_COMPILED and kernels.loaded()) or prior is not None:
+        return False
+    if equal_proportions:
+        return False
+    model = _MODEL_OF.get(type(family))
+    if model is None or params.has_noise or X.dtype != np.float64 or X.ndim != 2:
+        return False
+    n_samples, n_features = X.shape
+    if family.multivariate_model is not None and n_features != 1:
+        return False  # the NumPy path raises the error
+    if isinstance(family, Full) and n_features > family.packed_max_features:
+        return False
+    n_moments = family.n_moments(params.n_components, n_features)
+    return n_samples * n_moments <= COMPILED_MAX_WORK
+
+
+def _to_layout(a: FloatArray, n_components: int, n_features: int) -> FloatArray:
+    """Covariances (or factors) of a full, diagonal or spherical family, ``(K, D, D)``."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 3:
+        return np.array(a, order="C")
+    out = np.zeros((n_components, n_features, n_features))
+    idx = np.arange(n_features)
+    if a.ndim == 1:
+        out[:, idx, idx] = a[:, None]
+    else:
+        out[:, idx, idx] = a
+    return out
+
+
+def _from_layout(code_shape: int, cov: FloatArray) -> FloatArray:
+    """The family's shape of a ``(K, D, D)`` stack (inverse of :func:`_to_layout`)."""
+    if code_shape == 0:  # spherical
+        return np.array(cov[:, 0, 0])
+    if code_shape == 1:  # diagonal
+        return np.array(np.diagonal(cov, axis1=1, axis2=2))
+    if code_shape == 2:  # tied
+        return np.array(cov[0])
+    return cov
+
+
+def compiled_em(
+    X: FloatArray,
+    sample_weight: FloatArray | None,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    tol: float,
+    relative_tol: bool,
+    max_iter: int,
+    reg_covar: float,
+    lower_bound: float,
+) -> CompiledRun | None:
+    """EM by the compiled loop from ``params``; None if the kernels are missing.
+
+    The caller checks :func:`eligible` first. The arguments are those of
+    :func:`gaussmix.em.fit_em`.
+    """
+    module = _module()
+    if module is None:
+        return None
+    model = _MODEL_OF[type(family)]
+    code = module.MODEL_CODES[model]
+    code_shape = module.SHAPE_OF[code]
+    n_components, n_features = params.means.shape
+    tied = code_shape == 2
+    weights = np.array(params.weights, dtype=np.float64)
+    means = np.array(params.means, dtype=np.float64, order="C")
+    if tied:
+        cov = np.empty((n_components, n_features, n_features))
+        cov[:] = params.covariances
+        pc = np.empty_like(cov)
+        pc[:] = params.precisions_cholesky
+    else:
+        cov = _to_layout(params.covariances, n_components, n_features)
+        pc = _to_layout(params.precisions_cholesky, n_components, n_features)
+    shape, orientation = _inner_start(model, params.inner, n_features)
+    iterative = model in _CARRIES_SHAPE or model in _CARRIES_ORIENTATION
+    status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = (
+        module.em_loop(
+            code,
+            np.ascontiguousarray(X),
+            np.empty(0)
+            if sample_weight is None
+            else np.ascontiguousarray(sample_weight, dtype=np.float64),
+            weights,
+            means,
+            cov,
+            pc,
+            shape,
+            orientation,
+            float(tol),
+            bool(relative_tol),
+            int(max_iter),
+            float(reg_covar),
+            float(lower_bound),
+            float(family.inner_tol) if iterative else 0.0,
+            int(family.inner_max_iter) if iterative else 0,
+        )
+    )
+    if n_iter == 0:
+        out = params
+    else:
+        covariances = _from_layout(code_shape, cov)
+        factors, _ = family.precisions_cholesky(covariances)
+        inner = None
+        if iterative:
+            inner = InnerState(
+                shape=shape if model in _CARRIES_SHAPE else None,
+                orientation=orientation if model in _CARRIES_ORIENTATION else None,
+                n_iter=int(inner_n_iter),
+                converged=bool(inner_converged),
+            )
+        out = GMMParams(weights, means, covariances, factors, inner=inner)
+    return CompiledRun(
+        params=out,
+        n_iter=int(n_iter),
+        lower_bounds=[float(b) for b in bounds],
+        lower_bound=float(bound),
+        converged=status == module.CONVERGED,
+        handed_off=status == module.HANDOFF,
+        inner_final=bool(inner_final),
+    )
+
+
+def _inner_start(
+    model: str, inner: InnerState | None, n_features: int
+) -> tuple[FloatArray, FloatArray]:
+    """The iterative model's start: the previous common terms, or ``A = I``, ``D = I``.
+
+    As ``_start_shape`` and ``_start_orientation`` of
+    :mod:`gaussmix.core.mclust_models` (VEE needs both, or starts afresh).
+    """
+    shape = np.ones(n_features)
+    orientation = np.eye(n_features)
+    if inner is None:
+        return shape, orientation
+    has_shape = inner.shape is not None and inner.shape.shape == (n_features,)
+    has_orientation = inner.orientation is not None and inner.orientation.shape == (
+        n_features,
+        n_features,
+    )
+    if model == "VEE" and not (has_shape and has_orientation):
+        return shape, orientation
+    if has_shape and model in _CARRIES_SHAPE:
+        shape = np.array(inner.shape, dtype=np.float64)
+    if has_orientation and model in _CARRIES_ORIENTATION:
+        orientation = np.array(inner.orientation, dtype=np.float64, order="C")
+    return shape, orientation
