@@ -36,6 +36,7 @@ from gaussmix._validation import (
     resolve_em_control,
     resolve_n_threads,
 )
+from gaussmix.cells import grid_cell
 from gaussmix.core import kernels
 from gaussmix.core.covariance import (
     MCLUST_GROUP,
@@ -209,14 +210,25 @@ def select(
             mode = "threads"  # asked for explicitly
     kwargs = {**fit_kwargs, "n_jobs": 1} if mode != "serial" else dict(fit_kwargs)
 
-    def run(i: int) -> tuple[GaussianMixture, dict[str, Any]]:
+    def run_estimator(i: int) -> tuple[GaussianMixture, dict[str, Any]]:
         k, t = grid[i]
         extra = {} if seeds is None else {"random_state": seeds[i]}
         return _fit_one(X, k, t, {**kwargs, **extra}, Xv)
 
-    results: list[tuple[GaussianMixture, dict[str, Any]] | None] = [None] * len(grid)
+    def run(i: int) -> FitResult:
+        if quick:
+            # Small data: the cell without an estimator (gaussmix.cells).
+            k, t = grid[i]
+            extra = {} if seeds is None else {"random_state": seeds[i]}
+            record = grid_cell(Xv, k, t, {**fit_kwargs, **extra})
+            if record is not None:
+                return None, record
+        return run_estimator(i)
 
-    def finished(i: int, done: tuple[GaussianMixture, dict[str, Any]]) -> None:
+    quick = len(grid) >= kernels.SELECT_MIN_FITS and kernels.loaded()
+    results: list[FitResult | None] = [None] * len(grid)
+
+    def finished(i: int, done: FitResult) -> None:
         results[i] = done
         if progress is not None:
             progress(done[1])
@@ -235,20 +247,26 @@ def select(
             finished(i, run(i))
     records: list[dict[str, Any]] = []
     best: GaussianMixture | None = None
+    best_index = -1
     best_value = math.inf
-    for item in results:
+    for i, item in enumerate(results):
         assert item is not None
         model, record = item
         records.append(record)
         value = record[criterion]
         if not record["error"] and value < best_value:
-            best, best_value = model, value
+            best, best_index, best_value = model, i, value
+    if best_index >= 0 and best is None:
+        # A quick cell: fit the selected one through the estimator (the same
+        # computation), which gives the model and its record.
+        best, records[best_index] = run_estimator(best_index)
     if best is not None:
         best.set_params(n_jobs=None)  # the fits ran serially inside the pool
     return best, _as_table(records)
 
 
-FitResult = tuple[GaussianMixture, dict[str, Any]]
+#: A fitted cell: the estimator (None for a quick cell) and its record.
+FitResult = tuple[GaussianMixture | None, dict[str, Any]]
 
 
 def _grid_inits(types: Sequence[str], fit_kwargs: dict[str, Any]) -> set[str]:

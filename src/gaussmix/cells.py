@@ -1,0 +1,117 @@
+"""One cell of a selection grid on small data, computed without an estimator.
+
+A cell of :func:`gaussmix.select`'s grid is a fit from mclust's hierarchical
+start followed by its criteria. On a few hundred rows the fit itself runs in
+the compiled EM loop in a fraction of a millisecond per iteration
+(:mod:`gaussmix.core.fast_em`), and building a
+:class:`~gaussmix.GaussianMixture` around it (validating parameters and data
+again, the fit driver's bookkeeping, the fitted attributes) cost more than the
+EM for most cells. :func:`grid_cell` runs the same steps as the estimator's
+``fit`` for such a cell, in the same order and with the same functions: the
+initial labels (:func:`gaussmix.core.init.initial_resp`), the first M-step
+(:func:`gaussmix.core.mstep.m_step`), EM (:func:`gaussmix.core.fast_em.compiled_em`)
+and the criteria (:meth:`gaussmix.model.MixtureModel.criteria`). It returns the
+cell's record, or None when the estimator must run it: options beyond the
+default EM control, a start that needs a repair, or an EM run that the
+compiled loop hands back to the NumPy path (a repair).
+
+:func:`gaussmix.select` fits the selected cell again through the estimator, so
+that the model it returns is an ordinary fitted ``GaussianMixture``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from gaussmix._typing import FloatArray
+from gaussmix._validation import AUTO, resolve_em_control
+from gaussmix.core.covariance import get_family
+from gaussmix.core.estep import stats_from_resp
+from gaussmix.core.fast_em import compiled_em, eligible
+from gaussmix.core.init import initial_resp
+from gaussmix.core.mstep import m_step
+from gaussmix.model import MixtureModel
+
+__all__ = ["QUICK_OPTIONS", "grid_cell"]
+
+#: The estimator options a quick cell handles; any other option given to
+#: select (a prior, noise, weights_init, verbose, ...) sends every cell to the
+#: estimator. ``n_init`` must be 1.
+QUICK_OPTIONS: Final = frozenset(
+    {"tol", "reg_covar", "init_params", "max_iter", "random_state", "n_init"}
+)
+
+
+def grid_cell(
+    X: FloatArray, n_components: int, covariance_type: str, options: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The record of one cell of the grid, or None (run it through the estimator).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The validated data (float64 for a quick cell).
+    n_components : int
+        ``K`` of the cell.
+    covariance_type : str
+        The cell's covariance type.
+    options : dict
+        The estimator options of the cell (select's ``fit_kwargs``, with its
+        seed).
+
+    Returns
+    -------
+    dict or None
+        The record (:data:`gaussmix.selection.COLUMNS`), the one the estimator
+        gives for this cell.
+    """
+    if not set(options) <= QUICK_OPTIONS or options.get("n_init", 1) != 1:
+        return None
+    control = resolve_em_control(
+        covariance_type,
+        options.get("tol", AUTO),
+        options.get("reg_covar", AUTO),
+        options.get("init_params", AUTO),
+        options.get("max_iter", AUTO),
+    )
+    if control.init_params != "hc" or X.dtype != np.float64 or control.max_iter < 1:
+        return None
+    n_samples, _ = X.shape
+    if n_components > n_samples:
+        return None  # the estimator raises its error
+    family = get_family(covariance_type)
+    random_state = check_random_state(options.get("random_state"))
+    # The estimator's steps (fitting._initial_gaussians, then fit_em).
+    resp, _ = initial_resp(X, n_components, "hc", random_state, None)
+    shift = np.average(X, axis=0).astype(np.float64)
+    stats = stats_from_resp(X, resp, family, n_components, shift)
+    params, repairs = m_step(stats, family, control.reg_covar, dtype=X.dtype)
+    if repairs or not eligible(X, params, family, prior=None, equal_proportions=False):
+        return None
+    run = compiled_em(
+        X,
+        None,
+        params,
+        family,
+        tol=control.tol,
+        relative_tol=control.relative,
+        max_iter=control.max_iter,
+        reg_covar=control.reg_covar,
+        lower_bound=-math.inf,
+    )
+    if run is None or run.handed_off:
+        return None
+    model = MixtureModel.from_params(run.params, covariance_type, X.dtype)
+    return {
+        "n_components": n_components,
+        "covariance_type": covariance_type,
+        **model.criteria(X),
+        "n_parameters": model.n_parameters(False),
+        "converged": bool(run.converged),
+        "n_iter": int(run.n_iter),
+        "error": "",
+    }
