@@ -28,6 +28,7 @@ from scipy import optimize, special, stats
 from sklearn.utils import check_random_state
 
 from gaussmix._typing import FloatArray
+from gaussmix._validation import is_count
 from gaussmix.model import MixtureModel
 
 __all__ = ["tail_probability"]
@@ -145,11 +146,7 @@ def tail_probability(
             f"Invalid value for 'method': {method!r}. Use 'auto', 'exact' or "
             "'monte-carlo'."
         )
-    if not (
-        isinstance(n_samples, (int, np.integer))
-        and not isinstance(n_samples, bool)
-        and n_samples >= 100
-    ):
+    if not is_count(n_samples, 100):
         raise ValueError(
             f"Invalid value for 'n_samples': {n_samples!r}. Use an integer >= 100 "
             "(the Monte Carlo standard error is about 0.5 / sqrt(n_samples))."

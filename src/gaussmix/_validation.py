@@ -52,6 +52,7 @@ __all__ = [
     "check_sample_weight",
     "check_weight_values",
     "describe_value",
+    "is_count",
     "memory_limit",
     "nonfinite_rows",
     "resolve_n_threads",
@@ -314,6 +315,15 @@ def check_parameters(params: dict[str, Any], owner: str) -> None:
                 f"{owner}: {name} must be {rule.expected}; got "
                 f"{describe_value(value)}.{hint}"
             )
+
+
+def is_count(value: Any, minimum: int) -> bool:
+    """Whether ``value`` is an integer (Python's or NumPy's, not a bool) >= ``minimum``."""
+    return (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, bool)
+        and value >= minimum
+    )
 
 
 def check_random_state_value(value: Any, owner: str, what: str) -> None:

@@ -25,6 +25,7 @@ from gaussmix._validation import (
     check_random_state_value,
     check_sample_weight,
     check_X,
+    is_count,
     resolve_n_threads,
 )
 from gaussmix.core.covariance import CovarianceFamily, get_family
@@ -342,18 +343,12 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 "with noise=None, or use score_samples."
             )
         X = self._predict_input(X)
-        name = type(self).__name__
-        if random_state is None:  # as sample(): the estimator's own seed
-            check_random_state_value(self.random_state, name, "random_state")
-            random_state = self.random_state
-        else:
-            where = f"{name}.tail_probability"
-            check_random_state_value(random_state, where, "random_state")
+        seed = self._call_random_state(random_state, "tail_probability")
         q, std = tail_probability(
             self._model(),
             X,
             n_samples=n_samples,
-            random_state=random_state,
+            random_state=seed,
             method=method,
             n_threads=self._n_threads(),
         )
@@ -393,24 +388,26 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         these points follow it only inside that box.
         """
         check_is_fitted(self)
-        if not (
-            isinstance(n_samples, (int, np.integer))
-            and not isinstance(n_samples, bool)
-            and n_samples >= 1
-        ):
+        if not is_count(n_samples, 1):
             raise ValueError(
                 f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires "
                 "at least one sample (an integer >= 1)."
             )
+        rng = check_random_state(self._call_random_state(random_state, "sample"))
+        return self._model().sample(int(n_samples), rng)
+
+    def _call_random_state(self, random_state: Any, method: str) -> Any:
+        """The validated seed of a call of ``method`` (``sample``, ``tail_probability``).
+
+        ``random_state``, or for None the estimator's own ``random_state`` (as
+        scikit-learn's ``sample``, so that equal seeds give equal draws).
+        """
         name = type(self).__name__
         if random_state is None:
             check_random_state_value(self.random_state, name, "random_state")
-        else:
-            check_random_state_value(random_state, f"{name}.sample", "random_state")
-        rng = check_random_state(
-            self.random_state if random_state is None else random_state
-        )
-        return self._model().sample(int(n_samples), rng)
+            return self.random_state
+        check_random_state_value(random_state, f"{name}.{method}", "random_state")
+        return random_state
 
     # -------------------------------------------------------- model selection
     def _n_parameters(self) -> int:

@@ -723,6 +723,15 @@ class SpeakerRecognizer:
             )
         return self.ubm
 
+    def _require_speakers(self, name: str) -> GaussianMixture:
+        """The UBM, once at least one speaker is enrolled (``name``: the caller)."""
+        ubm = self._require_ubm(name)
+        if not self.models:
+            raise ValueError(
+                f"SpeakerRecognizer.{name}: no speaker enrolled; call enroll first."
+            )
+        return ubm
+
     @property
     def speakers(self) -> list[str]:
         """The enrolled speakers, in enrollment order."""
@@ -763,11 +772,7 @@ class SpeakerRecognizer:
             :func:`score` for each speaker in :attr:`speakers` order (the UBM
             is evaluated once).
         """
-        ubm = self._require_ubm("scores")
-        if not self.models:
-            raise ValueError(
-                "SpeakerRecognizer.scores: no speaker enrolled; call enroll first."
-            )
+        ubm = self._require_speakers("scores")
         X = _pool(features, "SpeakerRecognizer.scores")
         ubm_log = ubm.score_samples(X)
         return np.array(
@@ -792,12 +797,7 @@ class SpeakerRecognizer:
         The utterances are stacked and each model evaluates all of them in
         one call, which saves the fixed cost of a call per utterance.
         """
-        ubm = self._require_ubm("score_matrix")
-        if not self.models:
-            raise ValueError(
-                "SpeakerRecognizer.score_matrix: no speaker enrolled; call enroll "
-                "first."
-            )
+        ubm = self._require_speakers("score_matrix")
         arrays = [_pool(u, "SpeakerRecognizer.score_matrix") for u in utterances]
         if not arrays:
             return np.empty((0, len(self.models)))

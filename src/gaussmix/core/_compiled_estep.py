@@ -116,6 +116,33 @@ def _normalise_row(
 
 
 @numba.njit(cache=True, nogil=True)
+def _weigh_row(
+    lt: FloatArray,
+    e: FloatArray,
+    has_noise: bool,
+    noise_term: float,
+    sample_weight: FloatArray,
+    n: int,
+) -> tuple[float, float, float, bool]:
+    """Row ``n`` normalised (:func:`_normalise_row`) and weighted.
+
+    Returns ``(w log p(x), w / sum, noise share * w / sum, ok)``: the row's
+    term of the log-likelihood, the factor that turns ``e`` into its weighted
+    responsibilities, and its weighted noise responsibility, with ``w`` the
+    row's sample weight (1 for an empty ``sample_weight``).
+    """
+    log_norm, s, noise, ok = _normalise_row(lt, e, has_noise, noise_term)
+    if not ok:
+        return 0.0, 0.0, 0.0, False
+    if sample_weight.shape[0] > 0:
+        w = sample_weight[n]
+        scale = w / s
+        return log_norm * w, scale, noise * scale, True
+    scale = 1.0 / s
+    return log_norm, scale, noise * scale, True
+
+
+@numba.njit(cache=True, nogil=True)
 def _log_weight(w: float) -> float:
     """``log(w)``, ``-inf`` for 0 (as ``np.log``)."""
     if w > 0.0:
@@ -144,7 +171,6 @@ def _packed_pass(
     """
     n_samples, n_features = X.shape
     width, n_components = coefT.shape
-    weighted = sample_weight.shape[0] > 0
     z = np.empty(width)
     xc = np.empty(n_features)
     lt = np.empty(n_components)
@@ -179,22 +205,36 @@ def _packed_pass(
             for j in range(width):
                 a += coefT[j, k] * z[j]
             lt[k] = a
-        log_norm, s, noise, ok = _normalise_row(lt, e, has_noise, noise_term)
+        term, scale, noise, ok = _weigh_row(
+            lt, e, has_noise, noise_term, sample_weight, n
+        )
         if not ok:
             return acc, 0.0, 0.0, NON_FINITE
-        if weighted:
-            w = sample_weight[n]
-            loglik += log_norm * w
-            scale = w / s
-        else:
-            loglik += log_norm
-            scale = 1.0 / s
-        noise_mass += noise * scale
+        loglik += term
+        noise_mass += noise
         for k in range(n_components):
             r = e[k] * scale
             for j in range(width):
                 acc[k, j] += r * z[j]
     return acc, loglik, noise_mass, OK
+
+
+@numba.njit(cache=True, nogil=True)
+def _linear_moments(acc: FloatArray, n_features: int) -> tuple[FloatArray, FloatArray]:
+    """``nk`` ``(K,)`` and ``sx`` ``(K, D)`` from the moments of :func:`_packed_pass`.
+
+    Every packed design ends with ``[xc, 1]``: ``sx`` is read from the ``D``
+    columns before the last, ``nk`` from the last.
+    """
+    n_components, width = acc.shape
+    lin = width - 1 - n_features
+    nk = np.empty(n_components)
+    sx = np.empty((n_components, n_features))
+    for k in range(n_components):
+        nk[k] = acc[k, width - 1]
+        for i in range(n_features):
+            sx[k, i] = acc[k, lin + i]
+    return nk, sx
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,14 +292,11 @@ def estep_full(
     acc, loglik, noise_mass, status = _packed_pass(
         X, shift, coefT, 0, sample_weight, has_noise, noise_term
     )
-    nk = np.empty(n_components)
-    sx = np.empty((n_components, n_features))
+    nk, sx = _linear_moments(acc, n_features)
     sxx = np.empty((n_components, n_features, n_features))
     for k in range(n_components):
-        nk[k] = acc[k, width - 1]
         o = 0
         for i in range(n_features):
-            sx[k, i] = acc[k, n_packed + i]
             for j in range(i, n_features):
                 sxx[k, i, j] = acc[k, o]
                 sxx[k, j, i] = acc[k, o]
@@ -300,14 +337,8 @@ def estep_diag(
     acc, loglik, noise_mass, status = _packed_pass(
         X, shift, coefT, 1, sample_weight, has_noise, noise_term
     )
-    nk = np.empty(n_components)
-    sx = np.empty((n_components, n_features))
-    sxx = np.empty((n_components, n_features))
-    for k in range(n_components):
-        nk[k] = acc[k, width - 1]
-        for i in range(n_features):
-            sxx[k, i] = acc[k, i]
-            sx[k, i] = acc[k, n_features + i]
+    nk, sx = _linear_moments(acc, n_features)
+    sxx = acc[:, :n_features].copy()
     return nk, sx, sxx, loglik, noise_mass, status
 
 
@@ -342,14 +373,8 @@ def estep_spherical(
     acc, loglik, noise_mass, status = _packed_pass(
         X, shift, coefT, 2, sample_weight, has_noise, noise_term
     )
-    nk = np.empty(n_components)
-    sx = np.empty((n_components, n_features))
-    sxx = np.empty(n_components)
-    for k in range(n_components):
-        nk[k] = acc[k, width - 1]
-        sxx[k] = acc[k, 0]
-        for i in range(n_features):
-            sx[k, i] = acc[k, 1 + i]
+    nk, sx = _linear_moments(acc, n_features)
+    sxx = acc[:, 0].copy()
     return nk, sx, sxx, loglik, noise_mass, status
 
 
@@ -418,18 +443,14 @@ def estep_tied(
                 lt[k] += eT[j, k] * yj
         for k in range(n_components):
             lt[k] = (lt[k] + const[k]) - 0.5 * yy
-        log_norm, s, noise, ok = _normalise_row(lt, e, has_noise, noise_term)
+        term, scale, noise, ok = _weigh_row(
+            lt, e, has_noise, noise_term, sample_weight, n
+        )
         if not ok:
             return const, first, sxx, 0.0, 0.0, NON_FINITE
-        if weighted:
-            w = sample_weight[n]
-            loglik += log_norm * w
-            scale = w / s
-        else:
-            w = 1.0
-            loglik += log_norm
-            scale = 1.0 / s
-        noise_mass += noise * scale
+        loglik += term
+        noise_mass += noise
+        w = sample_weight[n] if weighted else 1.0
         share = 0.0
         for k in range(n_components):
             r = e[k] * scale

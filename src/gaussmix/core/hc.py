@@ -92,8 +92,6 @@ CUT_CACHE_SIZE: Final = 64
 #: is installed; ``GAUSSMIX_NO_COMPILED=1`` in the environment (or setting this
 #: to False) forces the NumPy path. Both give the same merges (see that module).
 USE_COMPILED: bool = os.environ.get("GAUSSMIX_NO_COMPILED", "").strip() in ("", "0")
-#: The compiled module once imported; False when numba cannot be imported.
-_compiled_hc: Any = None
 
 _FLMAX: Final = float(np.finfo(np.float64).max)
 _EPS: Final = float(np.finfo(np.float64).eps)
@@ -580,18 +578,17 @@ def _import_tree() -> SimpleNamespace:
     return SimpleNamespace(EII=MODEL_EII, OK=OK, VVV=MODEL_VVV, tree=tree)
 
 
+#: The compiled module's names once imported (see :func:`_compiled_module`).
+_compiled_hc: Final = kernels.LazyKernels(_import_tree)
+
+
 def _compiled_module() -> Any:
     """:mod:`gaussmix.core._compiled_hc`, or None (NumPy path).
 
     numba is imported on first use only (it takes a fraction of a second), and
     a missing or broken numba leaves the NumPy path.
     """
-    global _compiled_hc
-    if not (USE_COMPILED and kernels.loaded()):
-        return None
-    if _compiled_hc is None:
-        _compiled_hc = kernels.import_kernels(_import_tree)
-    return _compiled_hc or None
+    return _compiled_hc.get(USE_COMPILED)
 
 
 def _merge_sequence(

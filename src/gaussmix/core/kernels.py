@@ -34,6 +34,7 @@ __all__ = [
     "ENABLED",
     "HC_MIN_ROWS",
     "SELECT_MIN_FITS",
+    "LazyKernels",
     "import_kernels",
     "load",
     "loaded",
@@ -82,3 +83,39 @@ def import_kernels(importer: Callable[[], Any]) -> Any:
         return importer()
     except ImportError:
         return False
+
+
+class LazyKernels:
+    """A kernel module's names, imported on first use once the kernels run.
+
+    Parameters
+    ----------
+    importer : callable
+        Imports the kernel module's names and returns them (it is called at
+        most once, through :func:`import_kernels`).
+    """
+
+    def __init__(self, importer: Callable[[], Any]) -> None:
+        self._importer = importer
+        #: ``importer()`` once called; False when numba cannot be imported.
+        self._kernels: Any = None
+
+    def get(self, use_compiled: bool = True) -> Any:
+        """The kernels, or None for the NumPy path.
+
+        Parameters
+        ----------
+        use_compiled : bool, default=True
+            The caller's switch (its ``USE_COMPILED``); False means None.
+
+        Returns
+        -------
+        object or None
+            ``importer()``'s value; None when ``use_compiled`` is False, numba is
+            not loaded yet (:func:`loaded`) or numba cannot be imported.
+        """
+        if not (use_compiled and loaded()):
+            return None
+        if self._kernels is None:
+            self._kernels = import_kernels(self._importer)
+        return self._kernels or None
