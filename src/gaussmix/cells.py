@@ -9,11 +9,14 @@ again, the fit driver's bookkeeping, the fitted attributes) cost more than the
 EM for most cells. :func:`grid_cell` runs the same steps as the estimator's
 ``fit`` for such a cell, in the same order and with the same functions: the
 initial labels (:func:`gaussmix.core.init.initial_resp`), the first M-step
-(:func:`gaussmix.core.mstep.m_step`), EM (:func:`gaussmix.core.fast_em.compiled_em`)
-and the criteria (:meth:`gaussmix.model.MixtureModel.criteria`). It returns the
-cell's record, or None when the estimator must run it: options beyond the
-default EM control, a start that needs a repair, or an EM run that the
-compiled loop hands back to the NumPy path (a repair).
+(:func:`gaussmix.core.mstep.m_step`), EM (:func:`gaussmix.em.fit_em`, which
+runs the compiled loop on such data), the repairs' warnings
+(:func:`gaussmix.fitting.warn_repairs`) and the criteria
+(:meth:`gaussmix.model.MixtureModel.criteria`). It returns the cell's record
+(with ``"degenerate: ..."`` and no criteria after a repair, as the estimator's
+cell), or None when the estimator must run it: options beyond the default EM
+control, data beyond the compiled loop's size or dtype, or an error (the
+estimator raises it again and records it).
 
 :func:`gaussmix.select` fits the selected cell again through the estimator, so
 that the model it returns is an ordinary fitted ``GaussianMixture``.
@@ -22,6 +25,7 @@ that the model it returns is an ordinary fitted ``GaussianMixture``.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Final
 
 import numpy as np
@@ -31,10 +35,14 @@ from gaussmix._typing import FloatArray
 from gaussmix._validation import AUTO, resolve_em_control
 from gaussmix.core.covariance import get_family
 from gaussmix.core.estep import stats_from_resp
-from gaussmix.core.fast_em import compiled_em, eligible
+from gaussmix.core.fast_em import eligible
 from gaussmix.core.init import initial_resp
 from gaussmix.core.mstep import m_step
+from gaussmix.em import fit_em
+from gaussmix.exceptions import DegenerateComponentWarning
+from gaussmix.fitting import warn_repairs
 from gaussmix.model import MixtureModel
+from gaussmix.sources import ArraySource
 
 __all__ = ["QUICK_OPTIONS", "grid_cell"]
 
@@ -85,33 +93,44 @@ def grid_cell(
         return None  # the estimator raises its error
     family = get_family(covariance_type)
     random_state = check_random_state(options.get("random_state"))
-    # The estimator's steps (fitting._initial_gaussians, then fit_em).
+    # The estimator's steps: fitting._initial_gaussians, fit_em, warn_repairs.
     resp, _ = initial_resp(X, n_components, "hc", random_state, None)
     shift = np.average(X, axis=0).astype(np.float64)
     stats = stats_from_resp(X, resp, family, n_components, shift)
     params, repairs = m_step(stats, family, control.reg_covar, dtype=X.dtype)
-    if repairs or not eligible(X, params, family, prior=None, equal_proportions=False):
+    if not eligible(X, params, family, prior=None, equal_proportions=False):
         return None
-    run = compiled_em(
-        X,
-        None,
-        params,
-        family,
-        tol=control.tol,
-        relative_tol=control.relative,
-        max_iter=control.max_iter,
-        reg_covar=control.reg_covar,
-        lower_bound=-math.inf,
-    )
-    if run is None or run.handed_off:
-        return None
-    model = MixtureModel.from_params(run.params, covariance_type, X.dtype)
-    return {
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fit_em(
+                ArraySource(X),
+                params,
+                family,
+                tol=control.tol,
+                relative_tol=control.relative,
+                max_iter=control.max_iter,
+                reg_covar=control.reg_covar,
+                dtype=X.dtype,
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            return None  # the estimator raises it, and records the error
+        warn_repairs([(0, r) for r in repairs] + result.repairs)
+    model = MixtureModel.from_params(result.params, covariance_type, X.dtype)
+    record = {
         "n_components": n_components,
         "covariance_type": covariance_type,
         **model.criteria(X),
         "n_parameters": model.n_parameters(False),
-        "converged": bool(run.converged),
-        "n_iter": int(run.n_iter),
+        "converged": bool(result.converged),
+        "n_iter": int(result.n_iter),
         "error": "",
     }
+    degenerate = [
+        w for w in caught if issubclass(w.category, DegenerateComponentWarning)
+    ]
+    if degenerate:
+        # As gaussmix.selection._fit_one: no criteria for a repaired fit.
+        record.update(aic=math.nan, bic=math.nan, icl=math.nan)
+        record["error"] = f"degenerate: {degenerate[0].message}"[:200]
+    return record

@@ -153,26 +153,37 @@ def test_constrain_matches_numpy_on_random_statistics(model, with_start, n_featu
                         model, s, weights, start, inner_max_iter=max_iter
                     )
                     _check_same(compiled, reference)
-    # K >= 2 ran compiled to the end; K = 1 handed over to NumPy (see below).
+    # K >= 2 ran compiled to the end; K = 1 has its closed form (see below).
     assert statuses.count(_compiled.OK) == 8 * 4 * 3
-    assert set(statuses) == {_compiled.OK, _compiled.AMBIGUOUS}
+    assert set(statuses) == {_compiled.OK}
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_one_component_is_handed_to_the_numpy_loop(model):
-    """``K = 1``: ``F`` of MM 1, ``N D^T (M - a I)``, is singular.
+def test_one_component_has_its_closed_form(model):
+    """``K = 1``: ``S`` itself, ``D`` its eigenvectors, and no MM update.
 
-    Its polar factor is not unique and LAPACK's rounding picks one, differently
-    in NumPy's and numba's builds; the compiled loop reports it and the NumPy
-    loop runs, so K = 1 gives exactly today's numbers.
+    (There ``F`` of MM 1, ``N D^T (M - a I)``, is singular: its polar factor is
+    not unique, and the MM updates approach ``S`` slowly.) A singular ``S``
+    keeps the iteration, which floors it.
     """
     rng = np.random.default_rng(11)
     s, weights = _random_case(rng, 1, 4)
     with _statuses() as statuses:
         compiled, reference = _both(model, s, weights, None)
-    assert statuses == [_compiled.AMBIGUOUS]
+    assert statuses == []
     np.testing.assert_array_equal(compiled[0], reference[0])
-    assert compiled[1].n_iter == reference[1].n_iter
+    np.testing.assert_allclose(
+        reference[0], s, rtol=1e-12, atol=1e-12 * np.abs(s).max()
+    )
+    assert reference[1].n_iter == 0
+    assert reference[1].converged
+    _, vectors = np.linalg.eigh(s[0])
+    np.testing.assert_array_equal(reference[1].orientation, vectors)
+    singular = s.copy()
+    singular[0, :, 0] = singular[0, 0, :] = 0.0
+    with _statuses() as statuses:
+        _both(model, singular, weights, None)
+    assert statuses  # the loop ran
 
 
 @pytest.mark.parametrize("model", MODELS)

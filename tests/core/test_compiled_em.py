@@ -274,3 +274,15 @@ def test_selection_grid_agrees() -> None:
     a = np.asarray(compiled["bic"], dtype=float)
     b = np.asarray(numpy["bic"], dtype=float)
     np.testing.assert_allclose(a, b, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["E", "V"])
+def test_univariate_models_agree(name: str) -> None:
+    """mclust's E and V run as EII and VII on one feature."""
+    X = _faithful_like()[:, :1]
+    for k in (1, 2, 3):
+        compiled = _fit(X, name, k)
+        with _numpy_path():
+            numpy = _fit(X, name, k)
+        assert compiled.n_iter_ == numpy.n_iter_
+        _same_fit(compiled, numpy)

@@ -46,51 +46,28 @@ from gaussmix.core._compiled_estep import (
 )
 
 __all__ = [
+    "CARRIES_ORIENTATION",
+    "CARRIES_SHAPE",
     "CONVERGED",
+    "DIAG",
+    "FULL",
     "HANDOFF",
     "MAX_ITER",
-    "MODEL_CODES",
-    "SHAPE_OF",
+    "SPHERICAL",
+    "TIED",
     "em_loop",
 ]
 
-#: mclust's models, by code. The univariate E and V are EII and VII.
+#: mclust's 14 models, by code: their order in the registry
+#: (:func:`gaussmix.core.covariance.family_names` of mclust's group), which is
+#: mclust's. The univariate E and V are EII and VII.
 EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV = range(14)
-MODEL_CODES = {
-    "EII": EII,
-    "VII": VII,
-    "EEI": EEI,
-    "VEI": VEI,
-    "EVI": EVI,
-    "VVI": VVI,
-    "EEE": EEE,
-    "VEE": VEE,
-    "EVE": EVE,
-    "VVE": VVE,
-    "EEV": EEV,
-    "VEV": VEV,
-    "EVV": EVV,
-    "VVV": VVV,
-}
-#: Storage shapes: the E-step kernel and the unconstrained estimate of a model.
+#: The iterative models that carry a common shape, or a common orientation,
+#: from one M-step to the next.
+CARRIES_SHAPE = (VEI, VEV, VEE)
+CARRIES_ORIENTATION = (VEE, EVE, VVE)
+#: Storage shapes (the E-step and the unconstrained estimate of a model).
 SPHERICAL, DIAG, TIED, FULL = range(4)
-SHAPE_OF = (
-    SPHERICAL,
-    SPHERICAL,
-    DIAG,
-    DIAG,
-    DIAG,
-    DIAG,
-    TIED,
-    FULL,
-    FULL,
-    FULL,
-    FULL,
-    FULL,
-    FULL,
-    FULL,
-)
-_SHAPE = np.array(SHAPE_OF, dtype=np.int64)
 
 #: Statuses of :func:`em_loop`.
 CONVERGED = 0
@@ -522,6 +499,14 @@ def _constrain_common_orientation(
     """_CommonOrientation.constrain (EVE, VVE) by the compiled MM loop."""
     n_components, n_features = s.shape[0], s.shape[1]
     floor = _floor(_diagonals(s), weights)
+    if n_components == 1:
+        # mclust_models._one_component: S itself, D its eigenvectors.
+        values, vectors = np.linalg.eigh(s[0])
+        if not values[0] > floor:
+            return False, 0, False
+        orientation[:] = vectors
+        _from_eigen(vectors, values, cov[0])
+        return True, 0, True
     total = 0.0
     for k in range(n_components):
         total += weights[k]
@@ -778,6 +763,7 @@ def _inner_tolerance(change: float, current: float, base: float) -> float:
 @numba.njit(cache=True, nogil=True)
 def em_loop(
     model: int,
+    shape: int,
     X: FloatArray,
     sample_weight: FloatArray,
     weights: FloatArray,
@@ -799,7 +785,10 @@ def em_loop(
     Parameters
     ----------
     model : int
-        :data:`MODEL_CODES` of the family.
+        The model's code (:data:`EII` ... :data:`VVV`).
+    shape : int
+        Its storage shape (:data:`SPHERICAL`, :data:`DIAG`, :data:`TIED`,
+        :data:`FULL`).
     X : ndarray of shape (N, D)
         Float64 data.
     sample_weight : ndarray of shape (N,) or (0,)
@@ -837,7 +826,6 @@ def em_loop(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    shape = _SHAPE[model]
     if sample_weight.shape[0] == 0:
         weight_total = float(n_samples)
     else:

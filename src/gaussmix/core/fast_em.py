@@ -17,19 +17,20 @@ proportions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Final
 
 import numpy as np
 
 from gaussmix._typing import FloatArray
 from gaussmix.core import kernels
+from gaussmix.core.covariance import MCLUST_GROUP, family_names
 from gaussmix.core.estep import COMPILED_MAX_WORK
 from gaussmix.core.family import CovarianceFamily
 from gaussmix.core.mclust_models import MCLUST_MODELS
 from gaussmix.core.params import GMMParams, InnerState
-from gaussmix.core.sklearn_families import Full
+from gaussmix.core.sklearn_families import Diag, Full, Spherical, Tied
 
 __all__ = ["USE_COMPILED", "CompiledRun", "compiled_em", "eligible"]
 
@@ -38,31 +39,36 @@ __all__ = ["USE_COMPILED", "CompiledRun", "compiled_em", "eligible"]
 #: the tests set it to False to run the NumPy path.
 USE_COMPILED: bool = kernels.ENABLED
 
-#: The loop's model code of each family class (E and V are EII and VII on one
-#: feature). Subclasses are not in it: they may change the mathematics.
-_MODEL_OF: Final[dict[type, str]] = {
-    cls: ("EII" if name == "E" else "VII" if name == "V" else name)
-    for name, cls in MCLUST_MODELS.items()
+#: The loop's model code of each family class: its model's place in the
+#: registry's mclust group (E and V are EII and VII on one feature).
+#: Subclasses are not in it: they may change the mathematics.
+_ORDER: Final = list(family_names(MCLUST_GROUP))
+_MODEL_OF: Final[dict[type, int]] = {
+    cls: _ORDER.index(cls.multivariate_model or cls.model)
+    for cls in MCLUST_MODELS.values()
 }
-#: Models whose M-step iterates, and the common terms they carry.
-_CARRIES_SHAPE: Final = frozenset({"VEI", "VEV", "VEE"})
-_CARRIES_ORIENTATION: Final = frozenset({"VEE", "EVE", "VVE"})
-
-_loop: Callable[..., Any] | bool | None = None
 
 
-def _import_loop() -> Any:
-    from gaussmix.core import _compiled_em
+def _import_loop() -> SimpleNamespace:
+    from gaussmix.core._compiled_em import (
+        CARRIES_ORIENTATION,
+        CARRIES_SHAPE,
+        CONVERGED,
+        HANDOFF,
+        em_loop,
+    )
 
-    return _compiled_em
+    return SimpleNamespace(
+        CARRIES_ORIENTATION=CARRIES_ORIENTATION,
+        CARRIES_SHAPE=CARRIES_SHAPE,
+        CONVERGED=CONVERGED,
+        HANDOFF=HANDOFF,
+        em_loop=em_loop,
+    )
 
 
-def _module() -> Any:
-    """The compiled module, or None (numba missing)."""
-    global _loop
-    if _loop is None:
-        _loop = kernels.import_kernels(_import_loop)
-    return _loop or None
+#: The compiled loop's names, imported on first use.
+_compiled_loop: Final = kernels.LazyKernels(_import_loop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,19 @@ def eligible(
     return n_samples * n_moments <= COMPILED_MAX_WORK
 
 
+#: The loop's storage shapes (``_compiled_em.SPHERICAL`` ... ``FULL``).
+_SPHERICAL, _DIAG, _TIED, _FULL = range(4)
+
+
+def _storage_shape(family: CovarianceFamily) -> int:
+    """The loop's code of the family's storage shape."""
+    if isinstance(family, Spherical):
+        return _SPHERICAL
+    if isinstance(family, Diag):
+        return _DIAG
+    return _TIED if isinstance(family, Tied) else _FULL
+
+
 def _to_layout(a: FloatArray, n_components: int, n_features: int) -> FloatArray:
     """Covariances (or factors) of a full, diagonal or spherical family, ``(K, D, D)``."""
     a = np.asarray(a, dtype=np.float64)
@@ -138,11 +157,11 @@ def _to_layout(a: FloatArray, n_components: int, n_features: int) -> FloatArray:
 
 def _from_layout(code_shape: int, cov: FloatArray) -> FloatArray:
     """The family's shape of a ``(K, D, D)`` stack (inverse of :func:`_to_layout`)."""
-    if code_shape == 0:  # spherical
+    if code_shape == _SPHERICAL:
         return np.array(cov[:, 0, 0])
-    if code_shape == 1:  # diagonal
+    if code_shape == _DIAG:
         return np.array(np.diagonal(cov, axis1=1, axis2=2))
-    if code_shape == 2:  # tied
+    if code_shape == _TIED:
         return np.array(cov[0])
     return cov
 
@@ -164,14 +183,13 @@ def compiled_em(
     The caller checks :func:`eligible` first. The arguments are those of
     :func:`gaussmix.em.fit_em`.
     """
-    module = _module()
+    module = _compiled_loop.get()
     if module is None:
         return None
     model = _MODEL_OF[type(family)]
-    code = module.MODEL_CODES[model]
-    code_shape = module.SHAPE_OF[code]
+    code_shape = _storage_shape(family)
     n_components, n_features = params.means.shape
-    tied = code_shape == 2
+    tied = code_shape == _TIED
     weights = np.array(params.weights, dtype=np.float64)
     means = np.array(params.means, dtype=np.float64, order="C")
     if tied:
@@ -182,11 +200,16 @@ def compiled_em(
     else:
         cov = _to_layout(params.covariances, n_components, n_features)
         pc = _to_layout(params.precisions_cholesky, n_components, n_features)
-    shape, orientation = _inner_start(model, params.inner, n_features)
-    iterative = model in _CARRIES_SHAPE or model in _CARRIES_ORIENTATION
+    carries_shape = model in module.CARRIES_SHAPE
+    carries_orientation = model in module.CARRIES_ORIENTATION
+    shape, orientation = _inner_start(
+        carries_shape, carries_orientation, params.inner, n_features
+    )
+    iterative = carries_shape or carries_orientation
     status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = (
         module.em_loop(
-            code,
+            model,
+            code_shape,
             np.ascontiguousarray(X),
             np.empty(0)
             if sample_weight is None
@@ -214,8 +237,8 @@ def compiled_em(
         inner = None
         if iterative:
             inner = InnerState(
-                shape=shape if model in _CARRIES_SHAPE else None,
-                orientation=orientation if model in _CARRIES_ORIENTATION else None,
+                shape=shape if carries_shape else None,
+                orientation=orientation if carries_orientation else None,
                 n_iter=int(inner_n_iter),
                 converged=bool(inner_converged),
             )
@@ -232,12 +255,16 @@ def compiled_em(
 
 
 def _inner_start(
-    model: str, inner: InnerState | None, n_features: int
+    carries_shape: bool,
+    carries_orientation: bool,
+    inner: InnerState | None,
+    n_features: int,
 ) -> tuple[FloatArray, FloatArray]:
     """The iterative model's start: the previous common terms, or ``A = I``, ``D = I``.
 
     As ``_start_shape`` and ``_start_orientation`` of
-    :mod:`gaussmix.core.mclust_models` (VEE needs both, or starts afresh).
+    :mod:`gaussmix.core.mclust_models` (VEE carries both, and needs both or
+    starts afresh).
     """
     shape = np.ones(n_features)
     orientation = np.eye(n_features)
@@ -248,10 +275,10 @@ def _inner_start(
         n_features,
         n_features,
     )
-    if model == "VEE" and not (has_shape and has_orientation):
+    if carries_shape and carries_orientation and not (has_shape and has_orientation):
         return shape, orientation
-    if has_shape and model in _CARRIES_SHAPE:
+    if has_shape and carries_shape:
         shape = np.array(inner.shape, dtype=np.float64)
-    if has_orientation and model in _CARRIES_ORIENTATION:
+    if has_orientation and carries_orientation:
         orientation = np.array(inner.orientation, dtype=np.float64, order="C")
     return shape, orientation

@@ -680,6 +680,10 @@ class _CommonOrientation(_InnerIteration, Full):
         _require_finite(s, name)
         n_features = s.shape[1]
         floor = _floor(np.diagonal(s, axis1=1, axis2=2), weights)
+        if s.shape[0] == 1:
+            one = _one_component(s, floor)
+            if one is not None:
+                return one
         total = float(np.sum(weights))
         scatter = weights[:, None, None] * s
         _require_finite(scatter, name)
@@ -780,6 +784,22 @@ class _CommonOrientation(_InnerIteration, Full):
             np.broadcast_to(orientation, s.shape), np.asarray(variances)
         )
         return dense, inner
+
+
+def _one_component(s: FloatArray, floor: float) -> Constrained | None:
+    """EVE and VVE with one component: the closed form, or None (iterate).
+
+    One covariance ``lambda D A D^T`` is unconstrained, so the maximum is ``S``
+    itself: ``D`` its eigenvectors and ``lambda A`` its eigenvalues (the fixed
+    point that the MM updates approach, where they are slow and their SVD is
+    rank-deficient). A singular ``S`` (an eigenvalue at or below the floor)
+    keeps the iteration and its floors.
+    """
+    values, vectors = np.linalg.eigh(s[0])
+    if not values[0] > floor:
+        return None
+    inner = InnerState(orientation=vectors, n_iter=0, converged=True)
+    return _from_eigen(vectors[None], values[None]), inner
 
 
 class EVE(_CommonOrientation):
