@@ -1,22 +1,27 @@
 """One cell of a selection grid on small data, computed without an estimator.
 
 A cell of :func:`gaussmix.select`'s grid is a fit from mclust's hierarchical
-start followed by its criteria. On a few hundred rows the fit itself runs in
-the compiled EM loop in a fraction of a millisecond per iteration
-(:mod:`gaussmix.core.fast_em`), and building a
-:class:`~gaussmix.GaussianMixture` around it (validating parameters and data
+start followed by its criteria. On a few hundred rows the EM iterations run
+compiled in microseconds each, and building a
+:class:`~gaussmix.GaussianMixture` around them (validating parameters and data
 again, the fit driver's bookkeeping, the fitted attributes) cost more than the
-EM for most cells. :func:`grid_cell` runs the same steps as the estimator's
-``fit`` for such a cell, in the same order and with the same functions: the
-initial labels (:func:`gaussmix.core.init.initial_resp`), the first M-step
-(:func:`gaussmix.core.mstep.m_step`), EM (:func:`gaussmix.em.fit_em`, which
-runs the compiled loop on such data), the repairs' warnings
-(:func:`gaussmix.fitting.warn_repairs`) and the criteria
-(:meth:`gaussmix.model.MixtureModel.criteria`). It returns the cell's record
-(with ``"degenerate: ..."`` and no criteria after a repair, as the estimator's
-cell), or None when the estimator must run it: options beyond the default EM
-control, data beyond the compiled loop's size or dtype, or an error (the
-estimator raises it again and records it).
+fit for most cells. :func:`grid_cell` computes a cell the way the estimator
+does, in two tiers:
+
+1. the whole fit in compiled code (:func:`gaussmix.core.fast_em.compiled_cell`):
+   the first M-step from the hierarchical labels, EM, and the log-likelihood
+   and entropy of the result; taken when no step needs a repair;
+2. otherwise the estimator's own functions, in its order: the first M-step
+   (:func:`gaussmix.core.mstep.m_step`), EM (:func:`gaussmix.em.fit_em`, which
+   runs the compiled loop until a repair), the repairs' warnings
+   (:func:`gaussmix.fitting.warn_repairs`) and the criteria
+   (:meth:`gaussmix.model.MixtureModel.criteria`); a repaired fit gets the
+   estimator's ``"degenerate: ..."`` record without criteria.
+
+It returns None when the estimator must run the cell: options beyond the
+default EM control, data beyond the compiled loop's size or dtype, or an error
+(the estimator raises it again and records it). ``tests/test_cells.py`` checks
+that the table equals the estimator's within 1e-10.
 
 :func:`gaussmix.select` fits the selected cell again through the estimator, so
 that the model it returns is an ordinary fitted ``GaussianMixture``.
@@ -35,8 +40,10 @@ from gaussmix._typing import FloatArray
 from gaussmix._validation import AUTO, resolve_em_control
 from gaussmix.core.covariance import get_family
 from gaussmix.core.estep import stats_from_resp
-from gaussmix.core.fast_em import eligible
-from gaussmix.core.init import initial_resp
+from gaussmix.core.family import CovarianceFamily
+from gaussmix.core.fast_em import CellTerms, compiled_cell, eligible
+from gaussmix.core.hc import mclust_initial_labels
+from gaussmix.core.init import one_hot_labels
 from gaussmix.core.mstep import m_step
 from gaussmix.em import fit_em
 from gaussmix.exceptions import DegenerateComponentWarning
@@ -94,7 +101,21 @@ def grid_cell(
     family = get_family(covariance_type)
     random_state = check_random_state(options.get("random_state"))
     # The estimator's steps: fitting._initial_gaussians, fit_em, warn_repairs.
-    resp, _ = initial_resp(X, n_components, "hc", random_state, None)
+    labels = mclust_initial_labels(X, n_components, random_state)
+    terms = compiled_cell(
+        X,
+        labels,
+        n_components,
+        family,
+        tol=control.tol,
+        relative_tol=control.relative,
+        max_iter=control.max_iter,
+        reg_covar=control.reg_covar,
+    )
+    if terms is not None:
+        # The whole fit ran compiled, without a repair.
+        return _record(family, n_components, covariance_type, X.shape, terms)
+    resp = one_hot_labels(labels, n_components)
     shift = np.average(X, axis=0).astype(np.float64)
     stats = stats_from_resp(X, resp, family, n_components, shift)
     params, repairs = m_step(stats, family, control.reg_covar, dtype=X.dtype)
@@ -134,3 +155,29 @@ def grid_cell(
         record.update(aic=math.nan, bic=math.nan, icl=math.nan)
         record["error"] = f"degenerate: {degenerate[0].message}"[:200]
     return record
+
+
+def _record(
+    family: CovarianceFamily,
+    n_components: int,
+    covariance_type: str,
+    data_shape: tuple[int, ...],
+    terms: CellTerms,
+) -> dict[str, Any]:
+    """The cell's record from a compiled fit (as ``MixtureModel.criteria``)."""
+    n_samples, n_features = data_shape
+    n_parameters = family.n_parameters(n_components, n_features)
+    loglik = terms.log_likelihood
+    bic = -2.0 * loglik + n_parameters * math.log(n_samples)
+    return {
+        "n_components": n_components,
+        "covariance_type": covariance_type,
+        "log_likelihood": loglik,
+        "aic": -2.0 * loglik + 2.0 * n_parameters,
+        "bic": bic,
+        "icl": bic - 2.0 * terms.entropy,
+        "n_parameters": n_parameters,
+        "converged": terms.converged,
+        "n_iter": terms.n_iter,
+        "error": "",
+    }

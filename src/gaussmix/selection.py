@@ -234,7 +234,10 @@ def select(
             progress(done[1])
 
     if mode == "processes":
-        _run_forked(run, grid, n_workers, finished)
+        # Quick cells call the M-step's LAPACK directly: one BLAS thread, as
+        # the estimator's fits have (two were 10x slower with a busy core).
+        with single_threaded_blas():
+            _run_forked(run, grid, n_workers, finished)
     elif mode == "threads":
         # Threads: the fits spend their time in NumPy, which releases the GIL, and
         # the data is shared, not copied. Each fit runs its chunks serially.
@@ -243,8 +246,9 @@ def select(
             for future in as_completed(futures):
                 finished(futures[future], future.result())
     else:
-        for i in range(len(grid)):
-            finished(i, run(i))
+        with single_threaded_blas():
+            for i in range(len(grid)):
+                finished(i, run(i))
     records: list[dict[str, Any]] = []
     best: GaussianMixture | None = None
     best_index = -1

@@ -34,6 +34,7 @@ import math
 
 import numba
 import numpy as np
+import numpy.typing as npt
 
 from gaussmix._typing import FloatArray
 from gaussmix.core._compiled import OK as MM_OK
@@ -56,6 +57,8 @@ __all__ = [
     "SPHERICAL",
     "TIED",
     "em_loop",
+    "first_m_step",
+    "log_terms",
 ]
 
 #: mclust's 14 models, by code: their order in the registry
@@ -90,6 +93,9 @@ _TINY = 2.2250738585072014e-308
 #: em.py's INNER_TOL_FACTOR and INNER_TOL_LOOSE.
 _INNER_FACTOR = 1e-3
 _INNER_LOOSE = 1e-5
+_LOG_2PI = math.log(2.0 * math.pi)
+#: The exponent floor of the E-step's normalisation (estep._EXP_FLOOR).
+_EXP_FLOOR = -700.0
 
 
 # ----------------------------------------------------------------- helpers
@@ -750,6 +756,204 @@ def _factor(shape: int, cov: FloatArray, reference: FloatArray, pc: FloatArray) 
     return True
 
 
+# ------------------------------------------------------------------ M-step
+@numba.njit(cache=True, nogil=True)
+def _m_step(
+    model: int,
+    shape: int,
+    nk: FloatArray,
+    sx: FloatArray,
+    sxx: FloatArray,
+    shift: FloatArray,
+    eps: float,
+    reg_covar: float,
+    weights: FloatArray,
+    means: FloatArray,
+    cov: FloatArray,
+    pc: FloatArray,
+    inner_shape: FloatArray,
+    inner_orientation: FloatArray,
+    inner_tol: float,
+    inner_max_iter: int,
+) -> tuple[bool, int, bool]:
+    """mstep.m_step without a prior, noise or equal proportions, into the outputs.
+
+    The statistics are about ``shift`` (``sxx`` in the layout of
+    :func:`_e_step`); ``eps`` is scikit-learn's offset of ``nk``. Writes
+    ``weights``, ``means``, ``cov``, ``pc`` and the inner state (which holds
+    the start on entry). Returns ``(ok, inner n_iter, inner converged)``; not
+    ok where the NumPy M-step would repair or raise (the outputs are then
+    meaningless).
+    """
+    n_components, n_features = sx.shape
+    total = 0.0
+    for k in range(n_components):
+        total += nk[k]
+    if not math.isfinite(total + np.sum(sx) + np.sum(sxx)):
+        return False, 0, False
+    nk_eps = np.empty(n_components)
+    d = np.empty((n_components, n_features))
+    empty = False
+    weight_sum = 0.0
+    for k in range(n_components):
+        nk_eps[k] = nk[k] + eps
+        weight_sum += nk_eps[k]
+        empty = empty or nk[k] < _EMPTY * max(total, _TINY)
+        for i in range(n_features):
+            d[k, i] = sx[k, i] / nk_eps[k]
+            means[k, i] = shift[i] + d[k, i]
+    if empty:
+        return False, 0, False
+    s, diagonal = _unconstrained(shape, sxx, sx, nk, nk_eps, d, reg_covar)
+    reference, ok = _reference(shape, diagonal, sx, total)
+    if not ok:
+        return False, 0, False
+    ok, m_iter, m_converged = _constrain(
+        model,
+        s,
+        nk_eps,
+        cov,
+        inner_shape,
+        inner_orientation,
+        inner_tol,
+        inner_max_iter,
+    )
+    if not ok or not _factor(shape, cov, reference, pc):
+        return False, m_iter, False
+    for k in range(n_components):
+        weights[k] = nk_eps[k] / weight_sum
+    return True, m_iter, m_converged
+
+
+@numba.njit(cache=True, nogil=True)
+def first_m_step(
+    model: int,
+    shape: int,
+    X: FloatArray,
+    labels: npt.NDArray[np.int64],
+    reg_covar: float,
+    weights: FloatArray,
+    means: FloatArray,
+    cov: FloatArray,
+    pc: FloatArray,
+    inner_shape: FloatArray,
+    inner_orientation: FloatArray,
+    inner_tol: float,
+    inner_max_iter: int,
+) -> tuple[bool, int, bool]:
+    """The first M-step of a fit from hard labels (``-1``: a row left out).
+
+    The statistics of one-hot responsibilities about the mean of ``X``
+    (``stats_from_resp`` of the hierarchical start, without sample weights),
+    then :func:`_m_step` from the documented start of an iterative model
+    (``inner_shape`` ones, ``inner_orientation`` the identity). Returns as
+    :func:`_m_step`.
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    shift = np.zeros(n_features)
+    for n in range(n_samples):
+        for i in range(n_features):
+            shift[i] += X[n, i]
+    for i in range(n_features):
+        shift[i] /= n_samples
+    nk = np.zeros(n_components)
+    sx = np.zeros((n_components, n_features))
+    full = np.zeros((n_components, n_features, n_features))
+    xc = np.empty(n_features)
+    for n in range(n_samples):
+        k = labels[n]
+        if k < 0:
+            continue
+        nk[k] += 1.0
+        for i in range(n_features):
+            xc[i] = X[n, i] - shift[i]
+            sx[k, i] += xc[i]
+        for i in range(n_features):
+            for j in range(n_features):
+                full[k, i, j] += xc[i] * xc[j]
+    sxx = np.zeros((n_components, n_features, n_features))
+    if shape == SPHERICAL:
+        for k in range(n_components):
+            for i in range(n_features):
+                sxx[k, 0, 0] += full[k, i, i]
+    elif shape == DIAG:
+        for k in range(n_components):
+            for i in range(n_features):
+                sxx[k, i, i] = full[k, i, i]
+    elif shape == TIED:
+        for k in range(n_components):
+            sxx[0] += full[k]
+    else:
+        sxx[:] = full
+    return _m_step(
+        model,
+        shape,
+        nk,
+        sx,
+        sxx,
+        shift,
+        10.0 * _EPS,
+        reg_covar,
+        weights,
+        means,
+        cov,
+        pc,
+        inner_shape,
+        inner_orientation,
+        inner_tol,
+        inner_max_iter,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def log_terms(
+    X: FloatArray, weights: FloatArray, means: FloatArray, pc: FloatArray
+) -> tuple[float, float]:
+    """``sum_i log p(x_i)`` and ``sum_i log max_k resp_ik`` (the criteria's terms).
+
+    ``pc`` in the ``(K, D, D)`` layout (upper factors of the precisions;
+    diagonal for the spherical and diagonal models). As
+    :meth:`gaussmix.model.MixtureModel.criteria` without sample weights: the
+    largest responsibility is floored at the smallest normal float.
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    const = np.empty(n_components)
+    for k in range(n_components):
+        logdet = 0.0
+        for i in range(n_features):
+            logdet += math.log(pc[k, i, i])
+        log_weight = math.log(weights[k]) if weights[k] > 0.0 else -math.inf
+        const[k] = log_weight - 0.5 * n_features * _LOG_2PI + logdet
+    lt = np.empty(n_components)
+    y = np.empty(n_features)
+    loglik = 0.0
+    entropy = 0.0
+    log_tiny = math.log(_TINY)
+    for n in range(n_samples):
+        mx = -math.inf
+        for k in range(n_components):
+            for j in range(n_features):
+                acc = 0.0
+                for i in range(j + 1):
+                    acc += (X[n, i] - means[k, i]) * pc[k, i, j]
+                y[j] = acc
+            maha = 0.0
+            for j in range(n_features):
+                maha += y[j] * y[j]
+            lt[k] = const[k] - 0.5 * maha
+            if lt[k] > mx:
+                mx = lt[k]
+        acc = 0.0
+        for k in range(n_components):
+            acc += math.exp(max(lt[k] - mx, _EXP_FLOOR))
+        log_norm = mx + math.log(acc)
+        loglik += log_norm
+        entropy += max(mx - log_norm, log_tiny)
+    return loglik, entropy
+
+
 # -------------------------------------------------------------------- loop
 @numba.njit(cache=True, nogil=True)
 def _inner_tolerance(change: float, current: float, base: float) -> float:
@@ -841,8 +1045,7 @@ def em_loop(
     new_orientation = inner_orientation.copy()
     shift = np.empty(n_features)
     means_new = np.empty_like(means)
-    d = np.empty_like(means)
-    nk_eps = np.empty(n_components)
+    new_weights = np.empty_like(weights)
     inner_final = False
     inner_n_iter = 0
     inner_converged = True
@@ -865,49 +1068,31 @@ def em_loop(
         inner_tol = inner_base
         if inner_base > 0.0 and not inner_final:
             inner_tol = _inner_tolerance(bound - previous, bound, inner_base)
-        # ---- M-step (mstep.m_step without a prior, noise or equal proportions)
-        total = 0.0
-        for k in range(n_components):
-            total += nk[k]
-        if not math.isfinite(total + np.sum(sx) + np.sum(sxx)):
-            stop_status = HANDOFF
-            break
-        empty = False
-        for k in range(n_components):
-            nk_eps[k] = nk[k] + eps
-            empty = empty or nk[k] < _EMPTY * max(total, _TINY)
-            for i in range(n_features):
-                d[k, i] = sx[k, i] / nk_eps[k]
-                means_new[k, i] = shift[i] + d[k, i]
-        if empty:
-            stop_status = HANDOFF
-            break
-        s, diagonal = _unconstrained(shape, sxx, sx, nk, nk_eps, d, reg_covar)
-        reference, ok = _reference(shape, diagonal, sx, total)
-        if not ok:
-            stop_status = HANDOFF
-            break
         new_shape[:] = inner_shape
         new_orientation[:] = inner_orientation
-        ok, m_iter, m_converged = _constrain(
+        ok, m_iter, m_converged = _m_step(
             model,
-            s,
-            nk_eps,
+            shape,
+            nk,
+            sx,
+            sxx,
+            shift,
+            eps,
+            reg_covar,
+            new_weights,
+            means_new,
             new_cov,
+            new_pc,
             new_shape,
             new_orientation,
             inner_tol,
             inner_max_iter,
         )
-        if not ok or not _factor(shape, new_cov, reference, new_pc):
+        if not ok:
             stop_status = HANDOFF
             break
         # ---- commit the iteration
-        weight_sum = 0.0
-        for k in range(n_components):
-            weight_sum += nk_eps[k]
-        for k in range(n_components):
-            weights[k] = nk_eps[k] / weight_sum
+        weights[:] = new_weights
         means[:] = means_new
         cov[:] = new_cov
         pc[:] = new_pc

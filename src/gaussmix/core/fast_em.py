@@ -17,11 +17,13 @@ proportions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from gaussmix._typing import FloatArray
 from gaussmix.core import kernels
@@ -32,7 +34,14 @@ from gaussmix.core.mclust_models import MCLUST_MODELS
 from gaussmix.core.params import GMMParams, InnerState
 from gaussmix.core.sklearn_families import Diag, Full, Spherical, Tied
 
-__all__ = ["USE_COMPILED", "CompiledRun", "compiled_em", "eligible"]
+__all__ = [
+    "USE_COMPILED",
+    "CellTerms",
+    "CompiledRun",
+    "compiled_cell",
+    "compiled_em",
+    "eligible",
+]
 
 #: Whether EM runs go to the compiled loop where they can (see the module
 #: notes); ``GAUSSMIX_NO_COMPILED=1`` turns it off with the other kernels, and
@@ -56,6 +65,8 @@ def _import_loop() -> SimpleNamespace:
         CONVERGED,
         HANDOFF,
         em_loop,
+        first_m_step,
+        log_terms,
     )
 
     return SimpleNamespace(
@@ -64,6 +75,8 @@ def _import_loop() -> SimpleNamespace:
         CONVERGED=CONVERGED,
         HANDOFF=HANDOFF,
         em_loop=em_loop,
+        first_m_step=first_m_step,
+        log_terms=log_terms,
     )
 
 
@@ -103,6 +116,21 @@ class CompiledRun:
     inner_final: bool
 
 
+def _takes(X: FloatArray, n_components: int, family: CovarianceFamily) -> bool:
+    """Whether the loop takes a fit of ``family`` on ``X`` (data and family only)."""
+    if not (USE_COMPILED and kernels.loaded()) or type(family) not in _MODEL_OF:
+        return False
+    if X.dtype != np.float64 or X.ndim != 2:
+        return False
+    n_samples, n_features = X.shape
+    if family.multivariate_model is not None and n_features != 1:
+        return False  # the NumPy path raises the error
+    if isinstance(family, Full) and n_features > family.packed_max_features:
+        return False
+    n_moments = family.n_moments(n_components, n_features)
+    return n_samples * n_moments <= COMPILED_MAX_WORK
+
+
 def eligible(
     X: FloatArray,
     params: GMMParams,
@@ -112,20 +140,9 @@ def eligible(
     equal_proportions: bool,
 ) -> bool:
     """Whether :func:`compiled_em` takes this run (see the module notes)."""
-    if not (USE_COMPILED and kernels.loaded()) or prior is not None:
+    if prior is not None or equal_proportions or params.has_noise:
         return False
-    if equal_proportions:
-        return False
-    model = _MODEL_OF.get(type(family))
-    if model is None or params.has_noise or X.dtype != np.float64 or X.ndim != 2:
-        return False
-    n_samples, n_features = X.shape
-    if family.multivariate_model is not None and n_features != 1:
-        return False  # the NumPy path raises the error
-    if isinstance(family, Full) and n_features > family.packed_max_features:
-        return False
-    n_moments = family.n_moments(params.n_components, n_features)
-    return n_samples * n_moments <= COMPILED_MAX_WORK
+    return _takes(X, params.n_components, family)
 
 
 #: The loop's storage shapes (``_compiled_em.SPHERICAL`` ... ``FULL``).
@@ -282,3 +299,105 @@ def _inner_start(
     if has_orientation and carries_orientation:
         orientation = np.array(inner.orientation, dtype=np.float64, order="C")
     return shape, orientation
+
+
+@dataclass(frozen=True, slots=True)
+class CellTerms:
+    """What a selection grid's cell needs of a fit (:func:`compiled_cell`).
+
+    Parameters
+    ----------
+    log_likelihood : float
+        ``sum_i log p(x_i)`` under the fitted parameters.
+    entropy : float
+        ``sum_i log max_k resp_ik`` (ICL's term).
+    n_iter : int
+        EM iterations.
+    converged : bool
+        Whether EM converged.
+    """
+
+    log_likelihood: float
+    entropy: float
+    n_iter: int
+    converged: bool
+
+
+def compiled_cell(
+    X: FloatArray,
+    labels: npt.NDArray[np.int64],
+    n_components: int,
+    family: CovarianceFamily,
+    *,
+    tol: float,
+    relative_tol: bool,
+    max_iter: int,
+    reg_covar: float,
+) -> CellTerms | None:
+    """A whole fit from hard labels in compiled code, and its criteria's terms.
+
+    The first M-step from ``labels`` (``-1``: a row left out), EM and the
+    log-likelihood and entropy of the result, as the estimator computes them
+    (``fitting._initial_gaussians``, :func:`gaussmix.em.fit_em`,
+    :meth:`gaussmix.model.MixtureModel.criteria`) without sample weights, a
+    prior, noise or equal proportions. None when the kernels do not take the
+    fit or when any step needs a repair: the caller then runs the NumPy path.
+    """
+    module = _compiled_loop.get()
+    if module is None or max_iter < 1 or not _takes(X, n_components, family):
+        return None
+    model = _MODEL_OF[type(family)]
+    code_shape = _storage_shape(family)
+    n_features = X.shape[1]
+    carries = model in module.CARRIES_SHAPE or model in module.CARRIES_ORIENTATION
+    inner_tol = float(family.inner_tol) if carries else 0.0
+    inner_max_iter = int(family.inner_max_iter) if carries else 0
+    X = np.ascontiguousarray(X)
+    weights = np.empty(n_components)
+    means = np.empty((n_components, n_features))
+    cov = np.empty((n_components, n_features, n_features))
+    pc = np.empty_like(cov)
+    shape = np.ones(n_features)
+    orientation = np.eye(n_features)
+    ok, _, _ = module.first_m_step(
+        model,
+        code_shape,
+        X,
+        np.ascontiguousarray(labels, dtype=np.int64),
+        float(reg_covar),
+        weights,
+        means,
+        cov,
+        pc,
+        shape,
+        orientation,
+        inner_tol,
+        inner_max_iter,
+    )
+    if not ok:
+        return None
+    status, n_iter, _, _, _, _, _ = module.em_loop(
+        model,
+        code_shape,
+        X,
+        np.empty(0),
+        weights,
+        means,
+        cov,
+        pc,
+        shape,
+        orientation,
+        float(tol),
+        bool(relative_tol),
+        int(max_iter),
+        float(reg_covar),
+        -math.inf,
+        inner_tol,
+        inner_max_iter,
+    )
+    if status == module.HANDOFF:
+        return None
+    loglik, entropy = module.log_terms(X, weights, means, pc)
+    return CellTerms(
+        float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
+    )

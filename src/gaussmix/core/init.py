@@ -29,14 +29,14 @@ import numpy as np
 from gaussmix._typing import FloatArray
 from gaussmix.core.stats import rescale_weights
 
-__all__ = ["INIT_METHODS", "initial_resp"]
+__all__ = ["INIT_METHODS", "initial_resp", "one_hot_labels"]
 
 INIT_METHODS: Final = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 RespFn = Callable[[int, int], FloatArray]
 
 
-def _one_hot_labels(labels: np.ndarray, n_components: int) -> RespFn:
+def one_hot_labels(labels: np.ndarray, n_components: int) -> RespFn:
     """One-hot responsibilities; a negative label gives a row of zeros."""
 
     def get(start: int, stop: int) -> FloatArray:
@@ -129,7 +129,7 @@ def initial_resp(
             .fit(X, sample_weight=sample_weight)
             .labels_
         )
-        return _one_hot_labels(np.asarray(labels), n_components), False
+        return one_hot_labels(np.asarray(labels), n_components), False
     if method == "k-means++":
         from sklearn.cluster import kmeans_plusplus
 
@@ -152,6 +152,6 @@ def initial_resp(
         from gaussmix.core.hc import mclust_initial_labels
 
         labels = mclust_initial_labels(X, n_components, random_state)
-        return _one_hot_labels(labels, n_components), False
+        return one_hot_labels(labels, n_components), False
     options = ", ".join(repr(m) for m in INIT_METHODS)
     raise ValueError(f"init_params must be one of {options}; got {method!r}.")
