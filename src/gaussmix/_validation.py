@@ -319,7 +319,7 @@ def check_parameters(params: dict[str, Any], owner: str) -> None:
 
 def is_count(value: Any, minimum: int) -> bool:
     """Whether ``value`` is an integer (Python's or NumPy's, not a bool) >= ``minimum``."""
-    return (
+    return bool(
         isinstance(value, (int, np.integer))
         and not isinstance(value, bool)
         and value >= minimum

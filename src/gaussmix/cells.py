@@ -40,7 +40,6 @@ from gaussmix._typing import FloatArray
 from gaussmix._validation import AUTO, resolve_em_control
 from gaussmix.core.covariance import get_family
 from gaussmix.core.estep import stats_from_resp
-from gaussmix.core.family import CovarianceFamily
 from gaussmix.core.fast_em import CellTerms, compiled_cell, eligible
 from gaussmix.core.hc import mclust_initial_labels
 from gaussmix.core.init import one_hot_labels
@@ -102,19 +101,19 @@ def grid_cell(
     random_state = check_random_state(options.get("random_state"))
     # The estimator's steps: fitting._initial_gaussians, fit_em, warn_repairs.
     labels = mclust_initial_labels(X, n_components, random_state)
-    terms = compiled_cell(
-        X,
-        labels,
-        n_components,
-        family,
-        tol=control.tol,
-        relative_tol=control.relative,
-        max_iter=control.max_iter,
-        reg_covar=control.reg_covar,
-    )
+    em_options: dict[str, Any] = {
+        "tol": control.tol,
+        "relative_tol": control.relative,
+        "max_iter": control.max_iter,
+        "reg_covar": control.reg_covar,
+    }
+    terms = compiled_cell(X, labels, n_components, family, **em_options)
     if terms is not None:
         # The whole fit ran compiled, without a repair.
-        return _record(family, n_components, covariance_type, X.shape, terms)
+        n_parameters = family.n_parameters(n_components, X.shape[1])
+        criteria = _criteria(terms, n_parameters, X.shape[0])
+        cell = (n_components, covariance_type)
+        return _record(cell, criteria, n_parameters, terms.converged, terms.n_iter)
     resp = one_hot_labels(labels, n_components)
     shift = np.average(X, axis=0).astype(np.float64)
     stats = stats_from_resp(X, resp, family, n_components, shift)
@@ -124,29 +123,18 @@ def grid_cell(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = fit_em(
-                ArraySource(X),
-                params,
-                family,
-                tol=control.tol,
-                relative_tol=control.relative,
-                max_iter=control.max_iter,
-                reg_covar=control.reg_covar,
-                dtype=X.dtype,
-            )
+            result = fit_em(ArraySource(X), params, family, dtype=X.dtype, **em_options)
         except (ValueError, np.linalg.LinAlgError):
             return None  # the estimator raises it, and records the error
         warn_repairs([(0, r) for r in repairs] + result.repairs)
     model = MixtureModel.from_params(result.params, covariance_type, X.dtype)
-    record = {
-        "n_components": n_components,
-        "covariance_type": covariance_type,
-        **model.criteria(X),
-        "n_parameters": model.n_parameters(False),
-        "converged": bool(result.converged),
-        "n_iter": int(result.n_iter),
-        "error": "",
-    }
+    record = _record(
+        (n_components, covariance_type),
+        model.criteria(X),
+        model.n_parameters(False),
+        result.converged,
+        result.n_iter,
+    )
     degenerate = [
         w for w in caught if issubclass(w.category, DegenerateComponentWarning)
     ]
@@ -157,27 +145,32 @@ def grid_cell(
     return record
 
 
-def _record(
-    family: CovarianceFamily,
-    n_components: int,
-    covariance_type: str,
-    data_shape: tuple[int, ...],
-    terms: CellTerms,
-) -> dict[str, Any]:
-    """The cell's record from a compiled fit (as ``MixtureModel.criteria``)."""
-    n_samples, n_features = data_shape
-    n_parameters = family.n_parameters(n_components, n_features)
+def _criteria(terms: CellTerms, n_parameters: int, n_samples: int) -> dict[str, float]:
+    """``MixtureModel.criteria`` from a compiled fit's terms (no sample weights)."""
     loglik = terms.log_likelihood
     bic = -2.0 * loglik + n_parameters * math.log(n_samples)
     return {
-        "n_components": n_components,
-        "covariance_type": covariance_type,
         "log_likelihood": loglik,
         "aic": -2.0 * loglik + 2.0 * n_parameters,
         "bic": bic,
         "icl": bic - 2.0 * terms.entropy,
+    }
+
+
+def _record(
+    cell: tuple[int, str],
+    criteria: dict[str, float],
+    n_parameters: int,
+    converged: bool,
+    n_iter: int,
+) -> dict[str, Any]:
+    """The record of ``cell`` (``(K, covariance_type)``), as ``selection._fit_one``'s."""
+    return {
+        "n_components": cell[0],
+        "covariance_type": cell[1],
+        **criteria,
         "n_parameters": n_parameters,
-        "converged": terms.converged,
-        "n_iter": terms.n_iter,
+        "converged": bool(converged),
+        "n_iter": int(n_iter),
         "error": "",
     }

@@ -72,6 +72,16 @@ CARRIES_ORIENTATION = (VEE, EVE, VVE)
 #: Storage shapes (the E-step and the unconstrained estimate of a model).
 SPHERICAL, DIAG, TIED, FULL = range(4)
 
+#: The parameters in the loop's layout, ``(weights, means, cov, pc,
+#: inner_shape, inner_orientation)``: ``(K,)``, ``(K, D)``, ``(K, D, D)``
+#: covariances and upper precision factors (see the module notes), and an
+#: iterative model's common shape ``(D,)`` and orientation ``(D, D)``.
+State = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+#: ``(tol, relative, max_iter, reg_covar, inner_tol, inner_max_iter)``:
+#: fit_em's stopping rule and the M-step's options (``inner_tol`` 0 for a
+#: model that does not iterate).
+Control = tuple[float, bool, int, float, float, int]
+
 #: Statuses of :func:`em_loop`.
 CONVERGED = 0
 MAX_ITER = 1
@@ -187,7 +197,7 @@ def _pooled_variance(s: FloatArray, weights: FloatArray) -> float:
         for k in range(n_components):
             v += weights[k] * s[k, i, i]
         acc += v
-    return (acc / n_features) / total
+    return float((acc / n_features) / total)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -358,13 +368,13 @@ def _constrain(
             values[k] = w
             vectors[k] = v
         if model == EEV:
-            pooled = np.zeros(n_features)
+            common = np.zeros(n_features)
             for i in range(n_features):
                 for k in range(n_components):
-                    pooled[i] += weights[k] * max(values[k, i], 0.0)
-                pooled[i] /= total
+                    common[i] += weights[k] * max(values[k, i], 0.0)
+                common[i] /= total
             for k in range(n_components):
-                _from_eigen(vectors[k], pooled, cov[k])
+                _from_eigen(vectors[k], common, cov[k])
             return True, 0, True
         if model == EVV:
             reference = np.full(n_features, _pooled_variance(s, weights))
@@ -592,9 +602,10 @@ def _e_step(
         )
         sxx[0] = s3
     else:
-        nk, sx, sxx, loglik, _, status = estep_full(
+        nk, sx, s4, loglik, _, status = estep_full(
             X, shift, weights, means, pc, sample_weight, False, 0.0
         )
+        sxx[:] = s4
     return nk, sx, sxx, loglik, status
 
 
@@ -761,30 +772,24 @@ def _factor(shape: int, cov: FloatArray, reference: FloatArray, pc: FloatArray) 
 def _m_step(
     model: int,
     shape: int,
-    nk: FloatArray,
-    sx: FloatArray,
-    sxx: FloatArray,
-    shift: FloatArray,
+    stats: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
     eps: float,
     reg_covar: float,
-    weights: FloatArray,
-    means: FloatArray,
-    cov: FloatArray,
-    pc: FloatArray,
-    inner_shape: FloatArray,
-    inner_orientation: FloatArray,
+    out: State,
     inner_tol: float,
     inner_max_iter: int,
 ) -> tuple[bool, int, bool]:
-    """mstep.m_step without a prior, noise or equal proportions, into the outputs.
+    """mstep.m_step without a prior, noise or equal proportions, into ``out``.
 
-    The statistics are about ``shift`` (``sxx`` in the layout of
-    :func:`_e_step`); ``eps`` is scikit-learn's offset of ``nk``. Writes
-    ``weights``, ``means``, ``cov``, ``pc`` and the inner state (which holds
-    the start on entry). Returns ``(ok, inner n_iter, inner converged)``; not
-    ok where the NumPy M-step would repair or raise (the outputs are then
+    ``stats`` are ``(nk, sx, sxx, shift)``: the statistics about ``shift``
+    (``sxx`` in the layout of :func:`_e_step`); ``eps`` is scikit-learn's
+    offset of ``nk``. ``out`` is a :data:`State`, whose inner terms hold the
+    start on entry. Returns ``(ok, inner n_iter, inner converged)``; not ok
+    where the NumPy M-step would repair or raise (``out`` is then
     meaningless).
     """
+    nk, sx, sxx, shift = stats
+    weights, means, cov, pc, inner_shape, inner_orientation = out
     n_components, n_features = sx.shape
     total = 0.0
     for k in range(n_components):
@@ -831,26 +836,19 @@ def first_m_step(
     shape: int,
     X: FloatArray,
     labels: npt.NDArray[np.int64],
-    reg_covar: float,
-    weights: FloatArray,
-    means: FloatArray,
-    cov: FloatArray,
-    pc: FloatArray,
-    inner_shape: FloatArray,
-    inner_orientation: FloatArray,
-    inner_tol: float,
-    inner_max_iter: int,
+    out: State,
+    control: Control,
 ) -> tuple[bool, int, bool]:
     """The first M-step of a fit from hard labels (``-1``: a row left out).
 
     The statistics of one-hot responsibilities about the mean of ``X``
     (``stats_from_resp`` of the hierarchical start, without sample weights),
-    then :func:`_m_step` from the documented start of an iterative model
-    (``inner_shape`` ones, ``inner_orientation`` the identity). Returns as
-    :func:`_m_step`.
+    then :func:`_m_step` into ``out`` from the documented start of an iterative
+    model (its inner terms: ones and the identity), at the family's own inner
+    tolerance (``control``'s). Returns as :func:`_m_step`.
     """
     n_samples, n_features = X.shape
-    n_components = means.shape[0]
+    n_components = out[1].shape[0]
     shift = np.zeros(n_features)
     for n in range(n_samples):
         for i in range(n_features):
@@ -886,23 +884,10 @@ def first_m_step(
             sxx[0] += full[k]
     else:
         sxx[:] = full
+    stats = (nk, sx, sxx, shift)
+    reg_covar, inner_tol, inner_max_iter = control[3], control[4], control[5]
     return _m_step(
-        model,
-        shape,
-        nk,
-        sx,
-        sxx,
-        shift,
-        10.0 * _EPS,
-        reg_covar,
-        weights,
-        means,
-        cov,
-        pc,
-        inner_shape,
-        inner_orientation,
-        inner_tol,
-        inner_max_iter,
+        model, shape, stats, 10.0 * _EPS, reg_covar, out, inner_tol, inner_max_iter
     )
 
 
@@ -970,19 +955,9 @@ def em_loop(
     shape: int,
     X: FloatArray,
     sample_weight: FloatArray,
-    weights: FloatArray,
-    means: FloatArray,
-    cov: FloatArray,
-    pc: FloatArray,
-    inner_shape: FloatArray,
-    inner_orientation: FloatArray,
-    tol: float,
-    relative: bool,
-    max_iter: int,
-    reg_covar: float,
+    state: State,
+    control: Control,
     lower_bound: float,
-    inner_base: float,
-    inner_max_iter: int,
 ) -> tuple[int, int, FloatArray, float, bool, int, bool]:
     """EM from the given parameters, as :func:`gaussmix.em.fit_em` without repairs.
 
@@ -997,22 +972,13 @@ def em_loop(
         Float64 data.
     sample_weight : ndarray of shape (N,) or (0,)
         Weights, or an empty array for none.
-    weights, means, cov, pc : ndarray
-        The parameters in the ``(K, D, D)`` layout (see the module notes);
-        overwritten with the result.
-    inner_shape, inner_orientation : ndarray of shape (D,), (D, D)
-        The iterative models' common terms (their start; ones and the
-        identity for the documented start); overwritten.
-    tol, relative, max_iter : float, bool, int
-        fit_em's stopping rule.
-    reg_covar : float
-        Added to the diagonal of every covariance.
+    state : State
+        The parameters to start from (see :data:`State`); overwritten with
+        the result.
+    control : Control
+        The stopping rule and the M-step's options (see :data:`Control`).
     lower_bound : float
         The bound before the first iteration (``-inf``, or a warm start's).
-    inner_base : float
-        The iterative model's ``inner_tol`` (0 for the other models).
-    inner_max_iter : int
-        Cap of the inner iterations.
 
     Returns
     -------
@@ -1028,6 +994,8 @@ def em_loop(
     inner_n_iter, inner_converged : int, bool
         The last M-step's inner iteration.
     """
+    weights, means, cov, pc, inner_shape, inner_orientation = state
+    tol, relative, max_iter, reg_covar, inner_base, inner_max_iter = control
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     if sample_weight.shape[0] == 0:
@@ -1070,23 +1038,10 @@ def em_loop(
             inner_tol = _inner_tolerance(bound - previous, bound, inner_base)
         new_shape[:] = inner_shape
         new_orientation[:] = inner_orientation
+        stats = (nk, sx, sxx, shift)
+        out = (new_weights, means_new, new_cov, new_pc, new_shape, new_orientation)
         ok, m_iter, m_converged = _m_step(
-            model,
-            shape,
-            nk,
-            sx,
-            sxx,
-            shift,
-            eps,
-            reg_covar,
-            new_weights,
-            means_new,
-            new_cov,
-            new_pc,
-            new_shape,
-            new_orientation,
-            inner_tol,
-            inner_max_iter,
+            model, shape, stats, eps, reg_covar, out, inner_tol, inner_max_iter
         )
         if not ok:
             stop_status = HANDOFF

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Final
 
 import numpy as np
@@ -58,29 +57,13 @@ _MODEL_OF: Final[dict[type, int]] = {
 }
 
 
-def _import_loop() -> SimpleNamespace:
-    from gaussmix.core._compiled_em import (
-        CARRIES_ORIENTATION,
-        CARRIES_SHAPE,
-        CONVERGED,
-        HANDOFF,
-        em_loop,
-        first_m_step,
-        log_terms,
-    )
+def _import_loop() -> Any:
+    import gaussmix.core._compiled_em as loop  # numba: see gaussmix.core.kernels
 
-    return SimpleNamespace(
-        CARRIES_ORIENTATION=CARRIES_ORIENTATION,
-        CARRIES_SHAPE=CARRIES_SHAPE,
-        CONVERGED=CONVERGED,
-        HANDOFF=HANDOFF,
-        em_loop=em_loop,
-        first_m_step=first_m_step,
-        log_terms=log_terms,
-    )
+    return loop
 
 
-#: The compiled loop's names, imported on first use.
+#: The compiled loop's module, imported on first use.
 _compiled_loop: Final = kernels.LazyKernels(_import_loop)
 
 
@@ -128,7 +111,7 @@ def _takes(X: FloatArray, n_components: int, family: CovarianceFamily) -> bool:
     if isinstance(family, Full) and n_features > family.packed_max_features:
         return False
     n_moments = family.n_moments(n_components, n_features)
-    return n_samples * n_moments <= COMPILED_MAX_WORK
+    return bool(n_samples * n_moments <= COMPILED_MAX_WORK)
 
 
 def eligible(
@@ -206,10 +189,9 @@ def compiled_em(
     model = _MODEL_OF[type(family)]
     code_shape = _storage_shape(family)
     n_components, n_features = params.means.shape
-    tied = code_shape == _TIED
-    weights = np.array(params.weights, dtype=np.float64)
-    means = np.array(params.means, dtype=np.float64, order="C")
-    if tied:
+    cov: FloatArray
+    pc: FloatArray
+    if code_shape == _TIED:
         cov = np.empty((n_components, n_features, n_features))
         cov[:] = params.covariances
         pc = np.empty_like(cov)
@@ -222,7 +204,10 @@ def compiled_em(
     shape, orientation = _inner_start(
         carries_shape, carries_orientation, params.inner, n_features
     )
-    iterative = carries_shape or carries_orientation
+    weights = np.array(params.weights, dtype=np.float64)
+    means = np.array(params.means, dtype=np.float64, order="C")
+    state = (weights, means, cov, pc, shape, orientation)
+    control = _control(module, model, family, tol, relative_tol, max_iter, reg_covar)
     status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = (
         module.em_loop(
             model,
@@ -231,21 +216,12 @@ def compiled_em(
             np.empty(0)
             if sample_weight is None
             else np.ascontiguousarray(sample_weight, dtype=np.float64),
-            weights,
-            means,
-            cov,
-            pc,
-            shape,
-            orientation,
-            float(tol),
-            bool(relative_tol),
-            int(max_iter),
-            float(reg_covar),
+            state,
+            control,
             float(lower_bound),
-            float(family.inner_tol) if iterative else 0.0,
-            int(family.inner_max_iter) if iterative else 0,
         )
     )
+    iterative = carries_shape or carries_orientation
     if n_iter == 0:
         out = params
     else:
@@ -325,7 +301,7 @@ class CellTerms:
 
 def compiled_cell(
     X: FloatArray,
-    labels: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.integer[Any]],
     n_components: int,
     family: CovarianceFamily,
     *,
@@ -349,55 +325,47 @@ def compiled_cell(
     model = _MODEL_OF[type(family)]
     code_shape = _storage_shape(family)
     n_features = X.shape[1]
-    carries = model in module.CARRIES_SHAPE or model in module.CARRIES_ORIENTATION
-    inner_tol = float(family.inner_tol) if carries else 0.0
-    inner_max_iter = int(family.inner_max_iter) if carries else 0
     X = np.ascontiguousarray(X)
-    weights = np.empty(n_components)
-    means = np.empty((n_components, n_features))
-    cov = np.empty((n_components, n_features, n_features))
-    pc = np.empty_like(cov)
-    shape = np.ones(n_features)
-    orientation = np.eye(n_features)
-    ok, _, _ = module.first_m_step(
-        model,
-        code_shape,
-        X,
-        np.ascontiguousarray(labels, dtype=np.int64),
-        float(reg_covar),
-        weights,
-        means,
-        cov,
-        pc,
-        shape,
-        orientation,
-        inner_tol,
-        inner_max_iter,
+    state = (
+        np.empty(n_components),
+        np.empty((n_components, n_features)),
+        np.empty((n_components, n_features, n_features)),
+        np.empty((n_components, n_features, n_features)),
+        np.ones(n_features),
+        np.eye(n_features),
     )
-    if not ok:
+    control = _control(module, model, family, tol, relative_tol, max_iter, reg_covar)
+    codes = (model, code_shape)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    if not module.first_m_step(*codes, X, labels, state, control)[0]:
         return None
-    status, n_iter, _, _, _, _, _ = module.em_loop(
-        model,
-        code_shape,
-        X,
-        np.empty(0),
-        weights,
-        means,
-        cov,
-        pc,
-        shape,
-        orientation,
+    found = module.em_loop(*codes, X, np.empty(0), state, control, -math.inf)
+    status, n_iter = found[0], found[1]
+    if status == module.HANDOFF:
+        return None
+    weights, means, _, pc, _, _ = state
+    loglik, entropy = module.log_terms(X, weights, means, pc)
+    return CellTerms(
+        float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
+    )
+
+
+def _control(
+    module: Any,
+    model: int,
+    family: CovarianceFamily,
+    tol: float,
+    relative_tol: bool,
+    max_iter: int,
+    reg_covar: float,
+) -> tuple[float, bool, int, float, float, int]:
+    """The loop's ``Control``: the stopping rule and the M-step's options."""
+    carries = model in module.CARRIES_SHAPE or model in module.CARRIES_ORIENTATION
+    return (
         float(tol),
         bool(relative_tol),
         int(max_iter),
         float(reg_covar),
-        -math.inf,
-        inner_tol,
-        inner_max_iter,
-    )
-    if status == module.HANDOFF:
-        return None
-    loglik, entropy = module.log_terms(X, weights, means, pc)
-    return CellTerms(
-        float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
+        float(family.inner_tol) if carries else 0.0,
+        int(family.inner_max_iter) if carries else 0,
     )
