@@ -1,8 +1,10 @@
 """When the compiled small-data kernels run, and who loads them.
 
-Three modules hold numba kernels: :mod:`gaussmix.core._compiled` (the common
+Four modules hold numba kernels: :mod:`gaussmix.core._compiled` (the common
 orientation of EVE and VVE), :mod:`gaussmix.core._compiled_estep` (the E-step
-and statistics on small float64 data) and :mod:`gaussmix.core._compiled_hc`
+and statistics on small float64 data), :mod:`gaussmix.core._compiled_em`
+(whole EM runs of small data, up to the first repair, through
+:mod:`gaussmix.core.fast_em`) and :mod:`gaussmix.core._compiled_hc`
 (mclust's hierarchical clustering). Each agrees with its NumPy path, which
 stays the reference, within 1e-10 (tests/core/test_compiled*.py).
 

@@ -50,7 +50,8 @@ the others, so the objective never decreases:
   ``lambda_k`` and the common shape (VEI, VEV; VEV's orientations are the
   eigenvectors of ``S_k``) or the common ``C = D A D^T`` (VEE);
 * EVE, VVE: the common orientation ``D`` by the two majorisation-minimisation
-  (MM) updates of Browne & McNicholas (2014), then the shapes (and volumes).
+  (MM) updates of Browne & McNicholas (2014), then the shapes (and volumes);
+  with one component, the closed form (``S`` itself, ``D`` its eigenvectors).
 
 The inner iteration stops when the relative change of the objective falls
 below ``inner_tol`` (``|F_old - F| <= tol (1 + |F|)``, mclust's rule; default
