@@ -120,19 +120,190 @@ def _given(
     return u, objective
 
 
+#: The convergence threshold of :func:`_small_svd` per dimension: a pair of
+#: columns is rotated while the cosine of their angle exceeds ``D`` times
+#: this (``eps``; rounding of the cosine itself is about ``D eps``).
+_JACOBI_EPS = 2.220446049250313e-16
+#: Sweeps of :func:`_small_svd` before it reports :data:`SVD_FAILED` (a
+#: random 10 x 10 matrix needs about 8; convergence is quadratic).
+_MAX_SWEEPS = 100
+
+
+@numba.njit(cache=True, nogil=True)
+def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
+    """The SVD ``a = U diag(values) V^T`` of a small square ``a``, by one-sided Jacobi.
+
+    Hestenes' method: plane rotations ``V`` from the right make the columns
+    of ``a V`` orthogonal; their norms are the singular values and the
+    normalised columns ``U``. A pair of columns is rotated while the cosine
+    of their angle exceeds ``D eps``, so ``U`` is orthonormal to rounding
+    whatever the conditioning, and a column of ``a`` that is exactly zero
+    stays zero (no rotation involves it). ``a`` is first scaled by a power of
+    two (exact) so that the squared norms neither overflow nor underflow.
+
+    Parameters
+    ----------
+    a : ndarray of shape (D, D)
+        A finite square matrix (not modified).
+
+    Returns
+    -------
+    u : ndarray of shape (D, D)
+        The left singular vectors (columns). Those of zero singular values
+        complete the others to an orthonormal basis (their signs arbitrary).
+    values : ndarray of shape (D,)
+        The singular values, in decreasing order as LAPACK returns them.
+    vt : ndarray of shape (D, D)
+        ``V^T``: the right singular vectors (rows), in the same order.
+    converged : bool
+        False if the rotations did not settle within :data:`_MAX_SWEEPS`
+        sweeps or ``a`` is not finite (the other results are then
+        meaningless).
+    """
+    n = a.shape[0]
+    largest = 0.0
+    for i in range(n):
+        for j in range(n):
+            x = abs(a[i, j])
+            if not x <= largest:  # NaN too
+                largest = x
+    values = np.zeros(n)
+    u = np.eye(n)
+    vt = np.eye(n)
+    if not math.isfinite(largest):
+        return u, values, vt, False
+    if largest == 0.0:
+        return u, values, vt, True
+    # Power-of-two scaling: entries in [0.5, 1) at the largest (exact).
+    exponent = math.frexp(largest)[1]
+    scale = math.ldexp(1.0, -exponent)
+    # Row-major work: row j of g is column j of the scaled a (then of a V).
+    g = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            g[j, i] = a[i, j] * scale
+    w = np.eye(n)  # V^T: its row j is column j of V
+    tol = n * _JACOBI_EPS
+    converged = False
+    for _ in range(_MAX_SWEEPS):
+        rotated = False
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                alpha = 0.0
+                beta = 0.0
+                gamma = 0.0
+                for i in range(n):
+                    x = g[p, i]
+                    y = g[q, i]
+                    alpha += x * x
+                    beta += y * y
+                    gamma += x * y
+                if not abs(gamma) > tol * math.sqrt(alpha) * math.sqrt(beta):
+                    continue
+                rotated = True
+                # The rotation that makes columns p and q orthogonal, the
+                # smaller of the two angles (Rutishauser's formulas).
+                zeta = (beta - alpha) / (2.0 * gamma)
+                t = 1.0 / (abs(zeta) + math.hypot(1.0, zeta))
+                if zeta < 0.0:
+                    t = -t
+                c = 1.0 / math.sqrt(1.0 + t * t)
+                s = c * t
+                for i in range(n):
+                    x = g[p, i]
+                    y = g[q, i]
+                    g[p, i] = c * x - s * y
+                    g[q, i] = s * x + c * y
+                for i in range(n):
+                    x = w[p, i]
+                    y = w[q, i]
+                    w[p, i] = c * x - s * y
+                    w[q, i] = s * x + c * y
+        if not rotated:
+            converged = True
+            break
+    if not converged:
+        return u, values, vt, False
+    # Column norms, without underflow for the tiny ones.
+    norms = np.empty(n)
+    for j in range(n):
+        big = 0.0
+        for i in range(n):
+            x = abs(g[j, i])
+            if x > big:
+                big = x
+        if big == 0.0:
+            norms[j] = 0.0
+            continue
+        acc = 0.0
+        for i in range(n):
+            x = g[j, i] / big
+            acc += x * x
+        norms[j] = big * math.sqrt(acc)
+    # Decreasing order (insertion sort of the indices; stable).
+    order = np.arange(n)
+    for j in range(1, n):
+        k = order[j]
+        m = j
+        while m > 0 and norms[order[m - 1]] < norms[k]:
+            order[m] = order[m - 1]
+            m -= 1
+        order[m] = k
+    n_nonzero = 0
+    for m in range(n):
+        k = order[m]
+        values[m] = norms[k] / scale
+        for i in range(n):
+            vt[m, i] = w[k, i]
+        if norms[k] > 0.0:
+            n_nonzero += 1
+            inverse = 1.0 / norms[k]
+            for i in range(n):
+                u[i, m] = g[k, i] * inverse
+    # Complete U for the zero singular values: the unit vector e_j farthest
+    # from the span so far, orthogonalised twice against it.
+    residual = np.empty(n)
+    for m in range(n_nonzero, n):
+        best = -1.0
+        pick = 0
+        for j in range(n):
+            acc = 1.0
+            for c_ in range(m):
+                acc -= u[j, c_] * u[j, c_]
+            if acc > best:
+                best = acc
+                pick = j
+        for i in range(n):
+            residual[i] = 1.0 if i == pick else 0.0
+        for _ in range(2):
+            for c_ in range(m):
+                dot = 0.0
+                for i in range(n):
+                    dot += u[i, c_] * residual[i]
+                for i in range(n):
+                    residual[i] -= dot * u[i, c_]
+        acc = 0.0
+        for i in range(n):
+            acc += residual[i] * residual[i]
+        inverse = 1.0 / math.sqrt(acc)
+        for i in range(n):
+            u[i, m] = residual[i] * inverse
+    return u, values, vt, True
+
+
 @numba.njit(cache=True, nogil=True)
 def _svd(a: FloatArray, n_zero: int) -> tuple[FloatArray, FloatArray, int]:
     """``U``, ``V^T`` of a finite ``a`` with ``n_zero`` zero columns, and a status.
 
-    :data:`SVD_FAILED` if LAPACK did not converge; :data:`AMBIGUOUS` if a
-    singular value other than the ``n_zero`` of the zero columns is at most
-    :data:`AMBIGUOUS_RCOND` times the largest. (A zero column ``l`` leaves only
-    the sign of column ``l`` of the new orientation to rounding, and that sign
-    changes no covariance; it carries through later updates as the same sign.)
+    By :func:`_small_svd`. :data:`SVD_FAILED` if it did not converge;
+    :data:`AMBIGUOUS` if a singular value other than the ``n_zero`` of the
+    zero columns is at most :data:`AMBIGUOUS_RCOND` times the largest. (A
+    zero column ``l`` leaves only the sign of column ``l`` of the new
+    orientation to rounding, and that sign changes no covariance; it carries
+    through later updates as the same sign.)
     """
-    try:
-        p, values, rt = np.linalg.svd(a)
-    except Exception:
+    p, values, rt, converged = _small_svd(a)
+    if not converged:
         return a, a, SVD_FAILED
     n = values.shape[0]
     if n_zero < n and not (values[n - 1 - n_zero] > AMBIGUOUS_RCOND * values[0]):
