@@ -124,6 +124,13 @@ def _given(
 #: columns is rotated while the cosine of their angle exceeds ``D`` times
 #: this (``eps``; rounding of the cosine itself is about ``D eps``).
 _JACOBI_EPS = 2.220446049250313e-16
+#: Columns of the scaled matrix (largest entry in [0.5, 1)) whose squared
+#: norm is below this are left out of the rotations of :func:`_small_svd`
+#: (their squares would underflow, and rotations stop settling them) and get
+#: ``U``'s columns as the zero columns do. Such a column makes a singular
+#: value at most 1e-140 times the largest: :func:`_svd` reports
+#: :data:`AMBIGUOUS` (unless it is exactly zero).
+_NEGLIGIBLE = 1e-280
 #: Sweeps of :func:`_small_svd` before it reports :data:`SVD_FAILED` (a
 #: random 10 x 10 matrix needs about 8; convergence is quadratic).
 _MAX_SWEEPS = 100
@@ -161,17 +168,17 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
         meaningless).
     """
     n = a.shape[0]
+    values = np.zeros(n)
+    u = np.eye(n)
+    vt = np.eye(n)
     largest = 0.0
     for i in range(n):
         for j in range(n):
             x = abs(a[i, j])
-            if not x <= largest:  # NaN too
+            if not math.isfinite(x):
+                return u, values, vt, False
+            if x > largest:
                 largest = x
-    values = np.zeros(n)
-    u = np.eye(n)
-    vt = np.eye(n)
-    if not math.isfinite(largest):
-        return u, values, vt, False
     if largest == 0.0:
         return u, values, vt, True
     # Power-of-two scaling: entries in [0.5, 1) at the largest (exact).
@@ -199,6 +206,8 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
                     beta += y * y
                     gamma += x * y
                 if not abs(gamma) > tol * math.sqrt(alpha) * math.sqrt(beta):
+                    continue
+                if alpha < _NEGLIGIBLE or beta < _NEGLIGIBLE:
                     continue
                 rotated = True
                 # The rotation that makes columns p and q orthogonal, the
@@ -249,21 +258,20 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
             order[m] = order[m - 1]
             m -= 1
         order[m] = k
-    n_nonzero = 0
+    n_normal = 0
     for m in range(n):
         k = order[m]
         values[m] = norms[k] / scale
         for i in range(n):
             vt[m, i] = w[k, i]
-        if norms[k] > 0.0:
-            n_nonzero += 1
-            inverse = 1.0 / norms[k]
+        if norms[k] * norms[k] >= _NEGLIGIBLE:
+            n_normal += 1
             for i in range(n):
-                u[i, m] = g[k, i] * inverse
-    # Complete U for the zero singular values: the unit vector e_j farthest
-    # from the span so far, orthogonalised twice against it.
+                u[i, m] = g[k, i] / norms[k]
+    # Complete U for the zero (or negligible) singular values: the unit
+    # vector e_j farthest from the span so far, orthogonalised twice to it.
     residual = np.empty(n)
-    for m in range(n_nonzero, n):
+    for m in range(n_normal, n):
         best = -1.0
         pick = 0
         for j in range(n):
