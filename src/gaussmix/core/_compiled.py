@@ -126,11 +126,12 @@ def _given(
 _JACOBI_EPS = 2.220446049250313e-16
 #: Columns of the scaled matrix (largest entry in [0.5, 1)) whose squared
 #: norm is below this are left out of the rotations of :func:`_small_svd`
-#: (their squares would underflow, and rotations stop settling them) and get
-#: ``U``'s columns as the zero columns do. Such a column makes a singular
-#: value at most 1e-140 times the largest: :func:`_svd` reports
+#: and get ``U``'s columns as the zero columns do. (So the products of the
+#: rotation test neither underflow nor overflow, and a column whose squares
+#: underflow is not rotated forever without effect.) Such a column makes a
+#: singular value at most 1e-60 times the largest: :func:`_svd` reports
 #: :data:`AMBIGUOUS` (unless it is exactly zero).
-_NEGLIGIBLE = 1e-280
+_NEGLIGIBLE = 1e-120
 #: Sweeps of :func:`_small_svd` before it reports :data:`SVD_FAILED` (a
 #: random 10 x 10 matrix needs about 8; convergence is quadratic).
 _MAX_SWEEPS = 100
@@ -151,13 +152,14 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
     Parameters
     ----------
     a : ndarray of shape (D, D)
-        A finite square matrix (not modified).
+        A square matrix (not modified).
 
     Returns
     -------
     u : ndarray of shape (D, D)
-        The left singular vectors (columns). Those of zero singular values
-        complete the others to an orthonormal basis (their signs arbitrary).
+        The left singular vectors (columns). Those of zero (or negligible,
+        :data:`_NEGLIGIBLE`) singular values complete the others to an
+        orthonormal basis.
     values : ndarray of shape (D,)
         The singular values, in decreasing order as LAPACK returns them.
     vt : ndarray of shape (D, D)
@@ -170,59 +172,69 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
     n = a.shape[0]
     values = np.zeros(n)
     u = np.eye(n)
-    vt = np.eye(n)
     largest = 0.0
     for i in range(n):
         for j in range(n):
             x = abs(a[i, j])
             if not math.isfinite(x):
-                return u, values, vt, False
+                return u, values, u, False
             if x > largest:
                 largest = x
     if largest == 0.0:
-        return u, values, vt, True
+        return u, values, np.eye(n), True
     # Power-of-two scaling: entries in [0.5, 1) at the largest (exact).
-    exponent = math.frexp(largest)[1]
-    scale = math.ldexp(1.0, -exponent)
-    # Row-major work: row j of g is column j of the scaled a (then of a V).
+    scale = math.ldexp(1.0, -math.frexp(largest)[1])
+    # Row-major work: row j of g is column j of the scaled a (then of a V),
+    # and row j of w = V^T is column j of V; norms2[j] = |g_j|^2.
     g = np.empty((n, n))
     for i in range(n):
         for j in range(n):
             g[j, i] = a[i, j] * scale
-    w = np.eye(n)  # V^T: its row j is column j of V
-    tol = n * _JACOBI_EPS
+    w = np.eye(n)
+    norms2 = values
+    for j in range(n):
+        acc = 0.0
+        for i in range(n):
+            acc += g[j, i] * g[j, i]
+        norms2[j] = acc
+    tol2 = (n * _JACOBI_EPS) ** 2
     converged = False
     for _ in range(_MAX_SWEEPS):
         rotated = False
         for p in range(n - 1):
             for q in range(p + 1, n):
-                alpha = 0.0
-                beta = 0.0
+                alpha = norms2[p]
+                beta = norms2[q]
+                if alpha < _NEGLIGIBLE or beta < _NEGLIGIBLE:
+                    continue
                 gamma = 0.0
                 for i in range(n):
-                    x = g[p, i]
-                    y = g[q, i]
-                    alpha += x * x
-                    beta += y * y
-                    gamma += x * y
-                if not abs(gamma) > tol * math.sqrt(alpha) * math.sqrt(beta):
-                    continue
-                if alpha < _NEGLIGIBLE or beta < _NEGLIGIBLE:
+                    gamma += g[p, i] * g[q, i]
+                # cos^2 of the angle > tol^2 (alpha, beta in [1e-120, D]).
+                if not gamma * gamma > tol2 * alpha * beta:
                     continue
                 rotated = True
                 # The rotation that makes columns p and q orthogonal, the
-                # smaller of the two angles (Rutishauser's formulas).
+                # smaller of the two angles (Rutishauser's formulas; |zeta|
+                # < 1e140 here, so zeta^2 does not overflow).
                 zeta = (beta - alpha) / (2.0 * gamma)
-                t = 1.0 / (abs(zeta) + math.hypot(1.0, zeta))
+                t = 1.0 / (abs(zeta) + math.sqrt(1.0 + zeta * zeta))
                 if zeta < 0.0:
                     t = -t
                 c = 1.0 / math.sqrt(1.0 + t * t)
                 s = c * t
+                alpha = 0.0
+                beta = 0.0
                 for i in range(n):
                     x = g[p, i]
                     y = g[q, i]
-                    g[p, i] = c * x - s * y
-                    g[q, i] = s * x + c * y
+                    x, y = c * x - s * y, s * x + c * y
+                    g[p, i] = x
+                    g[q, i] = y
+                    alpha += x * x
+                    beta += y * y
+                norms2[p] = alpha
+                norms2[q] = beta
                 for i in range(n):
                     x = w[p, i]
                     y = w[q, i]
@@ -232,71 +244,75 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
             converged = True
             break
     if not converged:
-        return u, values, vt, False
-    # Column norms, without underflow for the tiny ones.
-    norms = np.empty(n)
-    for j in range(n):
-        big = 0.0
-        for i in range(n):
-            x = abs(g[j, i])
-            if x > big:
-                big = x
-        if big == 0.0:
-            norms[j] = 0.0
-            continue
-        acc = 0.0
-        for i in range(n):
-            x = g[j, i] / big
-            acc += x * x
-        norms[j] = big * math.sqrt(acc)
-    # Decreasing order (insertion sort of the indices; stable).
-    order = np.arange(n)
-    for j in range(1, n):
-        k = order[j]
-        m = j
-        while m > 0 and norms[order[m - 1]] < norms[k]:
-            order[m] = order[m - 1]
-            m -= 1
-        order[m] = k
+        return u, values, w, False
+    # Decreasing order: swap the rows of g and w (selection sort).
+    for m in range(n - 1):
+        k = m
+        for j in range(m + 1, n):
+            if norms2[j] > norms2[k]:
+                k = j
+        if k != m:
+            norms2[m], norms2[k] = norms2[k], norms2[m]
+            for i in range(n):
+                g[m, i], g[k, i] = g[k, i], g[m, i]
+                w[m, i], w[k, i] = w[k, i], w[m, i]
     n_normal = 0
     for m in range(n):
-        k = order[m]
-        values[m] = norms[k] / scale
-        for i in range(n):
-            vt[m, i] = w[k, i]
-        if norms[k] * norms[k] >= _NEGLIGIBLE:
+        if norms2[m] >= _NEGLIGIBLE:
             n_normal += 1
+            norm = math.sqrt(norms2[m])
             for i in range(n):
-                u[i, m] = g[k, i] / norms[k]
-    # Complete U for the zero (or negligible) singular values: the unit
-    # vector e_j farthest from the span so far, orthogonalised twice to it.
+                u[i, m] = g[m, i] / norm
+            values[m] = norm / scale
+            continue
+        # Tiny (squares may underflow) or zero: the norm scaled first.
+        big = 0.0
+        for i in range(n):
+            big = max(big, abs(g[m, i]))
+        acc = 0.0
+        if big > 0.0:
+            for i in range(n):
+                acc += (g[m, i] / big) ** 2
+        values[m] = big * math.sqrt(acc) / scale
+    if n_normal < n:
+        _complete(u, n_normal)
+    return u, values, w, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _complete(u: FloatArray, n_done: int) -> None:
+    """Complete the first ``n_done`` orthonormal columns of ``u`` to a basis, in place.
+
+    Each new column is the unit vector ``e_j`` farthest from the span so far,
+    orthogonalised twice against it (classical Gram-Schmidt) and normalised.
+    """
+    n = u.shape[0]
     residual = np.empty(n)
-    for m in range(n_normal, n):
+    for m in range(n_done, n):
         best = -1.0
         pick = 0
         for j in range(n):
             acc = 1.0
-            for c_ in range(m):
-                acc -= u[j, c_] * u[j, c_]
+            for c in range(m):
+                acc -= u[j, c] * u[j, c]
             if acc > best:
                 best = acc
                 pick = j
         for i in range(n):
             residual[i] = 1.0 if i == pick else 0.0
         for _ in range(2):
-            for c_ in range(m):
+            for c in range(m):
                 dot = 0.0
                 for i in range(n):
-                    dot += u[i, c_] * residual[i]
+                    dot += u[i, c] * residual[i]
                 for i in range(n):
-                    residual[i] -= dot * u[i, c_]
+                    residual[i] -= dot * u[i, c]
         acc = 0.0
         for i in range(n):
             acc += residual[i] * residual[i]
-        inverse = 1.0 / math.sqrt(acc)
+        norm = math.sqrt(acc)
         for i in range(n):
-            u[i, m] = residual[i] * inverse
-    return u, values, vt, True
+            u[i, m] = residual[i] / norm
 
 
 @numba.njit(cache=True, nogil=True)
