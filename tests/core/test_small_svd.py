@@ -206,3 +206,43 @@ def test_non_finite_input_fails(bad):
     a[1, 2] = bad
     assert not _compiled._small_svd(a)[3]
     assert _compiled._svd(a, 0)[2] == _compiled.SVD_FAILED
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_starting_from_a_nearby_v(n):
+    """From the ``V^T`` of a nearby matrix (the MM loop's warm start): the same SVD."""
+    rng = np.random.default_rng(400 + n)
+    for _ in range(50):
+        a = _with_values(rng, rng.uniform(0.01, 1.0, size=n))
+        _, _, start, _ = _compiled._small_svd(a)
+        # A nearby matrix, and the start's rows slightly off orthonormal.
+        b = a + 1e-3 * rng.standard_normal((n, n))
+        start = start + 1e-9 * rng.standard_normal((n, n))
+        kept = start.copy()
+        u, values, vt, converged = _compiled._small_svd(b, start)
+        np.testing.assert_array_equal(start, kept)
+        assert converged
+        _check_factors(b, u, values, vt)
+        p_ref, want, rt_ref = np.linalg.svd(b)
+        assert np.max(np.abs(values - want)) <= 1e-13 * want[0]
+        p, rt, status = _compiled._svd(b, 0, start)
+        assert status == _compiled.OK
+        assert np.max(np.abs(p @ rt - p_ref @ rt_ref)) <= 1e-12
+        # From an unrelated orthogonal start too.
+        u, values, vt, converged = _compiled._small_svd(b, _orthogonal(rng, n))
+        assert converged
+        _check_factors(b, u, values, vt)
+        assert np.max(np.abs(u @ vt - p_ref @ rt_ref)) <= 1e-12
+
+
+def test_repeated_warm_starts_keep_v_orthogonal():
+    """Each start's rounding is removed: no drift over many chained SVDs."""
+    rng = np.random.default_rng(9)
+    for n in (3, 6, 10):
+        a = _with_values(rng, rng.uniform(0.1, 1.0, size=n))
+        vt = np.eye(n)
+        for _ in range(3000):
+            a = a + 1e-4 * rng.standard_normal((n, n))
+            _, _, vt, converged = _compiled._small_svd(a, vt)
+            assert converged
+        assert np.max(np.abs(vt @ vt.T - np.eye(n))) <= 1e-14 * n

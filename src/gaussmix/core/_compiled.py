@@ -5,11 +5,26 @@ The MM updates of the common orientation of EVE and VVE
 20 times per M-step on ``K x D x D`` arrays with ``D`` = 2..6: in NumPy the
 loop is bound by the cost of its Python calls (two SVDs and three einsums per
 update). :func:`common_orientation_loop` is that loop compiled, with the
-einsums written as loops and the SVDs by numba's ``np.linalg.svd`` (LAPACK's
-``gesdd`` as in NumPy, but SciPy's build of it). The numbers agree with the
-NumPy loop's up to rounding, except where an SVD is not unique (see
-:data:`AMBIGUOUS`). It returns a status instead of raising, and the caller
-raises the exceptions of the NumPy loop.
+einsums written as loops. The numbers agree with the NumPy loop's up to
+rounding, except where an SVD is not unique (see :data:`AMBIGUOUS`). It
+returns a status instead of raising, and the caller raises the exceptions of
+the NumPy loop.
+
+Each update needs the polar factor ``P R^T`` of a ``D x D`` matrix ``F = P B
+R^T``. Its SVD is :func:`_small_svd`, one-sided (Hestenes) Jacobi written out
+here, and not numba's ``np.linalg.svd``: that is LAPACK's ``gesdd`` behind a
+workspace query, copies to Fortran order and allocations, some 4 us on a
+2 x 2 and 13 us on a 6 x 6 matrix, which made the SVDs most of the loop's
+time. The Jacobi SVD takes about 1 us on 2 x 2 and 6-8 us on a random 6 x 6
+matrix, and half that when it starts from the previous update's ``V`` (the
+matrices ``F`` change little from one update to the next, so ``F V_prev``
+has nearly orthogonal columns and one or two sweeps settle it). Measured on
+``common_orientation_loop`` itself (K = 3..9 random components, median per
+call, against the loop with LAPACK's SVD): 3.4x faster at D = 2 and 3, 3.3x
+at D = 4, 3.1x at D = 5, 2.8x at D = 6. Its polar factors agree with
+LAPACK's to about ``1e-14`` on well-conditioned matrices (unique there);
+``U`` comes out orthonormal to rounding whatever the conditioning (a pair of
+columns is rotated until the cosine of their angle is below ``D eps``).
 
 Importing this module imports numba (an optional dependency): the caller
 imports it on first use and falls back to the NumPy loop on ``ImportError``.
@@ -132,13 +147,15 @@ _JACOBI_EPS = 2.220446049250313e-16
 #: singular value at most 1e-60 times the largest: :func:`_svd` reports
 #: :data:`AMBIGUOUS` (unless it is exactly zero).
 _NEGLIGIBLE = 1e-120
-#: Sweeps of :func:`_small_svd` before it reports :data:`SVD_FAILED` (a
-#: random 10 x 10 matrix needs about 8; convergence is quadratic).
+#: Sweeps of :func:`_small_svd` before it reports :data:`SVD_FAILED` (far
+#: more than needed: convergence is quadratic).
 _MAX_SWEEPS = 100
 
 
 @numba.njit(cache=True, nogil=True)
-def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
+def _small_svd(
+    a: FloatArray, start: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
     """The SVD ``a = U diag(values) V^T`` of a small square ``a``, by one-sided Jacobi.
 
     Hestenes' method: plane rotations ``V`` from the right make the columns
@@ -149,10 +166,18 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
     stays zero (no rotation involves it). ``a`` is first scaled by a power of
     two (exact) so that the squared norms neither overflow nor underflow.
 
+    With ``start``, an orthogonal ``V_0^T``, the rotations start from ``a V_0``
+    instead of ``a``: from the ``V^T`` of a nearby matrix (the previous MM
+    update's), they settle in fewer sweeps. (A zero column of ``a`` then gives
+    a singular value of the order of ``eps`` instead of exactly zero.)
+
     Parameters
     ----------
     a : ndarray of shape (D, D)
         A square matrix (not modified).
+    start : ndarray of shape (D, D), optional
+        ``V_0^T`` to start from (orthogonal up to rounding, which is removed
+        first; not modified). By default ``I``.
 
     Returns
     -------
@@ -187,10 +212,35 @@ def _small_svd(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, bool]
     # Row-major work: row j of g is column j of the scaled a (then of a V),
     # and row j of w = V^T is column j of V; norms2[j] = |g_j|^2.
     g = np.empty((n, n))
-    for i in range(n):
+    if start is None:
+        for i in range(n):
+            for j in range(n):
+                g[j, i] = a[i, j] * scale
+        w = np.eye(n)
+    else:
+        # The rows of start orthonormalised (modified Gram-Schmidt): else
+        # the rounding of each V^T would carry into the next.
+        w = start.copy()
         for j in range(n):
-            g[j, i] = a[i, j] * scale
-    w = np.eye(n)
+            for c in range(j):
+                dot = 0.0
+                for i in range(n):
+                    dot += w[j, i] * w[c, i]
+                for i in range(n):
+                    w[j, i] -= dot * w[c, i]
+            acc = 0.0
+            for i in range(n):
+                acc += w[j, i] * w[j, i]
+            norm = math.sqrt(acc)
+            for i in range(n):
+                w[j, i] /= norm
+        # g_ji = (a V_0)_ij = sum_m a_im w_jm
+        for i in range(n):
+            for j in range(n):
+                acc = 0.0
+                for m in range(n):
+                    acc += a[i, m] * w[j, m]
+                g[j, i] = acc * scale
     norms2 = values
     for j in range(n):
         acc = 0.0
@@ -316,17 +366,20 @@ def _complete(u: FloatArray, n_done: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _svd(a: FloatArray, n_zero: int) -> tuple[FloatArray, FloatArray, int]:
+def _svd(
+    a: FloatArray, n_zero: int, start: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray, int]:
     """``U``, ``V^T`` of a finite ``a`` with ``n_zero`` zero columns, and a status.
 
-    By :func:`_small_svd`. :data:`SVD_FAILED` if it did not converge;
-    :data:`AMBIGUOUS` if a singular value other than the ``n_zero`` of the
-    zero columns is at most :data:`AMBIGUOUS_RCOND` times the largest. (A
-    zero column ``l`` leaves only the sign of column ``l`` of the new
-    orientation to rounding, and that sign changes no covariance; it carries
-    through later updates as the same sign.)
+    By :func:`_small_svd` (from ``start``, a ``V^T``, if given).
+    :data:`SVD_FAILED` if it did not converge; :data:`AMBIGUOUS` if a
+    singular value other than the ``n_zero`` of the zero columns is at most
+    :data:`AMBIGUOUS_RCOND` times the largest. (A zero column ``l`` leaves
+    only the sign of column ``l`` of the new orientation to rounding, and
+    that sign changes no covariance; it carries through later updates as the
+    same sign.)
     """
-    p, values, rt, converged = _small_svd(a)
+    p, values, rt, converged = _small_svd(a, start)
     if not converged:
         return a, a, SVD_FAILED
     n = values.shape[0]
@@ -395,6 +448,9 @@ def common_orientation_loop(
     reduced = np.empty((n_components, n_features))
     f = np.empty((n_features, n_features))
     column = np.empty(n_features)
+    # The V^T of the previous update of each kind: the next SVD starts there.
+    rt1 = np.eye(n_features)
+    rt2 = np.eye(n_features)
     while n_iter < max_iter:
         n_iter += 1
         for k in range(n_components):
@@ -421,7 +477,7 @@ def common_orientation_loop(
                     f[j, m] += nkj * column[m]
         if not math.isfinite(np.sum(f)):
             return orientation, variances, n_iter, False, NON_FINITE_MM
-        p, rt, status = _svd(f, 0)
+        p, rt1, status = _svd(f, 0, rt1)
         if status != OK:
             return orientation, variances, n_iter, False, status
         # D = -(R P^T): D_ij = -sum_m rt_mi p_jm
@@ -429,7 +485,7 @@ def common_orientation_loop(
             for j in range(n_features):
                 acc = 0.0
                 for m in range(n_features):
-                    acc += rt[m, i] * p[j, m]
+                    acc += rt1[m, i] * p[j, m]
                 orientation[i, j] = -acc
         # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
         # F_il = sum_k (sum_j M_kij D_jl) reduced_kl
@@ -453,7 +509,11 @@ def common_orientation_loop(
                     break
             if zero:
                 n_zero += 1
-        p, rt, status = _svd(f, n_zero)
+        # (Zero columns stay exactly zero only when starting from I.)
+        if n_zero == 0:
+            p, rt2, status = _svd(f, 0, rt2)
+        else:
+            p, rt2, status = _svd(f, n_zero, None)
         if status != OK:
             return orientation, variances, n_iter, False, status
         # D = -(P R^T)
@@ -461,7 +521,7 @@ def common_orientation_loop(
             for j in range(n_features):
                 acc = 0.0
                 for m in range(n_features):
-                    acc += p[i, m] * rt[m, j]
+                    acc += p[i, m] * rt2[m, j]
                 orientation[i, j] = -acc
         variances, new = _given(orientation, s, weights, floor, total, equal_volume)
         if not math.isfinite(new):
