@@ -152,51 +152,38 @@ def fit_em(
     inner_tol = inner_base
     inner_final = False
     repaired_at: deque[int] = deque(maxlen=STUCK_REPAIRS)  # iterations repaired
-    first = 1
-    if (
-        isinstance(source, ArraySource)
-        and max_iter > 0
-        and eligible(
-            source.X,
-            params,
-            family,
-            prior=prior,
-            equal_proportions=equal_proportions,
-        )
-    ):
-        # Small data: the iterations run compiled until one needs a repair
-        # (gaussmix.core.fast_em); this loop carries on from there.
-        run = compiled_em(
-            source.X,
-            source.sample_weight,
-            params,
-            family,
-            tol=tol,
-            relative_tol=relative_tol,
-            max_iter=max_iter,
-            reg_covar=reg_covar,
-            lower_bound=lower_bound,
-        )
-        if run is not None:
-            if callback is not None:
-                previous = lower_bound
-                for i, bound in enumerate(run.lower_bounds, start=1):
-                    callback(i, bound, bound - previous)
-                    previous = bound
-            lower_bounds.extend(run.lower_bounds)
-            params, lower_bound = run.params, run.lower_bound
-            n_iter = run.n_iter
-            if not run.handed_off:
-                return EMResult(
-                    params=params,
-                    n_iter=n_iter,
-                    lower_bound=lower_bound,
-                    lower_bounds=lower_bounds,
-                    converged=run.converged,
-                )
-            inner_final = run.inner_final
-            first = n_iter + 1
-    for n_iter in range(first, max_iter + 1):
+    # Small data: the iterations run compiled (gaussmix.core.fast_em) until one
+    # needs a repair; this loop runs that one, and the compiled loop goes on.
+    compiled = isinstance(source, ArraySource) and eligible(
+        source.X, params, family, prior=prior, equal_proportions=equal_proportions
+    )
+    n_iter = 0
+    while n_iter < max_iter:
+        if compiled:
+            assert isinstance(source, ArraySource)
+            run = compiled_em(
+                source.X,
+                source.sample_weight,
+                params,
+                family,
+                tol=tol,
+                relative_tol=relative_tol,
+                max_iter=max_iter - n_iter,
+                reg_covar=reg_covar,
+                lower_bound=lower_bound,
+                inner_final=inner_final,
+            )
+            compiled = run is not None
+            if run is not None:
+                _report(callback, n_iter, lower_bound, run.lower_bounds)
+                lower_bounds.extend(run.lower_bounds)
+                params, lower_bound = run.params, run.lower_bound
+                n_iter += run.n_iter
+                inner_final = run.inner_final
+                if not run.handed_off:
+                    converged = run.converged
+                    break
+        n_iter += 1
         previous = lower_bound if prior is None else objective
         stats = source.accumulate(params, family)
         lower_bound = stats.loglik / stats.weight
@@ -264,6 +251,21 @@ def fit_em(
         repairs=repairs,
         objectives=objectives,
     )
+
+
+def _report(
+    callback: IterationCallback | None,
+    done: int,
+    lower_bound: float,
+    bounds: list[float],
+) -> None:
+    """``callback`` for each iteration the compiled loop ran after ``done`` others."""
+    if callback is None:
+        return
+    previous = lower_bound
+    for i, bound in enumerate(bounds, start=done + 1):
+        callback(i, bound, bound - previous)
+        previous = bound
 
 
 #: With mclust's rule (``relative_tol``), EM stops, not converged, once M-steps

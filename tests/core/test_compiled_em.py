@@ -286,3 +286,29 @@ def test_univariate_models_agree(name: str) -> None:
             numpy = _fit(X, name, k)
         assert compiled.n_iter_ == numpy.n_iter_
         _same_fit(compiled, numpy)
+
+
+def test_compiled_loop_resumes_after_a_repair(monkeypatch) -> None:
+    """After the NumPy iteration that repairs, the compiled loop takes over again."""
+    import gaussmix.em as em
+
+    calls: list[int] = []
+    original = em.compiled_em
+
+    def spy(*args, **kwargs):
+        run = original(*args, **kwargs)
+        calls.append(run.n_iter)
+        return run
+
+    monkeypatch.setattr(em, "compiled_em", spy)
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(60, 2)), np.tile([[5.0, 5.0]], (4, 1))])
+    kw = {"n_components": 2, "covariance_type": "VVV", "reg_covar": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = GaussianMixture(**kw, max_iter=30).fit(X)
+        with _numpy_path():
+            numpy = GaussianMixture(**kw, max_iter=30).fit(X)
+    assert len(calls) > 1  # handed off, then resumed
+    assert compiled.n_iter_ == numpy.n_iter_
+    _same_fit(compiled, numpy, rtol=1e-8)

@@ -958,6 +958,7 @@ def em_loop(
     state: State,
     control: Control,
     lower_bound: float,
+    inner_final: bool,
 ) -> tuple[int, int, FloatArray, float, bool, int, bool]:
     """EM from the given parameters, as :func:`gaussmix.em.fit_em` without repairs.
 
@@ -979,6 +980,8 @@ def em_loop(
         The stopping rule and the M-step's options (see :data:`Control`).
     lower_bound : float
         The bound before the first iteration (``-inf``, or a warm start's).
+    inner_final : bool
+        fit_em's ``inner_final`` so far (False for a new run).
 
     Returns
     -------
@@ -1014,7 +1017,6 @@ def em_loop(
     shift = np.empty(n_features)
     means_new = np.empty_like(means)
     new_weights = np.empty_like(weights)
-    inner_final = False
     inner_n_iter = 0
     inner_converged = True
     n_done = 0

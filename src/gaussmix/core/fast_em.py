@@ -177,11 +177,13 @@ def compiled_em(
     max_iter: int,
     reg_covar: float,
     lower_bound: float,
+    inner_final: bool = False,
 ) -> CompiledRun | None:
     """EM by the compiled loop from ``params``; None if the kernels are missing.
 
     The caller checks :func:`eligible` first. The arguments are those of
-    :func:`gaussmix.em.fit_em`.
+    :func:`gaussmix.em.fit_em` (``max_iter`` the iterations left), and
+    ``inner_final`` its state (see :class:`CompiledRun`).
     """
     module = _compiled_loop.get()
     if module is None:
@@ -219,6 +221,7 @@ def compiled_em(
             state,
             control,
             float(lower_bound),
+            bool(inner_final),
         )
     )
     iterative = carries_shape or carries_orientation
@@ -339,7 +342,7 @@ def compiled_cell(
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     if not module.first_m_step(*codes, X, labels, state, control)[0]:
         return None
-    found = module.em_loop(*codes, X, np.empty(0), state, control, -math.inf)
+    found = module.em_loop(*codes, X, np.empty(0), state, control, -math.inf, False)
     status, n_iter = found[0], found[1]
     if status == module.HANDOFF:
         return None
