@@ -36,12 +36,12 @@ from typing import Any, Final
 import numpy as np
 from sklearn.utils import check_random_state
 
-from gaussmix._typing import FloatArray
+from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import AUTO, resolve_em_control
 from gaussmix.core.covariance import get_family
 from gaussmix.core.estep import stats_from_resp
 from gaussmix.core.fast_em import CellTerms, compiled_cell, eligible
-from gaussmix.core.hc import mclust_initial_labels
+from gaussmix.core.hc import SUBSET_SIZE, mclust_initial_labels
 from gaussmix.core.init import one_hot_labels
 from gaussmix.core.mstep import m_step
 from gaussmix.em import fit_em
@@ -61,7 +61,11 @@ QUICK_OPTIONS: Final = frozenset(
 
 
 def grid_cell(
-    X: FloatArray, n_components: int, covariance_type: str, options: dict[str, Any]
+    X: FloatArray,
+    n_components: int,
+    covariance_type: str,
+    options: dict[str, Any],
+    labels_of: dict[int, IntArray] | None = None,
 ) -> dict[str, Any] | None:
     """The record of one cell of the grid, or None (run it through the estimator).
 
@@ -76,6 +80,10 @@ def grid_cell(
     options : dict
         The estimator options of the cell (select's ``fit_kwargs``, with its
         seed).
+    labels_of : dict, default=None
+        The grid's hierarchical labels by ``K``, filled as cells compute them
+        and shared by the cells of the same ``K``: up to ``SUBSET_SIZE`` rows
+        they do not depend on the seed (the whole data set is clustered).
 
     Returns
     -------
@@ -100,7 +108,12 @@ def grid_cell(
     family = get_family(covariance_type)
     random_state = check_random_state(options.get("random_state"))
     # The estimator's steps: fitting._initial_gaussians, fit_em, warn_repairs.
-    labels = mclust_initial_labels(X, n_components, random_state)
+    shared = labels_of is not None and n_samples <= SUBSET_SIZE
+    labels = labels_of.get(n_components) if shared and labels_of else None
+    if labels is None:
+        labels = mclust_initial_labels(X, n_components, random_state)
+        if shared and labels_of is not None:
+            labels_of[n_components] = labels
     em_options: dict[str, Any] = {
         "tol": control.tol,
         "relative_tol": control.relative,

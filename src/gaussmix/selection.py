@@ -220,12 +220,13 @@ def select(
             # Small data: the cell without an estimator (gaussmix.cells).
             k, t = grid[i]
             extra = {} if seeds is None else {"random_state": seeds[i]}
-            record = grid_cell(Xv, k, t, {**fit_kwargs, **extra})
+            record = grid_cell(Xv, k, t, {**fit_kwargs, **extra}, labels_of)
             if record is not None:
                 return None, record
         return run_estimator(i)
 
     quick = len(grid) >= kernels.SELECT_MIN_FITS and kernels.loaded()
+    labels_of: dict[int, Any] = {}  # the cells' hierarchical labels, by K
     results: list[FitResult | None] = [None] * len(grid)
 
     def finished(i: int, done: FitResult) -> None:
