@@ -10,7 +10,7 @@ stays the reference, within 1e-10 (tests/core/test_compiled*.py).
 
 A process pays for them once: importing numba and loading the cached kernels
 took about 1 s here (0.5 s numba's import, 0.45 s its first dispatch), and
-the first run after an install compiles them into numba's cache (about 25 s,
+the first run after an install compiles them into numba's cache (about 110 s,
 once per environment). That is more than a single small fit takes (a
 400-row, 4-component fit: about 20 ms), so the kernels run only once numba is
 loaded, and numba is loaded by the work that pays for it:
