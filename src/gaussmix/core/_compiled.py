@@ -216,18 +216,18 @@ def _small_svd(
         for i in range(n):
             for j in range(n):
                 g[j, i] = a[i, j] * scale
-        w = np.eye(n)
+        w: FloatArray = np.eye(n)
     else:
         # The rows of start orthonormalised (modified Gram-Schmidt): else
         # the rounding of each V^T would carry into the next.
         w = start.copy()
         for j in range(n):
-            for c in range(j):
+            for r in range(j):
                 dot = 0.0
                 for i in range(n):
-                    dot += w[j, i] * w[c, i]
+                    dot += w[j, i] * w[r, i]
                 for i in range(n):
-                    w[j, i] -= dot * w[c, i]
+                    w[j, i] -= dot * w[r, i]
             acc = 0.0
             for i in range(n):
                 acc += w[j, i] * w[j, i]
@@ -449,8 +449,8 @@ def common_orientation_loop(
     f = np.empty((n_features, n_features))
     column = np.empty(n_features)
     # The V^T of the previous update of each kind: the next SVD starts there.
-    rt1 = np.eye(n_features)
-    rt2 = np.eye(n_features)
+    rt1: FloatArray = np.eye(n_features)
+    rt2: FloatArray = np.eye(n_features)
     while n_iter < max_iter:
         n_iter += 1
         for k in range(n_components):

@@ -189,7 +189,10 @@ def _exp(x: float) -> float:
     p = 1.0 + (r + r2 * tail)
     half = n >> 1
     rest = n - half
-    return (p * _bits_float((rest + 1023) << 52)) * _bits_float((half + 1023) << 52)
+    scaled: float = (p * _bits_float((rest + 1023) << 52)) * _bits_float(
+        (half + 1023) << 52
+    )
+    return scaled
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
