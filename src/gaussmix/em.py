@@ -30,6 +30,7 @@ from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step
 from gaussmix.core.fast_em import compiled_em, eligible
 from gaussmix.core.mstep import Repair, m_step
+from gaussmix.core.numerics import INNER_TOL_FACTOR, INNER_TOL_LOOSE
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, log_prior
 from gaussmix.core.stats import SuffStats
@@ -296,13 +297,6 @@ def _converged(
     if relative:
         return abs(change) * n_rows <= tol * (1.0 + abs(current) * n_rows)
     return abs(change) < tol
-
-
-#: Inner tolerance of the iterative M-steps while EM is far from converged: this
-#: fraction of the relative change of the outer objective ...
-INNER_TOL_FACTOR = 1e-3
-#: ... and never looser than this.
-INNER_TOL_LOOSE = 1e-5
 
 
 def _inner_tolerance(change: float, current: float, base: float) -> float:

@@ -50,6 +50,7 @@ __all__ = [
     "AMBIGUOUS_RCOND",
     "common_orientation_loop",
     "rotated_variances",
+    "volume_factors",
 ]
 
 #: Statuses of :func:`common_orientation_loop`.
@@ -92,6 +93,30 @@ def rotated_variances(orientation: FloatArray, s: FloatArray) -> FloatArray:
 
 
 @numba.njit(cache=True, nogil=True)
+def volume_factors(
+    values: FloatArray, weights: FloatArray, total: float
+) -> tuple[FloatArray, float]:
+    """Per component ``volume / g_k``, and the common volume.
+
+    ``g_k`` is the geometric mean of row ``k`` of ``values`` (its volume), and
+    the common volume their mean weighted by ``weights`` over ``total``.
+    """
+    n_components, n_features = values.shape
+    factors = np.empty(n_components)
+    weighted = 0.0
+    for k in range(n_components):
+        logs = 0.0
+        for i in range(n_features):
+            logs += math.log(values[k, i])
+        factors[k] = math.exp(logs / n_features)
+        weighted += weights[k] * factors[k]
+    volume = weighted / total
+    for k in range(n_components):
+        factors[k] = volume / factors[k]
+    return factors, volume
+
+
+@numba.njit(cache=True, nogil=True)
 def _given(
     orientation: FloatArray,
     s: FloatArray,
@@ -112,19 +137,10 @@ def _given(
             if u[k, i] <= floor:
                 u[k, i] = floor
     if equal_volume:
-        g = np.empty(n_components)
-        weighted = 0.0
+        factors, volume = volume_factors(u, weights, total)
         for k in range(n_components):
-            logs = 0.0
             for i in range(n_features):
-                logs += math.log(u[k, i])
-            g[k] = math.exp(logs / n_features)
-            weighted += weights[k] * g[k]
-        volume = weighted / total
-        for k in range(n_components):
-            factor = volume / g[k]
-            for i in range(n_features):
-                u[k, i] *= factor
+                u[k, i] *= factors[k]
         return u, n_features * total * (math.log(volume) + 1.0)
     objective = 0.0
     for k in range(n_components):

@@ -38,12 +38,25 @@ import numpy.typing as npt
 
 from gaussmix._typing import FloatArray
 from gaussmix.core._compiled import OK as MM_OK
-from gaussmix.core._compiled import common_orientation_loop, rotated_variances
+from gaussmix.core._compiled import (
+    common_orientation_loop,
+    rotated_variances,
+    volume_factors,
+)
 from gaussmix.core._compiled_estep import (
     estep_diag,
     estep_full,
     estep_spherical,
     estep_tied,
+)
+from gaussmix.core.mclust_models import FLOOR_RELATIVE
+from gaussmix.core.mstep import EMPTY_FRACTION
+from gaussmix.core.numerics import (
+    COLLAPSE_RELATIVE,
+    INNER_TOL_FACTOR,
+    INNER_TOL_LOOSE,
+    LOG_2PI,
+    VARIANCE_ROUNDING,
 )
 
 __all__ = [
@@ -87,24 +100,12 @@ CONVERGED = 0
 MAX_ITER = 1
 HANDOFF = 2
 
-#: :data:`gaussmix.core.numerics.COLLAPSE_RELATIVE` ...
-_COLLAPSE = 1e-12
-#: ... and the margin kept from it: a variance within this factor of the
-#: collapse threshold hands the iteration to the NumPy path, which decides.
+#: A variance within this factor of the collapse threshold
+#: (``COLLAPSE_RELATIVE``) hands the iteration to the NumPy path, which decides.
 _MARGIN = 4.0
-#: :data:`gaussmix.core.mstep.EMPTY_FRACTION`.
-_EMPTY = 1e-10
-#: :data:`gaussmix.core.mclust_models.FLOOR_RELATIVE`.
-_FLOOR = 1e-14
-#: mstep's ``_ROUNDING``: 64 eps.
-_ROUNDING = 64.0 * 2.220446049250313e-16
 _EPS = 2.220446049250313e-16
 _TINY = 2.2250738585072014e-308
-#: em.py's INNER_TOL_FACTOR and INNER_TOL_LOOSE.
-_INNER_FACTOR = 1e-3
-_INNER_LOOSE = 1e-5
-_LOG_2PI = math.log(2.0 * math.pi)
-#: The exponent floor of the E-step's normalisation (estep._EXP_FLOOR).
+#: The exponent floor of the E-step's normalisation (``estep._EXP_FLOOR``).
 _EXP_FLOOR = -700.0
 
 
@@ -153,7 +154,7 @@ def _floor(values: FloatArray, weights: FloatArray) -> float:
     pooled /= total
     if not (math.isfinite(pooled) and pooled > 0.0):
         return _TINY
-    return max(_FLOOR * pooled, _TINY)
+    return max(FLOOR_RELATIVE * pooled, _TINY)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -178,7 +179,7 @@ def _any_collapsed(values: FloatArray, reference: FloatArray) -> bool:
     n_components, n_features = values.shape
     for k in range(n_components):
         for i in range(n_features):
-            threshold = _MARGIN * _COLLAPSE * max(reference[i], 0.0)
+            threshold = _MARGIN * COLLAPSE_RELATIVE * max(reference[i], 0.0)
             if not (values[k, i] > threshold):
                 return True
     return False
@@ -198,26 +199,6 @@ def _pooled_variance(s: FloatArray, weights: FloatArray) -> float:
             v += weights[k] * s[k, i, i]
         acc += v
     return float((acc / n_features) / total)
-
-
-@numba.njit(cache=True, nogil=True)
-def _common_volume(values: FloatArray, weights: FloatArray) -> FloatArray:
-    """Per component, ``volume / g_k``: the factor to the common volume."""
-    n_components, n_features = values.shape
-    g = np.empty(n_components)
-    weighted = 0.0
-    total = 0.0
-    for k in range(n_components):
-        logs = 0.0
-        for i in range(n_features):
-            logs += math.log(values[k, i])
-        g[k] = math.exp(logs / n_features)
-        weighted += weights[k] * g[k]
-        total += weights[k]
-    volume = weighted / total
-    for k in range(n_components):
-        g[k] = volume / g[k]
-    return g
 
 
 @numba.njit(cache=True, nogil=True)
@@ -344,7 +325,7 @@ def _constrain(
             reference[i] = acc / total
         if _any_collapsed(values, reference):
             return False, 0, False
-        factor = _common_volume(values, weights)
+        factor = volume_factors(values, weights, total)[0]
         for k in range(n_components):
             for i in range(n_features):
                 cov[k, i, i] = values[k, i] * factor[k]
@@ -380,7 +361,7 @@ def _constrain(
             reference = np.full(n_features, _pooled_variance(s, weights))
             if _any_collapsed(values, reference):
                 return False, 0, False
-            factor = _common_volume(values, weights)
+            factor = volume_factors(values, weights, total)[0]
             for k in range(n_components):
                 for i in range(n_features):
                     for j in range(n_features):
@@ -447,7 +428,7 @@ def _constrain_vee(
         if not _all_finite(common):
             return False, n_iter, False
         t, basis = np.linalg.eigh(common)
-        low = _FLOOR * max(t[n_features - 1], floor)
+        low = FLOOR_RELATIVE * max(t[n_features - 1], floor)
         logs = 0.0
         for i in range(n_features):
             if not t[i] >= low:  # np.maximum: NaN stays NaN
@@ -579,6 +560,11 @@ def _e_step(
 ) -> tuple[FloatArray, FloatArray, FloatArray, float, int]:
     """The E-step kernel of the storage shape; ``sxx`` in the ``(K, D, D)`` layout."""
     n_components, n_features = means.shape
+    if shape == FULL:
+        nk, sx, full, loglik, _, status = estep_full(
+            X, shift, weights, means, pc, sample_weight, False, 0.0
+        )
+        return nk, sx, full, loglik, status
     sxx = np.zeros((n_components, n_features, n_features))
     if shape == SPHERICAL:
         p1 = np.empty(n_components)
@@ -596,16 +582,11 @@ def _e_step(
         for k in range(n_components):
             for i in range(n_features):
                 sxx[k, i, i] = s2[k, i]
-    elif shape == TIED:
+    else:
         nk, sx, s3, loglik, _, status = estep_tied(
             X, shift, weights, means, pc[0].copy(), sample_weight, False, 0.0
         )
         sxx[0] = s3
-    else:
-        nk, sx, s4, loglik, _, status = estep_full(
-            X, shift, weights, means, pc, sample_weight, False, 0.0
-        )
-        sxx[:] = s4
     return nk, sx, sxx, loglik, status
 
 
@@ -715,7 +696,7 @@ def _reference(
         var[:] = mv / n_features
         magnitude[:] = mm / n_features
     for i in range(n_features):
-        if not (var[i] > _ROUNDING * magnitude[i] and math.isfinite(var[i])):
+        if not (var[i] > VARIANCE_ROUNDING * magnitude[i] and math.isfinite(var[i])):
             return var, False
     return var, True
 
@@ -734,7 +715,9 @@ def _factor(shape: int, cov: FloatArray, reference: FloatArray, pc: FloatArray) 
         for k in range(n_components):
             for i in range(n_features):
                 v = cov[k, i, i]
-                if not (v > _MARGIN * _COLLAPSE * reference[i] and math.isfinite(v)):
+                if not (
+                    v > _MARGIN * COLLAPSE_RELATIVE * reference[i] and math.isfinite(v)
+                ):
                     return False
                 pc[k, i, i] = 1.0 / math.sqrt(v)
         return True
@@ -748,7 +731,9 @@ def _factor(shape: int, cov: FloatArray, reference: FloatArray, pc: FloatArray) 
             acc = a[j, j]
             for m in range(j):
                 acc -= lower[j, m] * lower[j, m]
-            if not (acc > _MARGIN * _COLLAPSE * reference[j] and math.isfinite(acc)):
+            if not (
+                acc > _MARGIN * COLLAPSE_RELATIVE * reference[j] and math.isfinite(acc)
+            ):
                 return False  # conditional variance L_jj^2 of feature j
             ljj = math.sqrt(acc)
             lower[j, j] = ljj
@@ -803,7 +788,7 @@ def _m_step(
     for k in range(n_components):
         nk_eps[k] = nk[k] + eps
         weight_sum += nk_eps[k]
-        empty = empty or nk[k] < _EMPTY * max(total, _TINY)
+        empty = empty or nk[k] < EMPTY_FRACTION * max(total, _TINY)
         for i in range(n_features):
             d[k, i] = sx[k, i] / nk_eps[k]
             means[k, i] = shift[i] + d[k, i]
@@ -910,7 +895,7 @@ def log_terms(
         for i in range(n_features):
             logdet += math.log(pc[k, i, i])
         log_weight = math.log(weights[k]) if weights[k] > 0.0 else -math.inf
-        const[k] = log_weight - 0.5 * n_features * _LOG_2PI + logdet
+        const[k] = log_weight - 0.5 * n_features * LOG_2PI + logdet
     lt = np.empty(n_components)
     y = np.empty(n_features)
     loglik = 0.0
@@ -944,9 +929,9 @@ def log_terms(
 def _inner_tolerance(change: float, current: float, base: float) -> float:
     """em._inner_tolerance."""
     if not math.isfinite(change):
-        return max(base, _INNER_LOOSE)
+        return max(base, INNER_TOL_LOOSE)
     relative = abs(change) / (1.0 + abs(current))
-    return max(base, min(_INNER_LOOSE, _INNER_FACTOR * relative))
+    return max(base, min(INNER_TOL_LOOSE, INNER_TOL_FACTOR * relative))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -28,6 +28,7 @@ import numpy as np
 from gaussmix.core.family import CovarianceFamily, CovarianceStats
 from gaussmix.core.numerics import (
     COLLAPSE_RELATIVE,
+    VARIANCE_ROUNDING,
     StatisticsOverflowError,
     overflow_error,
 )
@@ -84,10 +85,6 @@ class Repair:
     advice: str
 
 
-#: Relative rounding of a variance recovered as ``E[x^2] - E[x]^2`` from sums.
-_ROUNDING: Final = 64 * float(np.finfo(np.float64).eps)
-
-
 def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray:
     """Per-feature variance of the data, recovered from the statistics, ``(D,)``.
 
@@ -111,7 +108,7 @@ def _feature_variances(stats: SuffStats, family: CovarianceFamily) -> np.ndarray
     # A variance within the rounding of ``second - first**2`` is zero: a constant
     # feature gives 0 or a few ulps of its mean square depending on how the
     # weights round (all 1, or all 1e306 rescaled).
-    var = np.where(var > _ROUNDING * magnitude, var, 0.0)
+    var = np.where(var > VARIANCE_ROUNDING * magnitude, var, 0.0)
     good = np.isfinite(var) & (var > 0.0)
     if good.all():
         return np.asarray(var)

@@ -11,7 +11,10 @@ from typing import Final
 
 __all__ = [
     "COLLAPSE_RELATIVE",
+    "INNER_TOL_FACTOR",
+    "INNER_TOL_LOOSE",
     "LOG_2PI",
+    "VARIANCE_ROUNDING",
     "StatisticsOverflowError",
     "overflow_error",
 ]
@@ -22,6 +25,17 @@ LOG_2PI: Final = math.log(2.0 * math.pi)
 #: A covariance whose variance along a feature (given the previous features)
 #: falls below this fraction of the data's variance of that feature has collapsed.
 COLLAPSE_RELATIVE: Final = 1e-12
+
+#: Relative rounding of a variance recovered as ``E[x^2] - E[x]^2`` from sums
+#: (64 eps): a variance within it of the mean square is zero.
+VARIANCE_ROUNDING: Final = 64 * 2.220446049250313e-16
+
+#: Inner tolerance of the iterative M-steps while EM is far from converged
+#: (:func:`gaussmix.em.fit_em`): this fraction of the relative change of the
+#: outer objective ...
+INNER_TOL_FACTOR: Final = 1e-3
+#: ... and never looser than this.
+INNER_TOL_LOOSE: Final = 1e-5
 
 
 class StatisticsOverflowError(FloatingPointError, ValueError):
