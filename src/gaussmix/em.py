@@ -102,6 +102,7 @@ def fit_em(
     equal_proportions: bool = False,
     prior: ConjugatePrior | None = None,
     relative_tol: bool = False,
+    stop_at_repair: bool = False,
 ) -> EMResult:
     """Run EM from ``params`` until convergence or ``max_iter`` iterations.
 
@@ -135,6 +136,11 @@ def fit_em(
         MAP-EM with mclust's conjugate prior; None is maximum likelihood.
     relative_tol : bool, default=False
         Use mclust's relative rule for ``tol``.
+    stop_at_repair : bool, default=False
+        Stop, not converged, after the first iteration whose M-step repaired a
+        component (mclust stops at a singular covariance and reports NA);
+        :func:`gaussmix.select`'s quick cells use it, since a repaired fit is
+        never selected.
 
     Returns
     -------
@@ -236,6 +242,8 @@ def fit_em(
             converged = True
             break
         if step_repairs:
+            if stop_at_repair:
+                break
             repaired_at.append(n_iter)
         if (
             relative_tol

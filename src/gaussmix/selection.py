@@ -36,7 +36,7 @@ from gaussmix._validation import (
     resolve_em_control,
     resolve_n_threads,
 )
-from gaussmix.cells import grid_cell
+from gaussmix.cells import grid_cell, load_repair_kernels
 from gaussmix.core import kernels
 from gaussmix.core.covariance import (
     MCLUST_GROUP,
@@ -156,7 +156,12 @@ def select(
         sign (lower is better), and ``error`` is empty unless the fit failed
         (then the numbers are NaN) or needed a repair of a degenerate component
         (``"degenerate: ..."``: the criteria are NaN, as mclust reports NA, and
-        the fit is never selected). A DataFrame when pandas is installed.
+        the fit is never selected). On small data with the default EM control
+        (the quick cells of :mod:`gaussmix.cells`) such a fit stops at its
+        first repair, as mclust's does: its ``n_iter`` and ``log_likelihood``
+        are those at the stop (NaN when the first M-step needed it), and the
+        error names that repair. Elsewhere the fit goes on to the end. A
+        DataFrame when pandas is installed.
 
     Examples
     --------
@@ -226,6 +231,8 @@ def select(
         return run_estimator(i)
 
     quick = len(grid) >= kernels.SELECT_MIN_FITS and kernels.loaded()
+    if quick:
+        load_repair_kernels()
     labels_of: dict[int, Any] = {}  # the cells' hierarchical labels, by K
     results: list[FitResult | None] = [None] * len(grid)
 
