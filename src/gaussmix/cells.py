@@ -46,7 +46,7 @@ from sklearn.utils import check_random_state
 
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import AUTO, resolve_em_control
-from gaussmix.core.covariance import get_family
+from gaussmix.core.covariance import MCLUST_GROUP, family_names, get_family
 from gaussmix.core.estep import stats_from_resp
 from gaussmix.core.fast_em import CellTerms, compiled_cell, eligible
 from gaussmix.core.hc import SUBSET_SIZE, mclust_initial_labels
@@ -225,7 +225,7 @@ def load_repair_kernels() -> None:
     shift = np.average(X, axis=0)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        for name in ("VII", "VVI", "EEE", "VVV", "EVE"):
+        for name in family_names(MCLUST_GROUP):  # every shape, and EVE/VVE's loop
             family = get_family(name)
             stats = stats_from_resp(X, resp, family, 2, shift)
             params, _ = m_step(stats, family, 0.0)

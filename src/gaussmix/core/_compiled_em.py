@@ -41,6 +41,7 @@ from gaussmix.core._compiled import OK as MM_OK
 from gaussmix.core._compiled import (
     common_orientation_loop,
     rotated_variances,
+    small_eigh,
     volume_factors,
 )
 from gaussmix.core._compiled_estep import (
@@ -265,6 +266,16 @@ def _shape_and_volumes(
     return volumes, shape, n_iter, converged, True
 
 
+@numba.njit(cache=True, nogil=True)
+def _eigh(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``np.linalg.eigh(a)``: by Jacobi (:func:`small_eigh`), else by LAPACK."""
+    values, vectors, ok = small_eigh(a)
+    if ok:
+        return values, vectors
+    values, vectors = np.linalg.eigh(a)
+    return values, np.ascontiguousarray(vectors)
+
+
 # ------------------------------------------------------------- constraints
 @numba.njit(cache=True, nogil=True)
 def _constrain(
@@ -345,7 +356,7 @@ def _constrain(
         values = np.empty((n_components, n_features))
         vectors = np.empty((n_components, n_features, n_features))
         for k in range(n_components):
-            w, v = np.linalg.eigh(s[k])
+            w, v = _eigh(s[k])
             values[k] = w
             vectors[k] = v
         if model == EEV:
@@ -427,7 +438,7 @@ def _constrain_vee(
                     common[i, j] += a * s[k, i, j]
         if not _all_finite(common):
             return False, n_iter, False
-        t, basis = np.linalg.eigh(common)
+        t, basis = _eigh(common)
         low = FLOOR_RELATIVE * max(t[n_features - 1], floor)
         logs = 0.0
         for i in range(n_features):
