@@ -39,7 +39,7 @@ import numpy.typing as npt
 from gaussmix._typing import FloatArray
 from gaussmix.core._compiled import OK as MM_OK
 from gaussmix.core._compiled import (
-    common_orientation_loop,
+    common_orientation_jacobi,
     rotated_variances,
     small_eigh,
     volume_factors,
@@ -504,7 +504,7 @@ def _constrain_common_orientation(
     tol: float,
     max_iter: int,
 ) -> tuple[bool, int, bool]:
-    """_CommonOrientation.constrain (EVE, VVE) by the compiled MM loop."""
+    """_CommonOrientation.constrain (EVE, VVE) by the compiled rotations."""
     n_components, n_features = s.shape[0], s.shape[1]
     floor = _floor(_diagonals(s), weights)
     if n_components == 1:
@@ -518,32 +518,8 @@ def _constrain_common_orientation(
     total = 0.0
     for k in range(n_components):
         total += weights[k]
-    scatter = np.empty_like(s)
-    shifted = np.empty_like(s)
-    for k in range(n_components):
-        for i in range(n_features):
-            for j in range(n_features):
-                scatter[k, i, j] = weights[k] * s[k, i, j]
-    if not _all_finite(scatter):
-        return False, 0, False
-    for k in range(n_components):
-        largest = np.linalg.eigvalsh(scatter[k])[n_features - 1]
-        for i in range(n_features):
-            for j in range(n_features):
-                shifted[k, i, j] = scatter[k, i, j] - (largest if i == j else 0.0)
-    if not _all_finite(shifted):
-        return False, 0, False
-    found, variances, n_iter, converged, status = common_orientation_loop(
-        s,
-        weights,
-        scatter,
-        shifted,
-        orientation,
-        floor,
-        total,
-        equal_volume,
-        tol,
-        max_iter,
+    found, variances, n_iter, converged, status = common_orientation_jacobi(
+        s, weights, orientation, floor, total, equal_volume, tol, max_iter
     )
     if status != MM_OK:
         return False, n_iter, False

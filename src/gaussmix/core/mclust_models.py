@@ -148,13 +148,13 @@ _compiled_loop: Callable[..., Any] | bool | None = None
 
 
 def _import_orientation_loop() -> Callable[..., Any]:
-    from gaussmix.core._compiled import common_orientation_loop
+    from gaussmix.core._compiled import common_orientation_jacobi
 
-    return common_orientation_loop
+    return common_orientation_jacobi
 
 
 def _common_orientation_kernel() -> Callable[..., Any] | None:
-    """The compiled MM loop of EVE and VVE, or None (NumPy loop).
+    """The compiled rotations of EVE and VVE's orientation, or None (NumPy loop).
 
     numba is imported on first use only (it takes a fraction of a second), and
     a missing or broken numba leaves the NumPy loop.
@@ -676,7 +676,7 @@ class _CommonOrientation(_InnerIteration, Full):
     def constrain(
         self, s: FloatArray, weights: FloatArray, start: InnerState | None, tol: float
     ) -> Constrained:
-        """MM updates of ``D``, then the shapes (and volumes) given ``D``, alternating."""
+        """Plane rotations of ``D`` (or MM updates, see below), then the variances."""
         name = self.name
         _require_finite(s, name)
         n_features = s.shape[1]
@@ -686,17 +686,11 @@ class _CommonOrientation(_InnerIteration, Full):
             if one is not None:
                 return one
         total = float(np.sum(weights))
-        scatter = weights[:, None, None] * s
-        _require_finite(scatter, name)
-        largest = np.linalg.eigvalsh(scatter)[:, -1]
-        shifted = _shifted_scatter(scatter, largest)
-        _require_finite(shifted, name)
         orientation = _start_orientation(start, n_features)
         if orientation is None:
             orientation = np.eye(n_features)
 
         equal_volume = self.equal_volume
-        weights_of = self._orientation_weights
         einsum = np.einsum
         log = np.log
 
@@ -712,69 +706,49 @@ class _CommonOrientation(_InnerIteration, Full):
             objective = float(weights @ (log(u).sum(axis=1) + n_features))
             return u, objective
 
-        kernel = (
-            _common_orientation_kernel()
-            if s.dtype == np.float64
-            and weights.dtype == np.float64
-            and type(self)._orientation_weights
-            is _CommonOrientation._orientation_weights
-            else None
-        )
-        status = -1  # the NumPy loop
-        if kernel is not None:
-            # The same loop compiled (numba); it reports what the loop below
-            # raises, or that an SVD met a rank-deficient matrix (always for
-            # K = 1): then LAPACK's rounding chooses between equally good
-            # updates, and the NumPy loop below makes today's choice.
-            found = kernel(
-                _float64_c(s),
-                _float64_c(weights),
-                _float64_c(scatter),
-                _float64_c(shifted),
-                _float64_c(orientation),
-                floor,
-                total,
-                bool(equal_volume),
-                float(tol),
-                int(self.inner_max_iter),
+        if (
+            type(self)._orientation_weights
+            is not _CommonOrientation._orientation_weights
+        ):
+            # Another weighting of the orientation (tests emulate mclust's VVE
+            # with it): the MM updates, which take any weights.
+            orientation, variances, n_iter, converged = self._mm_updates(
+                s, weights, orientation, given, tol
             )
-            status = found[4]
-            if status == 0:  # _compiled.OK
+        else:
+            kernel = (
+                _common_orientation_kernel()
+                if s.dtype == np.float64 and weights.dtype == np.float64
+                else None
+            )
+            if kernel is not None:
+                # The same rotations compiled (numba); it reports a non-finite
+                # objective, where the NumPy loop raises.
+                found = kernel(
+                    _float64_c(s),
+                    _float64_c(weights),
+                    _float64_c(orientation),
+                    floor,
+                    total,
+                    bool(equal_volume),
+                    float(tol),
+                    int(self.inner_max_iter),
+                )
+                if found[4] != 0:  # _compiled.OK
+                    raise overflow_error(f"The M-step of covariance_type={name!r}")
                 orientation, variances, n_iter, converged = found[:4]
-            elif status == 3:  # _compiled.SVD_FAILED
-                raise np.linalg.LinAlgError("SVD did not converge")
-            elif status != 4:  # a non-finite MM matrix or objective
-                raise overflow_error(f"The M-step of covariance_type={name!r}")
-        if status != 0:
-            # The reference path: the MM updates and `given`, written out. This
-            # is the innermost loop of a selection grid (about 20 updates per
-            # M-step on iris), so it avoids function calls and per-SVD argument
-            # checks, in one error state.
-            variances, objective = given(orientation)
-            converged = False
-            n_iter = 0
-            with _LapackLoop("SVD"):
-                while n_iter < self.inner_max_iter:
-                    n_iter += 1
-                    inverse_shape = weights_of(variances)
-                    # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
-                    f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
-                    _require_finite(f1, name)  # LAPACK may hang on infinity
-                    p, rt = _svd_loop(f1)
-                    orientation = -(rt.T @ p.T)
-                    # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
-                    reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
-                    f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
-                    _require_finite(f2, name)
-                    p, rt = _svd_loop(f2)
-                    orientation = -(p @ rt)
-                    variances, new = given(orientation)
-                    if not math.isfinite(new):
-                        raise overflow_error(f"The M-step of covariance_type={name!r}")
-                    if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
-                        converged = True
-                        break
-                    objective = new
+            else:
+                orientation, variances, n_iter, converged = _rotations(
+                    s,
+                    weights,
+                    orientation,
+                    floor,
+                    equal_volume,
+                    given,
+                    tol,
+                    self.inner_max_iter,
+                    name,
+                )
         inner = InnerState(orientation=orientation, n_iter=n_iter, converged=converged)
         if self.equal_volume:
             u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)
@@ -785,6 +759,196 @@ class _CommonOrientation(_InnerIteration, Full):
             np.broadcast_to(orientation, s.shape), np.asarray(variances)
         )
         return dense, inner
+
+    def _mm_updates(
+        self,
+        s: FloatArray,
+        weights: FloatArray,
+        orientation: FloatArray,
+        given: Callable[[FloatArray], tuple[FloatArray, float]],
+        tol: float,
+    ) -> tuple[FloatArray, FloatArray, int, bool]:
+        """The MM updates of ``D`` with :meth:`_orientation_weights`, alternating with ``given``.
+
+        Browne and McNicholas's two MM updates (see the class) decrease
+        ``sum_k tr(D^T M_k D N_k)`` for any diagonal weights ``N_k``, which
+        lets a subclass weight the orientation otherwise (mclust 6.0.0's VVE
+        leaves the volumes out: ``tests/test_against_mclust.py``).
+        """
+        name = self.name
+        scatter = weights[:, None, None] * s
+        _require_finite(scatter, name)
+        largest = np.linalg.eigvalsh(scatter)[:, -1]
+        shifted = _shifted_scatter(scatter, largest)
+        _require_finite(shifted, name)
+        einsum = np.einsum
+        variances, objective = given(orientation)
+        converged = False
+        n_iter = 0
+        with _LapackLoop("SVD"):
+            while n_iter < self.inner_max_iter:
+                n_iter += 1
+                inverse_shape = self._orientation_weights(variances)
+                # MM 1: F = sum_k N_k D^T (M_k - a_k I), D <- -R P^T for F = P B R^T.
+                f1 = einsum("kj,ij,kil->jl", inverse_shape, orientation, shifted)
+                _require_finite(f1, name)  # LAPACK may hang on infinity
+                p, rt = _svd_loop(f1)
+                orientation = -(rt.T @ p.T)
+                # MM 2: F = sum_k M_k D (N_k - b_k I), D <- -P R^T for F = P B R^T.
+                reduced = inverse_shape - inverse_shape.max(axis=1, keepdims=True)
+                f2 = einsum("kij,jl,kl->il", scatter, orientation, reduced)
+                _require_finite(f2, name)
+                p, rt = _svd_loop(f2)
+                orientation = -(p @ rt)
+                variances, new = given(orientation)
+                if not math.isfinite(new):
+                    raise overflow_error(f"The M-step of covariance_type={name!r}")
+                if abs(objective - new) <= tol * (1.0 + abs(new)):  # _converged
+                    converged = True
+                    break
+                objective = new
+        return orientation, variances, n_iter, converged
+
+
+#: A pair's Newton iteration stops after a step this short (``_compiled``'s).
+_NEWTON_STEP_TOL: Final = 1e-9
+_NEWTON_MAX_ITER: Final = 50
+_NEWTON_TRUSTED: Final = 1e-3
+_MAX_STEP: Final = math.pi / 4.0
+
+
+def _pair_terms(
+    phi: float,
+    m: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    a: FloatArray,
+    floor: float,
+    exponent: float,
+) -> tuple[float, float, float]:
+    """A pair's objective at ``phi = 2 theta``, and two derivatives (``_compiled``'s)."""
+    c = math.cos(phi)
+    sn = math.sin(phi)
+    h = x * c + y * sn
+    hp = y * c - x * sn
+    if not (np.all(m + h > floor) and np.all(m - h > floor)):
+        return math.inf, 0.0, 0.0
+    p = (m + h) * (m - h)
+    p1 = -2.0 * h * hp
+    p2 = -2.0 * (hp * hp - h * h)
+    if exponent == 0.0:
+        return (
+            float(a @ np.log(p)),
+            float(a @ (p1 / p)),
+            float(a @ (p2 / p - (p1 / p) * (p1 / p))),
+        )
+    pe = p**exponent
+    return (
+        float(a @ pe),
+        float(a @ (exponent * pe * p1 / p)),
+        float(a @ (exponent * pe * (p2 / p + (exponent - 1.0) * (p1 / p) ** 2))),
+    )
+
+
+def _pair_angle(
+    m: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    a: FloatArray,
+    floor: float,
+    exponent: float,
+) -> float:
+    """The pair's best rotation ``phi = 2 theta`` by Newton's method (``_compiled.pair_angle``)."""
+    f0, d1, d2 = _pair_terms(0.0, m, x, y, a, floor, exponent)
+    if not math.isfinite(f0):
+        return 0.0
+    phi = 0.0
+    for _ in range(_NEWTON_MAX_ITER):
+        if d1 == 0.0:
+            break
+        step = -d1 / d2 if d2 > 0.0 else -math.copysign(_MAX_STEP, d1)
+        step = min(max(step, -_MAX_STEP), _MAX_STEP)
+        for _ in range(60):
+            f1, e1, e2 = _pair_terms(phi + step, m, x, y, a, floor, exponent)
+            trusted = d2 > 0.0 and abs(step) <= _NEWTON_TRUSTED and f1 < math.inf
+            if f1 <= f0 or trusted:
+                break
+            step *= 0.5
+        else:
+            break
+        phi += step
+        f0, d1, d2 = f1, e1, e2
+        if abs(step) <= _NEWTON_STEP_TOL:
+            break
+    return phi
+
+
+def _rotations(
+    s: FloatArray,
+    weights: FloatArray,
+    orientation: FloatArray,
+    floor: float,
+    equal_volume: bool,
+    given: Callable[[FloatArray], tuple[FloatArray, float]],
+    tol: float,
+    max_iter: int,
+    name: str,
+) -> tuple[FloatArray, FloatArray, int, bool]:
+    """EVE and VVE's common orientation by sweeps of plane rotations (the NumPy path).
+
+    The algorithm of ``_compiled.common_orientation_jacobi``, which the
+    module notes describe, step for step.
+    """
+    n_features = s.shape[1]
+    orientation = np.array(orientation, dtype=np.float64, order="C")
+    variances, objective = given(orientation)
+    if not math.isfinite(objective):
+        raise overflow_error(f"The M-step of covariance_type={name!r}")
+    exponent = 1.0 / n_features if equal_volume else 0.0
+    others = np.ones(n_features, dtype=bool)
+    converged = False
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        sd = s @ orientation  # S_k D
+        u = np.einsum("ij,kij->kj", orientation, sd)
+        log_u = np.log(np.maximum(u, floor))
+        for p in range(n_features - 1):
+            for q in range(p + 1, n_features):
+                m = 0.5 * (u[:, p] + u[:, q])
+                x = 0.5 * (u[:, p] - u[:, q])
+                y = sd[:, :, q] @ orientation[:, p]
+                if equal_volume:
+                    others[:] = True
+                    others[[p, q]] = False
+                    a = weights * np.exp(exponent * log_u[:, others].sum(axis=1))
+                else:
+                    a = weights
+                phi = _pair_angle(m, x, y, a, floor, exponent)
+                if phi == 0.0:
+                    continue
+                c = math.cos(0.5 * phi)
+                sn = math.sin(0.5 * phi)
+                dp = orientation[:, p].copy()
+                dq = orientation[:, q]
+                orientation[:, p] = c * dp + sn * dq
+                orientation[:, q] = c * dq - sn * dp
+                sp = sd[:, :, p].copy()
+                sq = sd[:, :, q]
+                sd[:, :, p] = c * sp + sn * sq
+                sd[:, :, q] = c * sq - sn * sp
+                u[:, p] = sd[:, :, p] @ orientation[:, p]
+                u[:, q] = sd[:, :, q] @ orientation[:, q]
+                log_u[:, p] = np.log(np.maximum(u[:, p], floor))
+                log_u[:, q] = np.log(np.maximum(u[:, q], floor))
+        variances, new = given(orientation)
+        if not math.isfinite(new):
+            raise overflow_error(f"The M-step of covariance_type={name!r}")
+        if abs(objective - new) <= tol * (1.0 + abs(new)):
+            converged = True
+            break
+        objective = new
+    return orientation, variances, n_iter, converged
 
 
 def _one_component(s: FloatArray, floor: float) -> Constrained | None:
