@@ -49,9 +49,14 @@ the others, so the objective never decreases:
 * VEI, VEE, VEV: Celeux & Govaert (1995), alternating the volumes
   ``lambda_k`` and the common shape (VEI, VEV; VEV's orientations are the
   eigenvectors of ``S_k``) or the common ``C = D A D^T`` (VEE);
-* EVE, VVE: the common orientation ``D`` by the two majorisation-minimisation
-  (MM) updates of Browne & McNicholas (2014), then the shapes (and volumes);
-  with one component, the closed form (``S`` itself, ``D`` its eigenvectors).
+* EVE, VVE: the common orientation ``D`` by sweeps of plane rotations, each
+  pair of columns turned by the angle that minimises the profile objective in
+  its plane (Newton's method on the angle; Flury and Gautschi's idea for
+  common principal components), then the shapes (and volumes); with one
+  component, the closed form (``S`` itself, ``D`` its eigenvectors). mclust
+  uses the majorisation-minimisation (MM) updates of Browne & McNicholas
+  (2014) instead, which converge linearly and stop short of the optimum
+  (``_compiled``'s notes); they remain for another weighting of ``D``.
 
 The inner iteration stops when the relative change of the objective falls
 below ``inner_tol`` (``|F_old - F| <= tol (1 + |F|)``, mclust's rule; default
@@ -651,14 +656,20 @@ def _shifted_scatter(scatter: FloatArray, largest: FloatArray) -> FloatArray:
 class _CommonOrientation(_InnerIteration, Full):
     """EVE and VVE: ``D A_k D^T`` shapes with one orientation ``D`` for all.
 
-    ``D`` is updated by the two majorisation-minimisation (MM) updates of
-    Browne & McNicholas (2014). They decrease ``f(D) = sum_k tr(D^T M_k D N_k)``
-    over orthogonal ``D`` for symmetric ``M_k`` (the weighted scatter ``n_k
-    S_k``, with largest eigenvalues ``a_k``) and diagonal ``N_k`` (the inverse
-    variances along ``D``, :meth:`_orientation_weights`). Each replaces a
-    concave part of ``f`` (``M_k - a_k I``, then ``N_k - max(N_k) I``) by its
-    tangent at the current ``D`` and minimises that over orthogonal matrices,
-    in closed form through an SVD.
+    ``D`` minimises the profile objective (the variances best for ``D`` put
+    in): sweeps of plane rotations (:func:`_rotations`, compiled as
+    ``_compiled.common_orientation_jacobi``), until the objective changes by
+    at most ``tol (1 + |F|)``.
+
+    A subclass that weights the orientation otherwise
+    (:meth:`_orientation_weights`) gets the two majorisation-minimisation (MM)
+    updates of Browne & McNicholas (2014), mclust's algorithm: they decrease
+    ``f(D) = sum_k tr(D^T M_k D N_k)`` over orthogonal ``D`` for symmetric
+    ``M_k`` (the weighted scatter ``n_k S_k``, with largest eigenvalues
+    ``a_k``) and diagonal ``N_k`` (by default the inverse variances along
+    ``D``). Each replaces a concave part of ``f`` (``M_k - a_k I``, then ``N_k
+    - max(N_k) I``) by its tangent at the current ``D`` and minimises that
+    over orthogonal matrices, in closed form through an SVD.
     """
 
     #: Whether the volumes are common (EVE) or own (VVE).
@@ -956,8 +967,8 @@ def _one_component(s: FloatArray, floor: float) -> Constrained | None:
 
     One covariance ``lambda D A D^T`` is unconstrained, so the maximum is ``S``
     itself: ``D`` its eigenvectors and ``lambda A`` its eigenvalues (the fixed
-    point that the MM updates approach, where they are slow and their SVD is
-    rank-deficient). A singular ``S`` (an eigenvalue at or below the floor)
+    point that the iterations approach, slowly). A singular ``S`` (an
+    eigenvalue at or below the floor)
     keeps the iteration and its floors.
     """
     values, vectors = np.linalg.eigh(s[0])
@@ -970,7 +981,7 @@ def _one_component(s: FloatArray, floor: float) -> Constrained | None:
 class EVE(_CommonOrientation):
     """``lambda D A_k D^T``: common volume and orientation (mclust EVE).
 
-    Iterative M-step (Browne & McNicholas 2014); see the module notes.
+    Iterative M-step (plane rotations of ``D``); see the module notes.
     """
 
     model: ClassVar[str] = "EVE"
@@ -984,7 +995,7 @@ class EVE(_CommonOrientation):
 class VVE(_CommonOrientation):
     """``lambda_k D A_k D^T``: common orientation only (mclust VVE).
 
-    Iterative M-step (Browne & McNicholas 2014); see the module notes.
+    Iterative M-step (plane rotations of ``D``); see the module notes.
     """
 
     model: ClassVar[str] = "VVE"
