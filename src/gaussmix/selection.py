@@ -189,10 +189,9 @@ def select(
     Xv = check_X(GaussianMixture(), X, reset=True, min_samples=2)
     # Fits see the caller's container (DataFrame column names are kept); the
     # criteria are computed on the validated array, without validating it again.
+    params = GaussianMixture(**fit_kwargs).get_params()  # (inspects the signature)
     for t in types:
-        check_parameters(
-            GaussianMixture(covariance_type=t, **fit_kwargs).get_params(), "select"
-        )
+        check_parameters({**params, "covariance_type": t}, "select")
     grid = [(k, t) for t in types for k in ks]
     if len(grid) >= kernels.SELECT_MIN_FITS:
         kernels.load()  # the compiled small-data kernels pay for their load here

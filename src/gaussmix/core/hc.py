@@ -694,10 +694,19 @@ def hclass(tree: HCTree, n_clusters: int) -> IntArray:
             f"this tree has partitions with {lowest} to {g} clusters; "
             f"got n_clusters={n_clusters}."
         )
-    mapping = np.arange(g)
-    for a, b in tree.merges[: g - n_clusters]:
-        mapping[mapping == b] = a
-    return _first_appearance(mapping)
+    # Merge (a, b) relabels cluster b as a: each row's label is the end of its
+    # chain of merges, found by pointer jumping (log of the chain's length
+    # vectorised passes) instead of one pass over the rows per merge.
+    parent = np.arange(g)
+    merges = tree.merges[: g - n_clusters]
+    if merges.shape[0]:
+        parent[merges[:, 1]] = merges[:, 0]
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    return _first_appearance(parent)
 
 
 def qclass(x: npt.ArrayLike, n_clusters: int) -> IntArray:
