@@ -48,7 +48,7 @@ from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import AUTO, resolve_em_control
 from gaussmix.core.covariance import MCLUST_GROUP, family_names, get_family
 from gaussmix.core.estep import stats_from_resp
-from gaussmix.core.fast_em import CellTerms, compiled_cell, eligible
+from gaussmix.core.fast_em import CellTerms, CompiledRun, compiled_cell, eligible
 from gaussmix.core.hc import SUBSET_SIZE, mclust_initial_labels
 from gaussmix.core.init import one_hot_labels
 from gaussmix.core.mstep import Repair, m_step
@@ -128,24 +128,30 @@ def grid_cell(
         "max_iter": control.max_iter,
         "reg_covar": control.reg_covar,
     }
-    terms = compiled_cell(X, labels, n_components, family, **em_options)
-    if terms is not None:
-        # The whole fit ran compiled, without a repair.
-        n_parameters = family.n_parameters(n_components, X.shape[1])
-        criteria = _criteria(terms, n_parameters, X.shape[0])
-        cell = (n_components, covariance_type)
-        return _record(cell, criteria, n_parameters, terms.converged, terms.n_iter)
+    found = compiled_cell(X, labels, n_components, family, **em_options)
     cell = (n_components, covariance_type)
-    resp = one_hot_labels(labels, n_components)
-    shift = np.average(X, axis=0).astype(np.float64)
-    stats = stats_from_resp(X, resp, family, n_components, shift)
-    params, repairs = m_step(stats, family, control.reg_covar, dtype=X.dtype)
     n_parameters = family.n_parameters(n_components, X.shape[1])
-    if repairs:
-        # Degenerate from the start: no EM (mclust reports NA without one).
-        return _degenerate(cell, [(0, r) for r in repairs], n_parameters, 0, math.nan)
-    if not eligible(X, params, family, prior=None, equal_proportions=False):
-        return None
+    if isinstance(found, CellTerms):
+        # The whole fit ran compiled, without a repair.
+        criteria = _criteria(found, n_parameters, X.shape[0])
+        return _record(cell, criteria, n_parameters, found.converged, found.n_iter)
+    if isinstance(found, CompiledRun):
+        # An iteration may need a repair: fit_em runs it, from where the
+        # compiled run stopped.
+        params, done = found.params, found.n_iter
+        bound, inner_final = found.lower_bound, found.inner_final
+    else:
+        resp = one_hot_labels(labels, n_components)
+        shift = np.average(X, axis=0).astype(np.float64)
+        stats = stats_from_resp(X, resp, family, n_components, shift)
+        params, repairs = m_step(stats, family, control.reg_covar, dtype=X.dtype)
+        if repairs:
+            # Degenerate from the start: no EM (mclust reports NA without one).
+            initial = [(0, r) for r in repairs]
+            return _degenerate(cell, initial, n_parameters, 0, math.nan)
+        if not eligible(X, params, family, prior=None, equal_proportions=False):
+            return None
+        done, bound, inner_final = 0, -math.inf, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # as the estimator's cell records none
@@ -154,20 +160,25 @@ def grid_cell(
                 params,
                 family,
                 dtype=X.dtype,
+                tol=control.tol,
+                relative_tol=control.relative,
+                max_iter=control.max_iter - done,
+                reg_covar=control.reg_covar,
+                lower_bound=bound,
+                inner_final=inner_final,
                 stop_at_repair=True,
-                **em_options,
             )
     except (ValueError, np.linalg.LinAlgError):
         return None  # the estimator raises it, and records the error
+    n_iter = done + result.n_iter
     if result.repairs:
         # Stopped at the first repair: the log-likelihood is that of the
         # iteration's E-step, under the last parameters before the repair.
         loglik = result.lower_bound * n_samples
-        return _degenerate(cell, result.repairs, n_parameters, result.n_iter, loglik)
+        repaired = [(done + it, r) for it, r in result.repairs]
+        return _degenerate(cell, repaired, n_parameters, n_iter, loglik)
     model = MixtureModel.from_params(result.params, covariance_type, X.dtype)
-    return _record(
-        cell, model.criteria(X), n_parameters, result.converged, result.n_iter
-    )
+    return _record(cell, model.criteria(X), n_parameters, result.converged, n_iter)
 
 
 def _degenerate(

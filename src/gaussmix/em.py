@@ -103,6 +103,7 @@ def fit_em(
     prior: ConjugatePrior | None = None,
     relative_tol: bool = False,
     stop_at_repair: bool = False,
+    inner_final: bool = False,
 ) -> EMResult:
     """Run EM from ``params`` until convergence or ``max_iter`` iterations.
 
@@ -141,6 +142,10 @@ def fit_em(
         component (mclust stops at a singular covariance and reports NA);
         :func:`gaussmix.select`'s quick cells use it, since a repaired fit is
         never selected.
+    inner_final : bool, default=False
+        Resuming a run that met ``tol`` with loose inner iterations and
+        finishes at the family's own inner tolerance (the state
+        :class:`gaussmix.core.fast_em.CompiledRun` reports).
 
     Returns
     -------
@@ -157,7 +162,6 @@ def fit_em(
     # end. It is passed to each M-step; the (shared) family object is not changed.
     inner_base: float | None = family.inner_tol if family.adaptive_inner else None
     inner_tol = inner_base
-    inner_final = False
     repaired_at: deque[int] = deque(maxlen=STUCK_REPAIRS)  # iterations repaired
     # Small data: the iterations run compiled (gaussmix.core.fast_em) until one
     # needs a repair; this loop runs that one, and the compiled loop goes on.

@@ -224,21 +224,11 @@ def compiled_em(
             bool(inner_final),
         )
     )
-    iterative = carries_shape or carries_orientation
-    if n_iter == 0:
-        out = params
-    else:
-        covariances = _from_layout(code_shape, cov)
-        factors, _ = family.precisions_cholesky(covariances)
-        inner = None
-        if iterative:
-            inner = InnerState(
-                shape=shape if carries_shape else None,
-                orientation=orientation if carries_orientation else None,
-                n_iter=int(inner_n_iter),
-                converged=bool(inner_converged),
-            )
-        out = GMMParams(weights, means, covariances, factors, inner=inner)
+    out = (
+        params
+        if n_iter == 0
+        else _params_of(module, model, family, state, inner_n_iter, inner_converged)
+    )
     return CompiledRun(
         params=out,
         n_iter=int(n_iter),
@@ -248,6 +238,31 @@ def compiled_em(
         handed_off=status == module.HANDOFF,
         inner_final=bool(inner_final),
     )
+
+
+def _params_of(
+    module: Any,
+    model: int,
+    family: CovarianceFamily,
+    state: tuple[FloatArray, ...],
+    inner_n_iter: int,
+    inner_converged: bool,
+) -> GMMParams:
+    """The loop's state as the family's parameters (its shapes, its factors)."""
+    weights, means, cov, _, shape, orientation = state
+    covariances = _from_layout(_storage_shape(family), cov)
+    factors, _ = family.precisions_cholesky(covariances)
+    inner = None
+    carries_shape = model in module.CARRIES_SHAPE
+    carries_orientation = model in module.CARRIES_ORIENTATION
+    if carries_shape or carries_orientation:
+        inner = InnerState(
+            shape=shape if carries_shape else None,
+            orientation=orientation if carries_orientation else None,
+            n_iter=int(inner_n_iter),
+            converged=bool(inner_converged),
+        )
+    return GMMParams(weights, means, covariances, factors, inner=inner)
 
 
 def _inner_start(
@@ -312,7 +327,7 @@ def compiled_cell(
     relative_tol: bool,
     max_iter: int,
     reg_covar: float,
-) -> CellTerms | None:
+) -> CellTerms | CompiledRun | None:
     """A whole fit from hard labels in compiled code, and its criteria's terms.
 
     The first M-step from ``labels`` (``-1``: a row left out), EM and the
@@ -320,7 +335,10 @@ def compiled_cell(
     (``fitting._initial_gaussians``, :func:`gaussmix.em.fit_em`,
     :meth:`gaussmix.model.MixtureModel.criteria`) without sample weights, a
     prior, noise or equal proportions. None when the kernels do not take the
-    fit or when any step needs a repair: the caller then runs the NumPy path.
+    fit or when the first M-step needs a repair: the caller then runs the
+    NumPy path. When an EM iteration may need one, the run so far
+    (:class:`CompiledRun`, ``handed_off``), from which the caller goes on
+    with :func:`gaussmix.em.fit_em`.
     """
     module = _compiled_loop.get()
     if module is None or max_iter < 1 or not _takes(X, n_components, family):
@@ -345,7 +363,19 @@ def compiled_cell(
     found = module.em_loop(*codes, X, np.empty(0), state, control, -math.inf, False)
     status, n_iter = found[0], found[1]
     if status == module.HANDOFF:
-        return None
+        # The next iteration may need a repair: the caller goes on from here.
+        _, _, bounds, bound, inner_final, inner_n_iter, inner_converged = found
+        return CompiledRun(
+            params=_params_of(
+                module, model, family, state, inner_n_iter, inner_converged
+            ),
+            n_iter=int(n_iter),
+            lower_bounds=[float(b) for b in bounds],
+            lower_bound=float(bound),
+            converged=False,
+            handed_off=True,
+            inner_final=bool(inner_final),
+        )
     weights, means, _, pc, _, _ = state
     loglik, entropy = module.log_terms(X, weights, means, pc)
     return CellTerms(
