@@ -17,7 +17,6 @@ proportions.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -344,27 +343,23 @@ def compiled_cell(
     if module is None or max_iter < 1 or not _takes(X, n_components, family):
         return None
     model = _MODEL_OF[type(family)]
-    code_shape = _storage_shape(family)
-    n_features = X.shape[1]
-    X = np.ascontiguousarray(X)
-    state = (
-        np.empty(n_components),
-        np.empty((n_components, n_features)),
-        np.empty((n_components, n_features, n_features)),
-        np.empty((n_components, n_features, n_features)),
-        np.ones(n_features),
-        np.eye(n_features),
-    )
     control = _control(module, model, family, tol, relative_tol, max_iter, reg_covar)
-    codes = (model, code_shape)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
-    if not module.first_m_step(*codes, X, labels, state, control)[0]:
+    found = module.whole_cell(
+        model,
+        _storage_shape(family),
+        np.ascontiguousarray(X),
+        np.ascontiguousarray(labels, dtype=np.int64),
+        int(n_components),
+        control,
+    )
+    status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = found[
+        :7
+    ]
+    state, loglik, entropy = found[7:]
+    if status == module.FIRST_STEP_REPAIR:
         return None
-    found = module.em_loop(*codes, X, np.empty(0), state, control, -math.inf, False)
-    status, n_iter = found[0], found[1]
     if status == module.HANDOFF:
         # The next iteration may need a repair: the caller goes on from here.
-        _, _, bounds, bound, inner_final, inner_n_iter, inner_converged = found
         return CompiledRun(
             params=_params_of(
                 module, model, family, state, inner_n_iter, inner_converged
@@ -376,8 +371,6 @@ def compiled_cell(
             handed_off=True,
             inner_final=bool(inner_final),
         )
-    weights, means, _, pc, _, _ = state
-    loglik, entropy = module.log_terms(X, weights, means, pc)
     return CellTerms(
         float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
     )
