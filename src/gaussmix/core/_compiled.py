@@ -260,22 +260,18 @@ _MAX_STEP = math.pi / 4.0
 
 @numba.njit(cache=True, nogil=True)
 def _pair_terms(
-    phi: float,
-    m: FloatArray,
-    x: FloatArray,
-    y: FloatArray,
-    a: FloatArray,
-    floor: float,
-    exponent: float,
+    phi: float, pair: FloatArray, floor: float, exponent: float
 ) -> tuple[float, float, float]:
     """The pair's objective at ``phi = 2 theta`` and its first two derivatives.
 
-    The variances of the rotated pair are ``m_k +- h_k`` with ``h_k = x_k
-    cos(phi) + y_k sin(phi)``, and enter through ``P_k = (m_k + h_k)(m_k -
-    h_k)``: VVE (``exponent`` 0) sums ``a_k log P_k``, EVE sums ``a_k
-    P_k^exponent``. The objective is infinite where a variance is at or below
-    ``floor`` (outside the region the iteration may enter).
+    ``pair`` holds the rows ``m, x, y, a`` (each ``(K,)``). The variances of
+    the rotated pair are ``m_k +- h_k`` with ``h_k = x_k cos(phi) + y_k
+    sin(phi)``, and enter through ``P_k = (m_k + h_k)(m_k - h_k)``: VVE
+    (``exponent`` 0) sums ``a_k log P_k``, EVE sums ``a_k P_k^exponent``. The
+    objective is infinite where a variance is at or below ``floor`` (outside
+    the region the iteration may enter).
     """
+    m, x, y, a = pair[0], pair[1], pair[2], pair[3]
     c = math.cos(phi)
     s = math.sin(phi)
     f = 0.0
@@ -302,14 +298,7 @@ def _pair_terms(
 
 
 @numba.njit(cache=True, nogil=True)
-def pair_angle(
-    m: FloatArray,
-    x: FloatArray,
-    y: FloatArray,
-    a: FloatArray,
-    floor: float,
-    exponent: float,
-) -> float:
+def pair_angle(pair: FloatArray, floor: float, exponent: float) -> float:
     """The rotation ``phi = 2 theta`` of a pair that minimises its objective, from 0.
 
     Newton's method on :func:`_pair_terms` from ``phi = 0`` (the current
@@ -320,7 +309,7 @@ def pair_angle(
     :data:`NEWTON_MAX_ITER` steps. 0 when a variance of the pair is at the
     floor already.
     """
-    f0, d1, d2 = _pair_terms(0.0, m, x, y, a, floor, exponent)
+    f0, d1, d2 = _pair_terms(0.0, pair, floor, exponent)
     if not math.isfinite(f0):
         return 0.0
     phi = 0.0
@@ -331,7 +320,7 @@ def pair_angle(
         step = min(max(step, -_MAX_STEP), _MAX_STEP)
         accepted = False
         for _ in range(60):
-            f1, e1, e2 = _pair_terms(phi + step, m, x, y, a, floor, exponent)
+            f1, e1, e2 = _pair_terms(phi + step, pair, floor, exponent)
             # A short Newton step is taken as it is: there the change of the
             # objective is below its rounding, and comparing it would decide
             # by rounding (and differently on the NumPy path).
@@ -408,10 +397,7 @@ def common_orientation_jacobi(
     sd = np.empty((n_components, n_features, n_features))  # S_k D
     u = np.empty((n_components, n_features))
     log_u = np.empty((n_components, n_features))
-    m = np.empty(n_components)
-    x = np.empty(n_components)
-    y = np.empty(n_components)
-    a = np.empty(n_components)
+    pair = np.empty((4, n_components))  # m, x, y, a of pair_angle
     converged = False
     n_iter = 0
     while n_iter < max_iter:
@@ -437,19 +423,19 @@ def common_orientation_jacobi(
                     gamma = 0.0
                     for i in range(n_features):
                         gamma += orientation[i, p] * sd[k, i, q]
-                    m[k] = 0.5 * (alpha + beta)
-                    x[k] = 0.5 * (alpha - beta)
-                    y[k] = gamma
+                    pair[0, k] = 0.5 * (alpha + beta)
+                    pair[1, k] = 0.5 * (alpha - beta)
+                    pair[2, k] = gamma
                     if equal_volume:
                         # The other variances' product, (prod_i u_ki)^(1/D).
                         logs = 0.0
                         for i in range(n_features):
                             if i != p and i != q:
                                 logs += log_u[k, i]
-                        a[k] = weights[k] * math.exp(exponent * logs)
+                        pair[3, k] = weights[k] * math.exp(exponent * logs)
                     else:
-                        a[k] = weights[k]
-                phi = pair_angle(m, x, y, a, floor, exponent)
+                        pair[3, k] = weights[k]
+                phi = pair_angle(pair, floor, exponent)
                 if phi == 0.0:
                     continue
                 c = math.cos(0.5 * phi)

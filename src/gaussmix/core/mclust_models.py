@@ -829,15 +829,10 @@ _MAX_STEP: Final = math.pi / 4.0
 
 
 def _pair_terms(
-    phi: float,
-    m: FloatArray,
-    x: FloatArray,
-    y: FloatArray,
-    a: FloatArray,
-    floor: float,
-    exponent: float,
+    phi: float, pair: FloatArray, floor: float, exponent: float
 ) -> tuple[float, float, float]:
     """A pair's objective at ``phi = 2 theta``, and two derivatives (``_compiled``'s)."""
+    m, x, y, a = pair
     c = math.cos(phi)
     sn = math.sin(phi)
     h = x * c + y * sn
@@ -861,16 +856,9 @@ def _pair_terms(
     )
 
 
-def _pair_angle(
-    m: FloatArray,
-    x: FloatArray,
-    y: FloatArray,
-    a: FloatArray,
-    floor: float,
-    exponent: float,
-) -> float:
+def _pair_angle(pair: FloatArray, floor: float, exponent: float) -> float:
     """The pair's best rotation ``phi = 2 theta`` by Newton's method (``_compiled.pair_angle``)."""
-    f0, d1, d2 = _pair_terms(0.0, m, x, y, a, floor, exponent)
+    f0, d1, d2 = _pair_terms(0.0, pair, floor, exponent)
     if not math.isfinite(f0):
         return 0.0
     phi = 0.0
@@ -880,7 +868,7 @@ def _pair_angle(
         step = -d1 / d2 if d2 > 0.0 else -math.copysign(_MAX_STEP, d1)
         step = min(max(step, -_MAX_STEP), _MAX_STEP)
         for _ in range(60):
-            f1, e1, e2 = _pair_terms(phi + step, m, x, y, a, floor, exponent)
+            f1, e1, e2 = _pair_terms(phi + step, pair, floor, exponent)
             trusted = d2 > 0.0 and abs(step) <= _NEWTON_TRUSTED and f1 < math.inf
             if f1 <= f0 or trusted:
                 break
@@ -917,6 +905,7 @@ def _rotations(
         raise overflow_error(f"The M-step of covariance_type={name!r}")
     exponent = 1.0 / n_features if equal_volume else 0.0
     others = np.ones(n_features, dtype=bool)
+    pair = np.empty((4, s.shape[0]))  # m, x, y, a of _pair_angle
     converged = False
     n_iter = 0
     while n_iter < max_iter:
@@ -926,16 +915,16 @@ def _rotations(
         log_u = np.log(np.maximum(u, floor))
         for p in range(n_features - 1):
             for q in range(p + 1, n_features):
-                m = 0.5 * (u[:, p] + u[:, q])
-                x = 0.5 * (u[:, p] - u[:, q])
-                y = sd[:, :, q] @ orientation[:, p]
+                pair[0] = 0.5 * (u[:, p] + u[:, q])
+                pair[1] = 0.5 * (u[:, p] - u[:, q])
+                pair[2] = sd[:, :, q] @ orientation[:, p]
                 if equal_volume:
                     others[:] = True
                     others[[p, q]] = False
-                    a = weights * np.exp(exponent * log_u[:, others].sum(axis=1))
+                    pair[3] = weights * np.exp(exponent * log_u[:, others].sum(axis=1))
                 else:
-                    a = weights
-                phi = _pair_angle(m, x, y, a, floor, exponent)
+                    pair[3] = weights
+                phi = _pair_angle(pair, floor, exponent)
                 if phi == 0.0:
                     continue
                 c = math.cos(0.5 * phi)
