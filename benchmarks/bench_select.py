@@ -17,6 +17,11 @@ or the univariate E and V) for K = 1..9 and pick the best by BIC:
 
 Prints seconds (median of ``--repeats``), the ratio mclust / gaussmix and both
 selections (model, K, BIC in mclust's sign).
+
+``--hc N`` times the hierarchical start alone instead: R's ``hc(X, "VVV", use =
+"SVD")`` against ``gaussmix.core.hc.hc(X, "VVV", "SVD")`` on ``N`` generated rows
+of three features (mclust's subset size is 2000), each repeat of gaussmix in a
+fresh process after a warm-up tree on other data, medians of ``--repeats``.
 """
 
 from __future__ import annotations
@@ -123,6 +128,57 @@ def gm_select(X: np.ndarray, repeats: int, n_jobs: int | None) -> tuple[float, d
     }
 
 
+_HC_CHILD = """
+import sys, time
+import numpy as np
+from gaussmix.core.hc import hc
+X = np.loadtxt(sys.argv[1], ndmin=2)
+hc(np.random.default_rng(1).normal(size=(600, X.shape[1])), "VVV", "SVD")  # warm-up
+t0 = time.perf_counter()
+tree = hc(X, "VVV", "SVD")
+print(time.perf_counter() - t0, tree.merges.shape[0])
+"""
+
+
+def hc_times(n: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of R's ``hc(X, "VVV", use = "SVD")`` and of gaussmix's ``hc``."""
+    X = generated(n)[:, :3]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "x.txt")
+        np.savetxt(path, X, fmt="%.17g")
+        script = f"""
+suppressMessages(library(mclust))
+X <- as.matrix(read.table('{path}'))
+times <- c()
+for (r in 1:{repeats}) {{
+  times <- c(times, system.time(h <- hc(X, modelName = "VVV", use = "SVD"))[["elapsed"]])
+}}
+cat(median(times), "\\n")
+"""
+        spath = os.path.join(folder, "h.R")
+        with open(spath, "w") as f:
+            f.write(script)
+        out = subprocess.run(
+            ["Rscript", "--vanilla", spath],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=7200,
+        ).stdout.split()
+        t_r = float(out[0])
+        times = []
+        for _ in range(repeats):
+            done = subprocess.run(
+                [sys.executable, "-c", _HC_CHILD, path],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=7200,
+            ).stdout.split()
+            times.append(float(done[0]))
+    return t_r, statistics.median(times)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -136,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-serial", action="store_true", help="skip the n_jobs=1 run of gaussmix"
     )
+    parser.add_argument(
+        "--hc",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time the hierarchical start alone on N generated rows instead",
+    )
     args = parser.parse_args(argv)
 
     # The benchmark runs R itself: data sets are read live, not from the stored
@@ -147,6 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     if not mclust_oracle.available():
         print("R's mclust is missing: " + mclust_oracle.SKIP_REASON)
         return 1
+    if args.hc:
+        t_r, t_gm = hc_times(args.hc, args.repeats)
+        print(
+            f"hc, N={args.hc:,} x 3 (VVV, SVD): mclust {t_r:.2f} s, gaussmix "
+            f"{t_gm:.2f} s; ratio mclust/gaussmix {t_r / t_gm:.1f}x",
+            flush=True,
+        )
+        return 0
     models = list(family_names(MCLUST_GROUP))  # mclust's 14, in mclust's order
     for name in args.datasets:
         X = generated(args.n_gen) if name == "gen" else mclust_oracle.dataset(name)
