@@ -19,6 +19,8 @@ loaded, and numba is loaded by the work that pays for it:
   grid of at least :data:`SELECT_MIN_FITS` fits;
 * :func:`gaussmix.core.hc.hc` on at least :data:`HC_MIN_ROWS` rows (one tree at
   N=2000 x 3: 0.34 s compiled against 2.70 s);
+* an M-step of EVE or VVE, whose plane rotations in NumPy cost more than the load
+  (:func:`gaussmix.core.mclust_models._common_orientation_kernel`);
 * a program that runs many small fits itself calls :func:`load` first.
 
 Elsewhere, and when numba is not installed, the NumPy paths run as before.

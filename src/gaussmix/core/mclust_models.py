@@ -161,11 +161,15 @@ def _import_orientation_loop() -> Callable[..., Any]:
 def _common_orientation_kernel() -> Callable[..., Any] | None:
     """The compiled rotations of EVE and VVE's orientation, or None (NumPy loop).
 
-    numba is imported on first use only (it takes a fraction of a second), and
-    a missing or broken numba leaves the NumPy loop.
+    An EVE or VVE M-step loads the kernels (:func:`gaussmix.core.kernels.load`)
+    if nothing has: its rotations in NumPy cost more than numba's load (a
+    banknote fit with 5 components: 0.9-1.4 s each in NumPy; with the kernels
+    0.9 s for the first fit of a process, numba's import included, and 10 ms for
+    the next). A missing or broken numba, or ``GAUSSMIX_NO_COMPILED=1``, leaves
+    the NumPy loop.
     """
     global _compiled_loop
-    if not (USE_COMPILED and kernels.loaded()):
+    if not (USE_COMPILED and (kernels.loaded() or kernels.load())):
         return None
     if _compiled_loop is None:
         _compiled_loop = kernels.import_kernels(_import_orientation_loop)
