@@ -162,11 +162,11 @@ def _common_orientation_kernel() -> Callable[..., Any] | None:
     """The compiled rotations of EVE and VVE's orientation, or None (NumPy loop).
 
     An EVE or VVE M-step loads the kernels (:func:`gaussmix.core.kernels.load`)
-    if nothing has: its rotations in NumPy cost more than numba's load (a
-    banknote fit with 5 components: 0.9-1.4 s each in NumPy; with the kernels
-    0.9 s for the first fit of a process, numba's import included, and 10 ms for
-    the next). A missing or broken numba, or ``GAUSSMIX_NO_COMPILED=1``, leaves
-    the NumPy loop.
+    if nothing has: its rotations, a Python loop over pairs of columns, cost
+    more in NumPy than numba's load (a banknote fit with 5 components: 0.3-0.5 s
+    each in NumPy; with the kernels 0.9 s for the first fit of a process,
+    numba's import included, and 10-15 ms for each one after). A missing or
+    broken numba, or ``GAUSSMIX_NO_COMPILED=1``, leaves the NumPy loop.
     """
     global _compiled_loop
     if not (USE_COMPILED and (kernels.loaded() or kernels.load())):
@@ -833,36 +833,45 @@ _MAX_STEP: Final = math.pi / 4.0
 
 
 def _pair_terms(
-    phi: float, pair: FloatArray, floor: float, exponent: float
+    phi: float, pair: list[list[float]], floor: float, exponent: float
 ) -> tuple[float, float, float]:
-    """A pair's objective at ``phi = 2 theta``, and two derivatives (``_compiled``'s)."""
-    m, x, y, a = pair
+    """A pair's objective at ``phi = 2 theta``, and two derivatives (``_compiled``'s).
+
+    ``pair`` is the rows ``m, x, y, a`` as Python lists: with ``K`` of a few
+    components, a loop over floats costs a tenth of NumPy calls on ``(K,)``
+    arrays (6 against 55 us at ``K = 5``), and it adds in the compiled loop's
+    order.
+    """
     c = math.cos(phi)
     sn = math.sin(phi)
-    h = x * c + y * sn
-    hp = y * c - x * sn
-    if not (np.all(m + h > floor) and np.all(m - h > floor)):
-        return math.inf, 0.0, 0.0
-    p = (m + h) * (m - h)
-    p1 = -2.0 * h * hp
-    p2 = -2.0 * (hp * hp - h * h)
-    if exponent == 0.0:
-        return (
-            float(a @ np.log(p)),
-            float(a @ (p1 / p)),
-            float(a @ (p2 / p - (p1 / p) * (p1 / p))),
-        )
-    pe = p**exponent
-    return (
-        float(a @ pe),
-        float(a @ (exponent * pe * p1 / p)),
-        float(a @ (exponent * pe * (p2 / p + (exponent - 1.0) * (p1 / p) ** 2))),
-    )
+    f = 0.0
+    d1 = 0.0
+    d2 = 0.0
+    log = math.log
+    for m, x, y, a in zip(*pair, strict=True):
+        h = x * c + y * sn
+        hp = y * c - x * sn
+        if not (m + h > floor and m - h > floor):
+            return math.inf, 0.0, 0.0
+        p = (m + h) * (m - h)
+        p1 = -2.0 * h * hp
+        p2 = -2.0 * (hp * hp - h * h)
+        if exponent == 0.0:
+            f += a * log(p)
+            d1 += a * p1 / p
+            d2 += a * (p2 / p - (p1 / p) * (p1 / p))
+        else:
+            pe = p**exponent
+            f += a * pe
+            d1 += a * exponent * pe * p1 / p
+            d2 += a * exponent * pe * (p2 / p + (exponent - 1.0) * (p1 / p) ** 2)
+    return f, d1, d2
 
 
 def _pair_angle(pair: FloatArray, floor: float, exponent: float) -> float:
     """The pair's best rotation ``phi = 2 theta`` by Newton's method (``_compiled.pair_angle``)."""
-    f0, d1, d2 = _pair_terms(0.0, pair, floor, exponent)
+    rows: list[list[float]] = pair.tolist()
+    f0, d1, d2 = _pair_terms(0.0, rows, floor, exponent)
     if not math.isfinite(f0):
         return 0.0
     phi = 0.0
@@ -872,7 +881,7 @@ def _pair_angle(pair: FloatArray, floor: float, exponent: float) -> float:
         step = -d1 / d2 if d2 > 0.0 else -math.copysign(_MAX_STEP, d1)
         step = min(max(step, -_MAX_STEP), _MAX_STEP)
         for _ in range(60):
-            f1, e1, e2 = _pair_terms(phi + step, pair, floor, exponent)
+            f1, e1, e2 = _pair_terms(phi + step, rows, floor, exponent)
             trusted = d2 > 0.0 and abs(step) <= _NEWTON_TRUSTED and f1 < math.inf
             if f1 <= f0 or trusted:
                 break
