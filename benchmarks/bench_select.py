@@ -51,32 +51,38 @@ def generated(n: int, seed: int = 0) -> np.ndarray:
     return np.vstack(parts)
 
 
+def _run(command: list[str], folder: str, name: str = "", text: str = "") -> list[str]:
+    """The words ``command`` prints (with ``text`` written to ``folder/name`` first)."""
+    if name:
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
+    return subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=7200
+    ).stdout.split()
+
+
+def _r_timing(path: str, repeats: int, call: str) -> str:
+    """An R script that times ``call`` on the data in ``path`` ``repeats`` times."""
+    return f"""
+suppressMessages(library(mclust))
+X <- as.matrix(read.table('{path}'))
+times <- c()
+for (r in 1:{repeats}) {{
+  times <- c(times, system.time({call})[["elapsed"]])
+}}
+"""
+
+
 def r_select(X: np.ndarray, repeats: int) -> tuple[float, dict]:
     """Median seconds of mclustBIC(X, G=1:9) in R, and its best model."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "x.txt")
         np.savetxt(path, X, fmt="%.17g")
-        script = f"""
-suppressMessages(library(mclust))
-X <- as.matrix(read.table('{path}'))
-times <- c()
-for (r in 1:{repeats}) {{
-  t <- system.time(b <- mclustBIC(X, G = 1:9, verbose = FALSE))[["elapsed"]]
-  times <- c(times, t)
-}}
-s <- summary(b, X)
-cat(median(times), s$modelName, s$G, s$bic, "\\n")
-"""
+        script = _r_timing(
+            path, repeats, "b <- mclustBIC(X, G = 1:9, verbose = FALSE)"
+        ) + ('s <- summary(b, X)\ncat(median(times), s$modelName, s$G, s$bic, "\\n")\n')
         spath = os.path.join(folder, "s.R")
-        with open(spath, "w") as f:
-            f.write(script)
-        out = subprocess.run(
-            ["Rscript", "--vanilla", spath],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=7200,
-        ).stdout.split()
+        out = _run(["Rscript", "--vanilla", spath], folder, "s.R", script)
     return float(out[0]), {"model": out[1], "K": int(out[2]), "bic": float(out[3])}
 
 
@@ -146,36 +152,14 @@ def hc_times(n: int, repeats: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "x.txt")
         np.savetxt(path, X, fmt="%.17g")
-        script = f"""
-suppressMessages(library(mclust))
-X <- as.matrix(read.table('{path}'))
-times <- c()
-for (r in 1:{repeats}) {{
-  times <- c(times, system.time(h <- hc(X, modelName = "VVV", use = "SVD"))[["elapsed"]])
-}}
-cat(median(times), "\\n")
-"""
+        script = (
+            _r_timing(path, repeats, 'h <- hc(X, modelName = "VVV", use = "SVD")')
+            + 'cat(median(times), "\\n")\n'
+        )
         spath = os.path.join(folder, "h.R")
-        with open(spath, "w") as f:
-            f.write(script)
-        out = subprocess.run(
-            ["Rscript", "--vanilla", spath],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=7200,
-        ).stdout.split()
-        t_r = float(out[0])
-        times = []
-        for _ in range(repeats):
-            done = subprocess.run(
-                [sys.executable, "-c", _HC_CHILD, path],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=7200,
-            ).stdout.split()
-            times.append(float(done[0]))
+        t_r = float(_run(["Rscript", "--vanilla", spath], folder, "h.R", script)[0])
+        child = [sys.executable, "-c", _HC_CHILD, path]
+        times = [float(_run(child, folder)[0]) for _ in range(repeats)]
     return t_r, statistics.median(times)
 
 
