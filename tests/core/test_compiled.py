@@ -348,20 +348,10 @@ def test_rotations_end_lower_than_the_mm_updates():
 
 def _given_of(family, s, weights):
     """The family's ``given`` (variances best for ``D``, and the objective)."""
-    n_features = s.shape[1]
     floor = mm._floor(np.diagonal(s, axis1=1, axis2=2), weights)
-    total = float(np.sum(weights))
-
-    def given(orientation):
-        u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)
-        np.maximum(u, floor, out=u)
-        if family.equal_volume:
-            g = np.exp(np.log(u).sum(axis=1) / n_features)
-            volume = float(weights @ g) / total
-            return u * (volume / g)[:, None], n_features * total * (np.log(volume) + 1)
-        return u, float(weights @ (np.log(u).sum(axis=1) + n_features))
-
-    return given
+    return lambda orientation: mm.best_variances(
+        orientation, s, weights, floor, family.equal_volume
+    )
 
 
 def _dense(orientation, variances):

@@ -54,6 +54,10 @@ SELECT_MIN_FITS: Final = 20
 HC_MIN_ROWS: Final = 500
 
 
+#: Whether importing numba failed once in this process.
+_missing = False
+
+
 def loaded() -> bool:
     """Whether the compiled kernels run: enabled, and numba already imported."""
     return ENABLED and "numba" in sys.modules
@@ -68,11 +72,15 @@ def load() -> bool:
         Whether they will run (False when numba is missing or they are
         turned off by ``GAUSSMIX_NO_COMPILED=1``).
     """
-    if not ENABLED:
+    global _missing
+    if not ENABLED or _missing:
         return False
     try:
         import numba  # noqa: F401
     except ImportError:  # numba is optional: the NumPy paths run
+        # Remembered: callers ask on every EVE/VVE M-step, and a failed import
+        # searches the path again each time.
+        _missing = True
         return False
     return True
 

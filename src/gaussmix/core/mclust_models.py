@@ -87,6 +87,7 @@ The user guide to these models, with the comparison with R's mclust, is
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -132,6 +133,7 @@ __all__ = [
     "VEI",
     "VEV",
     "VVE",
+    "best_variances",
     "new_family",
 ]
 
@@ -706,20 +708,9 @@ class _CommonOrientation(_InnerIteration, Full):
             orientation = np.eye(n_features)
 
         equal_volume = self.equal_volume
-        einsum = np.einsum
-        log = np.log
-
-        def given(orientation: FloatArray) -> tuple[FloatArray, float]:
-            """Diagonal variances ``(K, D)`` that are best for ``D``, and the objective."""
-            u = einsum("ji,kjl,li->ki", orientation, s, orientation)
-            np.maximum(u, floor, out=u)
-            if equal_volume:
-                g = np.exp(log(u).sum(axis=1) / n_features)  # _geomean(u)
-                volume = float(weights @ g) / total
-                variances = u * (volume / g)[:, None]
-                return variances, n_features * total * (math.log(volume) + 1.0)
-            objective = float(weights @ (log(u).sum(axis=1) + n_features))
-            return u, objective
+        given = functools.partial(
+            best_variances, s=s, weights=weights, floor=floor, equal_volume=equal_volume
+        )
 
         if (
             type(self)._orientation_weights
@@ -962,6 +953,31 @@ def _rotations(
             break
         objective = new
     return orientation, variances, n_iter, converged
+
+
+def best_variances(
+    orientation: FloatArray,
+    s: FloatArray,
+    weights: FloatArray,
+    floor: float,
+    equal_volume: bool,
+) -> tuple[FloatArray, float]:
+    """EVE/VVE: the diagonal variances ``(K, D)`` best for ``orientation``, and the objective.
+
+    ``u_ki = d_i^T S_k d_i`` floored at ``floor``; EVE (``equal_volume``)
+    rescales each row to the common volume. The objective is the profile one
+    that the orientation minimises (``_compiled._given`` compiled).
+    """
+    n_features = s.shape[1]
+    total = float(np.sum(weights))
+    u = np.einsum("ji,kjl,li->ki", orientation, s, orientation)
+    np.maximum(u, floor, out=u)
+    if equal_volume:
+        g = np.exp(np.log(u).sum(axis=1) / n_features)  # _geomean(u)
+        volume = float(weights @ g) / total
+        variances = u * (volume / g)[:, None]
+        return variances, n_features * total * (math.log(volume) + 1.0)
+    return u, float(weights @ (np.log(u).sum(axis=1) + n_features))
 
 
 def _one_component(s: FloatArray, floor: float) -> Constrained | None:
