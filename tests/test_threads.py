@@ -1,6 +1,8 @@
 """``single_threaded_blas``: one BLAS thread inside, the original count restored."""
 
+import sys
 import threading
+import types
 
 import numpy as np
 from threadpoolctl import threadpool_info
@@ -51,11 +53,26 @@ def test_workers_inside_the_callers_block_share_the_limit():
 
 
 def test_libraries_loaded_after_the_first_use_are_limited_too(monkeypatch):
-    """An import after the controller was made makes it look again."""
+    """An extension imported after the controller was made makes it look again."""
     with single_threaded_blas():
         pass
     made = threads_mod._controller
-    monkeypatch.setitem(__import__("sys").modules, "gaussmix_fake_module", object())
+    extension = types.ModuleType("gaussmix_fake_extension")
+    extension.__file__ = "/somewhere/gaussmix_fake_extension.cpython-311.so"
+    monkeypatch.setitem(sys.modules, "gaussmix_fake_extension", extension)
     with single_threaded_blas():
         assert threads_mod._controller is not made
+        assert all(n == 1 for n in _blas_threads())
+
+
+def test_pure_python_imports_keep_the_controller(monkeypatch):
+    """Reading the process's libraries takes milliseconds: not for a .py import."""
+    with single_threaded_blas():
+        pass
+    made = threads_mod._controller
+    module = types.ModuleType("gaussmix_fake_module")
+    module.__file__ = "/somewhere/gaussmix_fake_module.py"
+    monkeypatch.setitem(sys.modules, "gaussmix_fake_module", module)
+    with single_threaded_blas():
+        assert threads_mod._controller is made
         assert all(n == 1 for n in _blas_threads())

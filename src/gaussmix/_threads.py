@@ -32,22 +32,41 @@ _depth = 0
 _restore: Any = None
 
 
-_modules_seen = -1
+_modules_seen: frozenset[str] = frozenset()
+
+
+def _is_extension(module: Any) -> bool:
+    """Whether a module is a compiled extension (its file a ``.so`` or ``.pyd``)."""
+    try:
+        name = module.__dict__.get("__file__")
+    except AttributeError:
+        return False
+    return isinstance(name, str) and name.endswith((".so", ".pyd"))
 
 
 def _get_controller() -> Any:
-    """The cached controller, rebuilt when modules were imported since.
+    """The cached controller, rebuilt when a compiled extension was imported since.
 
     A controller only knows the libraries loaded when it was made; a native
-    library arrives with an import (scipy's or OpenCV's own OpenBLAS, say), so
-    a change of ``len(sys.modules)`` is the cue to look again.
+    library arrives with the import of a compiled extension (scipy's or
+    OpenCV's own OpenBLAS, say). Looking again takes some 4 ms (threadpoolctl
+    reads ``/proc/self/maps``); the modules imported since the last look are
+    found by their names (some 0.05 ms), so that pure Python imports, such as
+    pandas importing a helper lazily when it first builds a table, do not cost
+    a rebuild.
     """
     global _controller, _modules_seen
-    if _controller is None or len(sys.modules) != _modules_seen:
+    modules = sys.modules
+    if _controller is not None and len(modules) == len(_modules_seen):
+        return _controller
+    names = frozenset(modules)
+    new = names - _modules_seen
+    if _controller is None or any(_is_extension(modules.get(n)) for n in new):
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
-        _modules_seen = len(sys.modules)
+        names = frozenset(modules)  # (with what the import brought)
+    _modules_seen = names
     return _controller
 
 

@@ -1,8 +1,9 @@
-"""The blocked passes of gaussmix.core._compiled_estep: its exp and block edges.
+"""The blocked passes of gaussmix.core._compiled_estep: its exp, log and block edges.
 
 The kernels work on blocks of ``_BLOCK`` rows with their own vectorisable
-``exp``. Here: that ``exp`` against ``math.exp`` (within 2 ulp on
-``[-745, 0]``, exactly 1 at 0), and the kernels against the row-by-row
+``exp`` and ``log``. Here: that ``exp`` against ``math.exp`` (within 2 ulp on
+``[-745, 0]``, exactly 1 at 0), that ``log`` against ``math.log`` (within 2
+ulp on the normal positive floats, exactly 0 at 1), and the kernels against the row-by-row
 reference below (the formulas of the kernels before blocking, in plain
 Python) on row counts around the block size, with sample weights, noise and a
 non-finite row in a later block.
@@ -63,6 +64,45 @@ def test_exp_within_two_ulp_of_math_exp():
     assert np.all(ours > 0.0)
     # exp(-700), the floor of the E-step, as math.exp within 2 ulp
     assert abs(ce._exp(-700.0) - math.exp(-700.0)) <= 2 * np.spacing(math.exp(-700.0))
+
+
+@numba.njit(cache=False)
+def _log_all(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = ce._log(x[i])
+    return out
+
+
+def test_log_within_two_ulp_of_math_log():
+    rng = np.random.default_rng(1)
+    tiny = np.finfo(np.float64).tiny
+    x = np.concatenate(
+        [
+            rng.uniform(1.0, 10.0, 400_000),  # the E-step's sums: [1, K + 1]
+            rng.uniform(0.5, 2.0, 200_000),
+            np.exp(rng.uniform(math.log(tiny), 709.0, 200_000)),
+            1.0 + np.exp(rng.uniform(-52 * math.log(2.0), 0.0, 50_000)),
+            # around 1, sqrt(2)/2 and sqrt(2) (where k changes), the ends
+            np.nextafter(1.0, [0.0, 2.0]),
+            [
+                math.sqrt(0.5),
+                math.sqrt(2.0),
+                2.0,
+                0.5,
+                3.0,
+                tiny,
+                1.7976931348623157e308,
+            ],
+            np.nextafter(math.sqrt(2.0), [0.0, 2.0]),
+            2.0 ** np.arange(-1022, 1024, dtype=float),
+        ]
+    )
+    ours = _log_all(x)
+    reference = np.array([math.log(v) for v in x])
+    ulp = np.abs(ours - reference) / np.spacing(np.abs(reference) + (reference == 0))
+    assert float(np.max(ulp)) <= 2.0
+    assert _log_all(np.array([1.0]))[0] == 0.0
 
 
 # ----------------------------------------------------------------- reference
