@@ -45,6 +45,8 @@ from gaussmix.core._compiled import (
     volume_factors,
 )
 from gaussmix.core._compiled_estep import (
+    _exp,
+    _log,
     estep_diag,
     estep_full,
     estep_spherical,
@@ -108,6 +110,8 @@ HANDOFF = 2
 _MARGIN = 4.0
 _EPS = 2.220446049250313e-16
 _TINY = 2.2250738585072014e-308
+#: Rows per block of :func:`log_terms`.
+_LOG_TERMS_BLOCK = 256
 #: The exponent floor of the E-step's normalisation (``estep._EXP_FLOOR``).
 _EXP_FLOOR = -700.0
 
@@ -865,7 +869,7 @@ def first_m_step(
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def log_terms(
     X: FloatArray, weights: FloatArray, means: FloatArray, pc: FloatArray
 ) -> tuple[float, float]:
@@ -875,6 +879,12 @@ def log_terms(
     diagonal for the spherical and diagonal models). As
     :meth:`gaussmix.model.MixtureModel.criteria` without sample weights: the
     largest responsibility is floored at the smallest normal float.
+
+    By blocks of rows, as the E-step kernels (the loops over the rows of a
+    block vectorise): per component the whitened distance ``|U_k^T (x -
+    mu_k)|^2``, then per row ``m = max_k l_k``, ``s = sum_k exp(l_k - m)``
+    (the exponent floored at -700), ``log p = m + log s`` and ``log max_k
+    resp = -log s``. The sums over rows run in row order.
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
@@ -885,31 +895,56 @@ def log_terms(
             logdet += math.log(pc[k, i, i])
         log_weight = math.log(weights[k]) if weights[k] > 0.0 else -math.inf
         const[k] = log_weight - 0.5 * n_features * LOG_2PI + logdet
-    lt = np.empty(n_components)
-    y = np.empty(n_features)
+    block = min(_LOG_TERMS_BLOCK, n_samples)
+    xc = np.empty((n_features, block))
+    y = np.empty(block)
+    lt = np.empty((n_components, block))
+    mx = np.empty(block)
+    total = np.empty(block)
     loglik = 0.0
     entropy = 0.0
     log_tiny = math.log(_TINY)
-    for n in range(n_samples):
-        mx = -math.inf
+    for first in range(0, n_samples, block):
+        n = min(block, n_samples - first)
         for k in range(n_components):
+            for i in range(n_features):
+                xi = xc[i]
+                mean = means[k, i]
+                for r in range(n):
+                    xi[r] = X[first + r, i] - mean
+            lk = lt[k]
+            for r in range(n):
+                lk[r] = 0.0
             for j in range(n_features):
-                acc = 0.0
+                for r in range(n):
+                    y[r] = 0.0
                 for i in range(j + 1):
-                    acc += (X[n, i] - means[k, i]) * pc[k, i, j]
-                y[j] = acc
-            maha = 0.0
-            for j in range(n_features):
-                maha += y[j] * y[j]
-            lt[k] = const[k] - 0.5 * maha
-            if lt[k] > mx:
-                mx = lt[k]
-        acc = 0.0
+                    c = pc[k, i, j]
+                    xi = xc[i]
+                    for r in range(n):
+                        y[r] += xi[r] * c
+                for r in range(n):
+                    lk[r] += y[r] * y[r]
+            c = const[k]
+            for r in range(n):
+                lk[r] = c - 0.5 * lk[r]
+        for r in range(n):
+            mx[r] = -math.inf
+            total[r] = 0.0
         for k in range(n_components):
-            acc += math.exp(max(lt[k] - mx, _EXP_FLOOR))
-        log_norm = mx + math.log(acc)
-        loglik += log_norm
-        entropy += max(mx - log_norm, log_tiny)
+            lk = lt[k]
+            for r in range(n):
+                if lk[r] > mx[r]:
+                    mx[r] = lk[r]
+        for k in range(n_components):
+            lk = lt[k]
+            for r in range(n):
+                total[r] += _exp(max(lk[r] - mx[r], _EXP_FLOOR))
+        for r in range(n):
+            total[r] = _log(total[r])
+        for r in range(n):
+            loglik += mx[r] + total[r]
+            entropy += max(-total[r], log_tiny)
     return loglik, entropy
 
 
@@ -1061,6 +1096,34 @@ FIRST_STEP_REPAIR = 3
 
 
 @numba.njit(cache=True, nogil=True)
+def _pack_handoff(bounds: FloatArray, state: State) -> FloatArray:
+    """The bounds and the state's arrays (but the factors) in one flat array.
+
+    In the order ``bounds, weights, means, covariances, inner shape, inner
+    orientation``; :func:`gaussmix.core.fast_em.compiled_cell` cuts it apart
+    (it knows ``n_iter``, ``K`` and ``D``).
+    """
+    weights, means, cov, _, shape, orientation = state
+    parts = (
+        bounds,
+        weights,
+        means.ravel(),
+        cov.ravel(),
+        shape,
+        orientation.ravel(),
+    )
+    size = 0
+    for part in parts:
+        size += part.shape[0]
+    out = np.empty(size)
+    at = 0
+    for part in parts:
+        out[at : at + part.shape[0]] = part
+        at += part.shape[0]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def whole_cell(
     model: int,
     shape: int,
@@ -1068,20 +1131,23 @@ def whole_cell(
     labels: npt.NDArray[np.int64],
     n_components: int,
     control: Control,
-) -> tuple[int, int, FloatArray, float, bool, int, bool, State, float, float]:
+) -> tuple[int, int, float, bool, int, bool, float, float, FloatArray]:
     """A fit from hard labels in one call: the first M-step, EM and the log terms.
 
     One call instead of three saves two dispatches of the tuple arguments
     (some 30 us each, more than a small cell's EM). The state starts as
     ``fast_em.compiled_cell`` documents (an iterative model's inner terms:
-    ones and the identity).
+    ones and the identity). Only a handed-off run returns arrays: each array
+    returned costs about 1 us to box, and most cells need none.
 
     Returns
     -------
     tuple
-        :func:`em_loop`'s seven results (its status :data:`FIRST_STEP_REPAIR`
-        when the first M-step needs a repair), the state, and
-        :func:`log_terms`'s two (0 unless converged or at ``max_iter``).
+        :func:`em_loop`'s status (:data:`FIRST_STEP_REPAIR` when the first
+        M-step needs a repair), ``n_iter``, last bound, ``inner_final``, inner
+        ``n_iter`` and ``converged``; :func:`log_terms`'s two (0 unless
+        converged or at ``max_iter``); with :data:`HANDOFF` the bounds and the
+        state (:func:`_pack_handoff`), else an empty array.
     """
     n_features = X.shape[1]
     state = (
@@ -1093,32 +1159,31 @@ def whole_cell(
         np.eye(n_features),
     )
     if not first_m_step(model, shape, X, labels, state, control)[0]:
-        return (
-            FIRST_STEP_REPAIR,
-            0,
-            np.empty(0),
-            -math.inf,
-            False,
-            0,
-            False,
-            state,
-            0.0,
-            0.0,
-        )
+        return (FIRST_STEP_REPAIR, 0, -math.inf, False, 0, False, 0.0, 0.0, np.empty(0))
     found = em_loop(model, shape, X, np.empty(0), state, control, -math.inf, False)
-    loglik = 0.0
-    entropy = 0.0
-    if found[0] != HANDOFF:
-        loglik, entropy = log_terms(X, state[0], state[1], state[3])
+    status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = found
+    if status == HANDOFF:
+        packed = _pack_handoff(bounds, state)
+        return (
+            status,
+            n_iter,
+            bound,
+            inner_final,
+            inner_n_iter,
+            inner_converged,
+            0.0,
+            0.0,
+            packed,
+        )
+    loglik, entropy = log_terms(X, state[0], state[1], state[3])
     return (
-        found[0],
-        found[1],
-        found[2],
-        found[3],
-        found[4],
-        found[5],
-        found[6],
-        state,
+        status,
+        n_iter,
+        bound,
+        inner_final,
+        inner_n_iter,
+        inner_converged,
         loglik,
         entropy,
+        np.empty(0),
     )

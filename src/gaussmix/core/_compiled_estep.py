@@ -176,18 +176,25 @@ _float_bits = _bitcast(types.float64, types.int64)
 _bits_float = _bitcast(types.int64, types.float64)
 
 
-@intrinsic
-def _shift_right_logical(
-    typingctx: Any, x: types.Type, n: types.Type
-) -> tuple[Any, Callable[..., Any]] | None:
-    """``x >>> n`` on int64 (numba's ``>>`` is arithmetic, which AVX2 lacks for 64 bits)."""
-    if x != types.int64 or n != types.int64:
-        return None
+def _logical_shift() -> Callable[..., Any]:
+    """An intrinsic ``x >>> n`` on int64 (numba's ``>>`` is arithmetic, which AVX2 lacks)."""
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.lshr(args[0], args[1])
+    def typer(
+        typingctx: Any, x: types.Type, n: types.Type
+    ) -> tuple[Any, Callable[..., Any]] | None:
+        if x != types.int64 or n != types.int64:
+            return None
 
-    return types.int64(types.int64, types.int64), codegen
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.lshr(args[0], args[1])
+
+        return types.int64(types.int64, types.int64), codegen
+
+    return intrinsic(typer)
+
+
+#: ``x >>> n`` on int64 (it vectorises).
+_shift_right_logical = _logical_shift()
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})

@@ -243,7 +243,7 @@ def _params_of(
     module: Any,
     model: int,
     family: CovarianceFamily,
-    state: tuple[FloatArray, ...],
+    state: tuple[Any, ...],
     inner_n_iter: int,
     inner_converged: bool,
 ) -> GMMParams:
@@ -344,22 +344,22 @@ def compiled_cell(
         return None
     model = _MODEL_OF[type(family)]
     control = _control(module, model, family, tol, relative_tol, max_iter, reg_covar)
-    found = module.whole_cell(
-        model,
-        _storage_shape(family),
-        np.ascontiguousarray(X),
-        np.ascontiguousarray(labels, dtype=np.int64),
-        int(n_components),
-        control,
+    status, n_iter, bound, inner_final, inner_n_iter, inner_converged, *rest = (
+        module.whole_cell(
+            model,
+            _storage_shape(family),
+            np.ascontiguousarray(X),
+            np.ascontiguousarray(labels, dtype=np.int64),
+            int(n_components),
+            control,
+        )
     )
-    status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = found[
-        :7
-    ]
-    state, loglik, entropy = found[7:]
+    loglik, entropy, packed = rest
     if status == module.FIRST_STEP_REPAIR:
         return None
     if status == module.HANDOFF:
         # The next iteration may need a repair: the caller goes on from here.
+        bounds, state = _unpack_handoff(packed, n_iter, n_components, X.shape[1])
         return CompiledRun(
             params=_params_of(
                 module, model, family, state, inner_n_iter, inner_converged
@@ -374,6 +374,30 @@ def compiled_cell(
     return CellTerms(
         float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
     )
+
+
+def _unpack_handoff(
+    packed: FloatArray, n_iter: int, n_components: int, n_features: int
+) -> tuple[FloatArray, tuple[Any, ...]]:
+    """The bounds and the state cut out of ``_compiled_em._pack_handoff``'s array.
+
+    The state as the loop holds it (``weights, means, covariances, factors,
+    inner shape, inner orientation``), without the factors (None), which
+    :func:`_params_of` computes again from the covariances.
+    """
+    k, d = n_components, n_features
+    sizes = (n_iter, k, k * d, k * d * d, d, d * d)
+    cuts = np.cumsum(sizes)[:-1]
+    bounds, weights, means, cov, shape, orientation = np.split(packed, cuts)
+    state = (
+        weights,
+        means.reshape(k, d),
+        cov.reshape(k, d, d),
+        None,
+        shape,
+        orientation.reshape(d, d),
+    )
+    return bounds, state
 
 
 def _control(
