@@ -15,6 +15,7 @@ import typing as _typing
 from gaussmix._version import __version__
 
 if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
+    from gaussmix.classifier import MixtureClassifier
     from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
     from gaussmix.io import load, save
     from gaussmix.mixture import GaussianMixture
@@ -26,6 +27,7 @@ __all__ = [
     "DegenerateComponentWarning",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "MixtureClassifier",
     "load",
     "save",
     "select",
@@ -37,6 +39,7 @@ _LAZY = {
     "DegenerateComponentWarning": "gaussmix.exceptions",
     "GaussianMixture": "gaussmix.mixture",
     "GaussianMixtureIC": "gaussmix.selection",
+    "MixtureClassifier": "gaussmix.classifier",
     "load": "gaussmix.io",
     "save": "gaussmix.io",
     "select": "gaussmix.selection",
