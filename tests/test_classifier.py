@@ -193,3 +193,24 @@ def test_minus_one_is_a_class_unless_said_otherwise():
     assert list(clf.classes_) == [-1, 1]
     with pytest.raises(ValueError, match="two classes"):
         MixtureClassifier(unlabelled_label=-1).fit(X, signs)
+
+
+def test_compiled_and_numpy_edda_agree(iris, monkeypatch):
+    """EDDA's BIC table from the compiled M-steps equals NumPy's within 1e-10."""
+    pytest.importorskip("numba")
+    from gaussmix.core import fast_em, kernels
+
+    X, y = iris
+    kernels.load()
+    compiled = MixtureClassifier().fit(X, y)
+    monkeypatch.setattr(fast_em, "USE_COMPILED", False)
+    numpy_path = MixtureClassifier().fit(X, y)
+    names = list(compiled.bics_)
+    np.testing.assert_allclose(
+        [compiled.bics_[n] for n in names],
+        [numpy_path.bics_[n] for n in names],
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(
+        compiled.predict_proba(X), numpy_path.predict_proba(X), rtol=1e-10
+    )

@@ -40,8 +40,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import check_parameters, resolve_em_control
+from gaussmix.core import kernels
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.core.estep import stats_from_resp
+from gaussmix.core.fast_em import first_step_log_likelihood
 from gaussmix.core.mstep import m_step
 from gaussmix.core.params import GMMParams
 from gaussmix.mixture import GaussianMixture, build_fitted
@@ -89,7 +91,8 @@ class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         (``'MclustDA'``).
     n_jobs : int or None, default=None
         Parallel fits of each class's grid (``'MclustDA'``; see
-        :func:`gaussmix.select`).
+        :func:`gaussmix.select`). None fits them serially: a class's grid is
+        small, and processes cost more than they save there.
     unlabelled_label : int, str or None, default=None
         The label that marks an unlabelled row (``-1`` in scikit-learn's
         semi-supervised estimators). Those rows enter EDDA's fit through
@@ -293,38 +296,52 @@ class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     # --- EDDA
     def _fit_edda(self, X: FloatArray, codes: IntArray, types: list[str]) -> None:
-        n_samples = X.shape[0]
+        n_samples, n_features = X.shape
         n_classes = len(self.classes_)
         resp = _one_hot(codes, n_classes)
         shift = X.mean(axis=0)
+        if len(types) >= kernels.EDDA_MIN_MODELS:
+            kernels.load()  # the compiled M-steps pay for their load here
         bics: dict[str, float] = {}
-        best: tuple[str, GMMParams, float, int] | None = None
+        best: tuple[str, float] | None = None
         for t in types:
             family = get_family(t)
             _, reg_covar, _ = self._control(t)
-            params = _m_step(X, resp, family, shift, reg_covar)
-            if params is None:
+            loglik = first_step_log_likelihood(
+                X, codes, n_classes, family, reg_covar=reg_covar
+            )
+            if loglik is None:  # no compiled kernels for it: NumPy
+                params = _m_step(X, resp, family, shift, reg_covar)
+                loglik = (
+                    math.nan
+                    if params is None
+                    else float(_mixture_log_density(X, params, t).sum())
+                )
+            if math.isnan(loglik):
                 bics[t] = math.nan
                 continue
-            loglik = float(_mixture_log_density(X, params, t).sum())
-            df = family.n_parameters(n_classes, X.shape[1]) - (n_classes - 1)
-            bic = -2.0 * loglik + df * math.log(n_samples)
-            bics[t] = bic
+            df = family.n_parameters(n_classes, n_features) - (n_classes - 1)
+            bics[t] = -2.0 * loglik + df * math.log(n_samples)
             # mclust keeps the last of equal maxima of its BIC.
-            if best is None or bic <= bics[best[0]]:
-                best = (t, params, loglik, df)
+            if best is None or bics[t] <= bics[best[0]]:
+                best = (t, loglik)
         if best is None:
             raise ValueError(
                 "MixtureClassifier: no covariance model could be estimated (every "
                 "class covariance was singular for every model tried); try "
                 "covariance_types with fewer parameters, such as 'EII' or 'EEI'."
             )
-        t, params, loglik, df = best
+        t, loglik = best
+        params = _m_step(X, resp, get_family(t), shift, self._control(t)[1])
+        if params is None:  # pragma: no cover - the compiled step took it
+            raise ValueError(f"MixtureClassifier: the M-step of {t!r} failed.")
         self.covariance_type_ = t
         self.bics_ = bics
         self.bic_ = bics[t]
         self.log_likelihood_ = loglik
-        self.n_parameters_ = df
+        self.n_parameters_ = get_family(t).n_parameters(n_classes, n_features) - (
+            n_classes - 1
+        )
         self.n_iter_ = 1
         self.class_priors_ = np.bincount(codes, minlength=n_classes) / len(codes)
         self.models_ = _class_models(X, codes, params, t, self.classes_)
@@ -416,7 +433,9 @@ class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 reg_covar=self.reg_covar,
                 max_iter=self.max_iter,
                 random_state=self.random_state,
-                n_jobs=self.n_jobs,
+                # A class's grid is small: processes cost more than they save
+                # (iris: 0.66 s in processes, 0.32 s serially, 2 busy cores).
+                n_jobs=1 if self.n_jobs is None else self.n_jobs,
             )
         if fitted is None:
             raise ValueError(

@@ -17,6 +17,8 @@ proportions.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,6 +41,7 @@ __all__ = [
     "compiled_cell",
     "compiled_em",
     "eligible",
+    "first_step_log_likelihood",
 ]
 
 #: Whether EM runs go to the compiled loop where they can (see the module
@@ -374,6 +377,43 @@ def compiled_cell(
     return CellTerms(
         float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
     )
+
+
+def first_step_log_likelihood(
+    X: FloatArray,
+    labels: npt.NDArray[np.integer[Any]],
+    n_components: int,
+    family: CovarianceFamily,
+    *,
+    reg_covar: float,
+) -> float | None:
+    """The log-likelihood of the M-step from hard labels, in compiled code.
+
+    The parameters of one M-step from the one-hot responsibilities of
+    ``labels`` (as :func:`compiled_cell`'s first step), and ``sum_i log p(x_i)``
+    of the mixture they make. NaN where that M-step needs a repair (a
+    singular covariance: mclust's NA); None where the kernels do not take the
+    fit (the caller runs the NumPy M-step). Model-based discriminant analysis
+    (:class:`gaussmix.MixtureClassifier`, mclust's EDDA) scores every
+    covariance model this way.
+    """
+    module = _compiled_loop.get()
+    if module is None or not _takes(X, n_components, family):
+        return None
+    model = _MODEL_OF[type(family)]
+    # EM of no iteration: the first M-step, then the log terms at its parameters.
+    control = _control(module, model, family, 0.0, True, 0, reg_covar)
+    status, *_, loglik, _entropy, _packed = module.whole_cell(
+        model,
+        _storage_shape(family),
+        np.ascontiguousarray(X),
+        np.ascontiguousarray(labels, dtype=np.int64),
+        int(n_components),
+        control,
+    )
+    if status == module.FIRST_STEP_REPAIR:
+        return math.nan
+    return float(loglik)
 
 
 def _unpack_handoff(
