@@ -18,7 +18,6 @@ proportions.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any, Final
 
