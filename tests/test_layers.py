@@ -31,8 +31,10 @@ RANKS: list[tuple[str, int]] = [
     ("gaussmix.em", 4),
     ("gaussmix.fitting", 5),
     ("gaussmix._tail", 5),
+    ("gaussmix.density", 5),
     ("gaussmix.base", 6),
     ("gaussmix.mixture", 7),
+    ("gaussmix.summary", 7),
 ]
 #: Everything else (io, selection, plotting, apps, cli, demo, the package's
 #: face) stands on the estimator.

@@ -16,10 +16,13 @@ from gaussmix._version import __version__
 
 if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from gaussmix.classifier import MixtureClassifier
+    from gaussmix.density import hdr_levels
+    from gaussmix.dr import MixtureDR
     from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
     from gaussmix.io import load, save
     from gaussmix.mixture import GaussianMixture
     from gaussmix.selection import GaussianMixtureIC, select
+    from gaussmix.summary import model_summary, table_summary
 
 __all__ = [
     "__version__",
@@ -27,10 +30,14 @@ __all__ = [
     "DegenerateComponentWarning",
     "GaussianMixture",
     "GaussianMixtureIC",
-    "MixtureClassifier",
+    "hdr_levels",
     "load",
+    "MixtureClassifier",
+    "MixtureDR",
+    "model_summary",
     "save",
     "select",
+    "table_summary",
 ]
 
 # Public name -> the module that defines it.
@@ -40,6 +47,10 @@ _LAZY = {
     "GaussianMixture": "gaussmix.mixture",
     "GaussianMixtureIC": "gaussmix.selection",
     "MixtureClassifier": "gaussmix.classifier",
+    "MixtureDR": "gaussmix.dr",
+    "hdr_levels": "gaussmix.density",
+    "model_summary": "gaussmix.summary",
+    "table_summary": "gaussmix.summary",
     "load": "gaussmix.io",
     "save": "gaussmix.io",
     "select": "gaussmix.selection",

@@ -19,7 +19,7 @@ import numpy as np
 
 from gaussmix._typing import FloatArray
 
-__all__ = ["DataError", "Table", "read_table", "select_columns"]
+__all__ = ["DataError", "Table", "read_labels", "read_table", "select_columns"]
 
 # How many offending rows or cells a message lists before "and N more".
 _SHOW = 5
@@ -454,6 +454,75 @@ def read_table(path: str) -> Table:
     if n_rows == 0:
         raise DataError(f"{path}: the file has no rows; it needs at least one row")
     return table
+
+
+_MISSING_LABELS = ("", "na", "nan", "null", "none")
+
+
+def read_labels(path: str, column: str, table: Table) -> tuple[list[str | None], int]:
+    """The cells of one column of a data file as text (None where empty or NA).
+
+    Parameters
+    ----------
+    path : str
+        The file :func:`read_table` read into ``table``.
+    column : str
+        The column's header name, or its 0-based index among ``table``'s
+        columns.
+    table : Table
+        The file's numeric table (for the column's position).
+
+    Returns
+    -------
+    labels : list of str or None
+        One per row; None for an empty, ``NA`` or ``NaN`` cell.
+    index : int
+        The column's index in ``table``.
+
+    Raises
+    ------
+    DataError
+        The column does not exist.
+    """
+    width = table.values.shape[1]
+    if table.names is not None and column in table.names:
+        index = table.names.index(column)
+    elif column.lstrip("-").isdigit() and -width <= int(column) < width:
+        index = int(column) % width
+    else:
+        available = (
+            ", ".join(table.names)
+            if table.names is not None
+            else f"indices 0 to {width - 1} (the file has no header)"
+        )
+        raise DataError(
+            f"{path}: label column {column!r} not found; available: {available}"
+        )
+    if index not in table.problems:  # numbers: as read (1.0 is "1")
+        values = table.values[:, index].tolist()
+        return [None if math.isnan(v) else f"{v:g}" for v in values], index
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        assert table.names is not None
+        cells = pq.read_table(path, columns=[table.names[index]]).column(0).to_pylist()
+    else:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            lines = [handle.readline() for _ in range(_SNIFF_LINES)]
+            dialect = _dialect(path, [line for line in lines if line])
+            handle.seek(0)
+            rows = [r for r in csv.reader(handle, delimiter=dialect.delimiter) if r]
+        body = rows[1:] if table.names is not None else rows
+        shift = len(rows[0]) - width  # a written row index left out by read_table
+        cells = [row[index + shift] for row in body]
+    labels = [
+        None
+        if c is None or str(c).strip().lower() in _MISSING_LABELS
+        else str(c).strip()
+        for c in cells
+    ]
+    return labels, index
 
 
 def select_columns(

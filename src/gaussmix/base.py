@@ -354,6 +354,77 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         )
         return (q, std) if return_std else q
 
+    def cdf(self, X: Any) -> FloatArray:
+        """Cumulative distribution function of a one-feature model, ``P(X <= x)``.
+
+        ``sum_k w_k Phi((x - mu_k) / sigma_k)`` (R mclust's ``cdfMclust``): a
+        probability, where :meth:`score_samples` gives a log-density.
+
+        Parameters
+        ----------
+        X : float or array-like of shape (n_samples,) or (n_samples, 1)
+            Values at which to evaluate; ``-inf`` and ``inf`` give 0 and 1.
+
+        Returns
+        -------
+        ndarray
+            ``P(X <= x)`` in [0, 1], shaped as ``X`` (``(n_samples,)`` for a
+            column, a 0-d array for a number), in the order of ``X``.
+
+        Raises
+        ------
+        ValueError
+            If the model has more than one feature ("cdf is defined for one
+            feature; this model has D"), or ``X`` has NaN values or several
+            columns.
+
+        See Also
+        --------
+        quantile : The inverse of the CDF.
+        gaussmix.density.hdr_levels : Highest-density regions, any number of
+            features.
+
+        Notes
+        -----
+        With a noise component, the distribution of the Gaussian part (its
+        weights rescaled to sum to 1), as ``cdfMclust``.
+        """
+        from gaussmix.density import cdf
+
+        return cdf(self, X)
+
+    def quantile(self, p: Any) -> FloatArray:
+        """Quantile function of a one-feature model: the ``x`` with ``P(X <= x) = p``.
+
+        The inverse of :meth:`cdf` (R mclust's ``quantileMclust``), by Brent's
+        method between the smallest and largest of the components' own
+        ``p``-quantiles, solved in log space so that tail probabilities keep
+        their accuracy.
+
+        Parameters
+        ----------
+        p : float or array-like
+            Probabilities in [0, 1]; 0 and 1 give ``-inf`` and ``inf``.
+
+        Returns
+        -------
+        ndarray
+            The quantiles, shaped as ``p`` (a 0-d array for a number).
+
+        Raises
+        ------
+        ValueError
+            If a probability is outside [0, 1] or NaN, or the model has more
+            than one feature.
+
+        See Also
+        --------
+        cdf : The distribution function this inverts.
+        """
+        from gaussmix.density import quantile
+
+        return quantile(self, p)
+
     def _estimate_weighted_log_prob(self, X: Any) -> FloatArray:
         """``log(weights_k) + log N(x | mean_k, cov_k)``, shape (n_samples, n_components)."""
         X = self._predict_input(X)

@@ -465,7 +465,7 @@ class _Column:
     def __init__(self, name: str, values: Any, text: str) -> None:
         self.name = name
         self.values = values
-        self.text = text  # "int", "g6" (6 significant digits) or "repr" (exact)
+        self.text = text  # "int", "str", "g6" (6 significant digits) or "repr" (exact)
 
     def formatted(self, start: int, stop: int) -> list[str]:
         import numpy as np
@@ -473,6 +473,8 @@ class _Column:
         block = self.values[start:stop]
         if self.text == "int":
             return [str(v) for v in np.asarray(block, dtype=np.int64).tolist()]
+        if self.text == "str":
+            return [str(v) for v in block]
         floats = np.asarray(block, dtype=np.float64).tolist()
         if self.text == "g6":
             return [f"{v:.6g}" for v in floats]
@@ -1127,6 +1129,109 @@ def _print_select(
             print(f"plot written to {args.plot}")
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    """``gaussmix classify``."""
+    import warnings
+
+    import numpy as np
+
+    from gaussmix._data import drop_nan_rows, read_labels, read_table, select_columns
+    from gaussmix.classifier import MixtureClassifier
+
+    _check_paths({"--out": args.out}, {"DATA": args.data})
+    raw = read_table(args.data)
+    labels, label_index = read_labels(args.data, args.label, raw)
+    if args.columns:
+        features = select_columns(raw, _split_list(args.columns))
+    else:
+        keep = [str(j) for j in range(raw.values.shape[1]) if j != label_index]
+        features = select_columns(raw, keep)
+    for note in raw.notes:
+        _note(note)
+    row_ids = np.arange(features.values.shape[0])
+    y = np.array(["" if v is None else v for v in labels], dtype=object)
+    known = np.array([v is not None for v in labels])
+    if args.drop_nan:
+        finite = np.isfinite(features.values).all(axis=1)
+        features, _ = drop_nan_rows(features, drop=True)
+        row_ids, y, known = row_ids[finite], y[finite], known[finite]
+    else:
+        drop_nan_rows(features, drop=False)  # raises with the rows named
+    if known.sum() == 0:
+        raise UsageError(f"column {args.label!r} has no labels: nothing to learn from")
+    X = features.values
+    clf = MixtureClassifier(
+        args.model_type,
+        args.covariance,
+        args.components,
+        random_state=args.seed,
+        unlabelled_label="" if args.semi_supervised else None,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if args.semi_supervised:
+            clf.fit(X, y)
+        else:
+            clf.fit(X[known], y[known])
+    training = float(np.mean(clf.predict(X[known]) == y[known]))
+    todo = ~known
+    proba = (
+        clf.predict_proba(X[todo]) if todo.any() else np.empty((0, len(clf.classes_)))
+    )
+    predicted = clf.classes_[np.argmax(proba, axis=1)] if todo.any() else []
+    columns = [
+        _Column("row", row_ids[todo], "int"),
+        _Column("class", np.asarray(predicted, dtype=object), "str"),
+    ]
+    columns += [
+        _Column(f"p_{c}", proba[:, j], "g6") for j, c in enumerate(clf.classes_)
+    ]
+    model = (
+        clf.covariance_type_
+        if isinstance(clf.covariance_type_, str)
+        else {
+            str(c): f"{m.covariance_type},{m.n_components}"
+            for c, m in clf.models_.items()
+        }
+    )
+    if args.json:
+        _write_columns(args, columns)
+        _emit_json(
+            {
+                "model_type": args.model_type,
+                "model": model,
+                "classes": [str(c) for c in clf.classes_],
+                "bic": float(clf.bic_),
+                "training_accuracy": training,
+                "n_labelled": int(known.sum()),
+                "n_predicted": int(todo.sum()),
+                "rows": row_ids[todo].tolist(),
+                "predicted": [str(c) for c in predicted],
+                "proba": proba.tolist(),
+            }
+        )
+        return 0
+    shown = (
+        model
+        if isinstance(model, str)
+        else ", ".join(f"{c}: {m}" for c, m in model.items())
+    )
+    print(
+        f"{args.model_type} on {int(known.sum())} labelled rows, "
+        f"{len(clf.classes_)} classes; model {shown}; BIC {clf.bic_:.2f} "
+        "(lower is better)",
+        file=sys.stderr,
+    )
+    print(f"training accuracy {training:.4f}", file=sys.stderr)
+    if not todo.any():
+        print("every row is labelled: nothing to predict", file=sys.stderr)
+        return 0
+    _write_columns(args, columns)
+    if args.out:
+        print(f"{int(todo.sum())} predictions written to {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``gaussmix demo``."""
     from gaussmix.demo import run_demo
@@ -1406,6 +1511,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="write the criterion curves")
     _common(p)
     p.set_defaults(func=cmd_select, parser=p)
+
+    p = sub.add_parser(
+        "classify",
+        help="learn classes from labelled rows, predict the unlabelled ones",
+        description="Model-based discriminant analysis (mclust's MclustDA): each "
+        "class a Gaussian (EDDA, one covariance model common to the classes, "
+        "chosen by BIC) or a mixture (MclustDA). Rows whose label is empty or NA "
+        "are predicted; the others are the training set.",
+        epilog="example: gaussmix classify flowers.csv --label species --out pred.csv",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument(
+        "--label",
+        required=True,
+        metavar="COL",
+        help="the column of the classes, by header name or 0-based index; empty "
+        "or NA cells mark the rows to predict",
+    )
+    p.add_argument(
+        "--model-type",
+        choices=["EDDA", "MclustDA"],
+        default="EDDA",
+        help="EDDA: one Gaussian per class (default); MclustDA: a mixture per class",
+    )
+    p.add_argument(
+        "--covariance",
+        nargs="+",
+        default=["all"],
+        metavar="TYPE",
+        help="covariance types to choose from (default: all, mclust's 14)",
+    )
+    p.add_argument(
+        "-k",
+        "--components",
+        type=_parse_components,
+        default=list(range(1, 6)),
+        help="components per class tried by MclustDA (default: 1-5)",
+    )
+    p.add_argument(
+        "--semi-supervised",
+        action="store_true",
+        help="let the unlabelled rows shape the classes too (EDDA; mclust's MclustSSC)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    _data_options(p)
+    p.add_argument(
+        "--out", metavar="FILE", help="write the predictions here (CSV, TSV, Parquet)"
+    )
+    _common(p)
+    p.set_defaults(func=cmd_classify, parser=p)
 
     p = sub.add_parser(
         "demo",

@@ -11,7 +11,7 @@ Predictions are computed by the fitted :class:`gaussmix.model.MixtureModel`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from gaussmix.fitting import (
 )
 from gaussmix.model import FitInfo, MixtureModel
 from gaussmix.sources import is_out_of_core
+
+if TYPE_CHECKING:
+    from gaussmix.summary import ModelSummary
 
 __all__ = ["NOISE_INIT_WEIGHT", "GaussianMixture", "build_fitted"]
 
@@ -514,6 +517,32 @@ numpy.memmap, callable or dask.array.Array
         return self
 
     # ------------------------------------------------------ fitted attributes
+    def summary(self, X: Any) -> ModelSummary:
+        """Summary of the fitted model on ``X``, as R's ``summary(Mclust(...))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data to summarise on, usually the data the model was fitted on.
+
+        Returns
+        -------
+        ModelSummary
+            The model and mclust's description of it, K, the log-likelihood of
+            ``X``, n, df, BIC and ICL in mclust's sign (higher is better: they
+            are ``-self.bic(X)`` and ``-self.icl(X)``), and the clustering table
+            (the rows ``predict`` gives each component) with the mixing
+            proportions. ``print`` it for text; a notebook shows it as HTML.
+
+        See Also
+        --------
+        gaussmix.summary.model_summary : The same, as a function.
+        gaussmix.summary.table_summary : The best models of a ``select`` table.
+        """
+        from gaussmix.summary import model_summary
+
+        return model_summary(self, X)
+
     def _set_fitted(self, result: FitResult) -> None:
         """Write a fit's result to the fitted attributes (the only writer)."""
         with self._lock("_params_lock"):

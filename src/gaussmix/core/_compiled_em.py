@@ -45,12 +45,12 @@ from gaussmix.core._compiled import (
     volume_factors,
 )
 from gaussmix.core._compiled_estep import (
-    _exp,
-    _log,
     estep_diag,
     estep_full,
     estep_spherical,
     estep_tied,
+    fast_exp,
+    fast_log,
 )
 from gaussmix.core.mclust_models import FLOOR_RELATIVE
 from gaussmix.core.mstep import EMPTY_FRACTION
@@ -939,9 +939,9 @@ def log_terms(
         for k in range(n_components):
             lk = lt[k]
             for r in range(n):
-                total[r] += _exp(max(lk[r] - mx[r], _EXP_FLOOR))
+                total[r] += fast_exp(max(lk[r] - mx[r], _EXP_FLOOR))
         for r in range(n):
-            total[r] = _log(total[r])
+            total[r] = fast_log(total[r])
         for r in range(n):
             loglik += mx[r] + total[r]
             entropy += max(-total[r], log_tiny)

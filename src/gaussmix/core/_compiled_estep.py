@@ -28,9 +28,9 @@ run over the rows of the block and LLVM vectorises them (AVX2): the design,
 the dot products with the coefficients (four terms per sweep), the row maxima
 and NaN checks, the exponentials, the normalisation and the moments (four
 terms per sweep, summed per block). ``math.exp`` and ``math.log`` are calls
-into libm and do not vectorise: :func:`_exp` (Cody-Waite reduction, a
+into libm and do not vectorise: :func:`fast_exp` (Cody-Waite reduction, a
 degree-13 polynomial, ``2^n`` from its bits) is within 1 ulp of ``math.exp`` on
-``[-745, 0]``, and :func:`_log` (fdlibm's method, branch-free) within 1 ulp of
+``[-745, 0]``, and :func:`fast_log` (fdlibm's method, branch-free) within 1 ulp of
 ``math.log`` on the normal positive floats
 (``tests/core/test_compiled_estep_blocks.py`` allows 2). The normalisation
 runs with ``error_model="numpy"``: numba's default checks every division for a
@@ -101,6 +101,8 @@ __all__ = [
     "estep_full",
     "estep_spherical",
     "estep_tied",
+    "fast_exp",
+    "fast_log",
 ]
 
 #: Statuses of the kernels.
@@ -118,7 +120,7 @@ _HALF_LOG_2PI = 0.5 * LOG_2PI
 #: over the components and terms per row.
 _BLOCK = 256
 
-# _exp: log2(e), log(2) in two parts (the first with 21 trailing zero bits, as
+# fast_exp: log2(e), log(2) in two parts (the first with 21 trailing zero bits, as
 # fdlibm's), 1.5 * 2^52 and its bits, the Taylor coefficients 1/k!.
 _INV_LN2 = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
@@ -138,7 +140,7 @@ _EXP_C11 = 1.0 / 39916800.0
 _EXP_C12 = 1.0 / 479001600.0
 _EXP_C13 = 1.0 / 6227020800.0
 
-# _log: fdlibm's minimax coefficients of log(1 + f) (in s = f / (2 + f)), the
+# fast_log: fdlibm's minimax coefficients of log(1 + f) (in s = f / (2 + f)), the
 # bits of sqrt(2) / 2 (the reduced argument lies in [sqrt(2) / 2, sqrt(2))),
 # the exponent's field and its sign bit (12 bits), 1.5 * 2^52 for the int -> float.
 _LG1 = 6.666666666666735130e-01
@@ -198,7 +200,7 @@ _shift_right_logical = _logical_shift()
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _exp(x: float) -> float:
+def fast_exp(x: float) -> float:
     """``exp(x)`` for ``x`` in ``[-745, 0]`` (finite), within 1 ulp of ``math.exp``.
 
     Unlike ``math.exp`` (a call into libm) it inlines into the loops over the
@@ -239,10 +241,10 @@ def _exp(x: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _log(x: float) -> float:
+def fast_log(x: float) -> float:
     """``log(x)`` for a finite normal ``x > 0``, within 1 ulp of ``math.log``.
 
-    As :func:`_exp`, it inlines into a loop over rows, which then vectorises
+    As :func:`fast_exp`, it inlines into a loop over rows, which then vectorises
     (``math.log`` is a call into libm): the normalisation of the E-step takes
     the log of every row's sum of exponentials (in ``[1, K + 1]``). fdlibm's
     method: ``x = 2^k m`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` (``k`` from the
@@ -406,7 +408,7 @@ def _normalise_block(
             a = lk[r] - mx[r]
             if a < _EXP_FLOOR:
                 a = _EXP_FLOOR
-            v = _exp(a)
+            v = fast_exp(a)
             lk[r] = v
             s[r] += v
     if noisy:
@@ -414,20 +416,20 @@ def _normalise_block(
             a = noise_term - mx[r]
             if a < _EXP_FLOOR:
                 a = _EXP_FLOOR
-            v = _exp(a)
+            v = fast_exp(a)
             noise[r] = v
             s[r] += v
     # Vectorised: log p(x) = log s + m into mx, the scale w / s into s.
     if sample_weight.shape[0] > 0:
         for r in range(n):
-            mx[r] = _log(s[r]) + mx[r]
+            mx[r] = fast_log(s[r]) + mx[r]
             s[r] = sample_weight[first + r] / s[r]
         loglik = 0.0
         for r in range(n):
             loglik += mx[r] * sample_weight[first + r]
     else:
         for r in range(n):
-            mx[r] = _log(s[r]) + mx[r]
+            mx[r] = fast_log(s[r]) + mx[r]
             s[r] = 1.0 / s[r]
         loglik = 0.0
         for r in range(n):
