@@ -214,3 +214,28 @@ def test_compiled_and_numpy_edda_agree(iris, monkeypatch):
     np.testing.assert_allclose(
         compiled.predict_proba(X), numpy_path.predict_proba(X), rtol=1e-10
     )
+
+
+def test_example_18_classification(tmp_path, capsys):
+    """examples/18_classification.py --small: its figure and its claims."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "18_classification.py"
+    spec = importlib.util.spec_from_file_location("gallery_18_classification", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--small", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    (figure,) = result["figures"]
+    assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"figure written to {figure}" in text
+    accuracy = result["accuracy"]
+    # straight boundaries cannot split class 0's two blobs from class 1
+    assert accuracy["LDA (EDDA, EEE)"] < 0.75 < accuracy["EDDA"]
+    assert accuracy["MclustDA"] >= accuracy["EDDA"]
+    assert result["mclustda_components"][0] == 2  # class 0 is two blobs
+    alone = result["semi_supervised"]["labelled_only"]
+    together = result["semi_supervised"]["with_unlabelled"]
+    assert min(together) > 0.95
+    assert all(t > a for a, t in zip(alone, together, strict=True))
