@@ -459,6 +459,23 @@ def read_table(path: str) -> Table:
 _MISSING_LABELS = ("", "na", "nan", "null", "none")
 
 
+def _column_index(table: Table, column: str, what: str) -> int:
+    """The index of a column given by header name or 0-based index (negative too)."""
+    width = table.values.shape[1]
+    if table.names is not None and column in table.names:
+        return table.names.index(column)
+    if column.lstrip("-").isdigit() and -width <= int(column) < width:
+        return int(column) % int(width)
+    available = (
+        ", ".join(table.names)
+        if table.names is not None
+        else f"indices 0 to {width - 1} (the file has no header)"
+    )
+    raise DataError(
+        f"{table.path}: {what} {column!r} not found; available: {available}"
+    )
+
+
 def read_labels(path: str, column: str, table: Table) -> tuple[list[str | None], int]:
     """The cells of one column of a data file as text (None where empty or NA).
 
@@ -484,20 +501,8 @@ def read_labels(path: str, column: str, table: Table) -> tuple[list[str | None],
     DataError
         The column does not exist.
     """
+    index = _column_index(table, column, "label column")
     width = table.values.shape[1]
-    if table.names is not None and column in table.names:
-        index = table.names.index(column)
-    elif column.lstrip("-").isdigit() and -width <= int(column) < width:
-        index = int(column) % width
-    else:
-        available = (
-            ", ".join(table.names)
-            if table.names is not None
-            else f"indices 0 to {width - 1} (the file has no header)"
-        )
-        raise DataError(
-            f"{path}: label column {column!r} not found; available: {available}"
-        )
     if index not in table.problems:  # numbers: as read (1.0 is "1")
         values = table.values[:, index].tolist()
         return [None if math.isnan(v) else f"{v:g}" for v in values], index
@@ -552,24 +557,7 @@ def select_columns(
     if columns is None:
         _check_problems(table, range(table.values.shape[1]))
         return table
-    index: list[int] = []
-    for column in columns:
-        if table.names is not None and column in table.names:
-            index.append(table.names.index(column))
-        elif (
-            column.lstrip("-").isdigit()
-            and -table.values.shape[1] <= int(column) < table.values.shape[1]
-        ):
-            index.append(int(column) % table.values.shape[1])
-        else:
-            available = (
-                ", ".join(table.names)
-                if table.names is not None
-                else f"indices 0 to {table.values.shape[1] - 1} (the file has no header)"
-            )
-            raise DataError(
-                f"{table.path}: column {column!r} not found; available: {available}"
-            )
+    index = [_column_index(table, column, "column") for column in columns]
     _check_problems(table, index)
     names = [table.names[i] for i in index] if table.names is not None else None
     return Table(table.values[:, index], names, table.path, notes=table.notes)

@@ -347,14 +347,7 @@ def compiled_cell(
     model = _MODEL_OF[type(family)]
     control = _control(module, model, family, tol, relative_tol, max_iter, reg_covar)
     status, n_iter, bound, inner_final, inner_n_iter, inner_converged, *rest = (
-        module.whole_cell(
-            model,
-            _storage_shape(family),
-            np.ascontiguousarray(X),
-            np.ascontiguousarray(labels, dtype=np.int64),
-            int(n_components),
-            control,
-        )
+        _whole_cell(module, model, family, X, labels, n_components, control)
     )
     loglik, entropy, packed = rest
     if status == module.FIRST_STEP_REPAIR:
@@ -376,6 +369,27 @@ def compiled_cell(
     return CellTerms(
         float(loglik), float(entropy), int(n_iter), status == module.CONVERGED
     )
+
+
+def _whole_cell(
+    module: Any,
+    model: int,
+    family: CovarianceFamily,
+    X: FloatArray,
+    labels: npt.NDArray[np.integer[Any]],
+    n_components: int,
+    control: tuple[float, bool, int, float, float, int],
+) -> tuple[Any, ...]:
+    """``_compiled_em.whole_cell`` on contiguous float64 data and int64 labels."""
+    found: tuple[Any, ...] = module.whole_cell(
+        model,
+        _storage_shape(family),
+        np.ascontiguousarray(X),
+        np.ascontiguousarray(labels, dtype=np.int64),
+        int(n_components),
+        control,
+    )
+    return found
 
 
 def first_step_log_likelihood(
@@ -402,13 +416,8 @@ def first_step_log_likelihood(
     model = _MODEL_OF[type(family)]
     # EM of no iteration: the first M-step, then the log terms at its parameters.
     control = _control(module, model, family, 0.0, True, 0, reg_covar)
-    status, *_, loglik, _entropy, _packed = module.whole_cell(
-        model,
-        _storage_shape(family),
-        np.ascontiguousarray(X),
-        np.ascontiguousarray(labels, dtype=np.int64),
-        int(n_components),
-        control,
+    status, *_, loglik, _entropy, _packed = _whole_cell(
+        module, model, family, X, labels, n_components, control
     )
     if status == module.FIRST_STEP_REPAIR:
         return math.nan
