@@ -16,6 +16,7 @@ from gaussmix._version import __version__
 
 if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from gaussmix.classifier import MixtureClassifier
+    from gaussmix.combine import combine_components
     from gaussmix.density import hdr_levels
     from gaussmix.dr import MixtureDR
     from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
@@ -26,6 +27,7 @@ if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
 
 __all__ = [
     "__version__",
+    "combine_components",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",
@@ -47,6 +49,7 @@ _LAZY = {
     "GaussianMixture": "gaussmix.mixture",
     "GaussianMixtureIC": "gaussmix.selection",
     "MixtureClassifier": "gaussmix.classifier",
+    "combine_components": "gaussmix.combine",
     "MixtureDR": "gaussmix.dr",
     "hdr_levels": "gaussmix.density",
     "model_summary": "gaussmix.summary",
