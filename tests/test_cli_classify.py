@@ -33,7 +33,9 @@ def iris_file(tmp_path):
     names[hidden] = ""
     path = tmp_path / "iris.csv"
     lines = ["sl,sw,pl,pw,species"]
-    lines += [",".join([*(f"{v:g}" for v in row), c]) for row, c in zip(X, names)]
+    lines += [
+        ",".join([*(f"{v:g}" for v in row), c]) for row, c in zip(X, names, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path, X, y, hidden
 
@@ -43,7 +45,8 @@ def test_predicts_the_unlabelled_rows_as_the_estimator(iris_file, tmp_path):
     out = tmp_path / "pred.csv"
     code, _, err = run("classify", path, "--label", "species", "--out", out)
     assert code == 0, err
-    assert "model VEV" in err and "training accuracy" in err
+    assert "model VEV" in err
+    assert "training accuracy" in err
     lines = out.read_text().splitlines()
     assert lines[0] == "row,class,p_setosa,p_versicolor,p_virginica"
     rows = [line.split(",") for line in lines[1:]]
@@ -66,7 +69,8 @@ def test_json_mclustda_and_semi_supervised(iris_file):
     payload = json.loads(out)
     assert payload["classes"] == ["setosa", "versicolor", "virginica"]
     assert set(payload["model"]) == set(payload["classes"])
-    assert payload["n_predicted"] == 4 and len(payload["proba"]) == 4
+    assert payload["n_predicted"] == 4
+    assert len(payload["proba"]) == 4
     code, out, _ = run(
         "classify", path, "--label", "species", "--semi-supervised", "--json"
     )
@@ -83,6 +87,8 @@ def test_clear_errors(iris_file):
     path, *_ = iris_file
     code, _, err = run("classify", path, "--label", "colour")
     assert code == 1
-    assert "label column 'colour' not found" in err and "species" in err
+    assert "label column 'colour' not found" in err
+    assert "species" in err
     code, _, err = run("classify", path)
-    assert code == 2 and "--label" in err
+    assert code == 2
+    assert "--label" in err
