@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._validation import check_X, resolve_n_threads
 from gaussmix.base import MixtureEstimator
-from gaussmix.core.covariance import get_family
+from gaussmix.core.covariance import MCLUST_MODEL_NAMES, get_family
 from gaussmix.model import log_max_resp, weighted_sum
 
 __all__ = [
@@ -53,26 +53,10 @@ __all__ = [
     "table_summary",
 ]
 
-#: mclust's description of each of its models (``mclustModelNames(m)$type``).
+#: mclust's description of each of its models (``mclustModelNames(m)$type``),
+#: from the registry's families.
 MODEL_DESCRIPTIONS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "E": "univariate, equal variance",
-        "V": "univariate, unequal variance",
-        "EII": "spherical, equal volume",
-        "VII": "spherical, varying volume",
-        "EEI": "diagonal, equal volume and shape",
-        "VEI": "diagonal, equal shape",
-        "EVI": "diagonal, equal volume, varying shape",
-        "VVI": "diagonal, varying volume and shape",
-        "EEE": "ellipsoidal, equal volume, shape and orientation",
-        "VEE": "ellipsoidal, equal shape and orientation",
-        "EVE": "ellipsoidal, equal volume and orientation",
-        "VVE": "ellipsoidal, equal orientation",
-        "EEV": "ellipsoidal, equal volume and shape",
-        "VEV": "ellipsoidal, equal shape",
-        "EVV": "ellipsoidal, equal volume",
-        "VVV": "ellipsoidal, varying volume, shape, and orientation",
-    }
+    {name: get_family(name).description for name in MCLUST_MODEL_NAMES}
 )
 
 #: Width of the text forms (columns of a wide table are wrapped into blocks).

@@ -173,6 +173,8 @@ class CovarianceFamily(ABC):
     prior: ClassVar[PriorRule | None] = None
     #: For a univariate model (E, V): the multivariate model it restricts.
     multivariate_model: ClassVar[str | None] = None
+    #: mclust's description of the model (``mclustModelNames``; empty if none).
+    description: ClassVar[str] = ""
     #: Whether the M-step iterates (mclust's VEI, VEV, VEE, EVE, VVE).
     iterative: ClassVar[bool] = False
     #: Whether :func:`gaussmix.em.fit_em` may loosen the inner tolerance while

@@ -365,6 +365,8 @@ class EII(Spherical):
     """Equal spherical covariances ``lambda I`` (mclust EII), stored as ``(K,)``."""
 
     model: ClassVar[str] = "EII"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "spherical, equal volume"
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "none", True, True, lambda dof, kp, g, d: (dof + 2) / (d * g) + 1
     )
@@ -385,6 +387,8 @@ class E(EII):
     """Univariate, equal variance (mclust E): one feature only."""
 
     model: ClassVar[str] = "E"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "univariate, equal variance"
     multivariate_model: ClassVar[str | None] = "EII"
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", False, True, lambda dof, kp, g, d: (dof + g + 2) / g
@@ -395,6 +399,8 @@ class V(Spherical):
     """Univariate, variable variances (mclust V): one feature only."""
 
     model: ClassVar[str] = "V"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "univariate, unequal variance"
     multivariate_model: ClassVar[str | None] = "VII"
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", True, True, lambda dof, kp, g, d: dof + 3
@@ -406,6 +412,8 @@ class EEI(Diag):
     """Equal diagonal covariances ``lambda A`` (mclust EEI), stored as ``(K, D)``."""
 
     model: ClassVar[str] = "EEI"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "diagonal, equal volume and shape"
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", False, False, lambda dof, kp, g, d: (dof + 1 + kp) / g
     )
@@ -429,6 +437,8 @@ class VEI(_InnerIteration, Diag):
     """
 
     model: ClassVar[str] = "VEI"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "diagonal, equal shape"
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", True, True, lambda dof, kp, g, d: (dof + 2 + kp) / d
     )
@@ -452,6 +462,8 @@ class EVI(Diag):
     """Diagonal covariances ``lambda A_k`` with a common volume (mclust EVI)."""
 
     model: ClassVar[str] = "EVI"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "diagonal, equal volume, varying shape"
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", True, True, lambda dof, kp, g, d: (dof + 1 + kp) / g
     )
@@ -474,6 +486,8 @@ class EEV(Full):
     """``lambda D_k A D_k^T``: common volume and shape, own orientation (mclust EEV)."""
 
     model: ClassVar[str] = "EEV"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal volume and shape"
     prior: ClassVar[PriorRule | None] = PriorRule(
         True, "matrix", True, True, lambda dof, kp, g, d: (dof + d + 1 + kp) / g
     )
@@ -499,6 +513,8 @@ class VEV(_InnerIteration, Full):
     """
 
     model: ClassVar[str] = "VEV"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal shape"
     prior: ClassVar[PriorRule | None] = PriorRule(
         True, "matrix", True, True, lambda dof, kp, g, d: 0.0
     )
@@ -528,6 +544,8 @@ class EVV(Full):
     """``lambda C_k`` (det ``C_k`` = 1): common volume only (mclust EVV)."""
 
     model: ClassVar[str] = "EVV"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal volume"
     prior: ClassVar[PriorRule | None] = None  # none in mclust 6.0.0
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
@@ -552,6 +570,8 @@ class VEE(_InnerIteration, Full):
     """
 
     model: ClassVar[str] = "VEE"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal shape and orientation"
     prior: ClassVar[PriorRule | None] = None  # none in mclust 6.0.0
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
@@ -1003,6 +1023,8 @@ class EVE(_CommonOrientation):
     """
 
     model: ClassVar[str] = "EVE"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal volume and orientation"
     equal_volume: ClassVar[bool] = True
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
@@ -1017,6 +1039,8 @@ class VVE(_CommonOrientation):
     """
 
     model: ClassVar[str] = "VVE"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal orientation"
     equal_volume: ClassVar[bool] = False
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:

@@ -278,6 +278,8 @@ class Full(_MatrixFamily):
     """
 
     model: ClassVar[str] = "VVV"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, varying volume, shape, and orientation"
     prior: ClassVar[PriorRule | None] = PriorRule(
         True, "matrix", True, True, lambda dof, kp, g, d: dof + d + 2
     )
@@ -484,6 +486,8 @@ class Tied(_MatrixFamily):
     """
 
     model: ClassVar[str] = "EEE"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "ellipsoidal, equal volume, shape and orientation"
     shared: ClassVar[bool] = True
     prior: ClassVar[PriorRule | None] = PriorRule(
         True, "matrix", False, True, lambda dof, kp, g, d: (dof + d + 1) / g + kp
@@ -709,6 +713,8 @@ class Diag(_VarianceFamily):
     """
 
     model: ClassVar[str] = "VVI"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "diagonal, varying volume and shape"
     _per_component: ClassVar[tuple[Any, ...]] = (slice(None), None)
     prior: ClassVar[PriorRule | None] = PriorRule(
         False, "diag", True, True, lambda dof, kp, g, d: dof + 2 + kp
@@ -801,6 +807,8 @@ class Spherical(_VarianceFamily):
     """
 
     model: ClassVar[str] = "VII"
+    #: mclust's description of the model (``mclustModelNames``).
+    description: ClassVar[str] = "spherical, varying volume"
     per_feature: ClassVar[bool] = False
     _per_component: ClassVar[tuple[Any, ...]] = (slice(None),)
     prior: ClassVar[PriorRule | None] = PriorRule(
