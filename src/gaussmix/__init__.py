@@ -22,11 +22,21 @@ if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
     from gaussmix.io import load, save
     from gaussmix.mixture import GaussianMixture
+    from gaussmix.resampling import (
+        BootstrapLRTResult,
+        BootstrapResult,
+        bootstrap,
+        bootstrap_lrt,
+    )
     from gaussmix.selection import GaussianMixtureIC, select
     from gaussmix.summary import model_summary, table_summary
 
 __all__ = [
     "__version__",
+    "bootstrap",
+    "bootstrap_lrt",
+    "BootstrapLRTResult",
+    "BootstrapResult",
     "combine_components",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
@@ -49,6 +59,10 @@ _LAZY = {
     "GaussianMixture": "gaussmix.mixture",
     "GaussianMixtureIC": "gaussmix.selection",
     "MixtureClassifier": "gaussmix.classifier",
+    "bootstrap": "gaussmix.resampling",
+    "bootstrap_lrt": "gaussmix.resampling",
+    "BootstrapLRTResult": "gaussmix.resampling",
+    "BootstrapResult": "gaussmix.resampling",
     "combine_components": "gaussmix.combine",
     "MixtureDR": "gaussmix.dr",
     "hdr_levels": "gaussmix.density",

@@ -1,4 +1,4 @@
-"""``gaussmix classify``: learn from the labelled rows of a file, predict the rest."""
+"""``gaussmix classify`` (learn from labelled rows, predict the rest) and ``gaussmix bootstrap``."""
 
 from __future__ import annotations
 
@@ -92,3 +92,44 @@ def test_clear_errors(iris_file):
     code, _, err = run("classify", path)
     assert code == 2
     assert "--label" in err
+
+
+def test_bootstrap_prints_standard_errors(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    from gaussmix import GaussianMixture, bootstrap, save
+
+    X, _ = make_blobs(200, centers=2, random_state=0)
+    data = tmp_path / "x.csv"
+    np.savetxt(data, X, delimiter=",", header="a,b", comments="")
+    model = GaussianMixture(2, covariance_type="EEE").fit(X)
+    save(model, tmp_path / "m.gmm")
+    out = tmp_path / "se.csv"
+    code, text, err = run(
+        "bootstrap",
+        tmp_path / "m.gmm",
+        data,
+        "--n-boot",
+        "50",
+        "--seed",
+        "3",
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    assert "nonparametric bootstrap: 50 refits" in text
+    lines = out.read_text().splitlines()
+    assert lines[0] == "parameter,component,feature,feature2,estimate,se,lower,upper"
+    rows = [line.split(",") for line in lines[1:]]
+    # 2 weights, 2 x 2 means, one 2 x 2 covariance (EEE: common to the components)
+    assert len(rows) == 2 + 4 + 4
+    means = [r for r in rows if r[0] == "means"]
+    # a model fitted on an array names its features x0, x1
+    assert [r[2] for r in means] == ["x0", "x1", "x0", "x1"]
+    reference = bootstrap(model, X, n_boot=50, random_state=3)
+    np.testing.assert_allclose(
+        [float(r[5]) for r in means], reference.se["means"].ravel(), rtol=1e-5
+    )
+    code, _, err = run("bootstrap", tmp_path / "m.gmm", data, "--n-boot", "1")
+    assert code == 1
+    assert "n_boot must be at least 2" in err
