@@ -254,10 +254,12 @@ def _random_case(mclust, name, method, n_boot):
 @pytest.mark.parametrize(
     ("name", "method"),
     [(n, m) for n in CASES for m in ("bs", "pb")]
-    + [("faithful", "wlbs"), ("iris", "wlbs")],
+    # R's weighted EM is an R loop (about 40 s for 199 replicates): out of the timed
+    # suite and CI's live layer; wlbs itself is timed in test_weighted_refit_*.
+    + [pytest.param(n, "wlbs", marks=pytest.mark.slow) for n in ("faithful", "iris")],
 )
 def test_random_methods_match_mclust_timed(mclust, name, method):
-    """bs, pb (and wlbs on two sets): SEs within Monte Carlo error, 199 replicates."""
+    """bs, pb (and wlbs on two sets, slow): SEs within Monte Carlo error, 199 replicates."""
     _random_case(mclust, name, method, TIMED_BOOT)
 
 
