@@ -93,6 +93,7 @@ from gaussmix.em import fit_em
 from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 from gaussmix.model import MixtureModel
+from gaussmix.selection import collect_child_results
 from gaussmix.sources import ArraySource
 
 __all__ = [
@@ -1275,7 +1276,7 @@ def _forked(work: Callable[[int], Any], todo: list[int], n_workers: int) -> list
         for i in shares[0]:
             done[i] = work(i)
         for _, read_end in children:
-            done.update(_collect(read_end))
+            done.update(collect_child_results(read_end))
         complete = True
     finally:
         for pid, read_end in children:
@@ -1310,18 +1311,6 @@ def _child(
         code = 1
     finally:
         os._exit(code)
-
-
-def _collect(read_end: int) -> dict[int, Any]:
-    """A child's results (empty if it died before sending them all)."""
-    chunks = []
-    while chunk := os.read(read_end, 1 << 20):
-        chunks.append(chunk)
-    try:
-        got = pickle.loads(b"".join(chunks))
-    except Exception:  # truncated: the child died
-        return {}
-    return got if isinstance(got, dict) else {}
 
 
 def _jackknife(

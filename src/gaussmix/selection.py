@@ -376,7 +376,7 @@ def _run_forked(
                 mine.add(i)
         received: dict[int, FitResult] = {}
         for _, read_end in children:
-            received.update(_collect(read_end))
+            received.update(collect_child_results(read_end))
         for i in sorted(received):
             finished(i, received[i])
         complete = True
@@ -417,8 +417,11 @@ def _child(
         os._exit(code)
 
 
-def _collect(read_end: int) -> dict[int, FitResult]:
-    """A child's results (empty if it died before sending them all)."""
+def collect_child_results(read_end: int) -> dict[int, Any]:
+    """A forked child's pickled results (empty if it died before sending them all).
+
+    Shared by the grid's processes and the bootstrap's (``gaussmix.resampling``).
+    """
     chunks = []
     while chunk := os.read(read_end, 1 << 20):
         chunks.append(chunk)
