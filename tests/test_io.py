@@ -1059,6 +1059,27 @@ def test_random_models_round_trip_exactly(model):
     assert model.score_samples(X).tobytes() == loaded.score_samples(X).tobytes()
 
 
+def test_subnormal_float32_covariance_entries_round_trip():
+    """A float32 off-diagonal of 1e-45 (subnormal) has no relative precision.
+
+    Its precision factor's rounding is absolute, so the consistency check of the
+    saver must allow an absolute error at the scale of the matrix (found by the
+    property test above).
+    """
+    model = fitted("full", np.float32)
+    family = FAMILIES["full"]
+    cov = model.covariances_.astype(np.float64)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    cov[:, 0, 1] = cov[:, 1, 0] = tiny
+    model.covariances_ = cov.astype(np.float32)
+    chol, failed = family.precisions_cholesky(model.covariances_.astype(np.float64))
+    assert not failed.any()
+    model.precisions_cholesky_ = chol.astype(np.float32)
+    model.precisions_ = family.precisions(chol).astype(np.float32)
+    loaded = load(io.BytesIO(save_bytes(model)))
+    assert_same_model(model, loaded)
+
+
 GOOD_BYTES = save_bytes(fitted("tied", np.float32, True))
 
 

@@ -1019,11 +1019,15 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
         residual_p = prec - chol**2
         scale_p = chol**2
     factor = CONSISTENCY_FACTOR * (d + 2) * eps
+    # Below the smallest normal number the rounding error is absolute, not relative:
+    # a subnormal entry (a float32 off-diagonal of 1e-45, say) carries no relative
+    # precision, so the allowance has an absolute part at the scale of the matrix.
+    tiny = float(np.finfo(arrays["weights_"].dtype).tiny)
     for name, r, s, what in (
         ("precisions_cholesky_", residual, scale, "the inverse of covariances_"),
         ("precisions_", residual_p, scale_p, "precisions_cholesky_ @ its transpose"),
     ):
-        excess = np.abs(r) - factor * s
+        excess = np.abs(r) - factor * (s + tiny * max(float(np.max(s)), 1.0))
         if np.any(excess > 0):
             ratio = float(np.max(np.abs(r) / np.maximum(s, np.finfo(float).tiny)))
             _fail(
