@@ -667,13 +667,14 @@ numpy.memmap, callable or dask.array.Array
         items = [features] if isinstance(features, str) else features
         if names is not None and all(isinstance(f, str) for f in np.ravel(items)):
             lookup = {str(n): i for i, n in enumerate(names)}
-            unknown = [f for f in np.ravel(items) if f not in lookup]
+            items = [str(f) for f in np.ravel(items)]
+            unknown = [f for f in items if f not in lookup]
             if unknown:
                 raise ValueError(
                     f"{method}: unknown feature name {unknown[0]!r}; the model's "
                     f"features are {list(lookup)}."
                 )
-            features = [lookup[f] for f in np.ravel(items)]
+            features = [lookup[f] for f in items]
         return model, conditional.check_features(features, model.n_features)
 
     def _derived(
