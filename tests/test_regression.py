@@ -219,3 +219,55 @@ def test_errors():
         reg.predict(X[:, :2])
     with pytest.raises(ValueError, match="covariance_type"):
         GMRegressor(covariance_type="round").fit(X, Y)
+
+
+# ------------------------------------------------------------------ gallery
+def _example(name):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / name
+    spec = importlib.util.spec_from_file_location(f"gallery_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _figures_written(result, text):
+    from pathlib import Path
+
+    for figure in result["figures"]:
+        path = Path(figure)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.stat().st_size > 10_000
+        assert f"figure written to {path}" in text
+
+
+def test_example_20_gmr_heteroscedastic(tmp_path, capsys):
+    r = _example("20_gmr_heteroscedastic.py").main(["--small", "--out", str(tmp_path)])
+    _figures_written(r, capsys.readouterr().out)
+    assert r["rmse_mean"] < 0.1  # the noise sd is 0.05 to 0.85
+    # The band follows the noise: the predicted sd within 30% of the true one,
+    # growing from left to right.
+    np.testing.assert_allclose(r["probe_std"], r["true_probe_std"], rtol=0.3)
+    assert r["probe_std"][-1] > 3 * r["probe_std"][0]
+    # Coverage of fresh points, within 4 binomial standard errors.
+    n = r["n_samples"]
+    for share, p in ((r["inside_1_sigma"], 0.6827), (r["inside_2_sigma"], 0.9545)):
+        assert share == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n))
+
+
+def test_example_21_gmr_inverse_problem(tmp_path, capsys):
+    r = _example("21_gmr_inverse_problem.py").main(["--small", "--out", str(tmp_path)])
+    _figures_written(r, capsys.readouterr().out)
+    assert r["share_three_modes"] > 0.5
+    assert np.median(r["mode_gap"]) < 0.03
+    # The mean finds one of three solutions; the modes find them all.
+    assert r["hit_mean"] < 0.5
+    assert r["hit_modes"] > 0.8
+    assert r["mixture_lpd"] > r["gauss_lpd"] + 0.5
+    # Past the fold the mean lies between the two groups, far from both modes.
+    assert len(r["slice_modes"]) == 2
+    assert min(abs(m - r["slice_mean"]) for m in r["slice_modes"]) > 0.1
