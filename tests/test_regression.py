@@ -271,3 +271,10 @@ def test_example_21_gmr_inverse_problem(tmp_path, capsys):
     # Past the fold the mean lies between the two groups, far from both modes.
     assert len(r["slice_modes"]) == 2
     assert min(abs(m - r["slice_mean"]) for m in r["slice_modes"]) > 0.1
+
+
+def test_benchmark_runs(capsys):
+    bench = _example("../benchmarks/bench_gmr.py")
+    result = bench.main(["--rows", "2000", "--repeats", "1"])
+    assert "numpy / gaussmix" in capsys.readouterr().out
+    assert result["max_difference"] < 1e-10
