@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from gaussmix.exceptions import ConvergenceWarning, DegenerateComponentWarning
     from gaussmix.io import load, save
     from gaussmix.mixture import GaussianMixture
+    from gaussmix.regression import GMRegressor
     from gaussmix.resampling import (
         BootstrapLRTResult,
         BootstrapResult,
@@ -42,6 +43,7 @@ __all__ = [
     "DegenerateComponentWarning",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "GMRegressor",
     "hdr_levels",
     "load",
     "MixtureClassifier",
@@ -58,6 +60,7 @@ _LAZY = {
     "DegenerateComponentWarning": "gaussmix.exceptions",
     "GaussianMixture": "gaussmix.mixture",
     "GaussianMixtureIC": "gaussmix.selection",
+    "GMRegressor": "gaussmix.regression",
     "MixtureClassifier": "gaussmix.classifier",
     "bootstrap": "gaussmix.resampling",
     "bootstrap_lrt": "gaussmix.resampling",

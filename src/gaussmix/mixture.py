@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._typing import IntArray
 from gaussmix._validation import (
@@ -24,6 +25,9 @@ from gaussmix._validation import (
     resolve_em_control,
 )
 from gaussmix.base import MixtureEstimator
+from gaussmix.core import conditional
+from gaussmix.core.covariance import get_family
+from gaussmix.core.params import GMMParams
 from gaussmix.em import OnlineState
 from gaussmix.fitting import (
     NOISE_INIT_WEIGHT,
@@ -550,6 +554,170 @@ numpy.memmap, callable or dask.array.Array
             self._online_state: OnlineState | None = result.online_state
             self._set_prior(result.prior)
 
+    # ---------------------------------------------- marginals, conditionals
+    def marginal(self, features: Any) -> GaussianMixture:
+        """The fitted mixture of some of the features, the others integrated out.
+
+        Integrating a Gaussian over some features keeps the block of the
+        others: same weights, means ``mu_k[f]``, covariances ``S_k[f, f]``
+        (docs/conditional.md).
+
+        Parameters
+        ----------
+        features : int, sequence of int, boolean mask or sequence of str
+            The features to keep, in the order of the result's columns:
+            column indices (negative ones count from the end), a boolean mask
+            of length ``n_features_in_``, or names of ``feature_names_in_``.
+
+        Returns
+        -------
+        GaussianMixture
+            A fitted mixture over ``features``. Its ``covariance_type`` is the
+            scikit-learn shape that stores this model's covariances ('full',
+            'tied', 'diag' or 'spherical'; mclust's names map to theirs, e.g.
+            'VVV' and 'EEV' to 'full', 'EEE' to 'tied', 'EEI' to 'diag', 'EII'
+            to 'spherical'). Parameters holding per-feature arrays
+            (``means_init``, ``precisions_init``, ``prior``, ...) are reset.
+
+        Raises
+        ------
+        ValueError
+            If an index is out of range or repeated, no feature is selected, or
+            the model has a noise component. ``NotFittedError`` if unfitted.
+        """
+        model, index = self._split_features(features, "marginal")
+        name, weights, means, covariances = conditional.marginal(
+            model.family, model.weights, model.means, model.covariances, index
+        )
+        return self._derived(name, weights, means, covariances, index, model)
+
+    def condition(self, features: Any, values: Any) -> GaussianMixture:
+        """The fitted mixture of the other features given values of ``features``.
+
+        For given values ``x_b`` the conditional is again a Gaussian mixture:
+        weights ``w_k N(x_b | mu_kb, S_kbb) / p(x_b)`` (each component's
+        marginal likelihood, normalised in log space), means
+        ``mu_ka + S_kab S_kbb^-1 (x_b - mu_kb)`` and covariances the Schur
+        complement ``S_kaa - S_kab S_kbb^-1 S_kba``, computed from a Cholesky
+        factor (docs/conditional.md). For many rows at once, use
+        :class:`gaussmix.GMRegressor` or :func:`gaussmix.core.conditional.condition`.
+
+        Parameters
+        ----------
+        features : int, sequence of int, boolean mask or sequence of str
+            The given features (as in :meth:`marginal`); at least one feature
+            must be left.
+        values : array-like of shape (len(features),)
+            One row of values of the given features, in the order of
+            ``features`` (for a mask: in column order). A number is accepted
+            for one feature.
+
+        Returns
+        -------
+        GaussianMixture
+            A fitted mixture over the other features, in their original
+            order, with the ``covariance_type`` of :meth:`marginal` (a 'tied'
+            model stays 'tied': the Schur complement is shared; 'diag' and
+            'spherical' keep their variances, only the weights change).
+
+        Raises
+        ------
+        ValueError
+            For bad feature indices, no feature left, ``values`` of the wrong
+            length or not finite, or a model with a noise component.
+            ``NotFittedError`` if unfitted.
+        """
+        model, index = self._split_features(features, "condition")
+        row = np.asarray(values, dtype=np.float64)
+        if row.ndim == 2 and row.shape[0] == 1:
+            row = row[0]
+        row = row.reshape(-1) if row.ndim == 0 else row
+        if row.shape != (index.size,):
+            raise ValueError(
+                f"condition: values must be one row of {index.size} numbers (one per "
+                f"given feature), got shape {np.shape(values)}."
+            )
+        if not np.all(np.isfinite(row)):
+            raise ValueError(f"condition: values must be finite, got {row}.")
+        cond = conditional.condition(
+            model.family,
+            model.weights,
+            model.means,
+            model.covariances,
+            index,
+            row[None],
+        )
+        rest = np.setdiff1d(np.arange(model.n_features), index)
+        weights = np.exp(cond.log_weights[0])
+        return self._derived(
+            cond.covariance_type, weights, cond.means[0], cond.covariances, rest, model
+        )
+
+    def _split_features(self, features: Any, method: str) -> tuple[MixtureModel, Any]:
+        """The fitted model and the validated indices of ``features``."""
+        check_is_fitted(self)
+        if hasattr(self, "noise_log_density_"):
+            raise ValueError(
+                f"{type(self).__name__}.{method}: not defined for a model with a noise "
+                "component (its uniform density is not a Gaussian's); fit with "
+                "noise=None."
+            )
+        model = self._model()
+        names = getattr(self, "feature_names_in_", None)
+        items = [features] if isinstance(features, str) else features
+        if names is not None and all(isinstance(f, str) for f in np.ravel(items)):
+            lookup = {str(n): i for i, n in enumerate(names)}
+            items = [str(f) for f in np.ravel(items)]
+            unknown = [f for f in items if f not in lookup]
+            if unknown:
+                raise ValueError(
+                    f"{method}: unknown feature name {unknown[0]!r}; the model's "
+                    f"features are {list(lookup)}."
+                )
+            features = [lookup[f] for f in items]
+        return model, conditional.check_features(features, model.n_features)
+
+    def _derived(
+        self,
+        covariance_type: str,
+        weights: Any,
+        means: Any,
+        covariances: Any,
+        columns: Any,
+        source: MixtureModel,
+    ) -> GaussianMixture:
+        """A fitted mixture of derived float64 arrays over ``columns`` of this one."""
+        family = get_family(covariance_type)
+        factors, failed = family.precisions_cholesky(covariances)
+        if np.any(failed):
+            raise ValueError(
+                "a conditional covariance is not positive definite (the joint "
+                "covariance is nearly singular); refit with a larger reg_covar."
+            )
+        params = GMMParams(weights, means, covariances, factors)
+        model = MixtureModel.from_params(params, covariance_type, source.dtype)
+        template = dict(self.get_params(deep=False), covariance_type=covariance_type)
+        template.update(dict.fromkeys(_PER_FEATURE_PARAMS))
+        names = getattr(self, "feature_names_in_", None)
+        return build_fitted(
+            template,
+            model,
+            FitInfo(converged=True, n_iter=0, lower_bound=-np.inf),
+            feature_names=None if names is None else np.asarray(names)[columns],
+        )
+
+
+#: Parameters that hold per-feature or per-row arrays: reset in the mixtures
+#: that :meth:`GaussianMixture.marginal` and ``condition`` return.
+_PER_FEATURE_PARAMS: tuple[str, ...] = (
+    "weights_init",
+    "means_init",
+    "precisions_init",
+    "resp_init",
+    "noise",
+    "noise_init",
+    "prior",
+)
 
 #: Constructor parameter names per estimator class (inspect.signature is slow).
 _PARAM_NAMES: dict[type, tuple[str, ...]] = {}
