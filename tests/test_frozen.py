@@ -150,7 +150,9 @@ def _one_step(covariance_type, frozen, X, reg_covar=0.0):
     return ref, _fit_quiet(model, X)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical", "EEI"])
+@pytest.mark.parametrize(
+    "covariance_type", ["full", "tied", "diag", "spherical", "EEI"]
+)
 def test_covariances_are_the_scatter_about_the_frozen_means(covariance_type):
     X = _data(2)
     ref, model = _one_step(covariance_type, ("means",), X)
@@ -159,7 +161,10 @@ def test_covariances_are_the_scatter_about_the_frozen_means(covariance_type):
     resp = _responsibilities(X, ref.weights_, ref.means_, dense)
     nk = resp.sum(axis=0)
     scatter = np.stack(
-        [(resp[:, k, None] * (X - ref.means_[k])).T @ (X - ref.means_[k]) for k in range(K)]
+        [
+            (resp[:, k, None] * (X - ref.means_[k])).T @ (X - ref.means_[k])
+            for k in range(K)
+        ]
     )
     if covariance_type == "full":
         expected = scatter / nk[:, None, None]
@@ -193,8 +198,13 @@ def test_means_and_weights_given_frozen_covariances(covariance_type):
 
 def _expected_loglik(X, resp, weights, means, covariances):
     return sum(
-        float(resp[:, k] @ (math.log(weights[k]) + stats.multivariate_normal(
-            means[k], covariances[k]).logpdf(X)))
+        float(
+            resp[:, k]
+            @ (
+                math.log(weights[k])
+                + stats.multivariate_normal(means[k], covariances[k]).logpdf(X)
+            )
+        )
         for k in range(len(weights))
     )
 
@@ -251,7 +261,7 @@ def test_frozen_covariances_run_no_inner_iteration(covariance_type, monkeypatch)
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_nothing_frozen_is_scikit_learn(covariance_type):
     X = _data(3)
-    kw = dict(n_components=3, covariance_type=covariance_type, random_state=0)
+    kw = {"n_components": 3, "covariance_type": covariance_type, "random_state": 0}
     ours = GaussianMixture(frozen=(), **kw).fit(X)
     default = GaussianMixture(**kw).fit(X)
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
@@ -319,7 +329,7 @@ def test_prior_with_frozen_means_keeps_them():
 
 # ------------------------------------------------------------------ errors
 @pytest.mark.parametrize(
-    "frozen, match",
+    ("frozen", "match"),
     [
         ("mean", "frozen must be a name or a tuple of names among 'weights'.*'mean'"),
         (("weights", "precisions"), "among .*got \\('weights', 'precisions'\\)"),
@@ -464,8 +474,9 @@ def test_relevance_em_increases_the_log_posterior():
     for _ in range(8):
         stats_ = e_step(speaker, params, family)
         log_prior = sum(
-            stats.multivariate_normal(prior.means[k], np.diag(prior.covariances[k] / r))
-            .logpdf(params.means[k])
+            stats.multivariate_normal(
+                prior.means[k], np.diag(prior.covariances[k] / r)
+            ).logpdf(params.means[k])
             for k in range(4)
         )
         values.append(stats_.loglik + log_prior)

@@ -170,8 +170,12 @@ def fit_em(
     repaired_at: deque[int] = deque(maxlen=STUCK_REPAIRS)  # iterations repaired
     # Small data: the iterations run compiled (gaussmix.core.fast_em) until one
     # needs a repair; this loop runs that one, and the compiled loop goes on.
-    compiled = not frozen and isinstance(source, ArraySource) and eligible(
-        source.X, params, family, prior=prior, equal_proportions=equal_proportions
+    compiled = (
+        not frozen
+        and isinstance(source, ArraySource)
+        and eligible(
+            source.X, params, family, prior=prior, equal_proportions=equal_proportions
+        )
     )
     n_iter = 0
     while n_iter < max_iter:

@@ -228,7 +228,7 @@ def m_step(
     if frozen:
         previous = _frozen_previous(frozen, previous)
         if "means" in frozen:
-            means = previous.means
+            means = np.asarray(previous.means, dtype=np.float64)  # no copy
             m = m._replace(d=means - stats.shift)  # the scatter about them
         elif empty.any():
             means = np.where(empty[:, None], previous.means, means)
@@ -276,7 +276,8 @@ def m_step(
         noise_log_density = float(stats.noise_log_density)
     if "weights" in frozen:
         assert previous is not None
-        weights, noise_weight = previous.weights, previous.noise_weight
+        weights = np.asarray(previous.weights, dtype=np.float64)  # no copy
+        noise_weight = previous.noise_weight
     params = GMMParams(
         weights,
         means,
