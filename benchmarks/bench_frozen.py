@@ -76,7 +76,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    n, d, k, ct = args.n_samples, args.n_features, args.n_components, args.covariance_type
+    n, d, k, ct = (
+        args.n_samples,
+        args.n_features,
+        args.n_components,
+        args.covariance_type,
+    )
     X = make_data(n, d, k)
     with threadpool_limits(1):
         start = GaussianMixture(k, covariance_type=ct, max_iter=3, random_state=0)

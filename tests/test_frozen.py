@@ -390,6 +390,21 @@ def test_chunked_source_honours_frozen(tmp_path):
     np.testing.assert_allclose(chunked.lower_bounds_, memory.lower_bounds_, rtol=1e-10)
 
 
+def test_dask_source_honours_frozen():
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    X = _data(2)
+    ref = _reference("tied")
+    kw = {"covariance_type": "tied", "frozen": "means", "max_iter": 5, "tol": 0}
+    with dask.config.set(scheduler="synchronous"):
+        lazy = _fit_quiet(
+            GaussianMixture(3, **kw, **_init_kwargs(ref)), da.from_array(X, chunks=50)
+        )
+    memory = _fit_quiet(GaussianMixture(3, **kw, **_init_kwargs(ref)), X)
+    assert np.array_equal(lazy.means_, ref.means_)
+    np.testing.assert_allclose(lazy.covariances_, memory.covariances_, rtol=1e-10)
+
+
 def test_partial_fit_and_online_fit_honour_frozen():
     X = _data(2)
     ref = _reference("diag")
