@@ -238,6 +238,10 @@ BAD_PARAMETER_VALUES = {
         "None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState",
     ),
     "warm_start": ("yes", "True or False"),
+    "frozen": (
+        "mean",
+        "a name or a tuple of names among 'weights', 'means', 'covariances'",
+    ),
     "verbose": (-1, "an integer >= 0"),
     "verbose_interval": (0, "an integer >= 1"),
     "batch_size": (0, "None (batch EM) or an integer >= 1 (online EM on mini-batches)"),

@@ -28,6 +28,7 @@ from gaussmix.core.covariance import (
     CovarianceFamily,
     get_family,
 )
+from gaussmix.core.frozen import FREEZABLE, is_frozen_value
 from gaussmix.core.init import INIT_METHODS
 
 __all__ = [
@@ -272,6 +273,11 @@ PARAMETER_RULES: dict[str, Rule] = {
         "numpy's RandomState takes seeds in that range only.",
     ),
     "warm_start": Rule(lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+    "frozen": Rule(
+        is_frozen_value,
+        "a name or a tuple of names among " + ", ".join(repr(n) for n in FREEZABLE),
+        "() freezes nothing; e.g. frozen=('weights', 'covariances').",
+    ),
     "verbose": Rule(
         lambda v: isinstance(v, (bool, np.bool_)) or (_is_int(v) and v >= 0),
         "an integer >= 0",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -104,6 +104,7 @@ def fit_em(
     relative_tol: bool = False,
     stop_at_repair: bool = False,
     inner_final: bool = False,
+    frozen: Set[str] = frozenset(),
 ) -> EMResult:
     """Run EM from ``params`` until convergence or ``max_iter`` iterations.
 
@@ -146,6 +147,10 @@ def fit_em(
         Resuming a run that met ``tol`` with loose inner iterations and
         finishes at the family's own inner tolerance (the state
         :class:`gaussmix.core.fast_em.CompiledRun` reports).
+    frozen : set of {'weights', 'means', 'covariances'}, default=empty
+        Parameters kept at their values in ``params``; the others take their
+        conditional M-step (:mod:`gaussmix.core.frozen`). The compiled loop
+        is not used then.
 
     Returns
     -------
@@ -165,8 +170,12 @@ def fit_em(
     repaired_at: deque[int] = deque(maxlen=STUCK_REPAIRS)  # iterations repaired
     # Small data: the iterations run compiled (gaussmix.core.fast_em) until one
     # needs a repair; this loop runs that one, and the compiled loop goes on.
-    compiled = isinstance(source, ArraySource) and eligible(
-        source.X, params, family, prior=prior, equal_proportions=equal_proportions
+    compiled = (
+        not frozen
+        and isinstance(source, ArraySource)
+        and eligible(
+            source.X, params, family, prior=prior, equal_proportions=equal_proportions
+        )
     )
     n_iter = 0
     while n_iter < max_iter:
@@ -220,6 +229,7 @@ def fit_em(
             prior=prior,
             previous=params,
             inner_tol=inner_tol,
+            frozen=frozen,
         )
         change = (lower_bound if prior is None else objective) - previous
         repairs.extend((n_iter, r) for r in step_repairs)
@@ -359,6 +369,8 @@ class OnlineSettings:
         Dtype of the data.
     equal_proportions : bool, default=False
         Keep the weights equal.
+    frozen : frozenset of str, default=empty
+        Parameters each update keeps (:mod:`gaussmix.core.frozen`).
     """
 
     learning_offset: float
@@ -366,6 +378,7 @@ class OnlineSettings:
     reg_covar: float
     dtype: np.dtype[Any] | type = np.float64
     equal_proportions: bool = False
+    frozen: frozenset[str] = frozenset()
 
 
 def step_size(n_steps: int, learning_offset: float, learning_decay: float) -> float:
@@ -438,6 +451,7 @@ def online_step(
         dtype=settings.dtype,
         equal_proportions=settings.equal_proportions,
         previous=previous,
+        frozen=settings.frozen,
     )
     return OnlineState(running, n_steps + 1), params, repairs
 

@@ -45,6 +45,7 @@ from gaussmix._validation import (
 from gaussmix.core import kernels
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.core.estep import e_step, stats_from_resp
+from gaussmix.core.frozen import as_frozen, check_frozen_start
 from gaussmix.core.init import initial_resp
 from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
@@ -144,6 +145,7 @@ class FitOptions:
     verbose: int = 0
     verbose_interval: int = 10
     n_jobs: int | None = None
+    frozen: frozenset[str] = frozenset()
     owner: str = "GaussianMixture"
 
     relative_tol: bool = False
@@ -173,6 +175,8 @@ class FitOptions:
             max_iter=control.max_iter,
             relative_tol=control.relative,
         )
+        if "frozen" in values:
+            values["frozen"] = as_frozen(values["frozen"])
         return cls(owner=owner, **values)
 
     def online_settings(self, dtype: Any) -> OnlineSettings:
@@ -183,6 +187,7 @@ class FitOptions:
             reg_covar=self.reg_covar,
             dtype=dtype,
             equal_proportions=self.equal_proportions,
+            frozen=self.frozen,
         )
 
     @property
@@ -366,6 +371,7 @@ def fit_mixture(
         check_online_options(options)
         return _fit_online(source, summary, options, random_state, n_threads, warm)
     init_arrays = _init_arrays(options, family, n_features)
+    _check_frozen(options, init_arrays, warm is not None)
     noise_box = _noise_box(summary.sample, summary.sample_weight, options)
     noise_log_density = None if noise_box is None else -noise_box.log_volume
     if options.resp_init is not None:
@@ -464,6 +470,18 @@ def _init_arrays(
     )
 
 
+def _check_frozen(options: FitOptions, init_arrays: InitArrays, warm: bool) -> None:
+    """Refuse frozen parameters without initial values (:mod:`gaussmix.core.frozen`)."""
+    if options.frozen:
+        check_frozen_start(
+            options.frozen,
+            means_given=warm or init_arrays[1] is not None,
+            covariances_given=warm or init_arrays[2] is not None,
+            equal_proportions=options.equal_proportions,
+            owner=options.owner,
+        )
+
+
 def _best_of_inits(
     source: DataSource,
     start: Callable[[CovarianceFamily], tuple[GMMParams, list[Repair]]],
@@ -493,6 +511,7 @@ def _best_of_inits(
         "dtype": dtype,
         "equal_proportions": options.equal_proportions,
         "prior": prior,
+        "frozen": options.frozen,
     }
     workers = _parallel_inits(source, n_init, options)
     results: list[EMResult] = []
@@ -882,6 +901,7 @@ def _fit_online(
     """``fit`` with ``batch_size``: epochs of online EM over the source's batches."""
     family = get_family(options.covariance_type)
     init_arrays = _init_arrays(options, family, summary.n_features)
+    _check_frozen(options, init_arrays, warm is not None)
     assert options.batch_size is not None
     batch_size = int(options.batch_size)
     # A source without online batches (a dask array) refuses before the start.
@@ -1020,6 +1040,7 @@ def partial_fit_step(
                     f"got {n_samples}."
                 )
             init_arrays = _init_arrays(options, family, n_features)
+            _check_frozen(options, init_arrays, False)
             random_state = check_random_state(options.random_state)
             start = _Start(X, weights, random_state, init_arrays, n_threads, options)
             params, repairs = start(family)

@@ -42,6 +42,7 @@ from gaussmix._validation import (
 )
 from gaussmix._version import __version__
 from gaussmix.core.covariance import CovarianceFamily, get_family
+from gaussmix.core.frozen import FREEZABLE, as_frozen
 from gaussmix.core.noise import NoiseBox
 from gaussmix.core.prior import PRIOR_KEYS, PRIOR_MODELS, mclust_model_name
 from gaussmix.mixture import GaussianMixture, build_fitted
@@ -275,6 +276,9 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
             notes.append(_NOTE_RANDOM_STATE)
         elif name == "prior" and isinstance(value, Mapping):
             json_params[name] = _prior_param_json(value, arrays)
+        elif name == "frozen" and not isinstance(value, str):
+            frozen = as_frozen(value)  # a list of names, in FREEZABLE's order
+            json_params[name] = [n for n in FREEZABLE if n in frozen]
         else:
             json_params[name] = _json_scalar(value, f"parameter {name}")
     for key in PARAMETER_ARRAYS:
@@ -878,6 +882,8 @@ def _parse_params(
                 f"parameter {name} must be {rule.expected}; got "
                 f"{_show(value)}{too_large}"
             )
+        if name == "frozen" and isinstance(value, list):
+            value = tuple(value)  # JSON's list: the constructor's tuple
         params[name] = value
     return params, tuple(array_params), prior_arrays
 

@@ -159,6 +159,19 @@ class GaussianMixture(MixtureEstimator):
     warm_start : bool, default=False
         If True, each ``fit`` starts from the previous solution and ``n_init``
         is ignored after the first call.
+    frozen : str or tuple of {'weights', 'means', 'covariances'}, default=()
+        Parameters EM keeps at their initial values: from ``weights_init``,
+        ``means_init``, ``precisions_init``, or the previous fit with
+        ``warm_start=True``. The others take their conditional M-step given
+        them (with frozen means, the covariances are the scatter about those
+        means), so the log-likelihood still increases; frozen covariances keep
+        their precisions bit for bit. Frozen weights without ``weights_init``
+        keep the initialisation's weights; frozen means or covariances need
+        ``means_init`` / ``precisions_init`` or a warm start (ValueError
+        otherwise). Works with every covariance type, sample weights, a
+        ``prior``, a noise component (frozen weights keep ``noise_weight_``
+        too), out-of-core and dask data, ``batch_size`` and
+        :meth:`partial_fit`. See docs/frozen-parameters.md.
     batch_size : int or None, default=None
         None fits by batch EM. An integer fits by *online* (stepwise) EM on
         mini-batches of this many rows (Cappe & Moulines 2009): ``fit`` runs
@@ -296,6 +309,7 @@ class GaussianMixture(MixtureEstimator):
         prior: Any = None,
         random_state: Any = None,
         warm_start: bool = False,
+        frozen: str | tuple[str, ...] = (),
         batch_size: int | None = None,
         learning_decay: float = 0.6,
         learning_offset: float = 1.0,
@@ -320,6 +334,7 @@ class GaussianMixture(MixtureEstimator):
         self.prior = prior
         self.random_state = random_state
         self.warm_start = warm_start
+        self.frozen = frozen
         self.batch_size = batch_size
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset

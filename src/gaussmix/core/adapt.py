@@ -43,23 +43,39 @@ the covariances are estimated about the prior's means.
 responsibilities. A component whose share ``alpha_k`` rounds to zero keeps its
 mean exactly, and its covariance and precision exactly too in the families
 whose components share no covariance parameter.
+
+**With frozen parameters** (:mod:`gaussmix.core.frozen`). Mean-only adaptation
+is one EM step with the weights and covariances frozen at the prior model's,
+on the augmented statistics: :func:`relevance_m_step` with the default
+``frozen=("weights", "covariances")`` gives ``(sx_k + r (mu_k - c)) / (n_k +
+r)``, Reynolds et al.'s mean (up to scikit-learn's ``10 eps`` in the divisor),
+and with ``r = 0`` the maximum-likelihood mean update of EM with those two
+parameters frozen (``GaussianMixture(frozen=("weights", "covariances"))``
+started from the prior model). Repeating it, each time from the new
+responsibilities but with the pseudo-observations still at the prior model's
+means, is MAP-EM under the prior ``mu_k ~ N(mu_k^prior, Sigma_k / r)``: it
+never decreases the log-posterior. Other frozen subsets are MAP-EM too: free
+covariances take the augmented M-step above (about the current means), free
+weights ``(n_k + r) / (N + K r)`` (a Dirichlet prior of concentration
+``r + 1``, not Reynolds et al.'s blend, which :func:`map_m_step` keeps).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from gaussmix._typing import FloatArray
 from gaussmix.core.family import CovarianceFamily, CovarianceStats
+from gaussmix.core.mstep import Repair, m_step
 from gaussmix.core.params import GMMParams, InnerState
 from gaussmix.core.stats import SuffStats
 
-__all__ = ["ADAPTABLE", "map_m_step", "map_statistics"]
+__all__ = ["ADAPTABLE", "map_m_step", "map_statistics", "relevance_m_step"]
 
 #: The parameters MAP adaptation can adapt, in the order they are listed.
 ADAPTABLE: Final = ("means", "variances", "weights")
@@ -321,3 +337,62 @@ def _map_covariances(
         covariances = covariances.copy()
         covariances[untouched] = prior.covariances[untouched]
     return covariances, inner
+
+
+def relevance_m_step(
+    stats: SuffStats,
+    prior: GMMParams,
+    family: CovarianceFamily,
+    relevance: float,
+    *,
+    frozen: Sequence[str] = ("weights", "covariances"),
+    previous: GMMParams | None = None,
+    reg_covar: float = 0.0,
+    dtype: np.dtype[Any] | type = np.float64,
+) -> tuple[GMMParams, list[Repair]]:
+    """One M-step of MAP-EM with the relevance prior of ``prior``, some parameters frozen.
+
+    The M-step (:func:`gaussmix.core.mstep.m_step`) of the augmented statistics
+    (:func:`map_statistics`: the data's plus ``relevance`` pseudo-observations
+    per component at the prior model's parameters), with the ``frozen``
+    parameters kept at ``previous``'s values (see the module notes). With the
+    default ``frozen`` and ``previous`` the prior model, it is mean-only MAP
+    adaptation, :func:`map_m_step` with ``adapt=("means",)``.
+
+    Parameters
+    ----------
+    stats : SuffStats
+        E-step statistics of the data under ``previous``.
+    prior : GMMParams
+        The prior model (the UBM), float64, without a noise component.
+    family : CovarianceFamily
+        Its covariance family.
+    relevance : float
+        ``r``, finite and non-negative; 0 is the plain (maximum-likelihood)
+        conditional M-step.
+    frozen : sequence of {'weights', 'means', 'covariances'}, default=('weights', 'covariances')
+        Parameters kept at ``previous``'s values.
+    previous : GMMParams, default=None
+        The parameters of the E-step that made ``stats``; None is ``prior``
+        (the first step).
+    reg_covar : float, default=0.0
+        Added to the diagonal of free covariances.
+    dtype : numpy dtype, default=float64
+        Dtype of the data (for the M-step's tiny offset).
+
+    Returns
+    -------
+    params : GMMParams
+    repairs : list of Repair
+    """
+    if prior.has_noise:
+        raise ValueError("MAP adaptation of a mixture with a noise component")
+    augmented = map_statistics(stats, prior, family, relevance)
+    return m_step(
+        augmented,
+        family,
+        reg_covar,
+        dtype=dtype,
+        previous=prior if previous is None else previous,
+        frozen=frozenset(frozen),
+    )

@@ -20,12 +20,14 @@ repair is returned as a :class:`Repair` record for the caller to report:
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import numpy as np
 
 from gaussmix.core.family import CovarianceFamily, CovarianceStats
+from gaussmix.core.frozen import FREEZABLE
 from gaussmix.core.numerics import (
     COLLAPSE_RELATIVE,
     VARIANCE_ROUNDING,
@@ -146,6 +148,7 @@ def m_step(
     dtype: np.dtype[Any] | type = np.float64,
     previous: GMMParams | None = None,
     inner_tol: float | None = None,
+    frozen: Set[str] = frozenset(),
 ) -> tuple[GMMParams, list[Repair]]:
     """Parameters that maximise the expected log-likelihood given ``stats``.
 
@@ -179,6 +182,14 @@ def m_step(
     inner_tol : float, default=None
         Relative tolerance of an iterative family's inner iteration; None is
         the family's ``inner_tol``. Ignored by the other families.
+    frozen : set of {'weights', 'means', 'covariances'}, default=empty
+        Parameters kept at ``previous``'s values (:mod:`gaussmix.core.frozen`);
+        the others take their conditional maximum given them (covariances:
+        the scatter about the frozen means). Frozen covariances keep their
+        precision factors and inner state bit for bit (no inner iteration),
+        and are never repaired; an empty component is not re-seeded when
+        anything is frozen (its free mean stays ``previous``'s). Needs
+        ``previous``.
 
     Returns
     -------
@@ -213,23 +224,40 @@ def m_step(
         aug = augment(prior, family, stats.sxx, stats.sx, nk, nk_eps, stats.shift)
         means = stats.shift + aug.mean_offset
         m = aug.stats
-    start = None if previous is None else previous.inner
-    covariances, inner = family.estimate(m, reg_covar, start=start, inner_tol=inner_tol)
+    empty = nk < EMPTY_FRACTION * max(total, _TINY)
+    if frozen:
+        previous = _frozen_previous(frozen, previous)
+        if "means" in frozen:
+            means = np.asarray(previous.means, dtype=np.float64)  # no copy
+            m = m._replace(d=means - stats.shift)  # the scatter about them
+        elif empty.any():
+            means = np.where(empty[:, None], previous.means, means)
+    if "covariances" in frozen:
+        assert previous is not None
+        covariances, inner = previous.covariances, previous.inner
+    else:
+        start = None if previous is None else previous.inner
+        covariances, inner = family.estimate(
+            m, reg_covar, start=start, inner_tol=inner_tol
+        )
     weights = nk_eps.copy()
 
-    empty = nk < EMPTY_FRACTION * max(total, _TINY)
-    if empty.any() and not empty.all():
+    if empty.any() and not empty.all() and not frozen:
         means, covariances, weights = _reseed(
             family, means, covariances, weights, empty, repairs
         )
 
-    precisions_cholesky, failed = family.precisions_cholesky(covariances)
-    reference = _feature_variances(stats, family)
-    failed = _collapsed(family, covariances, precisions_cholesky, failed, reference)
-    if failed.any():
-        covariances, precisions_cholesky = _repair_singular(
-            family, reference, covariances, failed, repairs
-        )
+    if "covariances" in frozen:
+        assert previous is not None
+        precisions_cholesky = previous.precisions_cholesky
+    else:
+        precisions_cholesky, failed = family.precisions_cholesky(covariances)
+        reference = _feature_variances(stats, family)
+        failed = _collapsed(family, covariances, precisions_cholesky, failed, reference)
+        if failed.any():
+            covariances, precisions_cholesky = _repair_singular(
+                family, reference, covariances, failed, repairs
+            )
     noise_weight, noise_log_density = 0.0, None
     if not isinstance(stats, NoiseStats):
         weights = weights / weights.sum()
@@ -246,6 +274,10 @@ def m_step(
         if equal_proportions:
             weights = np.full_like(weights, (1.0 - noise_weight) / weights.shape[0])
         noise_log_density = float(stats.noise_log_density)
+    if "weights" in frozen:
+        assert previous is not None
+        weights = np.asarray(previous.weights, dtype=np.float64)  # no copy
+        noise_weight = previous.noise_weight
     params = GMMParams(
         weights,
         means,
@@ -256,6 +288,20 @@ def m_step(
         inner,
     )
     return params, repairs
+
+
+def _frozen_previous(frozen: Set[str], previous: GMMParams | None) -> GMMParams:
+    """``previous``, which frozen parameters need, checked."""
+    unknown = set(frozen) - set(FREEZABLE)
+    if unknown:
+        raise ValueError(
+            f"frozen may name only {FREEZABLE}; got unknown {sorted(unknown)}"
+        )
+    if previous is None:
+        raise ValueError(
+            "m_step: frozen parameters keep the values of previous; pass previous="
+        )
+    return previous
 
 
 def _reseed(
