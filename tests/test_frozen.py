@@ -239,13 +239,13 @@ def test_conditional_m_step_is_the_numerical_maximum_vei():
 @pytest.mark.parametrize("covariance_type", ["VEI", "EVE", "VVE", "VEE"])
 def test_frozen_covariances_run_no_inner_iteration(covariance_type, monkeypatch):
     family = get_family(covariance_type)
+    X = _data(2)
+    ref = _reference(covariance_type)  # a free fit: before the inner loop is refused
 
     def refuse(*args, **kwargs):
         raise AssertionError("the inner iteration ran")
 
     monkeypatch.setattr(type(family), "constrain", refuse)
-    X = _data(2)
-    ref = _reference(covariance_type)
     model = GaussianMixture(
         3,
         covariance_type=covariance_type,
