@@ -14,10 +14,13 @@ scikit-learn stores them: ``(K, D, D)`` full, ``(D, D)`` tied, ``(K, D)`` diagon
 and ``(K,)`` spherical; precision Cholesky factors are upper triangular with
 ``precision = U @ U.T``.
 
-Numerics. Every quadratic form is computed from differences to the component
-means (the M-step) or from rows centred on the mixture mean (the E-step of the
-matrix shapes, ``(x - c) @ U_k - (mu_k - c) @ U_k``), not from expanded raw
-moments, so float32 data far from the origin keep their digits. The work runs
+Numerics. Rows are centred on the mixture mean ``c`` before any product (the
+E-step: ``(x - c) U_k - (mu_k - c) U_k`` for the matrix shapes, the expanded
+form of the centred rows for the others), so data far from the origin keep
+their digits. The float64 M-step uses moments of the centred rows,
+``S_k / n_k - (mu_k - c)(mu_k - c)^T`` (matrix products only); the float32
+one sums differences to each mean, since there the expansion loses
+``reg_covar`` of a component started from one row. The work runs
 over blocks of rows with an ``n x K x D`` temporary of at most
 :data:`BLOCK_ELEMENTS` elements. The array API has no triangular solve: the
 inverse of a Cholesky factor is ``xp.linalg.solve(L, I)`` on the stack of
@@ -181,41 +184,51 @@ def _log_det_cholesky(xp: Any, prec_chol: Any, family: CovarianceFamily, d: int)
 def weighted_log_prob(
     xp: Any, X: Any, params: XPParams, family: CovarianceFamily
 ) -> Any:
-    """``log w_k + log N(x | mu_k, Sigma_k)``, shape ``(n_samples, n_components)``."""
+    """``log w_k + log N(x | mu_k, Sigma_k)``, shape ``(n_samples, n_components)``.
+
+    Rows are centred on the mixture mean ``c`` first. Matrix shapes: one
+    product ``[x - c, 1] @ [U; -(mu - c) U]`` gives every ``(x - mu_k) U_k``,
+    whose squares are summed per component. Variance shapes: the expanded
+    quadratic form of the centred rows, three products.
+    """
     n_samples, d = X.shape
     means, prec_chol = params.means, params.precisions_cholesky
     k = means.shape[0]
     log_det = _log_det_cholesky(xp, prec_chol, family, d)
     constant = -0.5 * d * math.log(2.0 * math.pi)
+    centre = params.weights @ means
+    shifted_means = means - centre
     if family.matrix:
-        # Rows centred on the mixture mean: (x - c) U_k - (mu_k - c) U_k.
-        centre = params.weights @ means
         if family.shared:
-            shifted = (means - centre) @ prec_chol  # (K, D)
-            factor = prec_chol
+            factor = xp.concat([prec_chol] * k, axis=1)  # (D, K D)
+            shifted = shifted_means @ prec_chol  # (K, D)
         else:
-            shifted = xp.squeeze(
-                xp.matmul((means - centre)[:, None, :], prec_chol), axis=1
-            )
             factor = xp.reshape(xp.permute_dims(prec_chol, (1, 0, 2)), (d, k * d))
+            shifted = xp.squeeze(
+                xp.matmul(shifted_means[:, None, :], prec_chol), axis=1
+            )
+        # The last row subtracts (mu_k - c) U_k inside the product.
+        factor = xp.concat([factor, -xp.reshape(shifted, (1, k * d))], axis=0)
+        width = k * d
     else:
         precisions = prec_chol**2
+        if not family.per_feature:
+            precisions = xp.broadcast_to(precisions[:, None], (k, d))
+        linear = xp.matrix_transpose(shifted_means * precisions)  # (D, K)
+        square = xp.matrix_transpose(precisions)
+        offset = xp.sum(shifted_means * shifted_means * precisions, axis=1)
+        width = 2 * d
     parts = []
-    for start, stop in _blocks(n_samples, k * d):
-        rows = X[start:stop, ...]
+    for start, stop in _blocks(n_samples, width):
+        rows = X[start:stop, ...] - centre
         if family.matrix:
-            y = (rows - centre) @ factor
-            if family.shared:
-                diff = y[:, None, :] - shifted[None, :, :]
-            else:
-                diff = xp.reshape(y, (stop - start, k, d)) - shifted[None, :, :]
-            quad = xp.sum(diff * diff, axis=2)
+            ones = xp.ones((stop - start, 1), dtype=X.dtype, device=_device(X))
+            y = xp.concat([rows, ones], axis=1) @ factor
+            y = y * y
+            quad = xp.sum(xp.reshape(y, (stop - start, k, d)), axis=2)
         else:
-            diff = rows[:, None, :] - means[None, :, :]
-            if family.per_feature:
-                quad = xp.sum(diff * diff * precisions[None, :, :], axis=2)
-            else:
-                quad = xp.sum(diff * diff, axis=2) * precisions[None, :]
+            quad = (rows * rows) @ square - 2.0 * (rows @ linear) + offset
+            quad = xp.maximum(quad, xp.zeros_like(quad))
         parts.append(quad)
     quad = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
     return constant - 0.5 * quad + log_det + xp.log(params.weights)
@@ -251,13 +264,62 @@ def estimate_parameters(
     """The M-step: weights, means, covariances and precision factors from ``resp``.
 
     scikit-learn's estimators (``nk + 10 eps`` as the divisor, ``reg_covar`` on
-    the diagonal), with the scatter of each component summed from differences
-    to its mean, and each row's responsibilities multiplied by its weight.
+    the diagonal), from moments of the rows centred on their weighted mean,
+    each row's responsibilities multiplied by its weight.
     """
     n_samples, d = X.shape
     if sample_weight is not None:
         resp = resp * sample_weight[:, None]
     nk = xp.sum(resp, axis=0) + 10 * xp.finfo(resp.dtype).eps
+    if X.dtype != xp.float64:
+        return _estimate_from_differences(xp, X, resp, nk, reg_covar, family)
+    # float64: moments of the rows centred on the data's weighted mean c, then
+    # S_k / n_k - (mu_k - c)(mu_k - c)^T: products only, no n x K x D diffs.
+    centre = xp.sum(xp.matrix_transpose(resp) @ X, axis=0) / xp.sum(nk)
+    k = resp.shape[1]
+    first = xp.zeros((k, d), dtype=X.dtype, device=_device(X))
+    if family.matrix:
+        second = xp.zeros((k, d, d), dtype=X.dtype, device=_device(X))
+    else:
+        second = xp.zeros((k, d), dtype=X.dtype, device=_device(X))
+    for start, stop in _blocks(n_samples, k * d):
+        rows = X[start:stop, ...] - centre
+        r = resp[start:stop, ...]
+        first = first + xp.matrix_transpose(r) @ rows
+        if family.matrix:
+            weighted = xp.matrix_transpose(r)[:, :, None] * rows[None, :, :]
+            second = second + xp.matmul(xp.matrix_transpose(weighted), rows)
+        else:
+            second = second + xp.matrix_transpose(r) @ (rows * rows)
+    shift = first / nk[:, None]  # mu_k - c
+    means = shift + centre
+    if family.matrix:
+        eye = _eye(xp, d, X)
+        outer = shift[:, :, None] * shift[:, None, :]
+        if family.shared:
+            scatter = xp.sum(second - nk[:, None, None] * outer, axis=0)
+            covariances = scatter / xp.sum(nk) + reg_covar * eye
+        else:
+            covariances = second / nk[:, None, None] - outer + reg_covar * eye
+    else:
+        covariances = second / nk[:, None] - shift * shift + reg_covar
+        if not family.per_feature:
+            covariances = xp.mean(covariances, axis=1)
+    weights = nk / xp.sum(nk)
+    return XPParams(
+        weights, means, covariances, precisions_cholesky(xp, covariances, family)
+    )
+
+
+def _estimate_from_differences(
+    xp: Any, X: Any, resp: Any, nk: Any, reg_covar: float, family: CovarianceFamily
+) -> XPParams:
+    """The M-step from differences to each mean (float32: no cancellation).
+
+    Expanded moments lose ``reg_covar`` to rounding in float32 when a component
+    starts from one row (k-means++, random_from_data); differences keep it.
+    """
+    n_samples, d = X.shape
     means = (xp.matrix_transpose(resp) @ X) / nk[:, None]
     k = means.shape[0]
     if family.matrix:
