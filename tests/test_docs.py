@@ -270,6 +270,7 @@ PRELUDES: dict[str, Callable[[dict[str, Any], Path], None]] = {
 REQUIRES = {
     "docs/scale.md": ("pandas", "pyarrow"),
     "docs/apps-speaker.md": ("librosa",),
+    "docs/array-api.md": ("array_api_strict",),
 }
 
 

@@ -30,6 +30,7 @@ RANKS: list[tuple[str, int]] = [
     ("gaussmix.distributed", 3),
     ("gaussmix.em", 4),
     ("gaussmix.fitting", 5),
+    ("gaussmix.array_api", 5),
     ("gaussmix._tail", 5),
     ("gaussmix.density", 5),
     ("gaussmix.base", 6),

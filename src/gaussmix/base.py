@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from gaussmix import array_api
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_random_state_value,
@@ -116,6 +117,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         A ``partial_fit`` in another thread may be replacing them; the attributes
         are read (not a cached copy), so a user's change to one is seen.
         """
+        array_api.check_numpy_model(self)
         with self._lock("_params_lock"):
             noise = hasattr(self, "noise_log_density_")
             return MixtureModel(
@@ -194,6 +196,8 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         ``score_samples`` gives ``log p(x)``, ``predict`` the labels and
         ``predict_proba`` the responsibilities.
         """
+        if array_api.xp_prediction(self, X):
+            return array_api.predict(self, X, method)
         if is_dask_array(X):
             return self._dask_predict(method, X)
         X = self._predict_input(X)
@@ -248,6 +252,8 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 return float(log_density.mean(dtype=np.float64).compute())
             total = (log_density.astype(np.float64) * sample_weight).sum()
             return float((total / sample_weight.sum()).compute())
+        if array_api.is_namespace_array(log_density):
+            return array_api.weighted_mean(log_density, sample_weight)
         weights = check_sample_weight(
             sample_weight, log_density.shape[0], None, type(self).__name__
         )
@@ -465,6 +471,8 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 "at least one sample (an integer >= 1)."
             )
         rng = check_random_state(self._call_random_state(random_state, "sample"))
+        if array_api.fitted_in_namespace(self):
+            return array_api.sample(self, int(n_samples), rng)
         return self._model().sample(int(n_samples), rng)
 
     def _call_random_state(self, random_state: Any, method: str) -> Any:
@@ -496,6 +504,8 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         int
         """
         check_is_fitted(self)
+        if array_api.fitted_in_namespace(self):
+            return array_api.n_parameters(self)
         return self._model().n_parameters(self.equal_proportions)
 
     def information_criteria(
@@ -538,6 +548,8 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self, values: FloatArray, sample_weight: Any
     ) -> tuple[float, float, float]:
         """``(sum w values, sum w, log sum w)`` (:func:`gaussmix.model.weighted_sum`)."""
+        if array_api.is_namespace_array(values):
+            return array_api.weighted_sum(values, sample_weight)
         weights = check_sample_weight(
             sample_weight, values.shape[0], None, type(self).__name__
         )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from gaussmix import array_api
 from gaussmix._typing import IntArray
 from gaussmix._validation import (
     EMControl,
@@ -450,6 +451,10 @@ numpy.memmap, callable or dask.array.Array
         return WarmStart(self._model(), float(self.lower_bound_))
 
     def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
+        if array_api.dispatched(
+            X, self.weights_init, self.means_init, self.precisions_init, sample_weight
+        ):
+            return array_api.fit(self, X, sample_weight, want_labels=want_labels)
         options = self._options()
         name = options.owner
         if is_out_of_core(X):
