@@ -553,13 +553,13 @@ MAX_ABS_VALUE = {np.dtype(np.float64): 1e100, np.dtype(np.float32): 1e15}
 def _check_finite(X: FloatArray, name: str, allow_nan: bool = False) -> None:
     with np.errstate(invalid="ignore"):
         top, bottom = float(np.max(X)), float(np.min(X))
-    if allow_nan and not (math.isfinite(top) and math.isfinite(bottom)):
+    finite = math.isfinite(top) and math.isfinite(bottom)
+    if allow_nan and not finite and not np.isinf(X).any():
         # NaN are missing values here: the checks below read the others.
-        if not np.isinf(X).any():
-            observed = X[~np.isnan(X)]
-            if observed.size == 0:
-                return
-            top, bottom = float(np.max(observed)), float(np.min(observed))
+        observed = X[~np.isnan(X)]
+        if observed.size == 0:
+            return
+        top, bottom = float(np.max(observed)), float(np.min(observed))
     if math.isfinite(top) and math.isfinite(bottom):
         limit = MAX_ABS_VALUE[X.dtype]
         largest = max(abs(top), abs(bottom))

@@ -168,7 +168,7 @@ def prepare_fit(
         fit_w = rescale_weights(fit_w)
     n_threads = resolve_n_threads(options.n_jobs)
     try:
-        source = MissingSource(fit_X, fit_patterns, fit_w, n_threads)
+        missing_source = MissingSource(fit_X, fit_patterns, fit_w, n_threads)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
 
@@ -176,7 +176,7 @@ def prepare_fit(
         with single_threaded_blas():
             return log_prob_resp_with_nan(X, patterns, params, family, n_threads)[2]
 
-    return PreparedFit(source, options, labels)
+    return PreparedFit(missing_source, options, labels)
 
 
 def partial_fit_rows(

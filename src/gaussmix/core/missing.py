@@ -28,7 +28,7 @@ Rows with no missing value are left to the caller (the ordinary E-step).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -67,7 +67,7 @@ class MissingPatterns:
         The observed features of each pattern (every pattern with at least one
         missing and one observed value; complete rows and rows with nothing
         observed are listed apart).
-    rows : list of ndarray of int
+    rows : sequence of ndarray of int
         The rows of each pattern, in increasing order.
     complete : ndarray of int
         The rows with no missing value.
@@ -76,7 +76,7 @@ class MissingPatterns:
     """
 
     observed: BoolArray
-    rows: list[IntArray]
+    rows: Sequence[IntArray]
     complete: IntArray
     empty: IntArray
 
@@ -101,7 +101,7 @@ def group_patterns(X: FloatArray) -> MissingPatterns:
     -------
     MissingPatterns
     """
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     observed = ~np.isnan(X)
     n_obs = observed.sum(axis=1)
     complete = np.flatnonzero(n_obs == n_features)
@@ -260,7 +260,6 @@ def expected_stats(
     n_components = params.n_components
     shift = params.center() if shift is None else np.asarray(shift, dtype=np.float64)
     cov = _dense(params, family)
-    means = np.asarray(params.means, dtype=np.float64)
     matrix = family.matrix
     nk = np.zeros(n_components)
     sx = np.zeros((n_components, n_features))

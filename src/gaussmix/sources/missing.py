@@ -125,7 +125,7 @@ class MissingSource:
 
     def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
         """Most likely component of every row, from its observed features."""
-        _, resp, labels = log_prob_resp_with_nan(
+        _, _, labels = log_prob_resp_with_nan(
             self.X, self.patterns, params, family, self.n_threads
         )
         return labels
