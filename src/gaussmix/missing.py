@@ -119,13 +119,13 @@ def prepare_fit(
         return PreparedFit(source, options, source.labels)
     if policy == "omit":
         keep = ~nan_rows
+        _check_rows_left(int(np.count_nonzero(keep)), n_components, name, "without NaN")
         warnings.warn(
             f"{name}: nan_policy='omit' left out {n_nan} of {n_samples} rows of X "
             "that contain NaN; they get the label -1 from fit_predict.",
             UserWarning,
             stacklevel=outside_stacklevel(),
         )
-        _check_rows_left(int(np.count_nonzero(keep)), n_components, name, "without NaN")
         X_kept = np.ascontiguousarray(X[keep])
         w_kept = None if weights is None else weights[keep]
         options = _omit_rows(options, keep, n_samples)
@@ -148,6 +148,7 @@ def prepare_fit(
     patterns = group_patterns(X)
     empty = patterns.empty
     if empty.size:
+        _check_rows_left(n_samples - empty.size, n_components, name, "with a value")
         warnings.warn(
             f"{name}: {empty.size} of {n_samples} rows of X have every value missing "
             "(NaN); they carry no information about the parameters and were left "
@@ -155,7 +156,6 @@ def prepare_fit(
             UserWarning,
             stacklevel=outside_stacklevel(),
         )
-        _check_rows_left(n_samples - empty.size, n_components, name, "with a value")
         keep = np.ones(n_samples, dtype=bool)
         keep[empty] = False
         options = _omit_rows(options, keep, n_samples)
