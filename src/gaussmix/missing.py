@@ -168,7 +168,9 @@ def prepare_fit(
         fit_w = rescale_weights(fit_w)
     n_threads = resolve_n_threads(options.n_jobs)
     try:
-        missing_source = MissingSource(fit_X, fit_patterns, fit_w, n_threads)
+        missing_source = MissingSource(
+            fit_X, fit_patterns, fit_w, n_threads, n_components
+        )
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
 
