@@ -35,7 +35,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 from scipy.linalg import cho_solve, solve_triangular
-from scipy.special import logsumexp
 
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.family import CovarianceFamily
@@ -151,6 +150,14 @@ class _Blocks:
     chol: FloatArray  # (K, p, p) lower Cholesky factors of S_oo
     coef: FloatArray  # (K, q, p) S_mo S_oo^-1
     cond_cov: FloatArray  # (K, q, q) S_mm - S_mo S_oo^-1 S_om
+
+
+def _logsumexp0(a: FloatArray) -> FloatArray:
+    """``log sum exp`` over axis 0 of a ``(K, n)`` array (rows of -inf give -inf)."""
+    top = a.max(axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.asarray(np.log(np.exp(a - safe).sum(axis=0)) + safe)
 
 
 def _dense(params: GMMParams, family: CovarianceFamily) -> FloatArray:
@@ -273,7 +280,7 @@ def expected_stats(
         blocks = _blocks(cov, obs)
         xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
         log_wp, diff = _weighted_log(params, xo, obs, blocks)
-        log_norm = logsumexp(log_wp, axis=0)  # (n,)
+        log_norm = _logsumexp0(log_wp)  # (n,)
         resp = np.exp(log_wp - log_norm)  # (K, n)
         w = None if sample_weight is None else sample_weight[rows]
         if w is None:
@@ -339,7 +346,7 @@ def log_prob_resp_missing(
         blocks = _blocks(cov, obs)
         xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
         log_wp, _ = _weighted_log(params, xo, obs, blocks)
-        log_norm = logsumexp(log_wp, axis=0)
+        log_norm = _logsumexp0(log_wp)
         log_norm_out[rows] = log_norm
         resp_out[rows] = np.exp(log_wp - log_norm).T
     return log_norm_out, resp_out
@@ -352,7 +359,7 @@ def _conditional(
     blocks = _blocks(cov, obs)
     xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
     log_wp, diff = _weighted_log(params, xo, obs, blocks)
-    resp = np.exp(log_wp - logsumexp(log_wp, axis=0))
+    resp = np.exp(log_wp - _logsumexp0(log_wp))
     return resp, _cond_means(params, obs, diff, blocks), blocks
 
 
