@@ -78,8 +78,9 @@ def kpod_imputed(
     Starts from :func:`mean_imputed`; at most :data:`KPOD_ROUNDS` rounds, each a
     k-means (scikit-learn's, seeded with 0 then with the previous centres) on
     the completed rows, after which every missing value takes its cluster
-    centre's coordinate. Observed values are never changed. Deterministic (it
-    does not draw from the fit's ``random_state``).
+    centre's coordinate; it stops when the clusters no longer change. Observed
+    values are never changed. Deterministic (it does not draw from the fit's
+    ``random_state``).
     """
     from sklearn.cluster import KMeans
 
@@ -88,6 +89,7 @@ def kpod_imputed(
     if n_clusters < 2 or not missing.any():
         return Z
     centres: FloatArray | None = None
+    labels = None
     for _ in range(KPOD_ROUNDS):
         if centres is None:
             km = KMeans(n_clusters, n_init=1, random_state=0)
@@ -95,10 +97,10 @@ def kpod_imputed(
             km = KMeans(n_clusters, init=centres, n_init=1)
         km.fit(Z, sample_weight=sample_weight)
         centres = np.asarray(km.cluster_centers_, dtype=np.float64)
-        filled = np.where(missing, centres[km.labels_].astype(Z.dtype), Z)
-        if np.array_equal(filled, Z):
-            break
-        Z = filled
+        Z = np.where(missing, centres[km.labels_].astype(Z.dtype), Z)
+        if labels is not None and np.array_equal(labels, km.labels_):
+            break  # the clusters no longer change: k-POD's stopping rule
+        labels = km.labels_
     return Z
 
 
