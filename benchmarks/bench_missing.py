@@ -80,7 +80,8 @@ def log_density(X: np.ndarray, weights: Any, means: Any, covs: Any) -> np.ndarra
         z = np.linalg.solve(chol, (X - m).T)
         log_det = 2.0 * np.log(np.diag(chol)).sum()
         terms.append(
-            np.log(w) - 0.5 * (X.shape[1] * np.log(2 * np.pi) + log_det + (z * z).sum(0))
+            np.log(w)
+            - 0.5 * (X.shape[1] * np.log(2 * np.pi) + log_det + (z * z).sum(0))
         )
     t = np.array(terms)
     top = t.max(axis=0)
@@ -88,7 +89,7 @@ def log_density(X: np.ndarray, weights: Any, means: Any, covs: Any) -> np.ndarra
 
 
 def errors(est: Any, truth: Any, clean: np.ndarray, ref_ll: float) -> dict[str, float]:
-    weights, means, covs = truth
+    _, means, covs = truth
     cost = ((est.means_[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
     rows, cols = linear_sum_assignment(cost)
     mean_err = float(np.sqrt(cost[rows, cols].mean()))
