@@ -34,6 +34,7 @@ RANKS: list[tuple[str, int]] = [
     ("gaussmix._tail", 5),
     ("gaussmix.density", 5),
     ("gaussmix.base", 6),
+    ("gaussmix.missing", 6),
     ("gaussmix.mixture", 7),
     ("gaussmix.summary", 7),
 ]

@@ -248,6 +248,7 @@ BAD_PARAMETER_VALUES = {
     "learning_decay": (0.5, "a number in (0.5, 1]"),
     "learning_offset": (-1.0, "a finite number >= 0"),
     "n_jobs": (0, "None (all available cores), a positive integer, or -1"),
+    "nan_policy": ("ignore", "one of 'raise', 'marginalize', 'omit'"),
 }
 
 

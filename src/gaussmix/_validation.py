@@ -35,6 +35,7 @@ __all__ = [
     "AUTO",
     "FLOAT_OR_INTEGERS",
     "MCLUST_MAX_ITER",
+    "NAN_POLICIES",
     "EMControl",
     "resolve_em_control",
     "MAX_SEED",
@@ -131,6 +132,9 @@ def _is_random_state(v: Any) -> bool:
 #: The default of ``tol``, ``reg_covar`` and ``init_params``: each family's own
 #: procedure (see :func:`resolve_em_control`).
 AUTO: Final = "auto"
+#: What ``nan_policy`` accepts: refuse NaN (the default), EM with missing
+#: values, or drop the rows with NaN at fit.
+NAN_POLICIES: Final = ("raise", "marginalize", "omit")
 
 #: scikit-learn's EM control, for scikit-learn's covariance names: stop when the
 #: mean log-likelihood per sample changes by less than 1e-3, add 1e-6 to every
@@ -297,6 +301,12 @@ PARAMETER_RULES: dict[str, Rule] = {
         lambda v: v is None or (_is_int(v) and v != 0),
         "None (all available cores), a positive integer, or -1",
     ),
+    "nan_policy": Rule(
+        lambda v: isinstance(v, str) and v in NAN_POLICIES,
+        "one of " + ", ".join(repr(p) for p in NAN_POLICIES),
+        "'marginalize' fits and predicts with NaN as missing values (docs/"
+        "missing-values.md); 'omit' drops rows with NaN at fit.",
+    ),
 }
 
 
@@ -401,8 +411,17 @@ def _first_non_number(values: Any) -> Any:
     return None
 
 
-def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> FloatArray:
+def check_X(
+    estimator: Any,
+    X: Any,
+    *,
+    reset: bool,
+    min_samples: int = 2,
+    allow_nan: bool = False,
+) -> FloatArray:
     """Validate ``X`` and return a float32 or float64 2-D array.
+
+    With ``allow_nan``, NaN values (missing values) are accepted; infinity never.
 
     Raises
     ------
@@ -433,7 +452,7 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
                     f"X has {X.shape[1]} features, but {name} is expecting "
                     f"{expected} features as input."
                 )
-        _check_finite(X, name)
+        _check_finite(X, name, allow_nan)
         return X
     _check_not_iterator(X, name)
     _check_not_datetime(X, name)
@@ -486,7 +505,7 @@ def check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int = 2) -> Flo
             ) from None
         raise
     Xv = np.asarray(Xv)
-    _check_finite(Xv, name)
+    _check_finite(Xv, name, allow_nan)
     return Xv
 
 
@@ -537,9 +556,16 @@ def _check_not_datetime(X: Any, name: str) -> None:
 MAX_ABS_VALUE = {np.dtype(np.float64): 1e100, np.dtype(np.float32): 1e15}
 
 
-def _check_finite(X: FloatArray, name: str) -> None:
+def _check_finite(X: FloatArray, name: str, allow_nan: bool = False) -> None:
     with np.errstate(invalid="ignore"):
         top, bottom = float(np.max(X)), float(np.min(X))
+    finite = math.isfinite(top) and math.isfinite(bottom)
+    if allow_nan and not finite and not np.isinf(X).any():
+        # NaN are missing values here: the checks below read the others.
+        observed = X[~np.isnan(X)]
+        if observed.size == 0:
+            return
+        top, bottom = float(np.max(observed)), float(np.min(observed))
     if math.isfinite(top) and math.isfinite(bottom):
         limit = MAX_ABS_VALUE[X.dtype]
         largest = max(abs(top), abs(bottom))
@@ -551,20 +577,34 @@ def _check_finite(X: FloatArray, name: str) -> None:
                 + (", or pass float64 data." if X.dtype == np.float32 else ".")
             )
         return
-    bad = ~np.isfinite(X)
+    bad = np.isinf(X) if allow_nan else ~np.isfinite(X)
     rows = np.flatnonzero(bad.any(axis=1))
     cols = np.flatnonzero(bad.any(axis=0))
-    n_nan = int(np.count_nonzero(np.isnan(X)))
+    n_nan = 0 if allow_nan else int(np.count_nonzero(np.isnan(X)))
     n_inf = int(np.count_nonzero(bad)) - n_nan
     kinds = " and ".join(k for k, n in (("NaN", n_nan), ("infinity (inf)", n_inf)) if n)
     col_list = ", ".join(str(int(c)) for c in cols[:10]) + (
         ", ..." if cols.size > 10 else ""
     )
+    if allow_nan:
+        fix = (
+            "NaN values are treated as missing, infinite ones are not: replace them "
+            "(e.g. by NaN) or remove those rows before calling this method."
+        )
+    else:
+        fix = (
+            "Remove those rows, or impute the missing values (e.g. "
+            "sklearn.impute.SimpleImputer), before calling this method."
+        )
+        if n_nan:
+            fix += (
+                " Or treat NaN as missing values: GaussianMixture(nan_policy="
+                "'marginalize') fits and predicts with them (exact EM), and "
+                "nan_policy='omit' drops those rows at fit."
+            )
     raise ValueError(
         f"{name}: X contains {kinds} in {rows.size} row(s) (first at row "
-        f"{int(rows[0])}) and column(s) [{col_list}]. Remove those rows, or impute "
-        "the missing values (e.g. sklearn.impute.SimpleImputer), before calling "
-        "this method."
+        f"{int(rows[0])}) and column(s) [{col_list}]. {fix}"
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from gaussmix import array_api
+from gaussmix import array_api, missing
 from gaussmix._typing import IntArray
 from gaussmix._validation import (
     EMControl,
@@ -41,7 +41,7 @@ from gaussmix.fitting import (
     partial_fit_step,
 )
 from gaussmix.model import FitInfo, MixtureModel
-from gaussmix.sources import is_out_of_core
+from gaussmix.sources import is_dask_array, is_out_of_core
 
 if TYPE_CHECKING:
     from gaussmix.summary import ModelSummary
@@ -202,6 +202,19 @@ class GaussianMixture(MixtureEstimator):
         run on; 1 runs serially. BLAS runs single-threaded inside gaussmix
         either way (its own threads were measured to lose on shared 2-core
         machines). Results do not depend on this value.
+    nan_policy : {'raise', 'marginalize', 'omit'}, default='raise'
+        What NaN values in ``X`` mean. 'raise': they are an error (as in
+        scikit-learn). 'marginalize': they are missing values (missing at
+        random): ``fit`` runs exact EM on the observed values (each row's
+        density over its observed features in the E-step, the conditional
+        means and covariances of its missing ones in the M-step; Ghahramani and
+        Jordan 1994), for every covariance type and with ``sample_weight``;
+        ``predict``, ``predict_proba``, ``score_samples`` and ``score`` use
+        each row's observed features, and :meth:`impute` fills the missing
+        values. 'omit': rows with NaN are left out of ``fit`` (with a warning
+        that counts them). Both need an in-memory array and batch EM (not a
+        file, chunks, a dask array, ``batch_size`` or ``partial_fit`` with
+        NaN); 'marginalize' needs ``noise=None``. See docs/missing-values.md.
 
     Attributes
     ----------
@@ -317,6 +330,7 @@ class GaussianMixture(MixtureEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
+        nan_policy: str = "raise",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -342,6 +356,7 @@ class GaussianMixture(MixtureEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.nan_policy = nan_policy
 
     def em_control(self) -> EMControl:
         """The EM control a fit uses, with every ``'auto'`` resolved.
@@ -457,8 +472,19 @@ numpy.memmap, callable or dask.array.Array
             return array_api.fit(self, X, sample_weight, want_labels=want_labels)
         options = self._options()
         name = options.owner
-        if is_out_of_core(X):
-            source: Any = open_source(X, sample_weight, options)
+        labels_of = None
+        if self.nan_policy != "raise":
+            if is_out_of_core(X):
+                raise missing.unsupported_error(
+                    name, self.nan_policy, "out-of-core data (a file, chunks, dask)"
+                )
+            prepared = missing.prepare_fit(
+                self, X, sample_weight, options, self.nan_policy
+            )
+            source: Any = prepared.source
+            options, labels_of = prepared.options, prepared.labels
+        elif is_out_of_core(X):
+            source = open_source(X, sample_weight, options)
         else:
             X = check_X(self, X, reset=True)
             n_samples = X.shape[0]
@@ -480,6 +506,8 @@ numpy.memmap, callable or dask.array.Array
         self._set_fitted(result)
         if not want_labels:
             return None
+        if labels_of is not None:
+            return labels_of(result.model.params(), result.model.family)
         return source.labels(result.model.params(), result.model.family)
 
     def partial_fit(
@@ -530,6 +558,10 @@ numpy.memmap, callable or dask.array.Array
     def _partial_fit(self, X: Any, sample_weight: Any) -> GaussianMixture:
         options = self._options()
         fitted = hasattr(self, "weights_")
+        if self.nan_policy != "raise":
+            X, sample_weight = missing.partial_fit_rows(
+                self, X, sample_weight, options.owner, reset=not fitted
+            )
         X = check_X(self, X, reset=not fitted, min_samples=1)
         previous = None
         if fitted:
@@ -539,6 +571,46 @@ numpy.memmap, callable or dask.array.Array
         if result is not None:
             self._set_fitted(result)
         return self
+
+    # ------------------------------------------------------------ missing values
+    def _predicted(self, X: Any, method: str) -> Any:
+        if self.nan_policy == "marginalize" and not is_dask_array(X):
+            return missing.predicted_with_nan(self, X, method)
+        return super()._predicted(X, method)
+
+    def impute(
+        self, X: Any, n_imputations: int | None = None, random_state: Any = None
+    ) -> Any:
+        """Fill the missing (NaN) values of ``X`` from the fitted mixture.
+
+        Without ``n_imputations``, each missing value becomes its conditional
+        mean given the row's observed values, ``E[x_m | x_o] = sum_k
+        r_k(x_o) (mu_km + S_k,mo S_k,oo^-1 (x_o - mu_ko))`` with ``r_k(x_o)``
+        the responsibilities from the observed features. With
+        ``n_imputations=m``, ``m`` draws from the conditional distribution (a
+        mixture: a component drawn with probability ``r_k(x_o)``, then
+        ``x_m`` from that component's conditional Gaussian), for multiple
+        imputation. Observed values are kept; a row with nothing observed gets
+        the mixture mean (draws: from the mixture). Works whatever
+        ``nan_policy`` the model was fitted with (e.g. a model fitted on
+        complete data).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with NaN for missing values (infinity is an error).
+        n_imputations : int, default=None
+            None for the conditional means; a positive integer for that many
+            draws.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), or (n_imputations, n_samples, n_features)
+            The completed data (in the dtype of ``X``).
+        """
+        return missing.impute(self, X, n_imputations, random_state)
 
     # ------------------------------------------------------ fitted attributes
     def summary(self, X: Any) -> ModelSummary:

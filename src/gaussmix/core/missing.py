@@ -1,0 +1,450 @@
+"""EM with missing values: marginal densities and expected statistics, by pattern.
+
+For data missing at random, the observed-data likelihood of a row is its
+mixture density over the features it has, and EM (Ghahramani and Jordan 1994)
+alternates:
+
+* **E-step.** For each component ``k`` and each row, the marginal density over
+  the observed features ``o``: ``N(x_o | mu_o, S_oo)`` (Cholesky of ``S_oo``,
+  in log space), giving the responsibilities ``r_ik``; then the expectations of
+  the missing part ``m`` given ``x_o`` under component ``k``, the conditional
+  mean ``xhat_m = mu_m + S_mo S_oo^-1 (x_o - mu_o)`` and the conditional
+  covariance ``C_k = S_mm - S_mo S_oo^-1 S_om``.
+* **M-step.** The complete-data M-step on the expected sufficient statistics:
+  ``nk = sum r``, ``sx = sum r (xhat - c)`` and the second moments
+  ``sum r [(xhat - c)(xhat - c)^T + C]`` (``C`` on the missing block). These
+  are gaussmix's :class:`~gaussmix.core.stats.SuffStats` in the family's shape,
+  so :func:`gaussmix.core.mstep.m_step` of every covariance family runs
+  unchanged (for the constrained models it maximises the same expected
+  complete-data log-likelihood, which is what EM needs).
+
+Rows are grouped by their pattern of missing values (:func:`group_patterns`):
+each pattern factors its covariance blocks once per component and handles all
+its rows in matrix products, so the cost is one small factorisation per
+(pattern, component) plus ``O(n K D^2)`` products, with no loop over rows.
+Rows with no missing value are left to the caller (the ordinary E-step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy.linalg import cho_solve, solve_triangular
+
+from gaussmix._typing import FloatArray, IntArray
+from gaussmix.core.family import CovarianceFamily
+from gaussmix.core.params import GMMParams
+from gaussmix.core.stats import SuffStats
+
+__all__ = [
+    "MissingPatterns",
+    "expected_stats",
+    "family_scatter",
+    "group_patterns",
+    "impute_draws",
+    "impute_mean",
+    "log_prob_resp_missing",
+]
+
+BoolArray = npt.NDArray[np.bool_]
+
+_LOG_2PI: Final = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True, slots=True)
+class MissingPatterns:
+    """The rows of a data set grouped by which features they observe.
+
+    Parameters
+    ----------
+    observed : ndarray of bool, shape (n_patterns, n_features)
+        The observed features of each pattern (every pattern with at least one
+        missing and one observed value; complete rows and rows with nothing
+        observed are listed apart).
+    rows : sequence of ndarray of int
+        The rows of each pattern, in increasing order.
+    complete : ndarray of int
+        The rows with no missing value.
+    empty : ndarray of int
+        The rows with no observed value.
+    """
+
+    observed: BoolArray
+    rows: Sequence[IntArray]
+    complete: IntArray
+    empty: IntArray
+
+    @property
+    def n_incomplete(self) -> int:
+        """Number of rows with at least one missing and one observed value."""
+        return int(sum(r.size for r in self.rows))
+
+    def __iter__(self) -> Iterator[tuple[BoolArray, IntArray]]:
+        return iter(zip(self.observed, self.rows, strict=True))
+
+
+def group_patterns(X: FloatArray) -> MissingPatterns:
+    """Group the rows of ``X`` by their pattern of NaN values (vectorised).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data with NaN for missing values.
+
+    Returns
+    -------
+    MissingPatterns
+    """
+    n_features = X.shape[1]
+    observed = ~np.isnan(X)
+    n_obs = observed.sum(axis=1)
+    complete = np.flatnonzero(n_obs == n_features)
+    empty = np.flatnonzero(n_obs == 0)
+    partial = np.flatnonzero((n_obs > 0) & (n_obs < n_features))
+    if partial.size == 0:
+        return MissingPatterns(
+            np.zeros((0, n_features), dtype=bool), [], complete, empty
+        )
+    packed = np.packbits(observed[partial], axis=1)
+    keys = np.ascontiguousarray(packed).view(
+        np.dtype((np.void, packed.dtype.itemsize * packed.shape[1]))
+    )[:, 0]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse)
+    groups = np.split(partial[order], np.cumsum(counts)[:-1])
+    return MissingPatterns(observed[partial[first]], groups, complete, empty)
+
+
+def family_scatter(
+    family: CovarianceFamily, scatter: FloatArray, diagonal: bool = False
+) -> FloatArray:
+    """Per-component second moments ``(K, D, D)`` in the family's statistic shape.
+
+    Full matrices per component for the matrix families, their sum over the
+    components for a shared matrix, their diagonals ``(K, D)`` for the
+    per-feature variance families and their traces ``(K,)`` for the others
+    (:class:`~gaussmix.core.stats.SuffStats`). With ``diagonal``, ``scatter``
+    holds only the diagonals, ``(K, D)`` (enough for the variance families).
+    """
+    if family.matrix:
+        if diagonal:
+            raise ValueError("a matrix family needs the whole second moments")
+        return scatter.sum(axis=0) if family.shared else scatter
+    diag = scatter if diagonal else np.einsum("kii->ki", scatter)
+    if family.per_feature:
+        return np.array(diag)
+    return np.asarray(diag.sum(axis=1))
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocks:
+    """Component quantities of one pattern: marginal and conditional."""
+
+    log_det: FloatArray  # (K,) log det S_oo
+    chol: FloatArray  # (K, p, p) lower Cholesky factors of S_oo
+    coef: FloatArray  # (K, q, p) S_mo S_oo^-1
+    cond_cov: FloatArray  # (K, q, q) S_mm - S_mo S_oo^-1 S_om
+
+
+def _logsumexp0(a: FloatArray) -> FloatArray:
+    """``log sum exp`` over axis 0 of a ``(K, n)`` array (rows of -inf give -inf)."""
+    top = a.max(axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.asarray(np.log(np.exp(a - safe).sum(axis=0)) + safe)
+
+
+def _dense(params: GMMParams, family: CovarianceFamily) -> FloatArray:
+    return np.asarray(
+        family.to_dense(
+            np.asarray(params.covariances, dtype=np.float64),
+            params.n_components,
+            params.n_features,
+        ),
+        dtype=np.float64,
+    )
+
+
+def _blocks(cov: FloatArray, obs: BoolArray) -> _Blocks:
+    """Cholesky factors of ``S_oo`` and the regressions of ``m`` on ``o``."""
+    o, m = np.flatnonzero(obs), np.flatnonzero(~obs)
+    s_oo = cov[:, o[:, None], o[None, :]]
+    s_om = cov[:, o[:, None], m[None, :]]
+    s_mm = cov[:, m[:, None], m[None, :]]
+    try:
+        chol = np.linalg.cholesky(s_oo)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "a covariance block of the observed features is not positive definite; "
+            "increase reg_covar"
+        ) from None
+    n_components = cov.shape[0]
+    coef = np.empty((n_components, m.size, o.size))
+    cond = np.empty((n_components, m.size, m.size))
+    for k in range(n_components):
+        # S_oo^-1 S_om (p, q); its transpose is S_mo S_oo^-1.
+        solved = cho_solve((chol[k], True), s_om[k], check_finite=False)
+        coef[k] = solved.T
+        cond[k] = s_mm[k] - s_om[k].T @ solved
+    cond = 0.5 * (cond + np.swapaxes(cond, 1, 2))
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return _Blocks(log_det, chol, coef, cond)
+
+
+def _log_gauss(
+    xo: FloatArray, means_o: FloatArray, blocks: _Blocks
+) -> tuple[FloatArray, FloatArray]:
+    """Log-densities ``(K, n)`` of the observed parts, and the centred ``x_o - mu_o``."""
+    n_components = means_o.shape[0]
+    n, p = xo.shape
+    diff = xo[None, :, :] - means_o[:, None, :]  # (K, n, p)
+    out = np.empty((n_components, n))
+    for k in range(n_components):
+        z = solve_triangular(blocks.chol[k], diff[k].T, lower=True, check_finite=False)
+        out[k] = -0.5 * (p * _LOG_2PI + blocks.log_det[k] + np.einsum("ij,ij->j", z, z))
+    return out, diff
+
+
+def _weighted_log(
+    params: GMMParams, xo: FloatArray, obs: BoolArray, blocks: _Blocks
+) -> tuple[FloatArray, FloatArray]:
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(params.weights, dtype=np.float64))
+    log_p, diff = _log_gauss(xo, params.means[:, obs], blocks)
+    return log_p + log_w[:, None], diff
+
+
+def _cond_means(
+    params: GMMParams, obs: BoolArray, diff: FloatArray, blocks: _Blocks
+) -> FloatArray:
+    """Conditional means of the missing features, ``(K, n, q)``."""
+    mu_m = np.asarray(params.means, dtype=np.float64)[:, ~obs]
+    return np.asarray(
+        mu_m[:, None, :] + np.matmul(diff, np.swapaxes(blocks.coef, 1, 2))
+    )
+
+
+def expected_stats(
+    X: FloatArray,
+    patterns: MissingPatterns,
+    params: GMMParams,
+    family: CovarianceFamily,
+    sample_weight: FloatArray | None = None,
+    shift: FloatArray | None = None,
+) -> SuffStats:
+    """Expected sufficient statistics of the incomplete rows of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data with NaN for missing values.
+    patterns : MissingPatterns
+        ``group_patterns(X)``; only its incomplete patterns are used (not the
+        complete rows nor the empty ones).
+    params : GMMParams
+        Current parameters (no noise component).
+    family : CovarianceFamily
+        Covariance family: sets the shape of the second moments.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Sample weights; None means all ones.
+    shift : ndarray of shape (n_features,), default=None
+        Centring point; None is ``params.center()`` (the ordinary E-step's).
+
+    Returns
+    -------
+    SuffStats
+        ``nk``, ``sx``, ``sxx`` (family-shaped) about ``shift``, with ``loglik``
+        the weighted sum of the rows' observed-data log-densities, ``weight``
+        their total weight and ``n_samples`` their number.
+    """
+    n_features = X.shape[1]
+    n_components = params.n_components
+    shift = params.center() if shift is None else np.asarray(shift, dtype=np.float64)
+    cov = _dense(params, family)
+    matrix = family.matrix
+    nk = np.zeros(n_components)
+    sx = np.zeros((n_components, n_features))
+    sxx = np.zeros(
+        (n_components, n_features, n_features) if matrix else (n_components, n_features)
+    )
+    loglik = 0.0
+    weight = 0.0
+    n_rows = 0
+    for obs, rows in patterns:
+        blocks = _blocks(cov, obs)
+        xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
+        log_wp, diff = _weighted_log(params, xo, obs, blocks)
+        log_norm = _logsumexp0(log_wp)  # (n,)
+        resp = np.exp(log_wp - log_norm)  # (K, n)
+        w = None if sample_weight is None else sample_weight[rows]
+        if w is None:
+            loglik += float(log_norm.sum())
+            weight += float(rows.size)
+        else:
+            loglik += float(log_norm @ w)
+            weight += float(w.sum())
+            resp = resp * w
+        n_rows += rows.size
+        cmeans = _cond_means(params, obs, diff, blocks)  # (K, n, q)
+        mass = resp.sum(axis=1)  # (K,)
+        nk += mass
+        o, m = np.flatnonzero(obs), np.flatnonzero(~obs)
+        # Completed, centred rows per component: (K, n, D).
+        full = np.empty((n_components, rows.size, n_features))
+        full[:, :, o] = xo[None, :, :] - shift[o]
+        full[:, :, m] = cmeans - shift[m]
+        weighted = full * resp[:, :, None]
+        sx += weighted.sum(axis=1)
+        if matrix:
+            sxx += np.matmul(np.swapaxes(weighted, 1, 2), full)
+            sxx[:, m[:, None], m[None, :]] += mass[:, None, None] * blocks.cond_cov
+        else:
+            sxx += np.einsum("knd,knd->kd", weighted, full)
+            sxx[:, m] += mass[:, None] * np.diagonal(blocks.cond_cov, axis1=1, axis2=2)
+    return SuffStats(
+        nk=nk,
+        sx=sx,
+        sxx=family_scatter(family, sxx, diagonal=not matrix),
+        shift=shift,
+        loglik=loglik,
+        weight=weight,
+        n_samples=n_rows,
+    )
+
+
+def log_prob_resp_missing(
+    X: FloatArray,
+    patterns: MissingPatterns,
+    params: GMMParams,
+    family: CovarianceFamily,
+) -> tuple[FloatArray, FloatArray]:
+    """Marginal log-densities and responsibilities of the incomplete rows.
+
+    Rows with nothing observed get ``log p = 0`` (the density of no feature)
+    and the mixing weights as responsibilities. Other rows (complete ones) are
+    left as NaN for the caller to fill.
+
+    Returns
+    -------
+    log_prob_norm : ndarray of shape (n_samples,)
+    resp : ndarray of shape (n_samples, n_components)
+    """
+    n_samples = X.shape[0]
+    n_components = params.n_components
+    log_norm_out = np.full(n_samples, np.nan)
+    resp_out = np.full((n_samples, n_components), np.nan)
+    log_norm_out[patterns.empty] = 0.0
+    resp_out[patterns.empty] = np.asarray(params.weights, dtype=np.float64)
+    cov = _dense(params, family)
+    for obs, rows in patterns:
+        blocks = _blocks(cov, obs)
+        xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
+        log_wp, _ = _weighted_log(params, xo, obs, blocks)
+        log_norm = _logsumexp0(log_wp)
+        log_norm_out[rows] = log_norm
+        resp_out[rows] = np.exp(log_wp - log_norm).T
+    return log_norm_out, resp_out
+
+
+def _conditional(
+    X: FloatArray, obs: BoolArray, rows: IntArray, params: GMMParams, cov: FloatArray
+) -> tuple[FloatArray, FloatArray, _Blocks]:
+    """Responsibilities ``(K, n)`` and conditional means ``(K, n, q)`` of a pattern."""
+    blocks = _blocks(cov, obs)
+    xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
+    log_wp, diff = _weighted_log(params, xo, obs, blocks)
+    resp = np.exp(log_wp - _logsumexp0(log_wp))
+    return resp, _cond_means(params, obs, diff, blocks), blocks
+
+
+def impute_mean(
+    X: FloatArray,
+    patterns: MissingPatterns,
+    params: GMMParams,
+    family: CovarianceFamily,
+) -> FloatArray:
+    """``X`` with each missing value replaced by its conditional mean.
+
+    ``E[x_m | x_o] = sum_k r_k(x_o) (mu_km + S_k,mo S_k,oo^-1 (x_o - mu_ko))``;
+    rows with nothing observed get the mixture mean.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features), float64
+    """
+    out = np.array(X, dtype=np.float64)
+    out[patterns.empty] = params.center()
+    cov = _dense(params, family)
+    for obs, rows in patterns:
+        resp, cmeans, _ = _conditional(X, obs, rows, params, cov)
+        out[np.ix_(rows, ~obs)] = np.einsum("kn,knq->nq", resp, cmeans)
+    return out
+
+
+def impute_draws(
+    X: FloatArray,
+    patterns: MissingPatterns,
+    params: GMMParams,
+    family: CovarianceFamily,
+    n_imputations: int,
+    random_state: np.random.RandomState,
+) -> FloatArray:
+    """``n_imputations`` draws of the missing values from their conditional law.
+
+    Each draw picks a component with probability ``r_k(x_o)`` and then draws
+    ``x_m ~ N(xhat_km, C_k)`` (the conditional distribution, a mixture).
+
+    Returns
+    -------
+    ndarray of shape (n_imputations, n_samples, n_features), float64
+    """
+    base = np.array(X, dtype=np.float64)
+    out = np.broadcast_to(base, (n_imputations, *base.shape)).copy()
+    cov = _dense(params, family)
+    weights = np.asarray(params.weights, dtype=np.float64)
+    means = np.asarray(params.means, dtype=np.float64)
+    empty = patterns.empty
+    groups = list(patterns)
+    if empty.size:
+        groups.append((np.zeros(X.shape[1], dtype=bool), empty))
+    for obs, rows in groups:
+        n = rows.size
+        m = np.flatnonzero(~obs)
+        if obs.any():
+            resp, cmeans, blocks = _conditional(X, obs, rows, params, cov)
+            cond = blocks.cond_cov
+        else:
+            resp = np.repeat(weights[:, None], n, axis=1)
+            cmeans = np.repeat(means[:, None, :], n, axis=1)
+            cond = cov
+        # Components: one uniform per (draw, row), against the cumulative resp.
+        cum = np.cumsum(resp, axis=0)  # (K, n)
+        u = random_state.uniform(size=(n_imputations, n)) * cum[-1]
+        comp = (u[None, :, :] > cum[:, None, :]).sum(axis=0)
+        comp = np.minimum(comp, params.n_components - 1)
+        noise = random_state.standard_normal(size=(n_imputations, n, m.size))
+        draws = np.empty((n_imputations, n, m.size))
+        for k in range(params.n_components):
+            pick = comp == k
+            if not pick.any():
+                continue
+            factor = _psd_factor(cond[k])
+            _, row_index = np.nonzero(pick)
+            draws[pick] = cmeans[k][row_index] + noise[pick] @ factor.T
+        out[:, rows[:, None], m[None, :]] = draws
+    return out
+
+
+def _psd_factor(c: FloatArray) -> FloatArray:
+    """A factor ``L`` with ``L L^T = c`` for a positive semi-definite ``c``."""
+    try:
+        return np.asarray(np.linalg.cholesky(c))
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(c)
+        return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None)))
