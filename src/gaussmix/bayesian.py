@@ -43,7 +43,6 @@ from gaussmix.core.family import SKLEARN_GROUP
 from gaussmix.core.init import INIT_METHODS, initial_resp
 from gaussmix.core.params import GMMParams
 from gaussmix.core.variational import (
-    DIRICHLET_PROCESS,
     WEIGHT_PRIOR_TYPES,
     VariationalParams,
     VariationalPrior,
@@ -153,7 +152,7 @@ def _resolve_prior(
     if mean_precision is None:
         mean_precision = 1.0
     if settings.mean_prior is None:
-        mean = np.asarray(summary.mean, dtype=np.float64)
+        mean: FloatArray = np.asarray(summary.mean, dtype=np.float64)
     else:
         mean = _float_array(settings.mean_prior, "mean_prior", name)
         if mean.shape != (n_features,):
@@ -199,12 +198,13 @@ def _covariance_prior(
     name = settings.owner
     given = settings.covariance_prior
     if given is None:
-        cov = np.atleast_2d(np.asarray(summary.covariance, dtype=np.float64))
+        dense = np.atleast_2d(np.asarray(summary.covariance, dtype=np.float64))
         if family.matrix:
-            return cov
-        variances = np.diagonal(cov).copy()
+            return dense
+        variances = np.diagonal(dense).copy()
         return variances if family.per_feature else float(np.mean(variances))
     kind = settings.covariance_type
+    cov: FloatArray
     if family.matrix:
         cov = _float_array(given, "covariance_prior", name)
         if cov.shape != (n_features, n_features):
@@ -335,7 +335,7 @@ def _run(
     bounds: list[float] = []
     converged = False
     n_iter = 0
-    for n_iter in range(1, settings.max_iter + 1):  # noqa: B007 (read after)
+    for n_iter in range(1, settings.max_iter + 1):
         previous = bound
         gaussians, _ = estep_params(params, settings.prior_type)
         stats = source.accumulate(gaussians, family)
@@ -743,8 +743,11 @@ numpy.memmap, callable or dask.array.Array
                 sample_weight, X.shape[0], settings.n_components, name
             )
             if weights is not None:
-                total = float(np.sum(weights))
-                if not math.isfinite(total * max(float(np.max(np.abs(X))), 1.0) ** 2):
+                with np.errstate(over="ignore"):
+                    total = float(np.sum(weights))
+                    top = max(float(np.max(np.abs(X))), 1.0)
+                    scatter = total * top * top
+                if not math.isfinite(scatter):
                     raise ValueError(
                         f"{name}: sample_weight counts samples against the priors' "
                         f"pseudo-counts, so its scale matters, and weights summing to "
