@@ -73,14 +73,14 @@ def main(argv=None) -> int:
     from gaussmix import BayesianGaussianMixture
 
     X = make_data(n, d, k)
-    params = dict(
-        n_components=k,
-        covariance_type=args.covariance_type,
-        init_params="random_from_data",
-        random_state=0,
-        tol=0.0,
-        max_iter=args.max_iter,
-    )
+    params = {
+        "n_components": k,
+        "covariance_type": args.covariance_type,
+        "init_params": "random_from_data",
+        "random_state": 0,
+        "tol": 0.0,
+        "max_iter": args.max_iter,
+    }
     print(
         f"BayesianGaussianMixture: N={n:,}, D={d}, K={k}, {args.covariance_type}, "
         f"{args.max_iter} iterations (tol=0), random_from_data, "

@@ -208,9 +208,12 @@ def test_seeded_init_tied_uses_the_seed_rows():
     GaussianMixture. The initial scale is then the prior's plus the seeds'.
     """
     X = _blobs(4)
-    params = dict(
-        n_components=4, covariance_type="tied", init_params="k-means++", max_iter=0
-    )
+    params = {
+        "n_components": 4,
+        "covariance_type": "tied",
+        "init_params": "k-means++",
+        "max_iter": 0,
+    }
     ours = BayesianGaussianMixture(random_state=5, **params).fit(X)
     theirs = SklearnBGM(random_state=5, **params).fit(X)
     assert_close(ours.means_, theirs.means_, RTOL, "means_")
@@ -233,7 +236,7 @@ def test_max_iter_zero_is_the_start(covariance_type):
 
 def test_warm_start_same_as_sklearn():
     X = _blobs(6)
-    params = dict(n_components=4, warm_start=True, max_iter=3, random_state=0)
+    params = {"n_components": 4, "warm_start": True, "max_iter": 3, "random_state": 0}
     ours, theirs = BayesianGaussianMixture(**params), SklearnBGM(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -256,7 +259,7 @@ def test_fit_predict_equals_fit_then_predict():
 def test_unused_components_switch_off():
     """Two clusters, eight components: six get (almost) no weight."""
     rng = np.random.RandomState(0)
-    X = np.vstack([rng.randn(200, 2), rng.randn(200, 2) + [6.0, 0.0]])
+    X = np.vstack([rng.randn(200, 2), rng.randn(200, 2) + np.array([6.0, 0.0])])
     bgm = BayesianGaussianMixture(
         n_components=8, weight_concentration_prior=1e-2, random_state=0, max_iter=500
     ).fit(X)
