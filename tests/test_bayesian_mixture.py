@@ -516,3 +516,24 @@ def _expected_failures(estimator):
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_example_19_bayesian_mixture(tmp_path, capsys):
+    """The gallery script: the Dirichlet process keeps the three true clusters."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "19_bayesian_mixture.py"
+    spec = importlib.util.spec_from_file_location("example_19_bayesian_mixture", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    result = module.main(["--small", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert result["ml_active"] == 10
+    assert result["dp_active"] == 3
+    assert result["sklearn_difference"] < RTOL
+    for figure in result["figures"]:
+        assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"figure written to {figure}" in text
