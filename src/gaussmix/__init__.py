@@ -15,6 +15,7 @@ import typing as _typing
 from gaussmix._version import __version__
 
 if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
+    from gaussmix.bayesian import BayesianGaussianMixture
     from gaussmix.classifier import MixtureClassifier
     from gaussmix.combine import combine_components
     from gaussmix.density import hdr_levels
@@ -34,6 +35,7 @@ if _typing.TYPE_CHECKING:  # the names below, for type checkers and IDEs
 
 __all__ = [
     "__version__",
+    "BayesianGaussianMixture",
     "bootstrap",
     "bootstrap_lrt",
     "BootstrapLRTResult",
@@ -56,6 +58,7 @@ __all__ = [
 
 # Public name -> the module that defines it.
 _LAZY = {
+    "BayesianGaussianMixture": "gaussmix.bayesian",
     "ConvergenceWarning": "gaussmix.exceptions",
     "DegenerateComponentWarning": "gaussmix.exceptions",
     "GaussianMixture": "gaussmix.mixture",

@@ -1,0 +1,854 @@
+"""``BayesianGaussianMixture``: variational Bayesian mixtures on the fitting engine.
+
+A drop-in for :class:`sklearn.mixture.BayesianGaussianMixture`. The numerics are
+:mod:`gaussmix.core.variational` (the variational M-step from sufficient
+statistics, the expected log-densities and the bound); the E-step is the
+ordinary :func:`gaussmix.core.estep.e_step`, run through a
+:class:`~gaussmix.sources.DataSource` (an in-memory array, a ``.npy`` file,
+memmap, chunk factory or dask array), so that a variational fit has the
+speed design of :class:`gaussmix.GaussianMixture`: chunks, the packed design,
+threads over chunks, no ``N x K`` array.
+
+:func:`fit_variational` is the driver (starts from ``init_params`` through
+:mod:`gaussmix.core.init`, ``n_init`` restarts, warm start, the best bound);
+the estimator validates, calls it and writes the fitted attributes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, cast
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from gaussmix._threads import single_threaded_blas
+from gaussmix._typing import FloatArray, IntArray
+from gaussmix._validation import (
+    check_model_size,
+    check_parameters,
+    check_sample_weight,
+    check_X,
+    describe_value,
+    resolve_n_threads,
+)
+from gaussmix.base import MixtureEstimator
+from gaussmix.core.covariance import CovarianceFamily, family_names, get_family
+from gaussmix.core.estep import stats_from_resp
+from gaussmix.core.family import SKLEARN_GROUP
+from gaussmix.core.init import INIT_METHODS, initial_resp
+from gaussmix.core.params import GMMParams
+from gaussmix.core.variational import (
+    WEIGHT_PRIOR_TYPES,
+    VariationalParams,
+    VariationalPrior,
+    estep_params,
+    expected_log_terms,
+    lower_bound,
+    point_weights,
+    variational_m_step,
+)
+from gaussmix.exceptions import ConvergenceWarning
+from gaussmix.fitting import outside_stacklevel
+from gaussmix.model import FitInfo, MixtureModel
+from gaussmix.sources import (
+    INIT_SAMPLE_SIZE,
+    ArraySource,
+    DataSource,
+    as_source,
+    is_out_of_core,
+)
+
+__all__ = ["BayesianGaussianMixture", "VariationalFit", "fit_variational"]
+
+#: The parameters every mixture estimator shares, checked by gaussmix's rules.
+_SHARED_RULES: Final = (
+    "n_components",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+    "n_jobs",
+)
+_SKLEARN_NAMES: Final = family_names(SKLEARN_GROUP)
+
+
+# ----------------------------------------------------------------- the driver
+@dataclass(frozen=True, slots=True)
+class VariationalFit:
+    """The outcome of :func:`fit_variational`.
+
+    Parameters
+    ----------
+    params : VariationalParams
+        The posterior of the kept run.
+    prior : VariationalPrior
+        The resolved priors.
+    info : FitInfo
+        Iterations, convergence and the bounds of the kept run (totals, as
+        scikit-learn's, not per sample).
+    n_features : int
+        Number of features.
+    dtype : numpy dtype
+        Dtype of the data.
+    """
+
+    params: VariationalParams
+    prior: VariationalPrior
+    info: FitInfo
+    n_features: int
+    dtype: np.dtype[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The validated parameters of a fit."""
+
+    owner: str
+    n_components: int
+    covariance_type: str
+    prior_type: str
+    tol: float
+    reg_covar: float
+    max_iter: int
+    n_init: int
+    init_params: str
+    random_state: Any
+    verbose: int
+    verbose_interval: int
+    n_threads: int
+    weight_concentration_prior: Any
+    mean_precision_prior: Any
+    mean_prior: Any
+    degrees_of_freedom_prior: Any
+    covariance_prior: Any
+
+
+def _resolve_prior(
+    settings: _Settings, family: CovarianceFamily, summary: Any
+) -> VariationalPrior:
+    """The priors of the fit (scikit-learn's defaults from the data's moments).
+
+    The default ``mean_prior`` is the (weighted) mean of the data and the
+    default ``covariance_prior`` their covariance with divisor ``n - 1``
+    (``np.cov``; with weights, total weight minus one, so that integer weights
+    equal repeated rows); diag takes its diagonal and spherical the mean of it.
+    """
+    name = settings.owner
+    n_features = summary.n_features
+    n_components = settings.n_components
+    concentration = settings.weight_concentration_prior
+    if concentration is None:
+        concentration = 1.0 / n_components
+    mean_precision = settings.mean_precision_prior
+    if mean_precision is None:
+        mean_precision = 1.0
+    if settings.mean_prior is None:
+        mean: FloatArray = np.asarray(summary.mean, dtype=np.float64)
+    else:
+        mean = _float_array(settings.mean_prior, "mean_prior", name)
+        if mean.shape != (n_features,):
+            raise ValueError(
+                f"{name}: mean_prior must have shape (n_features,) = ({n_features},); "
+                f"got shape {mean.shape}."
+            )
+    dof = settings.degrees_of_freedom_prior
+    if dof is None:
+        dof = float(n_features)
+    elif not dof > n_features - 1.0:
+        raise ValueError(
+            f"{name}: degrees_of_freedom_prior must be greater than n_features - 1 "
+            f"= {n_features - 1}; got {dof!r}. The Wishart prior needs more degrees "
+            "of freedom than features minus one; leave it None for n_features."
+        )
+    covariance = _covariance_prior(settings, family, summary, n_features)
+    return VariationalPrior(
+        weight_concentration_prior_type=settings.prior_type,
+        weight_concentration=concentration,
+        mean_precision=mean_precision,
+        mean=mean,
+        degrees_of_freedom=dof,
+        covariance=covariance,
+    )
+
+
+def _float_array(value: Any, what: str, name: str) -> FloatArray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}: {what} must be numbers; got {describe_value(value)}."
+        ) from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: {what} must be finite; it holds NaN or infinity.")
+    return array
+
+
+def _covariance_prior(
+    settings: _Settings, family: CovarianceFamily, summary: Any, n_features: int
+) -> Any:
+    name = settings.owner
+    given = settings.covariance_prior
+    if given is None:
+        dense = np.atleast_2d(np.asarray(summary.covariance, dtype=np.float64))
+        if family.matrix:
+            return dense
+        variances = np.diagonal(dense).copy()
+        return variances if family.per_feature else float(np.mean(variances))
+    kind = settings.covariance_type
+    cov: FloatArray
+    if family.matrix:
+        cov = _float_array(given, "covariance_prior", name)
+        if cov.shape != (n_features, n_features):
+            raise ValueError(
+                f"{name}: covariance_prior of covariance_type={kind!r} must have shape "
+                f"(n_features, n_features) = ({n_features}, {n_features}); got shape "
+                f"{cov.shape}."
+            )
+        if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0.0):
+            raise ValueError(
+                f"{name}: covariance_prior of covariance_type={kind!r} must be "
+                "symmetric and positive definite."
+            )
+        return cov
+    if family.per_feature:
+        cov = _float_array(given, "covariance_prior", name)
+        if cov.shape != (n_features,):
+            raise ValueError(
+                f"{name}: covariance_prior of covariance_type={kind!r} must have shape "
+                f"(n_features,) = ({n_features},); got shape {cov.shape}."
+            )
+        if np.any(cov <= 0.0):
+            raise ValueError(
+                f"{name}: covariance_prior of covariance_type={kind!r} must be "
+                "positive."
+            )
+        return cov
+    if not _positive_number(given):
+        raise ValueError(
+            f"{name}: covariance_prior of covariance_type={kind!r} must be a positive "
+            f"number; got {describe_value(given)}."
+        )
+    return float(given)
+
+
+def _positive_number(value: Any) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+        and float(value) > 0.0
+    )
+
+
+class _Reporter:
+    """Progress messages in scikit-learn's format (``verbose``)."""
+
+    def __init__(self, verbose: int, interval: int) -> None:
+        self.verbose, self.interval = int(verbose), interval
+        self.t_init = self.t_iter = 0.0
+
+    def begin(self, n: int) -> None:
+        if self.verbose >= 1:
+            print(f"Initialization {n}")
+            self.t_init = self.t_iter = time.time()
+
+    def iteration(self, n_iter: int, change: float) -> None:
+        if self.verbose >= 1 and n_iter % self.interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time.time()
+                print(
+                    f"  Iteration {n_iter}\t time lapse {now - self.t_iter:.5f}s\t "
+                    f"ll change {change:.5f}"
+                )
+                self.t_iter = now
+
+    def end(self, bound: float, converged: bool) -> None:
+        status = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {status}.")
+        elif self.verbose >= 2:
+            lapse = time.time() - self.t_init
+            print(
+                f"Initialization {status}. time lapse {lapse:.5f}s\t "
+                f"lower bound {bound:.5f}."
+            )
+
+
+def _initial_params(
+    summary: Any,
+    settings: _Settings,
+    family: CovarianceFamily,
+    prior: VariationalPrior,
+    random_state: np.random.RandomState,
+) -> VariationalParams:
+    """The first variational M-step, from ``init_params``'s responsibilities.
+
+    The responsibilities are scikit-learn's for the same ``random_state``
+    (:mod:`gaussmix.core.init`). For out-of-core data they are those of the
+    summary's sample, and its statistics are scaled to the data's total weight
+    (the priors' pseudo-counts weigh against the whole data, not the sample).
+    """
+    X, weights = summary.sample, summary.sample_weight
+    n_components = settings.n_components
+    resp, sequential = initial_resp(
+        X, n_components, settings.init_params, random_state, weights
+    )
+    shift = np.average(X, axis=0, weights=weights).astype(np.float64)
+    stats = stats_from_resp(
+        X,
+        resp,
+        family,
+        n_components,
+        shift,
+        weights,
+        n_threads=1 if sequential else settings.n_threads,
+    )
+    if X.shape[0] != summary.n_samples and stats.weight > 0.0:
+        stats = stats.scaled(float(summary.weight) / stats.weight)
+    return variational_m_step(
+        stats, family, prior, settings.reg_covar, dtype=summary.dtype
+    )
+
+
+def _run(
+    source: DataSource,
+    params: VariationalParams,
+    family: CovarianceFamily,
+    settings: _Settings,
+    prior: VariationalPrior,
+    bound: float,
+    dtype: Any,
+    reporter: _Reporter,
+) -> tuple[VariationalParams, float, list[float], int, bool]:
+    """Variational EM from ``params``: scikit-learn's loop on the engine's E-step."""
+    bounds: list[float] = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, settings.max_iter + 1):
+        previous = bound
+        gaussians, _ = estep_params(params, settings.prior_type)
+        stats = source.accumulate(gaussians, family)
+        entropy = stats.loglik - expected_log_terms(stats, gaussians, family)
+        params = variational_m_step(
+            stats, family, prior, settings.reg_covar, dtype=dtype
+        )
+        bound = lower_bound(entropy, params, family, settings.prior_type)
+        bounds.append(bound)
+        change = bound - previous
+        reporter.iteration(n_iter, change)
+        if abs(change) < settings.tol:
+            converged = True
+            break
+    reporter.end(bound, converged)
+    return params, bound, bounds, n_iter, converged
+
+
+def fit_variational(
+    source: DataSource,
+    settings: _Settings,
+    warm: tuple[VariationalParams, float] | None = None,
+) -> VariationalFit:
+    """Fit the variational posterior to the data of ``source``.
+
+    Parameters
+    ----------
+    source : DataSource
+        The data.
+    settings : _Settings
+        The estimator's validated parameters.
+    warm : (VariationalParams, float), default=None
+        Continue from this posterior and bound (``warm_start``) instead of
+        ``n_init`` new starts.
+
+    Returns
+    -------
+    VariationalFit
+    """
+    name = settings.owner
+    family = get_family(settings.covariance_type)
+    random_state = check_random_state(settings.random_state)
+    with single_threaded_blas():
+        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    n_features = summary.n_features
+    check_model_size(family, settings.n_components, n_features, name)
+    if summary.n_samples < settings.n_components:
+        raise ValueError(
+            f"{name}: n_components={settings.n_components} needs at least "
+            f"{settings.n_components} samples, got n_samples = {summary.n_samples}. "
+            "Reduce n_components or provide more data."
+        )
+    if warm is not None and warm[0].means.shape[1] != n_features:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting "
+            f"{warm[0].means.shape[1]} features as input."
+        )
+    prior = _resolve_prior(settings, family, summary)
+    reporter = _Reporter(settings.verbose, settings.verbose_interval)
+    n_init = settings.n_init if warm is None else 1
+    best: tuple[VariationalParams, float, list[float], int, bool] | None = None
+    with single_threaded_blas():
+        for init in range(n_init):
+            reporter.begin(init)
+            if warm is None:
+                params = _initial_params(summary, settings, family, prior, random_state)
+                bound = -math.inf
+            else:
+                params, bound = warm
+            if settings.max_iter == 0:
+                best = (params, -math.inf, [], 0, False)
+                continue
+            run = _run(
+                source, params, family, settings, prior, bound, summary.dtype, reporter
+            )
+            if best is None or run[1] > best[1] or best[1] == -math.inf:
+                best = run
+    assert best is not None
+    params, bound, bounds, n_iter, converged = best
+    if not converged and settings.max_iter > 0:
+        warnings.warn(
+            "Best performing initialization did not converge. Try different "
+            "init parameters, or increase max_iter, tol, or check for "
+            "degenerate data.",
+            ConvergenceWarning,
+            stacklevel=outside_stacklevel(),
+        )
+    info = FitInfo(
+        converged=converged, n_iter=n_iter, lower_bound=bound, lower_bounds=bounds
+    )
+    return VariationalFit(params, prior, info, n_features, summary.dtype)
+
+
+# ---------------------------------------------------------------- estimator
+class BayesianGaussianMixture(MixtureEstimator):
+    """Variational Bayesian estimation of a Gaussian mixture.
+
+    A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`:
+    the same parameters, fitted attributes and results from the same
+    ``random_state`` (to rounding), on gaussmix's fitting engine: sample
+    weights, chunked and threaded E-steps without an ``n_samples x
+    n_components`` array, and out-of-core or Dask data.
+
+    The posterior over the weights is a Dirichlet distribution or the
+    stick-breaking representation of a Dirichlet process truncated at
+    ``n_components``; over each component's mean and precision a
+    Gaussian-Wishart. Components the data do not need get weights near zero,
+    so ``n_components`` is an upper bound on the components used.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of components (an upper bound on those the fit uses).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the covariances (scikit-learn's four; mclust's models have no
+        variational form here).
+    tol : float, default=1e-3
+        Stop when the lower bound (a total, not a per-sample mean) changes by
+        less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of each component's empirical covariance.
+    max_iter : int, default=100
+        Largest number of iterations.
+    n_init : int, default=1
+        Number of initialisations; the one with the largest bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, \
+default='kmeans'
+        The initial responsibilities (scikit-learn's; 'hc' is mclust's
+        hierarchical clustering).
+    weight_concentration_prior_type : {'dirichlet_process', \
+'dirichlet_distribution'}, default='dirichlet_process'
+        The prior on the weights.
+    weight_concentration_prior : float or None, default=None
+        Its concentration ``gamma`` (> 0); None is ``1 / n_components``.
+    mean_precision_prior : float or None, default=None
+        ``beta_0`` (> 0), the precision of the means' prior relative to the
+        components' precisions; None is 1.
+    mean_prior : array-like of shape (n_features,) or None, default=None
+        The means' prior mean; None is the mean of ``X``.
+    degrees_of_freedom_prior : float or None, default=None
+        ``nu_0`` of the Wishart prior (> n_features - 1); None is n_features.
+    covariance_prior : float or array-like or None, default=None
+        The Wishart prior's covariance: ``(n_features, n_features)`` for full
+        and tied, ``(n_features,)`` diag, a number spherical; None is the
+        covariance of ``X`` (its diagonal, or the diagonal's mean).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation (and of ``sample``).
+    warm_start : bool, default=False
+        Continue from the previous fit (one initialisation).
+    verbose : int, default=0
+        Progress messages (scikit-learn's).
+    verbose_interval : int, default=10
+        Iterations between messages.
+    n_jobs : int or None, default=None
+        Threads over row chunks in the E-step (None: all usable cores). The
+        result does not depend on it.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The posterior mean of the weights.
+    means_ : ndarray of shape (n_components, n_features)
+        The posterior means ``m_k``.
+    covariances_ : ndarray
+        ``(nu_k W_k)^-1``, scikit-learn's normalised covariances (family shape).
+    precisions_ : ndarray
+        Their inverses, the expected precisions ``nu_k W_k``.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of ``precisions_``.
+    weight_concentration_prior_ : float
+        The resolved ``gamma``.
+    weight_concentration_ : ndarray or tuple of two ndarrays
+        The Dirichlet's parameters, or the sticks' Beta parameters.
+    mean_precision_prior_ : float
+        The resolved ``beta_0``.
+    mean_precision_ : ndarray of shape (n_components,)
+        ``beta_k``.
+    mean_prior_ : ndarray of shape (n_features,)
+        The resolved prior mean.
+    degrees_of_freedom_prior_ : float
+        The resolved ``nu_0``.
+    degrees_of_freedom_ : ndarray of shape (n_components,) or float
+        ``nu_k`` (one number for 'tied').
+    covariance_prior_ : float or ndarray
+        The resolved prior covariance.
+    converged_ : bool
+        Whether the kept run met ``tol``.
+    n_iter_ : int
+        Iterations of the kept run.
+    lower_bound_ : float
+        Its last lower bound (scikit-learn's, up to its constant terms).
+    lower_bounds_ : list of float
+        The bound of each of its iterations.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` had string column names.
+
+    See Also
+    --------
+    GaussianMixture : The maximum-likelihood mixture, fitted by EM.
+
+    Notes
+    -----
+    ``predict``, ``predict_proba`` and ``score_samples`` use the variational
+    expected log-densities (as scikit-learn's); ``sample`` draws from the
+    point estimate ``weights_``, ``means_``, ``covariances_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import BayesianGaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
+    >>> bgm = BayesianGaussianMixture(n_components=2, random_state=42).fit(X)
+    >>> bgm.means_.round(2)
+    array([[2.49, 2.29],
+           [8.45, 4.52]])
+    >>> bgm.predict([[0, 0], [9, 3]])
+    array([0, 1])
+    """
+
+    #: No equal-proportions option: the weights have a prior.
+    equal_proportions: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 1,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weight_concentration_prior_type: str = "dirichlet_process",
+        weight_concentration_prior: float | None = None,
+        mean_precision_prior: float | None = None,
+        mean_prior: Any = None,
+        degrees_of_freedom_prior: float | None = None,
+        covariance_prior: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+
+    # ---------------------------------------------------------- parameters
+    def _settings(self) -> _Settings:
+        """The validated parameters (the wording of GaussianMixture's errors)."""
+        name = type(self).__name__
+        params = self.get_params(deep=False)
+        shared = {k: params[k] for k in _SHARED_RULES}
+        for key in ("tol", "reg_covar", "max_iter"):
+            if isinstance(shared[key], str):
+                raise ValueError(
+                    f"{name}: {key} must be a number; got {describe_value(shared[key])}."
+                )
+        check_parameters(shared, name)
+
+        def must(ok: bool, key: str, expected: str) -> None:
+            if not ok:
+                raise ValueError(
+                    f"{name}: {key} must be {expected}; got "
+                    f"{describe_value(params[key])}."
+                )
+
+        kind = params["covariance_type"]
+        must(
+            isinstance(kind, str) and kind in _SKLEARN_NAMES,
+            "covariance_type",
+            "one of " + ", ".join(repr(k) for k in _SKLEARN_NAMES),
+        )
+        init = params["init_params"]
+        must(
+            isinstance(init, str) and init in INIT_METHODS,
+            "init_params",
+            "one of " + ", ".join(repr(m) for m in INIT_METHODS),
+        )
+        prior_type = params["weight_concentration_prior_type"]
+        must(
+            isinstance(prior_type, str) and prior_type in WEIGHT_PRIOR_TYPES,
+            "weight_concentration_prior_type",
+            "one of " + ", ".join(repr(t) for t in WEIGHT_PRIOR_TYPES),
+        )
+        for key in (
+            "weight_concentration_prior",
+            "mean_precision_prior",
+            "degrees_of_freedom_prior",
+        ):
+            value = params[key]
+            must(value is None or _positive_number(value), key, "None or a number > 0")
+        cov_prior = params["covariance_prior"]
+        must(
+            cov_prior is None
+            or _positive_number(cov_prior)
+            or (hasattr(cov_prior, "__len__") and not isinstance(cov_prior, str)),
+            "covariance_prior",
+            "None, a number > 0 or an array",
+        )
+        mean_prior = params["mean_prior"]
+        must(
+            mean_prior is None
+            or (hasattr(mean_prior, "__len__") and not isinstance(mean_prior, str)),
+            "mean_prior",
+            "None or an array of shape (n_features,)",
+        )
+        return _Settings(
+            owner=name,
+            n_components=int(params["n_components"]),
+            covariance_type=kind,
+            prior_type=prior_type,
+            tol=float(params["tol"]),
+            reg_covar=float(params["reg_covar"]),
+            max_iter=int(params["max_iter"]),
+            n_init=int(params["n_init"]),
+            init_params=init,
+            random_state=params["random_state"],
+            verbose=int(params["verbose"]),
+            verbose_interval=int(params["verbose_interval"]),
+            n_threads=resolve_n_threads(params["n_jobs"]),
+            weight_concentration_prior=params["weight_concentration_prior"],
+            mean_precision_prior=params["mean_precision_prior"],
+            mean_prior=mean_prior,
+            degrees_of_freedom_prior=params["degrees_of_freedom_prior"],
+            covariance_prior=cov_prior,
+        )
+
+    # ----------------------------------------------------------------- fit
+    def fit(
+        self, X: Any, y: Any = None, sample_weight: Any = None
+    ) -> BayesianGaussianMixture:
+        """Fit the variational posterior.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), str, os.PathLike, \
+numpy.memmap, callable or dask.array.Array
+            Training data. Besides arrays, a ``.npy`` path, a memmap, a chunk
+            factory or a dask array are read one pass per iteration (as
+            :meth:`gaussmix.GaussianMixture.fit`), the initialisation running
+            on a reservoir sample.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: an integer weight counts its row that many
+            times against the priors' pseudo-counts (so, unlike a maximum
+            likelihood fit, their scale matters).
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
+        """Fit, then return the most likely component of every row of ``X``.
+
+        The labels equal ``fit(X).predict(X)`` (a final E-step is run).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as in :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        labels = self._fit(X, sample_weight, want_labels=True)
+        return cast("IntArray", labels)
+
+    def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
+        settings = self._settings()
+        name = settings.owner
+        source: DataSource
+        if is_out_of_core(X):
+            source = as_source(X, sample_weight, settings.n_threads, name)
+        else:
+            X = check_X(self, X, reset=True)
+            weights = check_sample_weight(
+                sample_weight, X.shape[0], settings.n_components, name
+            )
+            if weights is not None:
+                with np.errstate(over="ignore"):
+                    total = float(np.sum(weights))
+                    top = max(float(np.max(np.abs(X))), 1.0)
+                    scatter = total * top * top
+                if not math.isfinite(scatter):
+                    raise ValueError(
+                        f"{name}: sample_weight counts samples against the priors' "
+                        f"pseudo-counts, so its scale matters, and weights summing to "
+                        f"{total:.3g} make the weighted sums of squares overflow "
+                        "float64. Give weights on the scale of sample counts."
+                    )
+            source = ArraySource(X, weights, n_threads=settings.n_threads)
+        warm = None
+        if self.warm_start and hasattr(self, "converged_"):
+            warm = (self._posterior(), float(self.lower_bound_))
+        result = fit_variational(source, settings, warm)
+        if is_out_of_core(X):
+            self.n_features_in_ = result.n_features
+            if hasattr(self, "feature_names_in_"):
+                delattr(self, "feature_names_in_")
+        self._set_fitted(result, settings)
+        if not want_labels:
+            return None
+        gaussians, _ = estep_params(result.params, settings.prior_type)
+        with single_threaded_blas():
+            return source.labels(gaussians, get_family(settings.covariance_type))
+
+    def _set_fitted(self, result: VariationalFit, settings: _Settings) -> None:
+        """Write the fitted attributes (scikit-learn's names), under the lock."""
+        params, prior = result.params, result.prior
+        point = GMMParams(
+            weights=point_weights(params, settings.prior_type),
+            means=params.means,
+            covariances=params.covariances,
+            precisions_cholesky=params.precisions_cholesky,
+        )
+        model = MixtureModel.from_params(point, settings.covariance_type, result.dtype)
+        with self._lock("_params_lock"):
+            self._set_model(model, result.info)
+            self.weight_concentration_prior_ = prior.weight_concentration
+            self.mean_precision_prior_ = prior.mean_precision
+            self.mean_prior_ = prior.mean
+            self.degrees_of_freedom_prior_ = prior.degrees_of_freedom
+            self.covariance_prior_ = prior.covariance
+            self.weight_concentration_ = params.weight_concentration
+            self.mean_precision_ = params.mean_precision
+            self.degrees_of_freedom_ = params.degrees_of_freedom
+
+    def _posterior(self) -> VariationalParams:
+        """The fitted posterior, read from the attributes together."""
+        with self._lock("_params_lock"):
+            return VariationalParams(
+                weight_concentration=self.weight_concentration_,
+                mean_precision=np.asarray(self.mean_precision_, dtype=np.float64),
+                means=np.asarray(self.means_, dtype=np.float64),
+                degrees_of_freedom=self.degrees_of_freedom_,
+                covariances=np.asarray(self.covariances_, dtype=np.float64),
+                precisions_cholesky=np.asarray(
+                    self.precisions_cholesky_, dtype=np.float64
+                ),
+            )
+
+    def _variational_model(self) -> tuple[MixtureModel, float]:
+        """The mixture whose log terms are the expected ones, and their offset."""
+        gaussians, offset = estep_params(
+            self._posterior(), self.weight_concentration_prior_type
+        )
+        model = MixtureModel.from_params(
+            gaussians, self.covariance_type, np.dtype(np.float64)
+        )
+        return model, offset
+
+    # ----------------------------------------------------------- predictions
+    def _prediction_pass(
+        self, X: FloatArray, want_resp: bool
+    ) -> tuple[FloatArray, FloatArray | None, IntArray]:
+        """Variational ``log p(x)``, responsibilities and labels of validated X."""
+        model, offset = self._variational_model()
+        log_density, resp, labels = model.log_prob_resp(
+            X, want_resp=want_resp, n_threads=self._n_threads()
+        )
+        log_density += np.asarray(offset, dtype=log_density.dtype)
+        return log_density, resp, labels
+
+    def _estimate_weighted_log_prob(self, X: Any) -> FloatArray:
+        """``E[log pi_k] + E[log N(x | mu_k, Lambda_k)]``, shape (n_samples, K)."""
+        X = self._predict_input(X)
+        model, offset = self._variational_model()
+        out = model.weighted_log_prob(X, n_threads=self._n_threads())
+        out += np.asarray(offset, dtype=out.dtype)
+        return out
+
+    def _dask_predict(self, method: str, X: Any) -> Any:
+        """``method`` on a dask array, lazily, with the variational log terms."""
+        from sklearn.utils.validation import check_is_fitted
+
+        from gaussmix.distributed import dask as gm_dask
+
+        check_is_fitted(self)
+        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        gaussians, offset = estep_params(
+            self._posterior(), self.weight_concentration_prior_type
+        )
+        out = getattr(gm_dask, method)(X, gaussians, self._family(), owner=method)
+        return out + offset if method == "score_samples" else out
