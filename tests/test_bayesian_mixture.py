@@ -372,14 +372,20 @@ def _message(estimator, X) -> str:
 
 
 def test_input_errors_are_gaussian_mixtures():
-    """NaN and 1-D input give GaussianMixture's messages, with this class's name."""
+    """NaN and 1-D input give GaussianMixture's messages, with this class's name.
+
+    The NaN message offers ``nan_policy`` only to an estimator that has it.
+    """
     X = _blobs(0)
     X_nan = X.copy()
     X_nan[3, 1] = np.nan
     for bad in (X_nan, X[:, 0]):
         ours = _message(BayesianGaussianMixture(n_components=2), bad)
         reference = _message(GaussianMixture(n_components=2), bad)
+        reference = reference.split(" Or treat NaN as missing values")[0]
         assert ours == reference.replace("GaussianMixture", "BayesianGaussianMixture")
+    assert "nan_policy" not in _message(BayesianGaussianMixture(n_components=2), X_nan)
+    assert "nan_policy='marginalize'" in _message(GaussianMixture(n_components=2), X_nan)
 
 
 @pytest.mark.parametrize(

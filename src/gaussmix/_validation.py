@@ -452,7 +452,7 @@ def check_X(
                     f"X has {X.shape[1]} features, but {name} is expecting "
                     f"{expected} features as input."
                 )
-        _check_finite(X, name, allow_nan)
+        _check_finite(X, name, allow_nan, hasattr(estimator, "nan_policy"))
         return X
     _check_not_iterator(X, name)
     _check_not_datetime(X, name)
@@ -505,7 +505,7 @@ def check_X(
             ) from None
         raise
     Xv = np.asarray(Xv)
-    _check_finite(Xv, name, allow_nan)
+    _check_finite(Xv, name, allow_nan, hasattr(estimator, "nan_policy"))
     return Xv
 
 
@@ -556,7 +556,9 @@ def _check_not_datetime(X: Any, name: str) -> None:
 MAX_ABS_VALUE = {np.dtype(np.float64): 1e100, np.dtype(np.float32): 1e15}
 
 
-def _check_finite(X: FloatArray, name: str, allow_nan: bool = False) -> None:
+def _check_finite(
+    X: FloatArray, name: str, allow_nan: bool = False, nan_option: bool = False
+) -> None:
     with np.errstate(invalid="ignore"):
         top, bottom = float(np.max(X)), float(np.min(X))
     finite = math.isfinite(top) and math.isfinite(bottom)
@@ -596,9 +598,9 @@ def _check_finite(X: FloatArray, name: str, allow_nan: bool = False) -> None:
             "Remove those rows, or impute the missing values (e.g. "
             "sklearn.impute.SimpleImputer), before calling this method."
         )
-        if n_nan:
+        if n_nan and nan_option:
             fix += (
-                " Or treat NaN as missing values: GaussianMixture(nan_policy="
+                f" Or treat NaN as missing values: {name}(nan_policy="
                 "'marginalize') fits and predicts with them (exact EM), and "
                 "nan_policy='omit' drops those rows at fit."
             )
