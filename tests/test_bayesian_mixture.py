@@ -385,7 +385,9 @@ def test_input_errors_are_gaussian_mixtures():
         reference = reference.split(" Or treat NaN as missing values")[0]
         assert ours == reference.replace("GaussianMixture", "BayesianGaussianMixture")
     assert "nan_policy" not in _message(BayesianGaussianMixture(n_components=2), X_nan)
-    assert "nan_policy='marginalize'" in _message(GaussianMixture(n_components=2), X_nan)
+    assert "nan_policy='marginalize'" in _message(
+        GaussianMixture(n_components=2), X_nan
+    )
 
 
 @pytest.mark.parametrize(
