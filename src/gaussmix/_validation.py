@@ -131,6 +131,25 @@ def _is_random_state(v: Any) -> bool:
 
 #: The default of ``tol``, ``reg_covar`` and ``init_params``: each family's own
 #: procedure (see :func:`resolve_em_control`).
+#: scikit-learn's ``GaussianMixture`` constructor parameters, in its order (model
+#: files of format version 1 store exactly these; the array-API engine honours them).
+SKLEARN_PARAMETERS: Final = (
+    "n_components",
+    "covariance_type",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "weights_init",
+    "means_init",
+    "precisions_init",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+    "n_jobs",
+)
 AUTO: Final = "auto"
 #: What ``nan_policy`` accepts: refuse NaN (the default), EM with missing
 #: values, or drop the rows with NaN at fit.

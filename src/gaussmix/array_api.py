@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._validation import (
+    SKLEARN_PARAMETERS,
     check_parameters,
     resolve_em_control,
 )
@@ -69,25 +70,7 @@ INIT_METHODS: Final = ("kmeans", "k-means++", "random", "random_from_data")
 #: default (``learning_*`` act only with ``batch_size``, ``n_jobs`` is ignored:
 #: the namespace schedules its own work).
 SUPPORTED_PARAMETERS: Final = frozenset(
-    {
-        "n_components",
-        "covariance_type",
-        "tol",
-        "reg_covar",
-        "max_iter",
-        "n_init",
-        "init_params",
-        "weights_init",
-        "means_init",
-        "precisions_init",
-        "random_state",
-        "warm_start",
-        "verbose",
-        "verbose_interval",
-        "n_jobs",
-        "learning_decay",
-        "learning_offset",
-    }
+    (*SKLEARN_PARAMETERS, "learning_decay", "learning_offset")
 )
 _INIT_ARRAYS: Final = ("weights_init", "means_init", "precisions_init")
 _FITTED: Final = ("weights_", "means_", "covariances_", "precisions_cholesky_")

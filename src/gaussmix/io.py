@@ -36,6 +36,7 @@ from gaussmix._archive import write_npz as _write_zip
 from gaussmix._typing import FloatArray
 from gaussmix._validation import (
     PARAMETER_RULES,
+    SKLEARN_PARAMETERS,
     Rule,
     check_init_arrays,
     describe_value,
@@ -68,23 +69,7 @@ LOWER_BOUNDS_KEY: Final = "lower_bounds_"
 #: Constructor parameters that hold arrays; stored under ``params.<name>``.
 ARRAY_PARAMS: Final = ("weights_init", "means_init", "precisions_init")
 #: Constructor parameters stored by format version 1, in constructor order.
-PARAMS_V1: Final = (
-    "n_components",
-    "covariance_type",
-    "tol",
-    "reg_covar",
-    "max_iter",
-    "n_init",
-    "init_params",
-    "weights_init",
-    "means_init",
-    "precisions_init",
-    "random_state",
-    "warm_start",
-    "verbose",
-    "verbose_interval",
-    "n_jobs",
-)
+PARAMS_V1: Final = SKLEARN_PARAMETERS
 #: Constructor parameters that are never stored (null, with a note, when set):
 #: they describe the training rows, not the model.
 NOT_STORED_PARAMS: Final = ("resp_init", "noise_init")
