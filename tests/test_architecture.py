@@ -204,3 +204,25 @@ class TestTheCheckItself:
     @pytest.mark.parametrize("module", ["gaussmix.core.covariance", "gaussmix.em"])
     def test_real_modules_are_seen(self, module):
         assert module in import_graph()
+
+
+#: The estimator stays thin (issue 12): its module and every class have a ceiling.
+MIXTURE_MAX_LINES = 800
+CLASS_MAX_LINES = 700
+
+
+def test_the_estimator_module_and_every_class_stay_small():
+    mixture = SRC / PACKAGE / "mixture.py"
+    n_lines = len(mixture.read_text(encoding="utf-8").splitlines())
+    assert n_lines <= MIXTURE_MAX_LINES, (
+        f"mixture.py has {n_lines} lines (at most {MIXTURE_MAX_LINES}): move the "
+        "work into the driver, the sources or the core"
+    )
+    large = []
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > CLASS_MAX_LINES:
+                    large.append(f"{path.relative_to(SRC)}: {node.name} ({size} lines)")
+    assert not large, f"classes over {CLASS_MAX_LINES} lines:\n" + "\n".join(large)

@@ -27,8 +27,6 @@ from gaussmix._validation import (
 )
 from gaussmix.base import MixtureEstimator
 from gaussmix.core import conditional
-from gaussmix.core.covariance import get_family
-from gaussmix.core.params import GMMParams
 from gaussmix.em import OnlineState
 from gaussmix.fitting import (
     NOISE_INIT_WEIGHT,
@@ -161,18 +159,11 @@ class GaussianMixture(MixtureEstimator):
         If True, each ``fit`` starts from the previous solution and ``n_init``
         is ignored after the first call.
     frozen : str or tuple of {'weights', 'means', 'covariances'}, default=()
-        Parameters EM keeps at their initial values: from ``weights_init``,
-        ``means_init``, ``precisions_init``, or the previous fit with
-        ``warm_start=True``. The others take their conditional M-step given
-        them (with frozen means, the covariances are the scatter about those
-        means), so the log-likelihood still increases; frozen covariances keep
-        their precisions bit for bit. Frozen weights without ``weights_init``
-        keep the initialisation's weights; frozen means or covariances need
-        ``means_init`` / ``precisions_init`` or a warm start (ValueError
-        otherwise). Works with every covariance type, sample weights, a
-        ``prior``, a noise component (frozen weights keep ``noise_weight_``
-        too), out-of-core and dask data, ``batch_size`` and
-        :meth:`partial_fit`. See docs/frozen-parameters.md.
+        Parameters EM keeps at their initial values (``*_init`` or a warm
+        start) while the others take their conditional M-step, so the
+        log-likelihood still increases. Frozen means or covariances need
+        ``means_init`` / ``precisions_init`` or a warm start. Every covariance
+        type and data source; see docs/frozen-parameters.md.
     batch_size : int or None, default=None
         None fits by batch EM. An integer fits by *online* (stepwise) EM on
         mini-batches of this many rows (Cappe & Moulines 2009): ``fit`` runs
@@ -203,18 +194,12 @@ class GaussianMixture(MixtureEstimator):
         either way (its own threads were measured to lose on shared 2-core
         machines). Results do not depend on this value.
     nan_policy : {'raise', 'marginalize', 'omit'}, default='raise'
-        What NaN values in ``X`` mean. 'raise': they are an error (as in
-        scikit-learn). 'marginalize': they are missing values (missing at
-        random): ``fit`` runs exact EM on the observed values (each row's
-        density over its observed features in the E-step, the conditional
-        means and covariances of its missing ones in the M-step; Ghahramani and
-        Jordan 1994), for every covariance type and with ``sample_weight``;
-        ``predict``, ``predict_proba``, ``score_samples`` and ``score`` use
-        each row's observed features, and :meth:`impute` fills the missing
-        values. 'omit': rows with NaN are left out of ``fit`` (with a warning
-        that counts them). Both need an in-memory array and batch EM (not a
-        file, chunks, a dask array, ``batch_size`` or ``partial_fit`` with
-        NaN); 'marginalize' needs ``noise=None``. See docs/missing-values.md.
+        What NaN in ``X`` means. 'raise': an error (as in scikit-learn).
+        'marginalize': values missing at random: ``fit`` runs exact EM on the
+        observed values (Ghahramani and Jordan 1994), for every covariance
+        type; the predictions use each row's observed features, and
+        :meth:`impute` fills the missing values. 'omit': rows with NaN are left
+        out of ``fit``, with a warning. See docs/missing-values.md.
 
     Attributes
     ----------
@@ -650,32 +635,24 @@ numpy.memmap, callable or dask.array.Array
     def marginal(self, features: Any) -> GaussianMixture:
         """The fitted mixture of some of the features, the others integrated out.
 
-        Integrating a Gaussian over some features keeps the block of the
-        others: same weights, means ``mu_k[f]``, covariances ``S_k[f, f]``
+        Same weights, means ``mu_k[f]`` and covariances ``S_k[f, f]``
         (docs/conditional.md).
 
         Parameters
         ----------
         features : int, sequence of int, boolean mask or sequence of str
-            The features to keep, in the order of the result's columns:
-            column indices (negative ones count from the end), a boolean mask
-            of length ``n_features_in_``, or names of ``feature_names_in_``.
+            The features to keep, in the order of the result's columns: indices
+            (negative ones count from the end), a mask of length
+            ``n_features_in_``, or names of ``feature_names_in_``.
 
         Returns
         -------
         GaussianMixture
-            A fitted mixture over ``features``. Its ``covariance_type`` is the
-            scikit-learn shape that stores this model's covariances ('full',
-            'tied', 'diag' or 'spherical'; mclust's names map to theirs, e.g.
-            'VVV' and 'EEV' to 'full', 'EEE' to 'tied', 'EEI' to 'diag', 'EII'
-            to 'spherical'). Parameters holding per-feature arrays
-            (``means_init``, ``precisions_init``, ``prior``, ...) are reset.
-
-        Raises
-        ------
-        ValueError
-            If an index is out of range or repeated, no feature is selected, or
-            the model has a noise component. ``NotFittedError`` if unfitted.
+            A fitted mixture over ``features``, whose ``covariance_type`` is the
+            scikit-learn shape that stores this model's covariances (mclust's
+            names map to theirs: 'VVV' to 'full', 'EEE' to 'tied', 'EEI' to
+            'diag', 'EII' to 'spherical'). Parameters holding per-feature arrays
+            (``means_init``, ``prior``, ...) are reset.
         """
         model, index = self._split_features(features, "marginal")
         name, weights, means, covariances = conditional.marginal(
@@ -686,51 +663,28 @@ numpy.memmap, callable or dask.array.Array
     def condition(self, features: Any, values: Any) -> GaussianMixture:
         """The fitted mixture of the other features given values of ``features``.
 
-        For given values ``x_b`` the conditional is again a Gaussian mixture:
-        weights ``w_k N(x_b | mu_kb, S_kbb) / p(x_b)`` (each component's
-        marginal likelihood, normalised in log space), means
+        Weights ``w_k N(x_b | mu_kb, S_kbb) / p(x_b)`` (in log space), means
         ``mu_ka + S_kab S_kbb^-1 (x_b - mu_kb)`` and covariances the Schur
-        complement ``S_kaa - S_kab S_kbb^-1 S_kba``, computed from a Cholesky
-        factor (docs/conditional.md). For many rows at once, use
-        :class:`gaussmix.GMRegressor` or :func:`gaussmix.core.conditional.condition`.
+        complements, from Cholesky factors (docs/conditional.md). For many rows
+        at once: :class:`gaussmix.GMRegressor`.
 
         Parameters
         ----------
         features : int, sequence of int, boolean mask or sequence of str
-            The given features (as in :meth:`marginal`); at least one feature
-            must be left.
+            The given features (as in :meth:`marginal`); one must be left.
         values : array-like of shape (len(features),)
             One row of values of the given features, in the order of
-            ``features`` (for a mask: in column order). A number is accepted
-            for one feature.
+            ``features`` (for a mask: in column order).
 
         Returns
         -------
         GaussianMixture
-            A fitted mixture over the other features, in their original
-            order, with the ``covariance_type`` of :meth:`marginal` (a 'tied'
-            model stays 'tied': the Schur complement is shared; 'diag' and
-            'spherical' keep their variances, only the weights change).
-
-        Raises
-        ------
-        ValueError
-            For bad feature indices, no feature left, ``values`` of the wrong
-            length or not finite, or a model with a noise component.
-            ``NotFittedError`` if unfitted.
+            A fitted mixture over the other features, in their order, with the
+            ``covariance_type`` of :meth:`marginal` ('tied' stays 'tied'; 'diag'
+            and 'spherical' keep their variances, only the weights change).
         """
         model, index = self._split_features(features, "condition")
-        row = np.asarray(values, dtype=np.float64)
-        if row.ndim == 2 and row.shape[0] == 1:
-            row = row[0]
-        row = row.reshape(-1) if row.ndim == 0 else row
-        if row.shape != (index.size,):
-            raise ValueError(
-                f"condition: values must be one row of {index.size} numbers (one per "
-                f"given feature), got shape {np.shape(values)}."
-            )
-        if not np.all(np.isfinite(row)):
-            raise ValueError(f"condition: values must be finite, got {row}.")
+        row = conditional.check_values(values, index.size)
         cond = conditional.condition(
             model.family,
             model.weights,
@@ -756,38 +710,18 @@ numpy.memmap, callable or dask.array.Array
             )
         model = self._model()
         names = getattr(self, "feature_names_in_", None)
-        items = [features] if isinstance(features, str) else features
-        if names is not None and all(isinstance(f, str) for f in np.ravel(items)):
-            lookup = {str(n): i for i, n in enumerate(names)}
-            items = [str(f) for f in np.ravel(items)]
-            unknown = [f for f in items if f not in lookup]
-            if unknown:
-                raise ValueError(
-                    f"{method}: unknown feature name {unknown[0]!r}; the model's "
-                    f"features are {list(lookup)}."
-                )
-            features = [lookup[f] for f in items]
-        return model, conditional.check_features(features, model.n_features)
+        return model, conditional.check_features(
+            features, model.n_features, method, names
+        )
 
     def _derived(
-        self,
-        covariance_type: str,
-        weights: Any,
-        means: Any,
-        covariances: Any,
-        columns: Any,
-        source: MixtureModel,
-    ) -> GaussianMixture:
+        self, covariance_type: str, weights: Any, means: Any, covariances: Any,
+        columns: Any, source: MixtureModel,
+    ) -> GaussianMixture:  # fmt: skip
         """A fitted mixture of derived float64 arrays over ``columns`` of this one."""
-        family = get_family(covariance_type)
-        factors, failed = family.precisions_cholesky(covariances)
-        if np.any(failed):
-            raise ValueError(
-                "a conditional covariance is not positive definite (the joint "
-                "covariance is nearly singular); refit with a larger reg_covar."
-            )
-        params = GMMParams(weights, means, covariances, factors)
-        model = MixtureModel.from_params(params, covariance_type, source.dtype)
+        model = MixtureModel.from_covariances(
+            covariance_type, weights, means, covariances, source.dtype
+        )
         template = dict(self.get_params(deep=False), covariance_type=covariance_type)
         template.update(dict.fromkeys(_PER_FEATURE_PARAMS))
         names = getattr(self, "feature_names_in_", None)

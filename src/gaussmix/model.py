@@ -154,6 +154,32 @@ class MixtureModel:
             noise_log_density=float(self.noise_log_density),
         )
 
+    @classmethod
+    def from_covariances(
+        cls,
+        covariance_type: str,
+        weights: FloatArray,
+        means: FloatArray,
+        covariances: FloatArray,
+        dtype: Any,
+    ) -> MixtureModel:
+        """A model of derived float64 arrays (a marginal or a conditional mixture).
+
+        Raises
+        ------
+        ValueError
+            If a covariance is not positive definite.
+        """
+        family = get_family(covariance_type)
+        factors, failed = family.precisions_cholesky(covariances)
+        if np.any(failed):
+            raise ValueError(
+                "a conditional covariance is not positive definite (the joint "
+                "covariance is nearly singular); refit with a larger reg_covar."
+            )
+        params = GMMParams(weights, means, covariances, factors)
+        return cls.from_params(params, covariance_type, dtype)
+
     def n_parameters(self, equal_proportions: bool = False) -> int:
         """Number of free parameters (mclust's ``nMclustParams``).
 

@@ -127,7 +127,9 @@ def storage_type(family: CovarianceFamily) -> str:
     )
 
 
-def check_features(features: Any, n_features: int, what: str = "features") -> IntArray:
+def check_features(
+    features: Any, n_features: int, what: str = "features", names: Any = None
+) -> IntArray:
     """Validated feature indices, in the order given.
 
     Parameters
@@ -139,6 +141,9 @@ def check_features(features: Any, n_features: int, what: str = "features") -> In
         The model's number of features.
     what : str, default="features"
         The argument's name in error messages.
+    names : array-like of str, default=None
+        The model's feature names (``feature_names_in_``): ``features`` may
+        then be names.
 
     Returns
     -------
@@ -155,6 +160,15 @@ def check_features(features: Any, n_features: int, what: str = "features") -> In
         isinstance(features, numbers.Number) and not isinstance(features, bool)
     ):
         features = [features]
+    if names is not None and all(isinstance(f, str) for f in np.ravel(features)):
+        lookup = {str(n): i for i, n in enumerate(names)}
+        unknown = [str(f) for f in np.ravel(features) if str(f) not in lookup]
+        if unknown:
+            raise ValueError(
+                f"{what}: unknown feature name {unknown[0]!r}; the model's features "
+                f"are {list(lookup)}."
+            )
+        features = [lookup[str(f)] for f in np.ravel(features)]
     arr = np.asarray(features)
     if arr.dtype == np.bool_:
         if arr.shape != (n_features,):
@@ -188,6 +202,25 @@ def check_features(features: Any, n_features: int, what: str = "features") -> In
     if index.size == 0:
         raise ValueError(f"{what}: select at least one feature; got none.")
     return np.asarray(index, dtype=np.intp)
+
+
+def check_values(values: Any, n_given: int) -> FloatArray:
+    """One finite row of ``n_given`` conditioning values, as float64.
+
+    A number is accepted for one feature, and a ``(1, n_given)`` array for one row.
+    """
+    row = np.asarray(values, dtype=np.float64)
+    if row.ndim == 2 and row.shape[0] == 1:
+        row = row[0]
+    row = row.reshape(-1) if row.ndim == 0 else row
+    if row.shape != (n_given,):
+        raise ValueError(
+            f"condition: values must be one row of {n_given} numbers (one per given "
+            f"feature), got shape {np.shape(values)}."
+        )
+    if not np.all(np.isfinite(row)):
+        raise ValueError(f"condition: values must be finite, got {row}.")
+    return row
 
 
 def marginal(
