@@ -33,16 +33,19 @@ from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.missing import group_patterns, impute_draws, impute_mean
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import rescale_weights
-from gaussmix.fitting import FitOptions, array_source, outside_stacklevel
-from gaussmix.sources import DataSource, is_out_of_core
+from gaussmix.fitting import FitOptions, array_source, open_source, outside_stacklevel
+from gaussmix.sources import ChunkedSource, DataSource, is_dask_array, is_out_of_core
 from gaussmix.sources.missing import MissingSource, log_prob_resp_with_nan
+from gaussmix.sources.missing_blocks import MissingChunkedSource
 
 __all__ = [
     "PreparedFit",
+    "dask_predicted",
     "impute",
     "partial_fit_rows",
     "predicted_with_nan",
     "prepare_fit",
+    "prepare_out_of_core",
     "unsupported_error",
 ]
 
@@ -179,6 +182,48 @@ def prepare_fit(
             return log_prob_resp_with_nan(X, patterns, params, family, n_threads)[2]
 
     return PreparedFit(missing_source, options, labels)
+
+
+def _warn_user(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=outside_stacklevel())
+
+
+def prepare_out_of_core(
+    X: Any, sample_weight: Any, options: FitOptions, policy: str
+) -> PreparedFit:
+    """The source of an out-of-core fit under ``policy``.
+
+    A ``.npy`` path, memmap or chunk factory is read by
+    :class:`~gaussmix.sources.missing_blocks.MissingChunkedSource`, a dask
+    array by :class:`~gaussmix.sources.dask.MissingDaskSource`: both leave
+    rows out block by block (warning with their count after the first pass)
+    and sum the statistics of the marginalising E-step over the blocks.
+
+    Raises
+    ------
+    ValueError
+        For a noise component with ``"marginalize"``, or a data source object
+        of another kind (it has its own ``accumulate``).
+    """
+    name = options.owner
+    if policy == "marginalize" and options.has_noise:
+        raise ValueError(
+            f"{name}: nan_policy='marginalize' does not support a noise component "
+            "(its uniform density has no marginal over the observed features). Set "
+            "noise=None, or nan_policy='omit'."
+        )
+    source = open_source(X, sample_weight, options)
+    wrapped: DataSource
+    if isinstance(source, ChunkedSource):
+        wrapped = MissingChunkedSource(source, policy, options.n_components, _warn_user)
+    elif is_dask_array(X):
+        from gaussmix.sources.dask import DaskSource, MissingDaskSource
+
+        assert isinstance(source, DaskSource)
+        wrapped = MissingDaskSource(source, policy, options.n_components, _warn_user)
+    else:
+        raise unsupported_error(name, policy, f"a data source ({type(X).__name__})")
+    return PreparedFit(wrapped, options, wrapped.labels)
 
 
 def partial_fit_rows(

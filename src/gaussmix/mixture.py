@@ -475,12 +475,13 @@ numpy.memmap, callable or dask.array.Array
         labels_of = None
         if self.nan_policy != "raise":
             if is_out_of_core(X):
-                raise missing.unsupported_error(
-                    name, self.nan_policy, "out-of-core data (a file, chunks, dask)"
+                prepared = missing.prepare_out_of_core(
+                    X, sample_weight, options, self.nan_policy
                 )
-            prepared = missing.prepare_fit(
-                self, X, sample_weight, options, self.nan_policy
-            )
+            else:
+                prepared = missing.prepare_fit(
+                    self, X, sample_weight, options, self.nan_policy
+                )
             source: Any = prepared.source
             options, labels_of = prepared.options, prepared.labels
         elif is_out_of_core(X):
