@@ -301,6 +301,27 @@ def predicted_with_nan(estimator: Any, X: Any, method: str) -> Any:
     return outputs[method]
 
 
+def dask_predicted(estimator: Any, X: Any, method: str) -> Any:
+    """``score_samples``, ``predict`` or ``predict_proba`` of a dask array with NaN.
+
+    Lazy, block by block, like the ordinary dask predictions; rows with NaN
+    get the predictions of the marginal mixture over their observed features.
+    """
+    check_is_fitted(estimator)
+    from gaussmix.sources import dask as dask_source
+
+    name = type(estimator).__name__
+    if X.ndim == 2 and X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    model = estimator.fitted_model()
+    policy = None if model.noise_log_density is not None else "marginalize"
+    function = getattr(dask_source, method)
+    return function(X, model.params(), model.family, owner=method, nan_policy=policy)
+
+
 def impute(
     estimator: Any, X: Any, n_imputations: int | None, random_state: Any
 ) -> FloatArray:

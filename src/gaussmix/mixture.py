@@ -577,6 +577,8 @@ numpy.memmap, callable or dask.array.Array
     def _predicted(self, X: Any, method: str) -> Any:
         if self.nan_policy == "marginalize" and not is_dask_array(X):
             return missing.predicted_with_nan(self, X, method)
+        if self.nan_policy == "marginalize":
+            return missing.dask_predicted(self, X, method)
         return super()._predicted(X, method)
 
     def impute(

@@ -423,6 +423,10 @@ class SummaryBuilder:
         self.add_moments(*moments)
         return keys
 
+    def add_block(self, moments: Any) -> None:
+        """Fold what a Dask block's summary task returned (its moments)."""
+        self.add_moments(*moments)
+
     def add_moments(
         self,
         n: int,
