@@ -146,8 +146,6 @@ def prepare_fit(
             "(its uniform density has no marginal over the observed features). Set "
             "noise=None, or nan_policy='omit'."
         )
-    if options.batch_size is not None:
-        raise unsupported_error(name, policy, "online EM (batch_size)")
     patterns = group_patterns(X)
     empty = patterns.empty
     if empty.size:
@@ -232,8 +230,9 @@ def partial_fit_rows(
     """The rows of a ``partial_fit`` batch under the estimator's ``nan_policy``.
 
     A batch without NaN is returned as given. ``"omit"`` drops the rows with
-    NaN (warning with their count); ``"marginalize"`` raises (online EM with
-    missing values is not supported).
+    NaN (warning with their count); ``"marginalize"`` keeps them (the update
+    uses the marginalising E-step) and drops only rows with nothing observed
+    (warning with their count).
     """
     if is_out_of_core(X):
         return X, sample_weight
@@ -243,9 +242,23 @@ def partial_fit_rows(
     if n_nan == 0:
         return Xv, sample_weight
     policy = estimator.nan_policy
-    if policy != "omit":
-        raise unsupported_error(name, policy, "partial_fit on rows with NaN")
     weights = check_sample_weight(sample_weight, Xv.shape[0], None, name)
+    if policy == "marginalize":
+        keep = ~np.isnan(Xv).all(axis=1)
+        n_empty = int(np.count_nonzero(~keep))
+        if n_empty == 0:
+            return Xv, weights
+        if n_empty == Xv.shape[0]:
+            raise ValueError(f"{name}: every row of the batch has every value NaN.")
+        warnings.warn(
+            f"{name}: {n_empty} of {Xv.shape[0]} rows of the batch have every value "
+            "missing (NaN); they carry no information and were left out.",
+            UserWarning,
+            stacklevel=outside_stacklevel(),
+        )
+        return np.ascontiguousarray(Xv[keep]), None if weights is None else weights[
+            keep
+        ]
     warnings.warn(
         f"{name}: nan_policy='omit' left out {n_nan} of {Xv.shape[0]} rows of the "
         "batch that contain NaN.",

@@ -563,12 +563,15 @@ numpy.memmap, callable or dask.array.Array
             X, sample_weight = missing.partial_fit_rows(
                 self, X, sample_weight, options.owner, reset=not fitted
             )
-        X = check_X(self, X, reset=not fitted, min_samples=1)
+        marginalize = self.nan_policy == "marginalize"
+        X = check_X(self, X, reset=not fitted, min_samples=1, allow_nan=marginalize)
         previous = None
         if fitted:
             state: OnlineState | None = getattr(self, "_online_state", None)
             previous = (self._model(), state, list(getattr(self, "lower_bounds_", [])))
-        result = partial_fit_step(X, sample_weight, options, previous)
+        result = partial_fit_step(
+            X, sample_weight, options, previous, missing=marginalize
+        )
         if result is not None:
             self._set_fitted(result)
         return self
