@@ -76,9 +76,10 @@ class PreparedFit:
 def unsupported_error(owner: str, policy: str, what: str) -> ValueError:
     """The error of a way of fitting that a ``nan_policy`` does not support."""
     return ValueError(
-        f"{owner}: nan_policy={policy!r} is supported for in-memory arrays fitted by "
-        f"batch EM, not for {what}. Pass the data as an array (X[...] or "
-        "np.asarray(X)), or remove the NaN values first and use nan_policy='raise'."
+        f"{owner}: nan_policy={policy!r} is supported for arrays, .npy paths, "
+        f"memmaps, chunk factories and dask arrays, not for {what}. Pass the data "
+        "in one of those forms, or remove the NaN values first and use "
+        "nan_policy='raise'."
     )
 
 
