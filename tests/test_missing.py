@@ -420,10 +420,6 @@ def test_errors():
         GaussianMixture(2, nan_policy="marginalize").fit(no_column)
     with pytest.raises(ValueError, match="noise component"):
         GaussianMixture(2, nan_policy="marginalize", noise=True).fit(Xm)
-    with pytest.raises(ValueError, match="batch EM"):
-        GaussianMixture(2, nan_policy="marginalize", batch_size=50).fit(Xm)
-    with pytest.raises(ValueError, match="partial_fit"):
-        GaussianMixture(2, nan_policy="marginalize").partial_fit(Xm)
     with pytest.raises(ValueError, match="n_imputations"):
         gm.impute(Xm, n_imputations=0)
 

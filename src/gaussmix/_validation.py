@@ -710,13 +710,25 @@ def check_finite_rows(
     *,
     first_row: int = 0,
     where: str = "",
+    allow_nan: bool = False,
 ) -> None:
     """Raise a ValueError naming ``subject`` and its first row with NaN or infinity.
 
     Rows are numbered from ``first_row``; ``where`` follows the row number
-    (e.g. ``" of the chunk"``); ``fix`` ends the message.
+    (e.g. ``" of the chunk"``); ``fix`` ends the message. With ``allow_nan``
+    (missing values), only infinity is refused.
     """
     bad = nonfinite_rows(X)
+    if bad is not None and allow_nan:
+        inf_rows = np.flatnonzero(np.isinf(X[bad]).any(axis=1))
+        if inf_rows.size:
+            raise ValueError(
+                f"{owner}: {subject} contains infinity in {inf_rows.size} rows "
+                f"(first: row {first_row + int(bad[inf_rows[0]])}{where}). "
+                "Infinite values are not missing values: replace them by NaN or "
+                "remove those rows."
+            )
+        return
     if bad is not None:
         raise ValueError(
             f"{owner}: {subject} contains NaN or infinity in {bad.size} rows "

@@ -467,6 +467,7 @@ def fit_online(
     n_threads: int = 1,
     callback: IterationCallback | None = None,
     relative_tol: bool = False,
+    batch_stats: Callable[..., SuffStats] | None = None,
 ) -> tuple[EMResult, OnlineState | None]:
     """Epochs of stepwise EM until the mean log-likelihood of an epoch settles.
 
@@ -476,6 +477,8 @@ def fit_online(
     batches, each under the parameters before its own update; EM stops when
     it changes by less than ``tol`` (with ``relative_tol``, mclust's relative
     rule of :func:`fit_em`), or after ``max_iter`` epochs.
+    ``batch_stats(X, params, family, w, n_threads)`` replaces the E-step of a
+    batch (missing values: the marginalising E-step).
 
     Returns
     -------
@@ -495,7 +498,10 @@ def fit_online(
         loglik = weight = 0.0
         rows = 0
         for Xb, wb in batches(epoch):
-            batch = e_step(Xb, params, family, wb, n_threads=n_threads)
+            if batch_stats is None:
+                batch = e_step(Xb, params, family, wb, n_threads=n_threads)
+            else:
+                batch = batch_stats(Xb, params, family, wb, n_threads)
             if batch.weight <= 0:
                 continue
             loglik += batch.loglik

@@ -71,6 +71,8 @@ from gaussmix.sources import (
 )
 from gaussmix.sources.base import online_batches_error
 from gaussmix.sources.chunked import chunk_batches
+from gaussmix.sources.missing import kpod_imputed
+from gaussmix.sources.missing_blocks import nan_e_step
 
 __all__ = [
     "FIT_PROGRESS",
@@ -937,6 +939,7 @@ def _fit_online(
             max_iter=options.max_iter,
             n_threads=n_threads,
             callback=reporter.iteration,
+            batch_stats=getattr(source, "batch_stats", None),
         )
         reporter.init_end(result.lower_bound, result.converged)
     warn_repairs(result.repairs)
@@ -999,6 +1002,7 @@ def partial_fit_step(
     sample_weight: Any,
     options: FitOptions,
     previous: tuple[MixtureModel, OnlineState | None, list[float]] | None,
+    missing: bool = False,
 ) -> FitResult | None:
     """One ``partial_fit`` update: stepwise EM on the mini-batch ``X``.
 
@@ -1013,6 +1017,11 @@ def partial_fit_step(
     previous : (model, state, lower bounds) or None
         The model so far, its running statistics and lower-bound history; None
         before the first batch, which initialises the model from ``init_params``.
+    missing : bool, default=False
+        NaN in ``X`` are missing values (``nan_policy="marginalize"``): the
+        batch's statistics are those of the marginalising E-step, and a first
+        batch initialises on its k-POD completion. A batch without NaN is
+        processed as without ``missing``.
 
     Returns
     -------
@@ -1027,6 +1036,7 @@ def partial_fit_step(
         check_model_size(family, options.n_components, n_features, name)
     weights = rescale_weights(check_sample_weight(sample_weight, n_samples, None, name))
     n_threads = resolve_n_threads(options.n_jobs)
+    has_nan = missing and bool(np.isnan(X).any())
     with single_threaded_blas():
         if previous is not None:
             model, state, history = previous
@@ -1042,11 +1052,17 @@ def partial_fit_step(
             init_arrays = _init_arrays(options, family, n_features)
             _check_frozen(options, init_arrays, False)
             random_state = check_random_state(options.random_state)
-            start = _Start(X, weights, random_state, init_arrays, n_threads, options)
+            X_start = kpod_imputed(X, weights, options.n_components) if has_nan else X
+            start = _Start(
+                X_start, weights, random_state, init_arrays, n_threads, options
+            )
             params, repairs = start(family)
             warn_repairs([(0, r) for r in repairs])
             state, history = None, []
-        batch = e_step(X, params, family, weights, n_threads=n_threads)
+        if has_nan:
+            batch = nan_e_step(X, params, family, weights, n_threads)
+        else:
+            batch = e_step(X, params, family, weights, n_threads=n_threads)
         if batch.weight <= 0:
             return None  # nothing to learn from an all-zero-weight batch
         settings = options.online_settings(X.dtype)

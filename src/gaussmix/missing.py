@@ -33,16 +33,19 @@ from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.missing import group_patterns, impute_draws, impute_mean
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import rescale_weights
-from gaussmix.fitting import FitOptions, array_source, outside_stacklevel
-from gaussmix.sources import DataSource, is_out_of_core
+from gaussmix.fitting import FitOptions, array_source, open_source, outside_stacklevel
+from gaussmix.sources import ChunkedSource, DataSource, is_dask_array, is_out_of_core
 from gaussmix.sources.missing import MissingSource, log_prob_resp_with_nan
+from gaussmix.sources.missing_blocks import MissingChunkedSource
 
 __all__ = [
     "PreparedFit",
+    "dask_predicted",
     "impute",
     "partial_fit_rows",
     "predicted_with_nan",
     "prepare_fit",
+    "prepare_out_of_core",
     "unsupported_error",
 ]
 
@@ -73,9 +76,10 @@ class PreparedFit:
 def unsupported_error(owner: str, policy: str, what: str) -> ValueError:
     """The error of a way of fitting that a ``nan_policy`` does not support."""
     return ValueError(
-        f"{owner}: nan_policy={policy!r} is supported for in-memory arrays fitted by "
-        f"batch EM, not for {what}. Pass the data as an array (X[...] or "
-        "np.asarray(X)), or remove the NaN values first and use nan_policy='raise'."
+        f"{owner}: nan_policy={policy!r} is supported for arrays, .npy paths, "
+        f"memmaps, chunk factories and dask arrays, not for {what}. Pass the data "
+        "in one of those forms, or remove the NaN values first and use "
+        "nan_policy='raise'."
     )
 
 
@@ -143,8 +147,6 @@ def prepare_fit(
             "(its uniform density has no marginal over the observed features). Set "
             "noise=None, or nan_policy='omit'."
         )
-    if options.batch_size is not None:
-        raise unsupported_error(name, policy, "online EM (batch_size)")
     patterns = group_patterns(X)
     empty = patterns.empty
     if empty.size:
@@ -181,14 +183,57 @@ def prepare_fit(
     return PreparedFit(missing_source, options, labels)
 
 
+def _warn_user(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=outside_stacklevel())
+
+
+def prepare_out_of_core(
+    X: Any, sample_weight: Any, options: FitOptions, policy: str
+) -> PreparedFit:
+    """The source of an out-of-core fit under ``policy``.
+
+    A ``.npy`` path, memmap or chunk factory is read by
+    :class:`~gaussmix.sources.missing_blocks.MissingChunkedSource`, a dask
+    array by :class:`~gaussmix.sources.dask.MissingDaskSource`: both leave
+    rows out block by block (warning with their count after the first pass)
+    and sum the statistics of the marginalising E-step over the blocks.
+
+    Raises
+    ------
+    ValueError
+        For a noise component with ``"marginalize"``, or a data source object
+        of another kind (it has its own ``accumulate``).
+    """
+    name = options.owner
+    if policy == "marginalize" and options.has_noise:
+        raise ValueError(
+            f"{name}: nan_policy='marginalize' does not support a noise component "
+            "(its uniform density has no marginal over the observed features). Set "
+            "noise=None, or nan_policy='omit'."
+        )
+    source = open_source(X, sample_weight, options)
+    wrapped: DataSource
+    if isinstance(source, ChunkedSource):
+        wrapped = MissingChunkedSource(source, policy, options.n_components, _warn_user)
+    elif is_dask_array(X):
+        from gaussmix.sources.dask import DaskSource, MissingDaskSource
+
+        assert isinstance(source, DaskSource)
+        wrapped = MissingDaskSource(source, policy, options.n_components, _warn_user)
+    else:
+        raise unsupported_error(name, policy, f"a data source ({type(X).__name__})")
+    return PreparedFit(wrapped, options, wrapped.labels)
+
+
 def partial_fit_rows(
     estimator: Any, X: Any, sample_weight: Any, name: str, *, reset: bool
 ) -> tuple[Any, Any]:
     """The rows of a ``partial_fit`` batch under the estimator's ``nan_policy``.
 
     A batch without NaN is returned as given. ``"omit"`` drops the rows with
-    NaN (warning with their count); ``"marginalize"`` raises (online EM with
-    missing values is not supported).
+    NaN (warning with their count); ``"marginalize"`` keeps them (the update
+    uses the marginalising E-step) and drops only rows with nothing observed
+    (warning with their count).
     """
     if is_out_of_core(X):
         return X, sample_weight
@@ -198,9 +243,23 @@ def partial_fit_rows(
     if n_nan == 0:
         return Xv, sample_weight
     policy = estimator.nan_policy
-    if policy != "omit":
-        raise unsupported_error(name, policy, "partial_fit on rows with NaN")
     weights = check_sample_weight(sample_weight, Xv.shape[0], None, name)
+    if policy == "marginalize":
+        keep = ~np.isnan(Xv).all(axis=1)
+        n_empty = int(np.count_nonzero(~keep))
+        if n_empty == 0:
+            return Xv, weights
+        if n_empty == Xv.shape[0]:
+            raise ValueError(f"{name}: every row of the batch has every value NaN.")
+        warnings.warn(
+            f"{name}: {n_empty} of {Xv.shape[0]} rows of the batch have every value "
+            "missing (NaN); they carry no information and were left out.",
+            UserWarning,
+            stacklevel=outside_stacklevel(),
+        )
+        return np.ascontiguousarray(Xv[keep]), None if weights is None else weights[
+            keep
+        ]
     warnings.warn(
         f"{name}: nan_policy='omit' left out {n_nan} of {Xv.shape[0]} rows of the "
         "batch that contain NaN.",
@@ -254,6 +313,27 @@ def predicted_with_nan(estimator: Any, X: Any, method: str) -> Any:
             )
     outputs = {"score_samples": log_density, "predict": labels, "predict_proba": resp}
     return outputs[method]
+
+
+def dask_predicted(estimator: Any, X: Any, method: str) -> Any:
+    """``score_samples``, ``predict`` or ``predict_proba`` of a dask array with NaN.
+
+    Lazy, block by block, like the ordinary dask predictions; rows with NaN
+    get the predictions of the marginal mixture over their observed features.
+    """
+    check_is_fitted(estimator)
+    from gaussmix.sources import dask as dask_source
+
+    name = type(estimator).__name__
+    if X.ndim == 2 and X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    model = estimator.fitted_model()
+    policy = None if model.noise_log_density is not None else "marginalize"
+    function = getattr(dask_source, method)
+    return function(X, model.params(), model.family, owner=method, nan_policy=policy)
 
 
 def impute(

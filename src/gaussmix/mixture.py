@@ -460,12 +460,13 @@ numpy.memmap, callable or dask.array.Array
         labels_of = None
         if self.nan_policy != "raise":
             if is_out_of_core(X):
-                raise missing.unsupported_error(
-                    name, self.nan_policy, "out-of-core data (a file, chunks, dask)"
+                prepared = missing.prepare_out_of_core(
+                    X, sample_weight, options, self.nan_policy
                 )
-            prepared = missing.prepare_fit(
-                self, X, sample_weight, options, self.nan_policy
-            )
+            else:
+                prepared = missing.prepare_fit(
+                    self, X, sample_weight, options, self.nan_policy
+                )
             source: Any = prepared.source
             options, labels_of = prepared.options, prepared.labels
         elif is_out_of_core(X):
@@ -547,12 +548,15 @@ numpy.memmap, callable or dask.array.Array
             X, sample_weight = missing.partial_fit_rows(
                 self, X, sample_weight, options.owner, reset=not fitted
             )
-        X = check_X(self, X, reset=not fitted, min_samples=1)
+        marginalize = self.nan_policy == "marginalize"
+        X = check_X(self, X, reset=not fitted, min_samples=1, allow_nan=marginalize)
         previous = None
         if fitted:
             state: OnlineState | None = getattr(self, "_online_state", None)
             previous = (self._model(), state, list(getattr(self, "lower_bounds_", [])))
-        result = partial_fit_step(X, sample_weight, options, previous)
+        result = partial_fit_step(
+            X, sample_weight, options, previous, missing=marginalize
+        )
         if result is not None:
             self._set_fitted(result)
         return self
@@ -561,6 +565,8 @@ numpy.memmap, callable or dask.array.Array
     def _predicted(self, X: Any, method: str) -> Any:
         if self.nan_policy == "marginalize" and not is_dask_array(X):
             return missing.predicted_with_nan(self, X, method)
+        if self.nan_policy == "marginalize":
+            return missing.dask_predicted(self, X, method)
         return super()._predicted(X, method)
 
     def impute(

@@ -382,9 +382,8 @@ class SummaryBuilder:
         if n == 0:
             return
         u = np.asarray(self.random_state.random_sample(n))
-        moments, keys = chunk_moments(X, w, self.shift, u)
         index = np.arange(self.n_samples, self.n_samples + n, dtype=np.int64)
-        self.add_moments(*moments)
+        keys = self.fold_chunk(X, w, u)
         keep = np.isfinite(keys)
         m = self.sample_size
         if self.filled == m:
@@ -410,6 +409,23 @@ class SummaryBuilder:
             self.rows[evict] = X[rest[enter]]
             self.keys[evict] = keys[rest[enter]]
             self.index[evict] = index[rest[enter]]
+
+    def fold_chunk(
+        self, X: FloatArray, w: FloatArray | None, u: FloatArray
+    ) -> FloatArray:
+        """Fold one chunk's moments into the sums; return its rows' reservoir keys.
+
+        A subclass may change what is summed and which rows may enter the
+        sample (a key of ``-inf`` keeps a row out).
+        """
+        assert self.shift is not None
+        moments, keys = chunk_moments(X, w, self.shift, u)
+        self.add_moments(*moments)
+        return keys
+
+    def add_block(self, moments: Any) -> None:
+        """Fold what a Dask block's summary task returned (its moments)."""
+        self.add_moments(*moments)
 
     def add_moments(
         self,

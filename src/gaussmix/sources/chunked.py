@@ -80,6 +80,7 @@ def validate_chunk(
     owner: str,
     check_values: bool = True,
     changed: str = "",
+    allow_nan: bool = False,
 ) -> tuple[FloatArray, FloatArray | None]:
     """A factory's item as a float array and optional weights, or a clear error.
 
@@ -88,7 +89,8 @@ def validate_chunk(
     the scan of the weights (read again from a file or an array that the first
     pass validated).
     ``changed`` (for passes after the first) ends the message of values that
-    the first pass did not see: it says that the data changed.
+    the first pass did not see: it says that the data changed. With
+    ``allow_nan`` NaN values (missing values) pass; infinity never does.
     """
     w: Any = None
     if isinstance(item, tuple):
@@ -110,7 +112,9 @@ def validate_chunk(
     check_numeric_dtype(X.dtype, owner, subject)
     X = as_float_block(X)
     fix = changed or "Remove or impute those rows in the chunk factory."
-    check_finite_rows(X, owner, subject, fix, where=" of the chunk")
+    check_finite_rows(
+        X, owner, subject, fix, where=" of the chunk", allow_nan=allow_nan
+    )
     weights: FloatArray | None = None
     if w is not None:
         weights = np.asarray(w, dtype=np.float64)
@@ -216,6 +220,8 @@ class ChunkedSource:
         self.n_features: int | None = None
         self.dtype: np.dtype[Any] | None = None
         self.passes = 0
+        #: NaN values pass the validation (set by the sources of missing values).
+        self.allow_nan = False
         self._first_header: tuple[tuple[int, ...], np.dtype[Any]] | None = None
         self.sample_weight: FloatArray | None = None
         if sample_weight is not None:
@@ -417,7 +423,9 @@ class ChunkedSource:
             items = _Prefetch(items, self.prefetch)
         count = 0
         for i, item in enumerate(items):
-            X, w = validate_chunk(item, i, self.owner, check_values, changed)
+            X, w = validate_chunk(
+                item, i, self.owner, check_values, changed, self.allow_nan
+            )
             if not first_pass and (
                 X.shape[1] != self.n_features or X.dtype != self.dtype
             ):
@@ -443,12 +451,19 @@ class ChunkedSource:
 
     # ---------------------------------------------------------------- passes
     def summarize(
-        self, sample_size: int, random_state: np.random.RandomState
+        self,
+        sample_size: int,
+        random_state: np.random.RandomState,
+        builder: SummaryBuilder | None = None,
     ) -> DataSummary:
-        """First pass: validation, counts, moments and the reservoir sample."""
+        """First pass: validation, counts, moments and the reservoir sample.
+
+        ``builder`` replaces the ordinary summary builder (missing values).
+        """
         self.n_samples = None
         self._first_header = None
-        builder = SummaryBuilder(sample_size, random_state, self.owner)
+        if builder is None:
+            builder = SummaryBuilder(sample_size, random_state, self.owner)
         for i, (X, w) in enumerate(self.chunks()):
             builder.add(X, w, i)
         summary = builder.result()

@@ -40,7 +40,8 @@ import math
 import os
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from types import NoneType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -56,6 +57,7 @@ from gaussmix._validation import (
 )
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step, estimate_log_prob_resp
+from gaussmix.core.missing import group_patterns
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
 from gaussmix.sources.base import (
@@ -68,11 +70,26 @@ from gaussmix.sources.base import (
     online_batches_error,
     top_rows,
 )
+from gaussmix.sources.missing import log_prob_resp_with_nan
+from gaussmix.sources.missing_blocks import (
+    MissingSummaryBuilder,
+    block_labels,
+    finish_summary,
+    fold_missing,
+    policy_e_step,
+)
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
 
-__all__ = ["DaskSource", "import_dask", "predict", "predict_proba", "score_samples"]
+__all__ = [
+    "DaskSource",
+    "MissingDaskSource",
+    "import_dask",
+    "predict",
+    "predict_proba",
+    "score_samples",
+]
 
 
 def import_dask() -> tuple[Any, Any]:
@@ -173,7 +190,12 @@ def _as_weights(sample_weight: Any, X: Any, owner: str) -> Any:
 
 # ---------------------------------------------------------------- worker side
 def _check_block(
-    X: FloatArray, w: FloatArray | None, block: int, start: int, owner: str
+    X: FloatArray,
+    w: FloatArray | None,
+    block: int,
+    start: int,
+    owner: str,
+    allow_nan: bool = False,
 ) -> None:
     """Raise a ValueError naming the block if it holds NaN, inf or bad weights."""
     subject = (
@@ -183,7 +205,7 @@ def _check_block(
         "Remove or impute those rows, e.g. X[da.isfinite(X).all(axis=1)] followed "
         "by compute_chunk_sizes()."
     )
-    check_finite_rows(X, owner, subject, fix, first_row=start)
+    check_finite_rows(X, owner, subject, fix, first_row=start, allow_nan=allow_nan)
     if w is not None:
         check_weight_values(
             w, owner, f"block {block} (rows {start} to {start + X.shape[0] - 1})"
@@ -268,6 +290,46 @@ def _block_stats(
     return e_step(X, params, family, w, n_threads=1)
 
 
+def _missing_block_summary(
+    X: FloatArray,
+    w: FloatArray | None,
+    shift: FloatArray,
+    state: Any,
+    start: int,
+    sample_size: int,
+    block: int,
+    owner: str,
+    policy: str,
+) -> tuple[Any, Reservoir]:
+    """:func:`_block_summary` for data with NaN (see ``missing_blocks.fold_missing``).
+
+    The moments are ``(ordinary, over observed values)``; rows left out under
+    ``policy`` never enter the reservoir.
+    """
+    _check_block(X, w, block, start, owner, allow_nan=True)
+    n = X.shape[0]
+    generator = np.random.RandomState()
+    generator.set_state(state)
+    u = np.asarray(generator.random_sample(n))
+    plain, missing, keys = fold_missing(X, w, u, shift, policy)
+    index = np.arange(start, start + n, dtype=np.int64)
+    keep = np.isfinite(keys)
+    reservoir = top_rows(keys[keep], index[keep], X[keep], sample_size)
+    return (plain, missing), reservoir
+
+
+def _missing_block_stats(
+    X: FloatArray,
+    w: FloatArray | None,
+    model: Model,
+    malloc_threshold: int | None,
+    policy: str,
+) -> SuffStats:
+    _tune_malloc(malloc_threshold)
+    params, family = model
+    return policy_e_step(X, w, params, family, policy, n_threads=1)
+
+
 def _sum_stats(*parts: SuffStats) -> SuffStats:
     total = parts[0]
     for part in parts[1:]:
@@ -279,9 +341,20 @@ def _sum_stats(*parts: SuffStats) -> SuffStats:
 _LOG_DENSITY, _RESP, _LABELS = 0, 1, 2
 
 
-def _predict_block(X: FloatArray, model: Model, output: int) -> FloatArray | IntArray:
-    """One output of the exact NumPy prediction on one block (see :func:`_lazy`)."""
+def _predict_block(
+    X: FloatArray, model: Model, output: int, nan_policy: str | None = None
+) -> FloatArray | IntArray:
+    """One output of the exact NumPy prediction on one block (see :func:`_lazy`).
+
+    With ``nan_policy``, rows with NaN are predicted from their observed
+    values (labels under ``"omit"``: ``-1``).
+    """
     params, family = model
+    if nan_policy is not None and np.isnan(X).any():
+        if output == _LABELS:
+            return block_labels(X, params, family, nan_policy)
+        with_nan = log_prob_resp_with_nan(X, group_patterns(X), params, family)
+        return with_nan[output]
     result = estimate_log_prob_resp(
         X, params, family, want_resp=output == _RESP, n_threads=1
     )
@@ -411,7 +484,11 @@ class DaskSource:
 
     # ------------------------------------------------------------ first pass
     def summarize(
-        self, sample_size: int, random_state: np.random.RandomState
+        self,
+        sample_size: int,
+        random_state: np.random.RandomState,
+        builder: SummaryBuilder | None = None,
+        block_summary: Callable[..., Any] = _block_summary,
     ) -> DataSummary:
         """One validating pass: counts, moments and a reservoir sample.
 
@@ -422,6 +499,12 @@ class DaskSource:
         random_state : numpy.random.RandomState
             Source of the reservoir keys; advanced by one uniform per row, as
             :class:`~gaussmix.sources.base.SummaryBuilder` does.
+        builder : SummaryBuilder, default=None
+            The builder the blocks' moments are folded into (missing values);
+            None: an ordinary one.
+        block_summary : callable, default=the ordinary one
+            The task of one block: its moments (what ``builder.add_block``
+            folds) and its reservoir.
 
         Returns
         -------
@@ -441,7 +524,8 @@ class DaskSource:
             raise ValueError(f"{self.owner}: the dask array has no rows.")
         # An empty first chunk sets the builder up (its sample size cap, its
         # buffers) without drawing; the workers' sums are folded in below.
-        builder = SummaryBuilder(sample_size, random_state, self.owner)
+        if builder is None:
+            builder = SummaryBuilder(sample_size, random_state, self.owner)
         builder.add(np.empty((0, self.n_features), self.dtype), None, 0)
         sample_size = builder.sample_size
         token = uuid.uuid4().hex[:12]
@@ -457,7 +541,7 @@ class DaskSource:
             for done in range(0, self._rows[i], _ADVANCE_ROWS):
                 random_state.random_sample(min(_ADVANCE_ROWS, self._rows[i] - done))
             parts.append(
-                delayed(_block_summary, pure=False)(
+                delayed(block_summary, pure=False)(
                     self._blocks[i],
                     self._weights[i],
                     shift,
@@ -490,12 +574,17 @@ class DaskSource:
         shift_value, all_moments, (keys, index, rows) = _compute(root)
         builder.shift = np.asarray(shift_value, dtype=np.float64)
         for moments in all_moments:
-            builder.add_moments(*moments)
+            builder.add_block(moments)
         builder.set_reservoir(keys, index, rows)
         return builder.result()
 
     # ------------------------------------------------------------ E-step pass
-    def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
+    def accumulate(
+        self,
+        params: GMMParams,
+        family: CovarianceFamily,
+        block_stats: Callable[..., SuffStats] = _block_stats,
+    ) -> SuffStats:
         """E-step statistics of one pass, computed and summed on the workers.
 
         The data are assumed validated by :meth:`summarize` (the first pass of
@@ -507,6 +596,9 @@ class DaskSource:
             Current parameters.
         family : CovarianceFamily
             Covariance family of ``params``.
+        block_stats : callable, default=the ordinary E-step task
+            The task of one block, ``block_stats(X, w, (params, family),
+            malloc_threshold)``.
 
         Returns
         -------
@@ -521,7 +613,7 @@ class DaskSource:
         token = uuid.uuid4().hex[:12]
         model = _model_key(params, family, token)
         parts = [
-            delayed(_block_stats, pure=False)(
+            delayed(block_stats, pure=False)(
                 self._blocks[i],
                 self._weights[i],
                 model,
@@ -557,6 +649,80 @@ class DaskSource:
         return predict(self.X, params, family, owner=self.owner)
 
 
+class MissingDaskSource:
+    """A dask array with NaN under a ``nan_policy``, summed on the workers.
+
+    The first pass (:meth:`DaskSource.summarize` with the tasks of
+    :func:`gaussmix.sources.missing_blocks.fold_missing`) counts the missing
+    values and the rows left out, sums moments over the observed values and
+    draws the reservoir of the kept rows; every E-step is one task per block
+    (:func:`gaussmix.sources.missing_blocks.policy_e_step`: rows left out,
+    the marginalising E-step grouped by pattern within the block) and a tree
+    of sums on the workers. The fit equals the in-memory one up to the order
+    of the sums.
+
+    Parameters
+    ----------
+    source : DaskSource
+        The data.
+    policy : {"marginalize", "omit"}
+        The estimator's ``nan_policy``.
+    n_components : int
+        Clusters of the k-POD completion of the starts' sample.
+    warn : callable, default=None
+        Called with the message counting the rows left out.
+    """
+
+    def __init__(
+        self,
+        source: DaskSource,
+        policy: str,
+        n_components: int,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.policy = policy
+        self.n_components = n_components
+        self.warn = warn
+
+    def summarize(
+        self, sample_size: int, random_state: np.random.RandomState
+    ) -> DataSummary:
+        """The validating first pass (NaN allowed, infinity refused)."""
+        builder = MissingSummaryBuilder(
+            sample_size, random_state, self.source.owner, self.policy
+        )
+        summary = self.source.summarize(
+            sample_size,
+            random_state,
+            builder,
+            partial(_missing_block_summary, policy=self.policy),
+        )
+        return finish_summary(summary, builder, self.n_components, self.warn)
+
+    def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
+        """Statistics of one pass: a task per block, summed in a tree."""
+        return self.source.accumulate(
+            params, family, partial(_missing_block_stats, policy=self.policy)
+        )
+
+    def batches(
+        self, batch_size: int, random_state: np.random.RandomState
+    ) -> Iterator[tuple[FloatArray, FloatArray | None]]:
+        """Online EM is not run on dask arrays: raises the ValueError at once."""
+        raise online_batches_error(self.source.owner)
+
+    def labels(self, params: GMMParams, family: CovarianceFamily) -> Any:
+        """Label of every row, lazily (``-1``: a row ``"omit"`` left out)."""
+        return predict(
+            self.source.X,
+            params,
+            family,
+            owner=self.source.owner,
+            nan_policy=self.policy,
+        )
+
+
 # ------------------------------------------------------- lazy predictions
 def _lazy(
     X: Any,
@@ -567,6 +733,7 @@ def _lazy(
     name: str,
     columns: int | None,
     dtype: Any,
+    nan_policy: str | None = None,
 ) -> Any:
     """``output`` of the prediction on every block of ``X``, as a lazy dask array."""
     X = _as_matrix(X, owner, known_rows=False)
@@ -585,6 +752,7 @@ def _lazy(
         _predict_block,
         model,
         output,
+        nan_policy,
         dtype=out_dtype,
         name=f"gaussmix-{name}-{token}",
         **shape,
@@ -592,7 +760,12 @@ def _lazy(
 
 
 def predict(
-    X: Any, params: GMMParams, family: CovarianceFamily, *, owner: str = "predict"
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    owner: str = "predict",
+    nan_policy: str | None = None,
 ) -> Any:
     """Most likely component of each row of a dask array (lazy).
 
@@ -606,6 +779,9 @@ def predict(
         Their covariance family.
     owner : str, default="predict"
         Name used in error messages.
+    nan_policy : {"marginalize", "omit"}, default=None
+        Rows with NaN: labelled from their observed values ("marginalize"),
+        or ``-1`` ("omit"); None: NaN is not expected.
 
     Returns
     -------
@@ -613,13 +789,23 @@ def predict(
         Component labels (``-1`` for rows most likely noise), chunked like
         ``X``'s rows.
     """
-    return _lazy(X, params, family, owner, _LABELS, "predict", None, np.intp)
+    return _lazy(
+        X, params, family, owner, _LABELS, "predict", None, np.intp, nan_policy
+    )
 
 
 def predict_proba(
-    X: Any, params: GMMParams, family: CovarianceFamily, *, owner: str = "predict_proba"
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    owner: str = "predict_proba",
+    nan_policy: str | None = None,
 ) -> Any:
     """Posterior probability of each component for each row (lazy).
+
+    With ``nan_policy="marginalize"``, rows with NaN get the responsibilities
+    from their observed values.
 
     Returns
     -------
@@ -628,13 +814,21 @@ def predict_proba(
         column is the noise (as :meth:`gaussmix.GaussianMixture.predict_proba`).
     """
     columns = params.n_components + int(params.has_noise)
-    return _lazy(X, params, family, owner, _RESP, "proba", columns, None)
+    return _lazy(X, params, family, owner, _RESP, "proba", columns, None, nan_policy)
 
 
 def score_samples(
-    X: Any, params: GMMParams, family: CovarianceFamily, *, owner: str = "score_samples"
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    owner: str = "score_samples",
+    nan_policy: str | None = None,
 ) -> Any:
     """Log of the mixture's density at each row (lazy).
+
+    With ``nan_policy="marginalize"``, rows with NaN get the log-density of
+    their observed values.
 
     Returns
     -------
@@ -642,4 +836,6 @@ def score_samples(
         ``log p(x)`` in ``X``'s dtype (with a noise component, ``p`` includes
         its uniform density).
     """
-    return _lazy(X, params, family, owner, _LOG_DENSITY, "score", None, None)
+    return _lazy(
+        X, params, family, owner, _LOG_DENSITY, "score", None, None, nan_policy
+    )

@@ -172,10 +172,30 @@ class MissingSource:
     def batches(
         self, batch_size: int, random_state: np.random.RandomState
     ) -> Iterator[tuple[FloatArray, FloatArray | None]]:
-        """Online EM is not supported with missing values."""
-        raise ValueError(
-            "nan_policy='marginalize' fits by batch EM only: set batch_size=None."
-        )
+        """One epoch of online EM: the rows in a random order, cut in batches.
+
+        As :meth:`gaussmix.sources.ArraySource.batches`; the batches keep
+        their NaN (:meth:`batch_stats` is their E-step).
+        """
+        X, w = self.X, self.sample_weight
+        n_samples = X.shape[0]
+        order = random_state.permutation(n_samples)
+        for lo in range(0, n_samples, batch_size):
+            rows = np.sort(order[lo : lo + batch_size])
+            yield X[rows], None if w is None else w[rows]
+
+    def batch_stats(
+        self,
+        X: FloatArray,
+        params: GMMParams,
+        family: CovarianceFamily,
+        sample_weight: FloatArray | None,
+        n_threads: int,
+    ) -> SuffStats:
+        """Statistics of one online-EM batch: the marginalising E-step."""
+        from gaussmix.sources.missing_blocks import nan_e_step
+
+        return nan_e_step(X, params, family, sample_weight, n_threads)
 
     def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
         """Most likely component of every row, from its observed features."""
