@@ -1122,11 +1122,6 @@ numpy.memmap, callable or dask.array.Array
                 summary = ArraySource(X, weights).summarize(
                     INIT_SAMPLE_SIZE, random_state
                 )
-                if summary.weight <= 0.0:
-                    raise ValueError(
-                        f"{name}: the first batch of partial_fit has zero total "
-                        "sample_weight; it initialises the model and needs weight."
-                    )
                 prior = _resolve_prior(settings, family, summary)
                 params = _initial_params(summary, settings, family, prior, random_state)
             gaussians, _ = estep_params(params, settings.prior_type)
