@@ -20,7 +20,7 @@ import math
 import numbers
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final, cast
 
 import numpy as np
@@ -38,10 +38,11 @@ from gaussmix._validation import (
 )
 from gaussmix.base import MixtureEstimator
 from gaussmix.core.covariance import CovarianceFamily, family_names, get_family
-from gaussmix.core.estep import stats_from_resp
+from gaussmix.core.estep import e_step, stats_from_resp
 from gaussmix.core.family import SKLEARN_GROUP
 from gaussmix.core.init import INIT_METHODS, initial_resp
 from gaussmix.core.params import GMMParams
+from gaussmix.core.stats import SuffStats
 from gaussmix.core.variational import (
     WEIGHT_PRIOR_TYPES,
     VariationalParams,
@@ -52,6 +53,7 @@ from gaussmix.core.variational import (
     point_weights,
     variational_m_step,
 )
+from gaussmix.em import OnlineState, online_blend
 from gaussmix.exceptions import ConvergenceWarning
 from gaussmix.fitting import outside_stacklevel
 from gaussmix.model import FitInfo, MixtureModel
@@ -63,7 +65,13 @@ from gaussmix.sources import (
     is_out_of_core,
 )
 
-__all__ = ["BayesianGaussianMixture", "VariationalFit", "fit_variational"]
+__all__ = [
+    "BayesianGaussianMixture",
+    "SVIState",
+    "VariationalFit",
+    "fit_variational",
+    "svi_step",
+]
 
 #: The parameters every mixture estimator shares, checked by gaussmix's rules.
 _SHARED_RULES: Final = (
@@ -77,6 +85,9 @@ _SHARED_RULES: Final = (
     "verbose",
     "verbose_interval",
     "n_jobs",
+    "batch_size",
+    "learning_decay",
+    "learning_offset",
 )
 _SKLEARN_NAMES: Final = family_names(SKLEARN_GROUP)
 
@@ -106,6 +117,25 @@ class VariationalFit:
     info: FitInfo
     n_features: int
     dtype: np.dtype[Any]
+    svi_state: SVIState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SVIState:
+    """Running statistics of stochastic variational inference.
+
+    Parameters
+    ----------
+    running : OnlineState
+        The blended per-sample statistics (:func:`gaussmix.em.online_blend`)
+        and the number of steps taken.
+    seen : float
+        Total weight of the mini-batches seen (the data size ``N`` when
+        ``total_samples`` is None).
+    """
+
+    running: OnlineState
+    seen: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +160,10 @@ class _Settings:
     mean_prior: Any
     degrees_of_freedom_prior: Any
     covariance_prior: Any
+    batch_size: int | None = None
+    learning_decay: float = 0.6
+    learning_offset: float = 1.0
+    total_samples: float | None = None
 
 
 def _resolve_prior(
@@ -291,15 +325,17 @@ def _initial_params(
     family: CovarianceFamily,
     prior: VariationalPrior,
     random_state: np.random.RandomState,
+    sample: tuple[FloatArray, FloatArray | None] | None = None,
 ) -> VariationalParams:
     """The first variational M-step, from ``init_params``'s responsibilities.
 
     The responsibilities are scikit-learn's for the same ``random_state``
     (:mod:`gaussmix.core.init`). For out-of-core data they are those of the
-    summary's sample, and its statistics are scaled to the data's total weight
-    (the priors' pseudo-counts weigh against the whole data, not the sample).
+    summary's sample (or of ``sample``, rows of it), and its statistics are
+    scaled to the data's total weight (the priors' pseudo-counts weigh against
+    the whole data, not the sample).
     """
-    X, weights = summary.sample, summary.sample_weight
+    X, weights = (summary.sample, summary.sample_weight) if sample is None else sample
     n_components = settings.n_components
     resp, sequential = initial_resp(
         X, n_components, settings.init_params, random_state, weights
@@ -354,6 +390,153 @@ def _run(
     return params, bound, bounds, n_iter, converged
 
 
+# ------------------------------------------------ stochastic variational inference
+def svi_step(
+    state: SVIState | None,
+    batch: SuffStats,
+    gaussians: GMMParams,
+    family: CovarianceFamily,
+    prior: VariationalPrior,
+    settings: _Settings,
+    dtype: Any,
+) -> tuple[SVIState, VariationalParams, float]:
+    """One natural-gradient step of stochastic variational inference.
+
+    The natural parameters of the conjugate posterior are linear in the
+    expected sufficient statistics, so the natural-gradient step of Hoffman
+    et al. (2013) with step ``rho_t`` is a blend of statistics followed by the
+    ordinary variational M-step: ``S <- (1 - rho_t) S + rho_t (N / w_B) s_B``,
+    the posterior being :func:`~gaussmix.core.variational.variational_m_step`
+    of ``S``. The blend is stepwise EM's (:func:`gaussmix.em.online_blend`, on
+    per-sample averages, ``rho_t = (t + t0)^-kappa`` of
+    :func:`gaussmix.em.step_size`), scaled to ``N``: ``settings.total_samples``,
+    or when it is None the total weight of the batches seen so far (this one
+    included).
+
+    Parameters
+    ----------
+    state : SVIState or None
+        The running statistics; None before the first step (which takes the
+        batch whole: one iteration of batch variational EM on it).
+    batch : SuffStats
+        Statistics of the batch's E-step under ``gaussians`` (positive weight).
+    gaussians : GMMParams
+        The E-step's mixture (:func:`~gaussmix.core.variational.estep_params`
+        of the posterior before the step).
+    family : CovarianceFamily
+        The covariance family.
+    prior : VariationalPrior
+        The resolved priors.
+    settings : _Settings
+        Step sizes, ``total_samples``, ``reg_covar`` and the weight prior.
+    dtype : numpy dtype
+        Dtype of the data.
+
+    Returns
+    -------
+    state : SVIState
+        The blended statistics.
+    params : VariationalParams
+        The posterior after the step.
+    bound : float
+        scikit-learn's lower bound with the batch's entropy scaled to ``N``
+        rows and the new posterior: a noisy estimate of the bound on ``N``
+        rows (exact for a first step on all the data).
+    """
+    seen = (0.0 if state is None else state.seen) + batch.weight
+    n_total = seen if settings.total_samples is None else settings.total_samples
+    running = online_blend(
+        None if state is None else state.running,
+        batch,
+        family,
+        settings.learning_offset,
+        settings.learning_decay,
+    )
+    # N rows of the batch's mean weight (the M-step's 10 eps offset reads it).
+    rows = max(1, round(n_total * batch.n_samples / batch.weight))
+    stats = replace(running.stats.scaled(n_total), n_samples=rows)
+    params = variational_m_step(stats, family, prior, settings.reg_covar, dtype=dtype)
+    entropy = batch.loglik - expected_log_terms(batch, gaussians, family)
+    bound = lower_bound(
+        entropy * (n_total / batch.weight), params, family, settings.prior_type
+    )
+    return SVIState(running, seen), params, bound
+
+
+def _fit_svi(
+    source: DataSource,
+    summary: Any,
+    settings: _Settings,
+    family: CovarianceFamily,
+    prior: VariationalPrior,
+    random_state: np.random.RandomState,
+    warm: tuple[VariationalParams, float] | None,
+) -> tuple[VariationalParams, FitInfo, SVIState | None]:
+    """``fit`` with ``batch_size``: epochs of SVI over the source's mini-batches.
+
+    ``N`` is ``total_samples`` or the data's total weight. An epoch's bound is
+    the weight-averaged estimate of its batches (:func:`svi_step`); the fit
+    stops when it changes by less than ``tol`` per unit of weight (the
+    estimates are noisy totals over ``N`` rows; GaussianMixture's online EM
+    reads its per-sample log-likelihood the same way), or after ``max_iter``
+    epochs.
+    """
+    assert settings.batch_size is not None
+    batch_size = int(settings.batch_size)
+    n_total = (
+        float(summary.weight)
+        if settings.total_samples is None
+        else float(settings.total_samples)
+    )
+    settings = replace(settings, total_samples=n_total)
+    # A source without mini-batches (a dask array) refuses before the start.
+    first = source.batches(batch_size, random_state)
+    if warm is not None:
+        params = warm[0]
+    else:
+        X, weights = summary.sample, summary.sample_weight
+        if X.shape[0] > INIT_SAMPLE_SIZE:
+            rows = np.sort(random_state.choice(X.shape[0], INIT_SAMPLE_SIZE, False))
+            X = X[rows]
+            weights = None if weights is None else weights[rows]
+        params = _initial_params(
+            summary, settings, family, prior, random_state, sample=(X, weights)
+        )
+    reporter = _Reporter(settings.verbose, settings.verbose_interval)
+    reporter.begin(0)
+    state: SVIState | None = None
+    bounds: list[float] = []
+    previous = -math.inf
+    converged = False
+    epoch = 0
+    for epoch in range(1, settings.max_iter + 1):
+        batches = first if epoch == 1 else source.batches(batch_size, random_state)
+        total = weight = 0.0
+        for Xb, wb in batches:
+            gaussians, _ = estep_params(params, settings.prior_type)
+            batch = e_step(Xb, gaussians, family, wb, n_threads=settings.n_threads)
+            if batch.weight <= 0.0:
+                continue
+            state, params, estimate = svi_step(
+                state, batch, gaussians, family, prior, settings, summary.dtype
+            )
+            total += estimate * batch.weight
+            weight += batch.weight
+        bound = total / weight if weight > 0.0 else -math.inf
+        bounds.append(bound)
+        change = bound - previous
+        previous = bound
+        reporter.iteration(epoch, change)
+        if abs(change) < settings.tol * n_total:
+            converged = True
+            break
+    reporter.end(previous, converged)
+    info = FitInfo(
+        converged=converged, n_iter=epoch, lower_bound=previous, lower_bounds=bounds
+    )
+    return params, info, state
+
+
 def fit_variational(
     source: DataSource,
     settings: _Settings,
@@ -394,6 +577,20 @@ def fit_variational(
             f"{warm[0].means.shape[1]} features as input."
         )
     prior = _resolve_prior(settings, family, summary)
+    if settings.batch_size is not None:
+        with single_threaded_blas():
+            params, info, state = _fit_svi(
+                source, summary, settings, family, prior, random_state, warm
+            )
+        if not info.converged and settings.max_iter > 0:
+            warnings.warn(
+                "Stochastic variational inference did not converge in "
+                f"max_iter={settings.max_iter} epochs. Increase max_iter or tol, "
+                "or the batch_size.",
+                ConvergenceWarning,
+                stacklevel=outside_stacklevel(),
+            )
+        return VariationalFit(params, prior, info, n_features, summary.dtype, state)
     reporter = _Reporter(settings.verbose, settings.verbose_interval)
     n_init = settings.n_init if warm is None else 1
     best: tuple[VariationalParams, float, list[float], int, bool] | None = None
@@ -427,6 +624,26 @@ def fit_variational(
         converged=converged, n_iter=n_iter, lower_bound=bound, lower_bounds=bounds
     )
     return VariationalFit(params, prior, info, n_features, summary.dtype)
+
+
+def _checked_weights(
+    X: FloatArray, sample_weight: Any, n_components: int | None, name: str
+) -> FloatArray | None:
+    """Validated weights, refused when their scale overflows the statistics."""
+    weights = check_sample_weight(sample_weight, X.shape[0], n_components, name)
+    if weights is not None:
+        with np.errstate(over="ignore"):
+            total = float(np.sum(weights))
+            top = max(float(np.max(np.abs(X))), 1.0)
+            scatter = total * top * top
+        if not math.isfinite(scatter):
+            raise ValueError(
+                f"{name}: sample_weight counts samples against the priors' "
+                f"pseudo-counts, so its scale matters, and weights summing to "
+                f"{total:.3g} make the weighted sums of squares overflow "
+                "float64. Give weights on the scale of sample counts."
+            )
+    return weights
 
 
 # ---------------------------------------------------------------- estimator
@@ -492,6 +709,28 @@ default='kmeans'
     n_jobs : int or None, default=None
         Threads over row chunks in the E-step (None: all usable cores). The
         result does not depend on it.
+    batch_size : int or None, default=None
+        None fits by batch variational EM. An integer fits by *stochastic
+        variational inference* (Hoffman et al. 2013) on mini-batches of this
+        many rows, as :meth:`partial_fit` does: ``fit`` runs epochs over the
+        data in a random order (``max_iter`` epochs at most; it stops when the
+        epoch's bound changes by less than ``tol`` per unit of weight), with
+        ``N`` = ``total_samples`` or the data's total weight, from
+        ``init_params`` on a random sample of at most
+        :data:`gaussmix.sources.INIT_SAMPLE_SIZE` rows (one initialisation).
+    learning_decay : float, default=0.6
+        ``kappa`` of the step ``rho_t = (t + learning_offset)^-kappa`` of the
+        ``t``-th mini-batch, in (0.5, 1] (GaussianMixture's online EM's).
+    learning_offset : float, default=1.0
+        ``t0`` of that step: a larger value damps the first updates.
+    total_samples : float or None, default=None
+        ``N``, the data size the mini-batches' statistics are scaled to (each
+        batch stands for ``N`` rows against the priors' pseudo-counts). None:
+        with ``batch_size``, the data's total weight; in :meth:`partial_fit`,
+        the total weight of the batches seen so far (the posterior of a stream
+        given what it has seen). Give the data size when :meth:`partial_fit`
+        passes over a finite data set several times (else each pass counts
+        the rows again and the posterior grows too confident).
 
     Attributes
     ----------
@@ -581,6 +820,10 @@ default='kmeans'
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
+        batch_size: int | None = None,
+        learning_decay: float = 0.6,
+        learning_offset: float = 1.0,
+        total_samples: float | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -600,6 +843,10 @@ default='kmeans'
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.batch_size = batch_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.total_samples = total_samples
 
     # ---------------------------------------------------------- parameters
     def _settings(self) -> _Settings:
@@ -654,6 +901,12 @@ default='kmeans'
             "covariance_prior",
             "None, a number > 0 or an array",
         )
+        total_samples = params["total_samples"]
+        must(
+            total_samples is None or _positive_number(total_samples),
+            "total_samples",
+            "None or a number > 0 (the data size of stochastic variational inference)",
+        )
         mean_prior = params["mean_prior"]
         must(
             mean_prior is None
@@ -680,6 +933,12 @@ default='kmeans'
             mean_prior=mean_prior,
             degrees_of_freedom_prior=params["degrees_of_freedom_prior"],
             covariance_prior=cov_prior,
+            batch_size=None
+            if params["batch_size"] is None
+            else int(params["batch_size"]),
+            learning_decay=float(params["learning_decay"]),
+            learning_offset=float(params["learning_offset"]),
+            total_samples=None if total_samples is None else float(total_samples),
         )
 
     # ----------------------------------------------------------------- fit
@@ -739,21 +998,7 @@ numpy.memmap, callable or dask.array.Array
             source = as_source(X, sample_weight, settings.n_threads, name)
         else:
             X = check_X(self, X, reset=True)
-            weights = check_sample_weight(
-                sample_weight, X.shape[0], settings.n_components, name
-            )
-            if weights is not None:
-                with np.errstate(over="ignore"):
-                    total = float(np.sum(weights))
-                    top = max(float(np.max(np.abs(X))), 1.0)
-                    scatter = total * top * top
-                if not math.isfinite(scatter):
-                    raise ValueError(
-                        f"{name}: sample_weight counts samples against the priors' "
-                        f"pseudo-counts, so its scale matters, and weights summing to "
-                        f"{total:.3g} make the weighted sums of squares overflow "
-                        "float64. Give weights on the scale of sample counts."
-                    )
+            weights = _checked_weights(X, sample_weight, settings.n_components, name)
             source = ArraySource(X, weights, n_threads=settings.n_threads)
         warm = None
         if self.warm_start and hasattr(self, "converged_"):
@@ -790,6 +1035,112 @@ numpy.memmap, callable or dask.array.Array
             self.weight_concentration_ = params.weight_concentration
             self.mean_precision_ = params.mean_precision
             self.degrees_of_freedom_ = params.degrees_of_freedom
+            self._svi_state = result.svi_state
+
+    def _fitted_prior(self) -> VariationalPrior:
+        """The resolved priors of the fit (its ``*_prior_`` attributes)."""
+        return VariationalPrior(
+            weight_concentration_prior_type=self.weight_concentration_prior_type,
+            weight_concentration=float(self.weight_concentration_prior_),
+            mean_precision=float(self.mean_precision_prior_),
+            mean=np.asarray(self.mean_prior_, dtype=np.float64),
+            degrees_of_freedom=float(self.degrees_of_freedom_prior_),
+            covariance=self.covariance_prior_,
+        )
+
+    # ---------------------------------------------------------- partial_fit
+    def partial_fit(
+        self, X: Any, y: Any = None, sample_weight: Any = None
+    ) -> BayesianGaussianMixture:
+        """Update the posterior with one mini-batch (stochastic variational inference).
+
+        The first call resolves the priors (their defaults from this batch's
+        moments) and initialises from this batch with ``init_params``, unless
+        the model was fitted before, in which case it continues from the
+        fitted posterior. Every call runs the variational E-step on the batch
+        and takes one natural-gradient step (Hoffman et al. 2013): the
+        posterior's natural parameters are linear in the expected sufficient
+        statistics, so the step blends them, ``S <- (1 - rho_t) S + rho_t
+        (N / w_B) s_B`` with ``rho_t = (t + learning_offset)^-learning_decay``
+        (GaussianMixture's stepwise EM's blend), and the variational M-step
+        reads ``S``. ``N`` is ``total_samples``, or the total weight of the
+        batches seen so far. The first step (and a first step after a batch
+        ``fit``) takes the batch whole: on all the data it is one iteration of
+        batch variational EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One mini-batch (the first needs at least ``n_components`` rows).
+        y : Ignored
+            Present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the batch's rows (counts against the priors, as in
+            :meth:`fit`).
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+            ``n_iter_`` counts the steps, ``lower_bound_`` is the step's
+            estimate of the bound on ``N`` rows (the batch's entropy scaled to
+            ``N``, the new posterior) and ``lower_bounds_`` their history;
+            ``converged_`` is False (a stream has no end).
+
+        Notes
+        -----
+        Calls from several threads are serialised (none is lost); predictions
+        meanwhile see the posterior before or after a step.
+        """
+        with self._lock("_partial_fit_lock"):
+            return self._partial_fit(X, sample_weight)
+
+    def _partial_fit(self, X: Any, sample_weight: Any) -> BayesianGaussianMixture:
+        settings = self._settings()
+        name = settings.owner
+        family = get_family(settings.covariance_type)
+        fitted = hasattr(self, "weight_concentration_")
+        X = check_X(self, X, reset=not fitted, min_samples=1)
+        n_samples, n_features = X.shape
+        weights = _checked_weights(X, sample_weight, None, name)
+        state: SVIState | None = None
+        history: list[float] = []
+        with single_threaded_blas():
+            if fitted:
+                params, prior = self._posterior(), self._fitted_prior()
+                state = getattr(self, "_svi_state", None)
+                if state is not None:
+                    history = list(self.lower_bounds_)
+            else:
+                check_model_size(family, settings.n_components, n_features, name)
+                if n_samples < settings.n_components:
+                    raise ValueError(
+                        f"{name}: the first batch of partial_fit initialises the "
+                        f"model and needs at least n_components = "
+                        f"{settings.n_components} rows, got {n_samples}."
+                    )
+                random_state = check_random_state(settings.random_state)
+                summary = ArraySource(X, weights).summarize(
+                    INIT_SAMPLE_SIZE, random_state
+                )
+                prior = _resolve_prior(settings, family, summary)
+                params = _initial_params(summary, settings, family, prior, random_state)
+            gaussians, _ = estep_params(params, settings.prior_type)
+            batch = e_step(X, gaussians, family, weights, n_threads=settings.n_threads)
+            if batch.weight <= 0.0:
+                return self  # nothing to learn from an all-zero-weight batch
+            state, params, bound = svi_step(
+                state, batch, gaussians, family, prior, settings, X.dtype
+            )
+        history.append(bound)
+        info = FitInfo(
+            converged=False,
+            n_iter=state.running.n_steps,
+            lower_bound=bound,
+            lower_bounds=history,
+        )
+        result = VariationalFit(params, prior, info, n_features, X.dtype, state)
+        self._set_fitted(result, settings)
+        return self
 
     def _posterior(self) -> VariationalParams:
         """The fitted posterior, read from the attributes together."""

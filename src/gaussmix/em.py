@@ -42,6 +42,7 @@ __all__ = [
     "OnlineState",
     "fit_em",
     "fit_online",
+    "online_blend",
     "online_step",
     "step_size",
 ]
@@ -392,6 +393,48 @@ def step_size(n_steps: int, learning_offset: float, learning_decay: float) -> fl
     return float((n_steps + learning_offset) ** (-learning_decay))
 
 
+def online_blend(
+    state: OnlineState | None,
+    batch: SuffStats,
+    family: CovarianceFamily,
+    learning_offset: float,
+    learning_decay: float,
+) -> OnlineState:
+    """Blend a mini-batch's statistics into the running per-sample averages.
+
+    ``S <- (1 - gamma_t) S + gamma_t s_B / w_B`` with ``gamma_t`` from
+    :func:`step_size` (the first batch is taken whole), centred on the batch's
+    shift. Stepwise EM (:func:`online_step`) and stochastic variational
+    inference (:mod:`gaussmix.bayesian`) both update their parameters from it:
+    the M-step of either is a function of these statistics.
+
+    Parameters
+    ----------
+    state : OnlineState or None
+        Running statistics; None before the first batch.
+    batch : SuffStats
+        E-step statistics of one mini-batch (positive weight).
+    family : CovarianceFamily
+        Covariance family (to recentre the running statistics).
+    learning_offset, learning_decay : float
+        ``t0`` and ``kappa`` of the step.
+
+    Returns
+    -------
+    OnlineState
+        The blended averages (total weight about 1), one more step counted.
+    """
+    average = batch.scaled(1.0 / batch.weight)
+    n_steps = 0 if state is None else state.n_steps
+    gamma = step_size(n_steps, learning_offset, learning_decay)
+    if state is None:
+        running = average
+    else:
+        earlier = state.stats.recentered(average.shift, family)
+        running = earlier.scaled(1.0 - gamma) + average.scaled(gamma)
+    return OnlineState(running, n_steps + 1)
+
+
 def online_step(
     state: OnlineState | None,
     batch: SuffStats,
@@ -435,15 +478,10 @@ def online_step(
     repairs : list of Repair
         Repairs made by the M-step.
     """
-    average = batch.scaled(1.0 / batch.weight)
-    n_steps = 0 if state is None else state.n_steps
-    gamma = step_size(n_steps, settings.learning_offset, settings.learning_decay)
-    if state is None:
-        running = average
-    else:
-        earlier = state.stats.recentered(average.shift, family)
-        running = earlier.scaled(1.0 - gamma) + average.scaled(gamma)
-    as_batch = replace(running.scaled(batch.weight), n_samples=batch.n_samples)
+    blended = online_blend(
+        state, batch, family, settings.learning_offset, settings.learning_decay
+    )
+    as_batch = replace(blended.stats.scaled(batch.weight), n_samples=batch.n_samples)
     params, repairs = m_step(
         as_batch,
         family,
@@ -453,7 +491,7 @@ def online_step(
         previous=previous,
         frozen=settings.frozen,
     )
-    return OnlineState(running, n_steps + 1), params, repairs
+    return blended, params, repairs
 
 
 def fit_online(
