@@ -569,3 +569,26 @@ def test_example_19_bayesian_mixture(tmp_path, capsys):
     for figure in result["figures"]:
         assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"figure written to {figure}" in text
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_verbose_output_is_scikit_learns(verbose, capsys):
+    """The progress lines are scikit-learn's (timings aside, verbose=2)."""
+    X = _blobs(0)
+    kw = {
+        "n_components": 3,
+        "random_state": 0,
+        "verbose": verbose,
+        "verbose_interval": 2,
+    }
+    SklearnBGM(**kw).fit(X)
+    theirs = capsys.readouterr().out.splitlines()
+    BayesianGaussianMixture(**kw).fit(X)
+    ours = capsys.readouterr().out.splitlines()
+
+    def shape(lines):
+        # Timings differ; the words, the iterations and the order must not.
+        return [line.split("\t")[0].split(" time lapse")[0] for line in lines]
+
+    assert len(theirs) > 2
+    assert shape(ours) == shape(theirs)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import time
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final, cast
@@ -55,7 +54,7 @@ from gaussmix.core.variational import (
 )
 from gaussmix.em import OnlineState, online_blend
 from gaussmix.exceptions import ConvergenceWarning
-from gaussmix.fitting import outside_stacklevel
+from gaussmix.fitting import VerboseReporter, outside_stacklevel
 from gaussmix.model import FitInfo, MixtureModel
 from gaussmix.sources import (
     INIT_SAMPLE_SIZE,
@@ -283,42 +282,6 @@ def _positive_number(value: Any) -> bool:
     )
 
 
-class _Reporter:
-    """Progress messages in scikit-learn's format (``verbose``)."""
-
-    def __init__(self, verbose: int, interval: int) -> None:
-        self.verbose, self.interval = int(verbose), interval
-        self.t_init = self.t_iter = 0.0
-
-    def begin(self, n: int) -> None:
-        if self.verbose >= 1:
-            print(f"Initialization {n}")
-            self.t_init = self.t_iter = time.time()
-
-    def iteration(self, n_iter: int, change: float) -> None:
-        if self.verbose >= 1 and n_iter % self.interval == 0:
-            if self.verbose == 1:
-                print(f"  Iteration {n_iter}")
-            else:
-                now = time.time()
-                print(
-                    f"  Iteration {n_iter}\t time lapse {now - self.t_iter:.5f}s\t "
-                    f"ll change {change:.5f}"
-                )
-                self.t_iter = now
-
-    def end(self, bound: float, converged: bool) -> None:
-        status = "converged" if converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {status}.")
-        elif self.verbose >= 2:
-            lapse = time.time() - self.t_init
-            print(
-                f"Initialization {status}. time lapse {lapse:.5f}s\t "
-                f"lower bound {bound:.5f}."
-            )
-
-
 def _initial_params(
     summary: Any,
     settings: _Settings,
@@ -365,7 +328,7 @@ def _run(
     prior: VariationalPrior,
     bound: float,
     dtype: Any,
-    reporter: _Reporter,
+    reporter: VerboseReporter,
 ) -> tuple[VariationalParams, float, list[float], int, bool]:
     """Variational EM from ``params``: scikit-learn's loop on the engine's E-step."""
     bounds: list[float] = []
@@ -382,11 +345,11 @@ def _run(
         bound = lower_bound(entropy, params, family, settings.prior_type)
         bounds.append(bound)
         change = bound - previous
-        reporter.iteration(n_iter, change)
+        reporter.iteration(n_iter, math.nan, change)
         if abs(change) < settings.tol:
             converged = True
             break
-    reporter.end(bound, converged)
+    reporter.init_end(bound, converged)
     return params, bound, bounds, n_iter, converged
 
 
@@ -502,8 +465,8 @@ def _fit_svi(
         params = _initial_params(
             summary, settings, family, prior, random_state, sample=(X, weights)
         )
-    reporter = _Reporter(settings.verbose, settings.verbose_interval)
-    reporter.begin(0)
+    reporter = VerboseReporter(settings.verbose, settings.verbose_interval)
+    reporter.init_begin(0)
     state: SVIState | None = None
     bounds: list[float] = []
     previous = -math.inf
@@ -526,11 +489,11 @@ def _fit_svi(
         bounds.append(bound)
         change = bound - previous
         previous = bound
-        reporter.iteration(epoch, change)
+        reporter.iteration(epoch, math.nan, change)
         if abs(change) < settings.tol * n_total:
             converged = True
             break
-    reporter.end(previous, converged)
+    reporter.init_end(previous, converged)
     info = FitInfo(
         converged=converged, n_iter=epoch, lower_bound=previous, lower_bounds=bounds
     )
@@ -591,12 +554,12 @@ def fit_variational(
                 stacklevel=outside_stacklevel(),
             )
         return VariationalFit(params, prior, info, n_features, summary.dtype, state)
-    reporter = _Reporter(settings.verbose, settings.verbose_interval)
+    reporter = VerboseReporter(settings.verbose, settings.verbose_interval)
     n_init = settings.n_init if warm is None else 1
     best: tuple[VariationalParams, float, list[float], int, bool] | None = None
     with single_threaded_blas():
         for init in range(n_init):
-            reporter.begin(init)
+            reporter.init_begin(init)
             if warm is None:
                 params = _initial_params(summary, settings, family, prior, random_state)
                 bound = -math.inf

@@ -79,6 +79,7 @@ __all__ = [
     "NOISE_INIT_WEIGHT",
     "FitOptions",
     "FitResult",
+    "VerboseReporter",
     "array_source",
     "fit_mixture",
     "open_source",
@@ -504,7 +505,7 @@ def _best_of_inits(
     used for its first M-step and its EM run.
     """
     n_init = options.n_init if warm is None else 1
-    reporter = _VerboseReporter(options.verbose, options.verbose_interval)
+    reporter = VerboseReporter(options.verbose, options.verbose_interval)
     em_options: dict[str, Any] = {
         "tol": options.tol,
         "relative_tol": options.relative_tol,
@@ -927,7 +928,7 @@ def _fit_online(
                 n_threads,
                 options,
             )
-        reporter = _VerboseReporter(options.verbose, options.verbose_interval)
+        reporter = VerboseReporter(options.verbose, options.verbose_interval)
         reporter.init_begin(0)
         result, state = fit_online(
             batches,
@@ -1078,7 +1079,7 @@ def partial_fit_step(
 
 
 # ---------------------------------------------------------- what users see
-class _VerboseReporter:
+class VerboseReporter:
     """Progress messages in scikit-learn's format (``verbose`` asks for them)."""
 
     def __init__(self, verbose: int, interval: int) -> None:
@@ -1087,11 +1088,13 @@ class _VerboseReporter:
         self.t_init = self.t_iter = 0.0
 
     def init_begin(self, n: int) -> None:
+        """Announce initialisation ``n``."""
         if self.verbose >= 1:
             print(f"Initialization {n}")
             self.t_init = self.t_iter = time.time()
 
     def iteration(self, n_iter: int, lower_bound: float, change: float) -> None:
+        """Report iteration ``n_iter`` (every ``interval``-th) and its change."""
         if self.verbose >= 1 and n_iter % self.interval == 0:
             if self.verbose == 1:
                 print(f"  Iteration {n_iter}")
@@ -1104,6 +1107,7 @@ class _VerboseReporter:
                 self.t_iter = now
 
     def init_end(self, lower_bound: float, converged: bool) -> None:
+        """Report how the initialisation ended, with its bound."""
         status = "converged" if converged else "did not converge"
         if self.verbose == 1:
             print(f"Initialization {status}.")
