@@ -1,4 +1,4 @@
-"""The ``gaussmix`` command-line tool: fit, predict, score, sample, select, demo.
+"""The ``gaussmix`` command-line tool: fit, predict, score, sample, select, impute, ...
 
 Exit status: 0 on success, 2 on bad usage (argparse, or options that do not go
 together), 1 on a data or file problem, which is reported as one line on stderr,
@@ -65,6 +65,9 @@ examples:
   gaussmix score model.gmm new.csv --json
   gaussmix sample model.gmm -n 500 --seed 1 --out samples.csv
   gaussmix select data.csv --components 1-10 --covariance all --plot bic.png
+  gaussmix fit gaps.csv --components 3 --nan-policy marginalize --out model.gmm
+  gaussmix impute model.gmm gaps.csv --draws 20 --seed 1 --out imputed.csv
+  gaussmix regress model.gmm new.csv --targets y --std --out pred.csv
   gaussmix demo
 
 Data files: CSV (header optional), TSV, .npy, Parquet (needs pyarrow).
