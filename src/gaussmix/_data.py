@@ -82,6 +82,12 @@ _DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 # The column name pandas gives an index it writes to Parquet.
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+# Cells read as missing (NaN), compared in lower case: pandas' default
+# ``na_values`` (what the fast path reads as NaN), so that both paths agree.
+MISSING_CELLS = frozenset(
+    {"", "na", "n/a", "#n/a", "#n/a n/a", "#na", "<na>", "nan", "-nan", "null"}
+    | {"none", "1.#ind", "-1.#ind", "1.#qnan", "-1.#qnan"}
+)
 
 
 @dataclass(frozen=True)
@@ -185,8 +191,8 @@ def _has_header(header: Sequence[str], decimal: str) -> bool:
         return True
     for cell in header:
         text = cell.strip()
-        if not text:
-            continue
+        if text.lower() in MISSING_CELLS:
+            continue  # a missing value (NA) in a first data row is no header
         try:
             _float_cell(text, decimal)
         except ValueError:
@@ -296,7 +302,7 @@ def _read_text(path: str) -> Table:
     for i, row in enumerate(body):
         for j, cell in enumerate(row):
             text = cell.strip()
-            if not text or text.lower() in ("na", "nan", "null", "none"):
+            if text.lower() in MISSING_CELLS:
                 values[i, j] = math.nan
                 continue
             try:

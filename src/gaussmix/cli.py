@@ -1,4 +1,4 @@
-"""The ``gaussmix`` command-line tool: fit, predict, score, sample, select, demo.
+"""The ``gaussmix`` command-line tool: fit, predict, score, sample, select, impute, ...
 
 Exit status: 0 on success, 2 on bad usage (argparse, or options that do not go
 together), 1 on a data or file problem, which is reported as one line on stderr,
@@ -65,6 +65,9 @@ examples:
   gaussmix score model.gmm new.csv --json
   gaussmix sample model.gmm -n 500 --seed 1 --out samples.csv
   gaussmix select data.csv --components 1-10 --covariance all --plot bic.png
+  gaussmix fit gaps.csv --components 3 --nan-policy marginalize --out model.gmm
+  gaussmix impute model.gmm gaps.csv --draws 20 --seed 1 --out imputed.csv
+  gaussmix regress model.gmm new.csv --targets y --std --out pred.csv
   gaussmix demo
 
 Data files: CSV (header optional), TSV, .npy, Parquet (needs pyarrow).
@@ -209,11 +212,16 @@ def _covariance_of(model: GaussianMixture, k: int) -> np.ndarray:
 
 
 def _model_summary(
-    model: GaussianMixture, X: Any, path: str | None, names: list[str]
+    model: GaussianMixture,
+    X: Any,
+    path: str | None,
+    names: list[str],
+    criteria: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     import numpy as np
 
-    criteria = model.information_criteria(X)  # one pass: log-likelihood, AIC, BIC
+    if criteria is None:
+        criteria = model.information_criteria(X)  # one pass: log-likelihood, AIC, BIC
     log_likelihood = criteria["log_likelihood"]
     covariances = np.asarray(model.covariances_, dtype=np.float64)
     n_samples = int(np.shape(X)[0])
@@ -788,6 +796,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from gaussmix.fitting import FIT_PROGRESS
     from gaussmix.mixture import GaussianMixture
 
+    if args.bayesian:
+        return cmd_fit_bayesian(args)
     out = (
         args.out
         if args.out is not None
@@ -795,10 +805,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     if args.plot_features and not args.plot:
         raise UsageError("--plot-features needs --plot PNG")
-    _check_paths({"--out": out, "--plot": args.plot}, {"DATA": args.data})
+    inputs = {"DATA": args.data}
+    if args.init_model is not None:
+        inputs["--init-model"] = args.init_model
+    _check_paths({"--out": out, "--plot": args.plot}, inputs)
     if args.plot:
         _require_matplotlib(args.plot)
-    table = _load_data(args)
+    extras = _fit_extras(args)
+    table = _fit_table(args)
     d = table.values.shape[1]
     names = table.names if table.names is not None else [f"x{i}" for i in range(d)]
     chosen = (
@@ -811,6 +825,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         n_components=args.components,
         covariance_type=args.covariance,
         **_estimator_options(args),
+        **extras,
     )
     X: Any = table.values if table.names is None else _frame(table.values, table.names)
     with (
@@ -824,7 +839,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         finally:
             FIT_PROGRESS.reset(token)
     _print_warnings(caught)
-    summary = _model_summary(model, X, out, names)
+    summary = _fit_summary(args, model, table, X, out, names)
     from gaussmix.io import save
 
     # The model and the picture are written to temporary files and renamed
@@ -881,11 +896,20 @@ def _proba_columns(model: GaussianMixture, n_columns: int) -> list[str]:
     return names
 
 
-def _model_and_data(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The saved model and the DATA it is applied to, outputs checked first."""
+def _model_and_data(
+    args: argparse.Namespace, *, allow_nan: bool = False
+) -> tuple[Any, Any]:
+    """The saved model and the DATA it is applied to, outputs checked first.
+
+    With ``allow_nan``, missing cells are kept for a model fitted with
+    ``nan_policy='marginalize'`` (it predicts from each row's observed cells).
+    """
     _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
     _require_parquet([args.out])
     model = _load_model(args.model)
+    if allow_nan and not args.drop_nan and model.nan_policy == "marginalize":
+        table = _load_data_keeping_nan(args, getattr(model, "feature_names_in_", None))
+        return model, _model_input(model, table)
     table = _load_data(args, getattr(model, "feature_names_in_", None))
     return model, _model_input(model, table)
 
@@ -904,7 +928,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """``gaussmix predict``."""
     import numpy as np
 
-    model, X = _model_and_data(args)
+    model, X = _model_and_data(args, allow_nan=True)
     labels = np.asarray(model.predict(X))
     proba = np.asarray(model.predict_proba(X)) if args.proba else None
     columns = [_Column("label", labels, "int")]
@@ -939,7 +963,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``gaussmix score``."""
     import numpy as np
 
-    model, X = _model_and_data(args)
+    model, X = _model_and_data(args, allow_nan=True)
     scores = np.asarray(model.score_samples(X), dtype=np.float64)
     mean = float(np.mean(scores))
     columns = [_Column("log_density", scores, "repr")]
@@ -1318,6 +1342,817 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- issue 15
+# Missing values (fit --nan-policy, impute), starts from a saved model and
+# frozen parameters (fit --init-model, --frozen), variational Bayesian fits
+# (fit --bayesian) and conditional mixtures (condition, marginal, regress).
+NAN_POLICIES = ("raise", "marginalize", "omit")
+WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+# A component of a Bayesian fit whose weight is at least this counts as used.
+ACTIVE_WEIGHT = 0.01
+
+
+def _frozen_list(text: str) -> tuple[str, ...]:
+    """``--frozen weights,means`` to a tuple of names (in the library's order)."""
+    from gaussmix.core.frozen import FREEZABLE
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FREEZABLE]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid --frozen {text!r}: give one or more of {', '.join(FREEZABLE)}, "
+            "comma separated (e.g. --frozen covariances)"
+        )
+    return tuple(n for n in FREEZABLE if n in names)
+
+
+def _rows_text(rows: Any) -> str:
+    shown = ", ".join(str(r) for r in rows[:5])
+    return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+def _load_data_keeping_nan(
+    args: argparse.Namespace, model_names: Sequence[str] | None = None
+) -> Table:
+    """The data with missing cells kept as NaN; infinite values still refused."""
+    import numpy as np
+
+    from gaussmix._data import DataError, read_table, select_columns
+
+    columns = _split_list(args.columns) if args.columns else None
+    table = select_columns(read_table(args.data), columns, model_names=model_names)
+    for note in table.notes:
+        _note(note)
+    infinite = np.isinf(table.values).any(axis=1)
+    if infinite.any():
+        rows = (np.nonzero(infinite)[0] + 1).tolist()
+        raise DataError(
+            f"{table.path}: {len(rows)} row(s) have infinite values: data row(s) "
+            f"{_rows_text(rows)}; only empty or NA cells can be missing values"
+        )
+    return table
+
+
+def _fit_table(args: argparse.Namespace) -> Table:
+    """``fit``'s data: missing cells kept when ``--nan-policy`` handles them."""
+    if args.nan_policy != "raise":
+        if args.drop_nan:
+            raise UsageError(
+                f"--drop-nan and --nan-policy {args.nan_policy} do not go together: "
+                "--drop-nan leaves incomplete rows out before the fit (as --nan-policy "
+                "omit does); choose one"
+            )
+        return _load_data_keeping_nan(args)
+    from gaussmix._data import DataError
+
+    try:
+        return _load_data(args)
+    except DataError as exc:
+        if "pass --drop-nan" not in str(exc):
+            raise
+        raise DataError(
+            f"{exc}, or --nan-policy marginalize to fit with them (exact EM on the "
+            "observed cells)"
+        ) from None
+
+
+def _init_model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``weights_init``, ``means_init``, ``precisions_init`` from ``--init-model``."""
+    if args.init_model is None:
+        return {}
+    model = _load_model(args.init_model)
+    if (
+        model.n_components != args.components
+        or model.covariance_type != args.covariance
+    ):
+        raise UsageError(
+            f"--init-model {args.init_model} has {model.n_components} component(s) "
+            f"of covariance type {model.covariance_type}; give --components "
+            f"{model.n_components} --covariance {model.covariance_type}"
+        )
+    if _has_noise(model):
+        raise UsageError(
+            f"--init-model {args.init_model} has a noise component; start from a "
+            "model without one"
+        )
+    return {
+        "weights_init": model.weights_,
+        "means_init": model.means_,
+        "precisions_init": model.precisions_,
+    }
+
+
+def _fit_extras(args: argparse.Namespace) -> dict[str, Any]:
+    """GaussianMixture parameters of ``--nan-policy``, ``--frozen``, ``--init-model``."""
+    for flag in ("weight_concentration_prior_type", "weight_concentration_prior"):
+        if getattr(args, flag) is not None:
+            raise UsageError(f"--{flag.replace('_', '-')} needs --bayesian")
+    if args.init_model is not None and args.init is not None:
+        raise UsageError(
+            "--init and --init-model do not go together: --init-model starts EM from "
+            "the saved model's weights, means and covariances"
+        )
+    extras = _init_model_options(args)
+    extras["nan_policy"] = args.nan_policy
+    if args.frozen:
+        extras["frozen"] = args.frozen
+    return extras
+
+
+def _observed_criteria(model: GaussianMixture, X: Any) -> dict[str, float]:
+    """Log-likelihood, AIC and BIC of rows with missing cells (their observed parts)."""
+    import numpy as np
+
+    log_likelihood = float(np.sum(model.score_samples(X)))
+    p = model.n_parameters()
+    n = int(np.shape(X)[0])
+    return {
+        "log_likelihood": log_likelihood,
+        "aic": -2.0 * log_likelihood + 2.0 * p,
+        "bic": -2.0 * log_likelihood + p * math.log(n),
+    }
+
+
+def _summary_input(args: argparse.Namespace, table: Table, X: Any) -> Any:
+    """The rows the summary is computed on: all but the omitted ones."""
+    import numpy as np
+
+    if args.nan_policy != "omit":
+        return X
+    complete = ~np.isnan(table.values).any(axis=1)
+    return X[complete] if not hasattr(X, "iloc") else X.iloc[complete]
+
+
+def _fit_summary(
+    args: argparse.Namespace,
+    model: GaussianMixture,
+    table: Table,
+    X: Any,
+    out: str,
+    names: list[str],
+) -> dict[str, Any]:
+    """``_model_summary``, with observed-data criteria when cells are missing."""
+    import numpy as np
+
+    rows = _summary_input(args, table, X)
+    criteria = None
+    n_missing = int(np.isnan(table.values).sum())
+    if args.nan_policy == "marginalize" and n_missing:
+        criteria = _observed_criteria(model, rows)
+    summary = _model_summary(model, rows, out, names, criteria=criteria)
+    if args.nan_policy != "raise":
+        summary["nan_policy"] = args.nan_policy
+        summary["n_missing_cells"] = n_missing
+    if args.frozen:
+        summary["frozen"] = list(args.frozen)
+    if args.init_model is not None:
+        summary["init_model"] = args.init_model
+        summary["init_params"] = f"the model {args.init_model}"
+    return summary
+
+
+# --------------------------------------------------------- fit --bayesian
+def _check_bayesian_options(args: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, on in (
+            ("--out", args.out is not None),
+            ("--noise", args.noise),
+            ("--noise-volume", args.noise_volume is not None),
+            ("--prior", args.prior),
+            ("--frozen", bool(args.frozen)),
+            ("--init-model", args.init_model is not None),
+            ("--nan-policy", args.nan_policy != "raise"),
+        )
+        if on
+    ]
+    if not given:
+        return
+    if given[0] == "--out":
+        raise UsageError(
+            "--bayesian fits cannot be saved: gaussmix model files store "
+            "GaussianMixture models, not BayesianGaussianMixture (whose predictions "
+            "use the variational posterior); drop --out, and use --json for the "
+            "fitted parameters"
+        )
+    raise UsageError(
+        f"--bayesian and {given[0]} do not go together: BayesianGaussianMixture has "
+        "no noise component, mclust prior, frozen parameters, start from a model "
+        "or missing values"
+    )
+
+
+def _bayesian_summary(model: Any, n_samples: int, names: list[str]) -> dict[str, Any]:
+    import numpy as np
+
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    return {
+        "estimator": "BayesianGaussianMixture",
+        "n_components": int(model.n_components),
+        "n_active_components": int(np.sum(weights >= ACTIVE_WEIGHT)),
+        "active_weight": ACTIVE_WEIGHT,
+        "covariance_type": model.covariance_type,
+        "weight_concentration_prior_type": model.weight_concentration_prior_type,
+        "weight_concentration_prior": float(model.weight_concentration_prior_),
+        "init_params": model.init_params,
+        "n_samples": n_samples,
+        "features": names,
+        "weights": weights.tolist(),
+        "means": np.asarray(model.means_, dtype=np.float64).tolist(),
+        "covariances": np.asarray(model.covariances_, dtype=np.float64).tolist(),
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "lower_bound": float(model.lower_bound_),
+        "model": None,
+    }
+
+
+def _print_bayesian(summary: dict[str, Any], out: TextIO) -> None:
+    names = summary["features"]
+    w = max(10, *(len(n) + 1 for n in names))
+    print(
+        f"variational Bayesian {summary['covariance_type']} Gaussian mixture "
+        f"({summary['weight_concentration_prior_type']}, weight concentration "
+        f"prior {summary['weight_concentration_prior']:.4g}) on "
+        f"{summary['n_samples']} rows x {len(names)} features",
+        file=out,
+    )
+    print(
+        f"converged: {'yes' if summary['converged'] else 'NO'} after "
+        f"{summary['n_iter']} iterations (start: {summary['init_params']})",
+        file=out,
+    )
+    print(f"lower bound (ELBO): {summary['lower_bound']:.4f}", file=out)
+    print(
+        f"{summary['n_active_components']} of {summary['n_components']} components "
+        f"have a weight >= {summary['active_weight']:g}",
+        file=out,
+    )
+    print("", file=out)
+    print(
+        "component  weight  " + "".join(f"{'mean ' + n:>{w + 5}}" for n in names),
+        file=out,
+    )
+    for k in range(summary["n_components"]):
+        print(
+            f"{k:>9}  {summary['weights'][k]:6.4f}  "
+            + "".join(f"{v:>{w + 5}.4g}" for v in summary["means"][k]),
+            file=out,
+        )
+    print("\nnot saved: model files hold GaussianMixture models only", file=out)
+
+
+def cmd_fit_bayesian(args: argparse.Namespace) -> int:
+    """``gaussmix fit --bayesian``: scikit-learn's BayesianGaussianMixture."""
+    from gaussmix.bayesian import BayesianGaussianMixture
+
+    _check_bayesian_options(args)
+    if args.plot_features and not args.plot:
+        raise UsageError("--plot-features needs --plot PNG")
+    _check_paths({"--plot": args.plot}, {"DATA": args.data})
+    if args.plot:
+        _require_matplotlib(args.plot)
+    table = _load_data(args)
+    d = table.values.shape[1]
+    names = table.names if table.names is not None else [f"x{i}" for i in range(d)]
+    chosen = (
+        _resolve_features(_split_list(args.plot_features), names, table.path)
+        if args.plot_features
+        else None
+    )
+    _check_fit_memory(table.path, args.components, d, [args.covariance])
+    options: dict[str, Any] = {
+        "n_components": args.components,
+        "covariance_type": args.covariance,
+        "n_init": args.n_init,
+        "init_params": "kmeans" if args.init is None else args.init,
+        "random_state": args.seed,
+        "weight_concentration_prior_type": args.weight_concentration_prior_type
+        or "dirichlet_process",
+        "weight_concentration_prior": args.weight_concentration_prior,
+    }
+    for key in ("max_iter", "tol", "reg_covar"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    model = BayesianGaussianMixture(**options)
+    X: Any = table.values if table.names is None else _frame(table.values, table.names)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    _print_warnings(caught)
+    summary = _bayesian_summary(model, table.values.shape[0], names)
+    if args.plot:
+        with _Outputs() as outputs:
+            fig = _fit_plot(model, table, X, names, chosen)
+            _save_plot(fig, args.plot, outputs)
+            outputs.commit()
+        summary["plot"] = args.plot
+    if args.json:
+        _emit_json(summary)
+        return 0
+    _print_bayesian(summary, sys.stdout)
+    if args.plot:
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _issue15_fit_options(p: argparse.ArgumentParser) -> None:
+    """``fit``'s options for missing values, starts, frozen parameters and --bayesian."""
+    p.add_argument(
+        "--nan-policy",
+        choices=NAN_POLICIES,
+        default="raise",
+        help="missing (empty or NA) cells: raise refuses the file (default); "
+        "marginalize fits by exact EM on the observed cells of every row; omit "
+        "leaves incomplete rows out, with a warning that counts them",
+    )
+    p.add_argument(
+        "--init-model",
+        metavar="MODEL",
+        help="start EM from a saved model's weights, means and covariances (same "
+        "--components and --covariance)",
+    )
+    p.add_argument(
+        "--frozen",
+        type=_frozen_list,
+        default=(),
+        metavar="NAMES",
+        help="keep these parameters at their starting values (from --init-model, or "
+        "the initialisation): weights, means, covariances, comma separated",
+    )
+    p.add_argument(
+        "--bayesian",
+        action="store_true",
+        help="fit a variational Bayesian mixture (scikit-learn's "
+        "BayesianGaussianMixture): -k is an upper bound, unneeded components get "
+        "weights near 0; printed, not saved",
+    )
+    p.add_argument(
+        "--weight-concentration-prior-type",
+        choices=WEIGHT_PRIOR_TYPES,
+        default=None,
+        help="with --bayesian: the prior on the weights (default: dirichlet_process)",
+    )
+    p.add_argument(
+        "--weight-concentration-prior",
+        type=_float_at_least(0.0, strict=True),
+        default=None,
+        metavar="X",
+        help="with --bayesian: its concentration; small values favour fewer "
+        "components (default: 1/K)",
+    )
+
+
+# ----------------------------------------------------------------- impute
+class _MissingColumn(_Column):
+    """A float column whose NaN cells are written empty (R and pandas read NA)."""
+
+    def formatted(self, start: int, stop: int) -> list[str]:
+        import numpy as np
+
+        floats = np.asarray(self.values[start:stop], dtype=np.float64).tolist()
+        return ["" if math.isnan(v) else repr(v) for v in floats]
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    """``gaussmix impute``."""
+    import numpy as np
+
+    if args.include_original and args.draws is None:
+        raise UsageError("--include-original needs --draws M")
+    if args.seed is not None and args.draws is None:
+        raise UsageError("--seed needs --draws M (conditional means are not random)")
+    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
+    _require_parquet([args.out])
+    model = _load_model(args.model)
+    names_in = getattr(model, "feature_names_in_", None)
+    table = _load_data_keeping_nan(args, names_in)
+    X = _model_input(model, table)
+    values = np.asarray(table.values, dtype=np.float64)
+    missing = np.isnan(values)
+    names = _feature_names(model)
+    n = values.shape[0]
+    if args.draws is None:
+        completed = np.asarray(model.impute(X), dtype=np.float64)
+        columns = [
+            _Column(name, completed[:, j], "repr") for j, name in enumerate(names)
+        ]
+    else:
+        draws = np.asarray(
+            model.impute(X, n_imputations=args.draws, random_state=args.seed),
+            dtype=np.float64,
+        )
+        blocks = [values[None]] if args.include_original else []
+        stacked = np.concatenate([*blocks, draws], axis=0).reshape(-1, values.shape[1])
+        first = 0 if args.include_original else 1
+        imputation = np.repeat(np.arange(first, args.draws + 1), n)
+        row = np.tile(np.arange(n), args.draws + 1 - first)
+        columns = [_Column("imputation", imputation, "int"), _Column("row", row, "int")]
+        columns += [
+            _MissingColumn(name, stacked[:, j], "repr") for j, name in enumerate(names)
+        ]
+    _write_columns(args, columns)
+    n_missing, n_rows = int(missing.sum()), int(missing.any(axis=1).sum())
+    if args.json:
+        payload: dict[str, Any] = {
+            "features": names,
+            "n_missing_cells": n_missing,
+            "n_incomplete_rows": n_rows,
+        }
+        if args.draws is None:
+            payload["imputed"] = completed.tolist()
+        else:
+            payload["imputations"] = draws.tolist()
+        if args.out:
+            payload["out"] = args.out
+        _emit_json(payload)
+        return 0
+    what = (
+        "conditional means"
+        if args.draws is None
+        else f"{args.draws} imputation(s) drawn from the conditional distribution"
+    )
+    print(
+        f"# {n_missing} missing cell(s) in {n_rows} of {n} row(s) filled with {what}"
+        + (f"; written to {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ------------------------------------------------- condition, marginal, regress
+def _feature_index(token: str, names: Sequence[str], option: str) -> int:
+    """A model feature by name or 0-based index."""
+    d = len(names)
+    if token in names:
+        return list(names).index(token)
+    if token.lstrip("-").isdigit() and -d <= int(token) < d:
+        return int(token) % d
+    raise UsageError(
+        f"{option} {token!r}: the model has no such feature; its features are "
+        f"{', '.join(names)} (or 0 to {d - 1})"
+    )
+
+
+def _feature_indices(
+    tokens: Sequence[str], names: Sequence[str], option: str
+) -> list[int]:
+    chosen: list[int] = []
+    for token in _split_list(tokens):
+        index = _feature_index(token, names, option)
+        if index in chosen:
+            raise UsageError(f"{option} names feature {names[index]!r} twice")
+        chosen.append(index)
+    return chosen
+
+
+def _parse_given(
+    tokens: Sequence[str], names: Sequence[str]
+) -> tuple[list[int], list[float]]:
+    """``--given a=1.5,b=2`` to feature indices and values."""
+    features: list[int] = []
+    values: list[float] = []
+    for item in _split_list(tokens):
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"--given {item!r}: write FEATURE=VALUE, e.g. x=1.5")
+        index = _feature_index(name.strip(), names, "--given")
+        if index in features:
+            raise UsageError(f"--given names feature {names[index]!r} twice")
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"--given {item!r}: {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise UsageError(f"--given {item!r}: the value must be finite")
+        features.append(index)
+        values.append(value)
+    if len(features) >= len(names):
+        raise UsageError(
+            "--given names every feature of the model: leave at least one to condition"
+        )
+    return features, values
+
+
+def _mixture_payload(model: GaussianMixture, names: list[str]) -> dict[str, Any]:
+    """Weights, means, covariances and the mixture's mean and std, as JSON."""
+    import numpy as np
+
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    means = np.asarray(model.means_, dtype=np.float64)
+    dense = np.stack([_covariance_of(model, k) for k in range(model.n_components)])
+    mean = weights @ means
+    spread = means - mean
+    variance = np.einsum("k,kjj->j", weights, dense) + weights @ spread**2
+    return {
+        "features": names,
+        "covariance_type": model.covariance_type,
+        "n_components": int(model.n_components),
+        "weights": weights.tolist(),
+        "means": means.tolist(),
+        "covariances": np.asarray(model.covariances_, dtype=np.float64).tolist(),
+        "mean": mean.tolist(),
+        "std": np.sqrt(variance).tolist(),
+    }
+
+
+def _print_mixture(title: str, payload: dict[str, Any]) -> None:
+    names = payload["features"]
+    w = max(10, *(len(n) + 1 for n in names))
+    print(title)
+    print("component  weight  " + "".join(f"{'mean ' + n:>{w + 5}}" for n in names))
+    for k in range(payload["n_components"]):
+        print(
+            f"{k:>9}  {payload['weights'][k]:6.4f}  "
+            + "".join(f"{v:>{w + 5}.4g}" for v in payload["means"][k])
+        )
+    print(
+        f"{'mixture':>9}  {'mean':>6}  "
+        + "".join(f"{v:>{w + 5}.4g}" for v in payload["mean"])
+    )
+    print(
+        f"{'':>9}  {'std':>6}  " + "".join(f"{v:>{w + 5}.4g}" for v in payload["std"])
+    )
+
+
+def _save_derived(model: GaussianMixture, path: str | None) -> None:
+    if path is None:
+        return
+    from gaussmix.io import save
+
+    with _Outputs() as outputs:
+        tmp = outputs.stage(path)
+        with _writing(path):
+            save(model, tmp)
+        outputs.commit()
+
+
+def _derived_names(model: GaussianMixture, kept: Sequence[int]) -> list[str]:
+    names = _feature_names(model)
+    return [names[i] for i in kept]
+
+
+def cmd_condition(args: argparse.Namespace) -> int:
+    """``gaussmix condition``."""
+    _check_paths({"--out": args.out}, {"MODEL": args.model})
+    model = _load_model(args.model)
+    names = _feature_names(model)
+    features, values = _parse_given(args.given, names)
+    given_names = [names[i] for i in features]
+    # By position: a model fitted without a header has no names to match.
+    result = model.condition(features, values)
+    rest = [i for i in range(len(names)) if i not in features]
+    payload = _mixture_payload(result, _derived_names(model, rest))
+    payload["given"] = dict(zip(given_names, values, strict=True))
+    _save_derived(result, args.out)
+    if args.json:
+        payload["model"] = args.out
+        _emit_json(payload)
+        return 0
+    given = ", ".join(f"{n} = {v:g}" for n, v in zip(given_names, values, strict=True))
+    _print_mixture(
+        f"conditional mixture of {', '.join(payload['features'])} given {given} "
+        f"({payload['n_components']} components, {payload['covariance_type']})",
+        payload,
+    )
+    if args.out:
+        print(f"\nmodel saved to {args.out}")
+    return 0
+
+
+def cmd_marginal(args: argparse.Namespace) -> int:
+    """``gaussmix marginal``."""
+    _check_paths({"--out": args.out}, {"MODEL": args.model})
+    model = _load_model(args.model)
+    names = _feature_names(model)
+    kept = _feature_indices(args.features, names, "--features")
+    result = model.marginal(kept)
+    payload = _mixture_payload(result, _derived_names(model, kept))
+    _save_derived(result, args.out)
+    if args.json:
+        payload["model"] = args.out
+        _emit_json(payload)
+        return 0
+    _print_mixture(
+        f"marginal mixture of {', '.join(payload['features'])} "
+        f"({payload['n_components']} components, {payload['covariance_type']})",
+        payload,
+    )
+    if args.out:
+        print(f"\nmodel saved to {args.out}")
+    return 0
+
+
+def _regress_inputs(
+    args: argparse.Namespace, names: list[str], inputs: list[int], has_names: bool
+) -> Any:
+    """The rows of DATA's input columns, in the model's order."""
+    import numpy as np
+
+    from gaussmix._data import DataError, drop_nan_rows, read_table, select_columns
+
+    raw = read_table(args.data)
+    input_names = [names[i] for i in inputs]
+    if args.columns:
+        columns: list[str] | None = _split_list(args.columns)
+    elif has_names and raw.names is not None:
+        columns = input_names
+    elif raw.values.shape[1] == len(names) and len(names) != len(inputs):
+        columns = [str(i) for i in inputs]  # every feature: the inputs by position
+    else:
+        columns = None
+    table = select_columns(raw, columns)
+    for note in table.notes:
+        _note(note)
+    if table.values.shape[1] != len(inputs):
+        raise DataError(
+            f"{table.path}: {table.values.shape[1]} column(s) but the model has "
+            f"{len(inputs)} input feature(s) ({', '.join(input_names)}) besides the "
+            "targets; use --columns to pick them"
+        )
+    table, dropped = drop_nan_rows(table, drop=args.drop_nan)
+    if dropped and not args.json:
+        print(f"dropped {dropped} row(s) with missing values", file=sys.stderr)
+    return np.asarray(table.values, dtype=np.float64)
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    """``gaussmix regress``: Gaussian mixture regression with a saved joint model."""
+    import numpy as np
+
+    from gaussmix.core import conditional
+
+    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
+    _require_parquet([args.out])
+    model = _load_model(args.model)
+    if _has_noise(model):
+        raise UsageError(
+            f"{args.model} has a noise component: a uniform density has no Gaussian "
+            "conditional; refit without --noise"
+        )
+    names = _feature_names(model)
+    targets = _feature_indices(args.targets, names, "--targets")
+    if len(targets) >= len(names):
+        raise UsageError(
+            "--targets names every feature of the model: leave at least one input"
+        )
+    inputs = [i for i in range(len(names)) if i not in targets]
+    has_names = getattr(model, "feature_names_in_", None) is not None
+    X = _regress_inputs(args, names, inputs, has_names)
+    fitted = model.fitted_model()
+    cond = conditional.condition(
+        fitted.family,
+        fitted.weights,
+        fitted.means,
+        fitted.covariances,
+        np.asarray(inputs, dtype=np.intp),
+        X,
+    )
+    mean, variance = conditional.mixture_moments(cond)
+    # The conditional is over the targets in the model's order; output in --targets'.
+    order = [sorted(targets).index(t) for t in targets]
+    mean, std = mean[:, order], np.sqrt(variance)[:, order]
+    target_names = [names[t] for t in targets]
+    columns = [
+        _Column(f"{name}_mean", mean[:, j], "repr")
+        for j, name in enumerate(target_names)
+    ]
+    if args.std:
+        columns += [
+            _Column(f"{name}_std", std[:, j], "repr")
+            for j, name in enumerate(target_names)
+        ]
+    _write_columns(args, columns)
+    if args.json:
+        payload: dict[str, Any] = {
+            "targets": target_names,
+            "inputs": [names[i] for i in inputs],
+            "mean": mean.tolist(),
+        }
+        if args.std:
+            payload["std"] = std.tolist()
+        if args.out:
+            payload["out"] = args.out
+        _emit_json(payload)
+        return 0
+    if args.out:
+        print(
+            f"conditional means of {', '.join(target_names)} for {X.shape[0]} rows "
+            f"written to {args.out}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _issue15_parsers(sub: Any) -> None:
+    """The ``impute``, ``condition``, ``marginal`` and ``regress`` commands."""
+    p = _model_on_data(
+        sub,
+        "impute",
+        help="fill the missing cells of a data file from a saved model",
+        description="Fill the missing (empty or NA) cells of DATA with their "
+        "conditional means given each row's observed cells, or with --draws M, M "
+        "draws from the conditional distribution for multiple imputation, written "
+        "as one long table (columns imputation, row, then the features).",
+        epilog="example: gaussmix impute model.gmm data.csv --draws 20 --seed 1 "
+        "--out imputed.csv",
+    )
+    p.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=None,
+        metavar="M",
+        help="M imputations drawn from the conditional distribution (default: the "
+        "conditional means)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed of the draws")
+    p.add_argument(
+        "--include-original",
+        action="store_true",
+        help="with --draws: also the data itself as imputation 0, missing cells "
+        "empty (mice's complete(imp, 'long', include = TRUE), read by as.mids)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="CSV",
+        help="write the completed data here: CSV, or TSV/Parquet by the extension "
+        "(default: stdout)",
+    )
+    p.add_argument(
+        "--columns",
+        nargs="+",
+        metavar="COL",
+        help="columns to use, by header name or 0-based index (space or comma "
+        "separated)",
+    )
+    _common(p)
+    p.set_defaults(func=cmd_impute, parser=p)
+
+    p = sub.add_parser(
+        "condition",
+        help="the mixture of the other features given some feature values",
+        description="Condition a saved model on values of some of its features: "
+        "print the mixture of the other features (weights, means, and the "
+        "mixture's mean and standard deviation), or save it as a model file.",
+        epilog="example: gaussmix condition model.gmm --given x=1.5 --out given.gmm",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument(
+        "--given",
+        nargs="+",
+        required=True,
+        metavar="FEATURE=VALUE",
+        help="the known values, by feature name or 0-based index (space or comma "
+        "separated), e.g. --given x=1.5 y=-2",
+    )
+    p.add_argument("--out", metavar="MODEL", help="save the conditional mixture here")
+    _common(p)
+    p.set_defaults(func=cmd_condition, parser=p)
+
+    p = sub.add_parser(
+        "marginal",
+        help="the mixture of some features, the others integrated out",
+        description="The marginal mixture of some features of a saved model: "
+        "printed, or saved as a model file.",
+        epilog="example: gaussmix marginal model.gmm --features x,y --out xy.gmm",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument(
+        "--features",
+        nargs="+",
+        required=True,
+        metavar="COL",
+        help="the features to keep, in this order, by name or 0-based index",
+    )
+    p.add_argument("--out", metavar="MODEL", help="save the marginal mixture here")
+    _common(p)
+    p.set_defaults(func=cmd_marginal, parser=p)
+
+    p = _model_on_data(
+        sub,
+        "regress",
+        help="predict some features from the others (Gaussian mixture regression)",
+        description="Gaussian mixture regression with a saved joint model (fitted "
+        "on inputs and targets together): for each row of DATA's input columns, "
+        "the conditional mean of every target (column TARGET_mean) and with --std "
+        "its conditional standard deviation (TARGET_std).",
+        epilog="example: gaussmix fit train.csv -k 8 --out joint.gmm && gaussmix "
+        "regress joint.gmm new.csv --targets y --std --out pred.csv",
+    )
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        required=True,
+        metavar="COL",
+        help="the model features to predict, by name or 0-based index; the other "
+        "features are the inputs, read from DATA",
+    )
+    p.add_argument(
+        "--std", action="store_true", help="also the conditional standard deviation"
+    )
+    _table_output(p, "the predictions", cmd_regress)
+
+
 # ----------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -1463,6 +2298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _fit_options(p)
     _data_options(p)
+    _issue15_fit_options(p)
     p.add_argument(
         "--out",
         metavar="MODEL",
@@ -1674,6 +2510,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.set_defaults(func=cmd_demo, parser=p)
+    _issue15_parsers(sub)
     return parser
 
 
