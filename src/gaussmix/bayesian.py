@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final, cast
 
@@ -67,6 +68,7 @@ from gaussmix.sources import (
 __all__ = [
     "BayesianGaussianMixture",
     "SVIState",
+    "build_fitted_bayesian",
     "VariationalFit",
     "fit_variational",
     "svi_step",
@@ -1166,3 +1168,64 @@ numpy.memmap, callable or dask.array.Array
         )
         out = getattr(gm_dask, method)(X, gaussians, self._family(), owner=method)
         return out + offset if method == "score_samples" else out
+
+
+def build_fitted_bayesian(
+    params: Mapping[str, Any],
+    model: MixtureModel,
+    info: FitInfo,
+    *,
+    weight_concentration: Any,
+    mean_precision: FloatArray,
+    degrees_of_freedom: Any,
+    prior: VariationalPrior,
+    feature_names: Any = None,
+) -> BayesianGaussianMixture:
+    """A fitted :class:`BayesianGaussianMixture` from stored attributes.
+
+    Model files (:func:`gaussmix.io.load`) use it. The attributes are set as
+    given (no M-step is run), so predictions equal the saved model's bitwise.
+    The online state of :meth:`BayesianGaussianMixture.partial_fit` is not
+    part of it: a ``partial_fit`` after this starts a new stream from the
+    posterior (as after ``fit``).
+
+    Parameters
+    ----------
+    params : mapping
+        Constructor parameters.
+    model : MixtureModel
+        The point estimate: ``weights_``, ``means_``, ``covariances_``,
+        ``precisions_`` and ``precisions_cholesky_``.
+    info : FitInfo
+        Iterations, convergence and lower bounds.
+    weight_concentration : ndarray or tuple of two ndarrays
+        ``weight_concentration_``.
+    mean_precision : ndarray of shape (n_components,)
+        ``mean_precision_``.
+    degrees_of_freedom : ndarray of shape (n_components,) or float
+        ``degrees_of_freedom_``.
+    prior : VariationalPrior
+        The resolved priors (the ``*_prior_`` attributes).
+    feature_names : array-like of str, default=None
+        ``feature_names_in_``.
+
+    Returns
+    -------
+    BayesianGaussianMixture
+    """
+    estimator = BayesianGaussianMixture(**params)
+    with estimator._lock("_params_lock"):
+        estimator._set_model(model, info)
+        estimator.weight_concentration_prior_ = prior.weight_concentration
+        estimator.mean_precision_prior_ = prior.mean_precision
+        estimator.mean_prior_ = prior.mean
+        estimator.degrees_of_freedom_prior_ = prior.degrees_of_freedom
+        estimator.covariance_prior_ = prior.covariance
+        estimator.weight_concentration_ = weight_concentration
+        estimator.mean_precision_ = mean_precision
+        estimator.degrees_of_freedom_ = degrees_of_freedom
+        estimator._svi_state = None
+    estimator.n_features_in_ = model.n_features
+    if feature_names is not None:
+        estimator.feature_names_in_ = np.asarray(feature_names, dtype=object)
+    return estimator

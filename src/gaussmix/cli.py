@@ -335,10 +335,21 @@ def _emit_json(payload: dict[str, Any]) -> None:
 
 
 def _load_model(path: str) -> GaussianMixture:
+    """A GaussianMixture model file (a Bayesian one is refused, with the reason)."""
+    model = _load_any_model(path)
+    if not isinstance(model, GaussianMixture):
+        raise UsageError(
+            f"{path} holds a {type(model).__name__}; this command needs a "
+            "GaussianMixture model (predict, score and sample read both)"
+        )
+    return model
+
+
+def _load_any_model(path: str) -> Any:
+    """A model file of either class (GaussianMixture or BayesianGaussianMixture)."""
     from gaussmix.io import load
 
-    model: GaussianMixture = load(path)
-    return model
+    return load(path)
 
 
 # ----------------------------------------------------------------- paths
@@ -897,17 +908,19 @@ def _proba_columns(model: GaussianMixture, n_columns: int) -> list[str]:
 
 
 def _model_and_data(
-    args: argparse.Namespace, *, allow_nan: bool = False
+    args: argparse.Namespace, *, allow_nan: bool = False, any_class: bool = False
 ) -> tuple[Any, Any]:
     """The saved model and the DATA it is applied to, outputs checked first.
 
     With ``allow_nan``, missing cells are kept for a model fitted with
     ``nan_policy='marginalize'`` (it predicts from each row's observed cells).
+    With ``any_class``, a BayesianGaussianMixture model is accepted too.
     """
     _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
     _require_parquet([args.out])
-    model = _load_model(args.model)
-    if allow_nan and not args.drop_nan and model.nan_policy == "marginalize":
+    model = _load_any_model(args.model) if any_class else _load_model(args.model)
+    nan_policy = getattr(model, "nan_policy", "raise")
+    if allow_nan and not args.drop_nan and nan_policy == "marginalize":
         table = _load_data_keeping_nan(args, getattr(model, "feature_names_in_", None))
         return model, _model_input(model, table)
     table = _load_data(args, getattr(model, "feature_names_in_", None))
@@ -928,7 +941,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """``gaussmix predict``."""
     import numpy as np
 
-    model, X = _model_and_data(args, allow_nan=True)
+    model, X = _model_and_data(args, allow_nan=True, any_class=True)
     labels = np.asarray(model.predict(X))
     proba = np.asarray(model.predict_proba(X)) if args.proba else None
     columns = [_Column("label", labels, "int")]
@@ -963,7 +976,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``gaussmix score``."""
     import numpy as np
 
-    model, X = _model_and_data(args, allow_nan=True)
+    model, X = _model_and_data(args, allow_nan=True, any_class=True)
     scores = np.asarray(model.score_samples(X), dtype=np.float64)
     mean = float(np.mean(scores))
     columns = [_Column("log_density", scores, "repr")]
@@ -982,7 +995,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     _check_paths({"--out": args.out}, {"MODEL": args.model})
     _require_parquet([args.out])
-    model = _load_model(args.model)
+    model = _load_any_model(args.model)
     _check_sample_memory(args.n, model.n_features_in_, as_json=args.json)
     X, comp = model.sample(args.n, random_state=args.seed)
     if args.shuffle:
@@ -1516,7 +1529,6 @@ def _check_bayesian_options(args: argparse.Namespace) -> None:
     given = [
         flag
         for flag, on in (
-            ("--out", args.out is not None),
             ("--noise", args.noise),
             ("--noise-volume", args.noise_volume is not None),
             ("--prior", args.prior),
@@ -1528,13 +1540,6 @@ def _check_bayesian_options(args: argparse.Namespace) -> None:
     ]
     if not given:
         return
-    if given[0] == "--out":
-        raise UsageError(
-            "--bayesian fits cannot be saved: gaussmix model files store "
-            "GaussianMixture models, not BayesianGaussianMixture (whose predictions "
-            "use the variational posterior); drop --out, and use --json for the "
-            "fitted parameters"
-        )
     raise UsageError(
         f"--bayesian and {given[0]} do not go together: BayesianGaussianMixture has "
         "no noise component, mclust prior, frozen parameters, start from a model "
@@ -1609,7 +1614,7 @@ def cmd_fit_bayesian(args: argparse.Namespace) -> int:
     _check_bayesian_options(args)
     if args.plot_features and not args.plot:
         raise UsageError("--plot-features needs --plot PNG")
-    _check_paths({"--plot": args.plot}, {"DATA": args.data})
+    _check_paths({"--out": args.out, "--plot": args.plot}, {"DATA": args.data})
     if args.plot:
         _require_matplotlib(args.plot)
     table = _load_data(args)
@@ -1641,16 +1646,27 @@ def cmd_fit_bayesian(args: argparse.Namespace) -> int:
         model.fit(X)
     _print_warnings(caught)
     summary = _bayesian_summary(model, table.values.shape[0], names)
-    if args.plot:
+    if args.out or args.plot:
+        from gaussmix.io import save
+
+        # Model and picture staged and renamed together, as in ``fit``.
         with _Outputs() as outputs:
-            fig = _fit_plot(model, table, X, names, chosen)
-            _save_plot(fig, args.plot, outputs)
+            if args.out:
+                tmp = outputs.stage(args.out)
+                with _writing(args.out):
+                    save(model, tmp)
+                summary["model"] = args.out
+            if args.plot:
+                fig = _fit_plot(model, table, X, names, chosen)
+                _save_plot(fig, args.plot, outputs)
+                summary["plot"] = args.plot
             outputs.commit()
-        summary["plot"] = args.plot
     if args.json:
         _emit_json(summary)
         return 0
     _print_bayesian(summary, sys.stdout)
+    if args.out:
+        print(f"model written to {args.out}")
     if args.plot:
         print(f"plot written to {args.plot}")
     return 0

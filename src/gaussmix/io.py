@@ -42,10 +42,17 @@ from gaussmix._validation import (
     describe_value,
 )
 from gaussmix._version import __version__
+from gaussmix.bayesian import BayesianGaussianMixture, build_fitted_bayesian
 from gaussmix.core.covariance import CovarianceFamily, get_family
 from gaussmix.core.frozen import FREEZABLE, as_frozen
 from gaussmix.core.noise import NoiseBox
 from gaussmix.core.prior import PRIOR_KEYS, PRIOR_MODELS, mclust_model_name
+from gaussmix.core.variational import (
+    DIRICHLET_PROCESS,
+    VariationalParams,
+    VariationalPrior,
+    point_weights,
+)
 from gaussmix.mixture import GaussianMixture, build_fitted
 from gaussmix.model import FitInfo, MixtureModel
 
@@ -107,6 +114,34 @@ PRIOR_FIELD: Final = "prior_"
 #: ``scale``) as the arrays ``params.prior.mean`` and ``params.prior.scale``.
 PRIOR_PARAM_ARRAYS: Final = ("mean", "scale")
 
+#: ``class_name`` of a variational Bayesian model (format version 2 reads both).
+BAYESIAN_CLASS: Final = "BayesianGaussianMixture"
+#: Header field of a Bayesian model (required then, refused otherwise): the
+#: resolved scalar priors, as numbers.
+BAYESIAN_FIELD: Final = "bayesian"
+BAYESIAN_SCALARS: Final = (
+    "weight_concentration_prior_",
+    "mean_precision_prior_",
+    "degrees_of_freedom_prior_",
+)
+#: Constructor parameters of BayesianGaussianMixture that may hold arrays.
+BAYESIAN_ARRAY_PARAMS: Final = ("mean_prior", "covariance_prior")
+#: The two Beta parameter arrays of a Dirichlet process's weight_concentration_.
+STICK_ARRAYS: Final = ("weight_concentration_.0", "weight_concentration_.1")
+#: Arrays of a Bayesian model's posterior and resolved priors (float64); the
+#: Dirichlet process stores :data:`STICK_ARRAYS` instead of weight_concentration_.
+BAYESIAN_ARRAYS: Final = (
+    "weight_concentration_",
+    *STICK_ARRAYS,
+    "mean_precision_",
+    "degrees_of_freedom_",
+    "mean_prior_",
+    "covariance_prior_",
+)
+#: ``|weights_ - point_weights(weight_concentration_)|`` may be up to this
+#: times the weight (or 4 eps of weights_'s dtype, if larger).
+BAYESIAN_WEIGHT_RTOL: Final = 1e-9
+
 #: Tolerance of the noise box checks: orthonormal axes and the box's volume
 #: against ``noise_log_density_`` (relative), both computed in float64.
 NOISE_BOX_RTOL: Final = 1e-9
@@ -146,7 +181,10 @@ MAX_HEADER_COUNT: Final = 2**40
 # ----------------------------------------------------------------- save
 
 
-def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> None:
+def save(
+    model: GaussianMixture | BayesianGaussianMixture,
+    file: str | os.PathLike[str] | IO[bytes],
+) -> None:
     """Write a fitted model to a gaussmix model file (a pickle-free ``.npz``).
 
     The model is checked exactly as :func:`load` checks a file, so a file that
@@ -155,8 +193,9 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
 
     Parameters
     ----------
-    model : GaussianMixture
-        A fitted :class:`gaussmix.GaussianMixture`.
+    model : GaussianMixture or BayesianGaussianMixture
+        A fitted :class:`gaussmix.GaussianMixture` or
+        :class:`gaussmix.BayesianGaussianMixture`.
     file : str, os.PathLike or binary file object
         Where to write. A path is used as given (no ``.npz`` suffix is added)
         and replaced atomically: the file is written under a temporary name in
@@ -166,7 +205,7 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`gaussmix.GaussianMixture`.
+        If ``model`` is neither of the two classes (subclasses are refused).
     sklearn.exceptions.NotFittedError
         If the model has not been fitted (a subclass of ValueError).
     ValueError
@@ -194,16 +233,16 @@ def save(model: GaussianMixture, file: str | os.PathLike[str] | IO[bytes]) -> No
     True
     """
     where = _describe_target(file)
-    if type(model) is not GaussianMixture:
+    if type(model) not in (GaussianMixture, BayesianGaussianMixture):
         raise TypeError(
-            f"cannot save to {where}: save writes gaussmix.GaussianMixture models, "
-            f"got {type(model).__module__}.{type(model).__qualname__}."
+            f"cannot save to {where}: save writes gaussmix.GaussianMixture and "
+            "gaussmix.BayesianGaussianMixture models, got "
+            f"{type(model).__module__}.{type(model).__qualname__}."
         )
-    missing = [
-        a
-        for a in (*PARAMETER_ARRAYS, "converged_", "n_iter_", "lower_bound_")
-        if not hasattr(model, a)
-    ]
+    fitted = (*PARAMETER_ARRAYS, "converged_", "n_iter_", "lower_bound_")
+    if isinstance(model, BayesianGaussianMixture):
+        fitted = (*fitted, "weight_concentration_", *BAYESIAN_SCALARS)
+    missing = [a for a in fitted if not hasattr(model, a)]
     if missing:
         raise NotFittedError(
             f"cannot save to {where}: the model is not fitted (it has no "
@@ -239,15 +278,22 @@ def _named_os_error(exc: OSError, context: str) -> OSError:
         return OSError(message)
 
 
-def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
+def _model_members(
+    model: GaussianMixture | BayesianGaussianMixture,
+) -> dict[str, npt.NDArray[Any]]:
     """The archive's arrays (header first), validated as ``load`` would."""
     params = model.get_params(deep=False)
     json_params: dict[str, Any] = {}
     arrays: dict[str, npt.NDArray[Any]] = {}
     notes: list[str] = []
-    for name in _current_params():
+    bayesian = isinstance(model, BayesianGaussianMixture)
+    for name in _current_params(type(model)):
         value = params[name]
-        if name in NOT_STORED_PARAMS:
+        if bayesian and name in BAYESIAN_ARRAY_PARAMS and np.ndim(value) > 0:
+            key = f"params.{name}"
+            arrays[key] = _numeric_array(value, f"parameter {name}", convert=True)
+            json_params[name] = {"array": key}
+        elif name in NOT_STORED_PARAMS:
             json_params[name] = None
             if value is not None:
                 notes.append(_NOTE_NOT_STORED.format(name=name))
@@ -274,6 +320,8 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
         raise _Invalid(f"lower_bounds_ is not a list of numbers ({exc})") from exc
     arrays[LOWER_BOUNDS_KEY] = _numeric_array(lower_bounds, LOWER_BOUNDS_KEY, False)
     has_noise = hasattr(model, "noise_log_density_")
+    if bayesian:
+        _bayesian_members(model, arrays)
     if has_noise:
         for key in NOISE_ARRAYS:
             if not hasattr(model, key):
@@ -306,6 +354,10 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     fitted_prior = getattr(model, PRIOR_FIELD, None)
     if fitted_prior is not None:
         header[PRIOR_FIELD] = _fitted_prior_json(fitted_prior, arrays)
+    if bayesian:
+        header[BAYESIAN_FIELD] = {
+            name: _json_scalar(getattr(model, name), name) for name in BAYESIAN_SCALARS
+        }
     text = json.dumps(header, indent=2, ensure_ascii=False, allow_nan=False)
     raw = text.encode("utf-8")
     parsed = _parse_header(_decode_header(np.frombuffer(raw, dtype=np.uint8)))
@@ -320,6 +372,23 @@ def _model_members(model: GaussianMixture) -> dict[str, npt.NDArray[Any]]:
     for key in expected:  # the order of _expected_arrays: deterministic
         members[key] = arrays[key]
     return members
+
+
+def _bayesian_members(
+    model: BayesianGaussianMixture, arrays: dict[str, npt.NDArray[Any]]
+) -> None:
+    """The posterior's and the resolved priors' arrays of a Bayesian model."""
+    concentration = model.weight_concentration_
+    if isinstance(concentration, tuple):
+        if len(concentration) != len(STICK_ARRAYS):
+            _fail("weight_concentration_ of a Dirichlet process must be two arrays")
+        for key, value in zip(STICK_ARRAYS, concentration, strict=True):
+            arrays[key] = _numeric_array(value, key, convert=False)
+    else:
+        key = "weight_concentration_"
+        arrays[key] = _numeric_array(concentration, key, convert=False)
+    for key in BAYESIAN_ARRAYS[3:]:
+        arrays[key] = _numeric_array(getattr(model, key), key, convert=False)
 
 
 def _prior_param_json(
@@ -390,7 +459,8 @@ def _numeric_array(value: Any, what: str, convert: bool) -> npt.NDArray[Any]:
     ):
         arr = arr.astype(np.float64)
     if arr.dtype.kind == "f":
-        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+        # order="C" keeps a 0-d array 0-d (np.ascontiguousarray makes it 1-d)
+        arr = np.array(arr, dtype=arr.dtype.newbyteorder("<"), order="C", copy=None)
     return arr
 
 
@@ -419,7 +489,9 @@ def _json_scalar(value: Any, what: str) -> Any:
 # ----------------------------------------------------------------- load
 
 
-def load(file: str | os.PathLike[str] | IO[bytes]) -> GaussianMixture:
+def load(
+    file: str | os.PathLike[str] | IO[bytes],
+) -> GaussianMixture | BayesianGaussianMixture:
     """Read a model written by :func:`save`, checking everything first.
 
     The file is opened with ``numpy.load(..., allow_pickle=False)``: nothing in
@@ -434,9 +506,9 @@ def load(file: str | os.PathLike[str] | IO[bytes]) -> GaussianMixture:
 
     Returns
     -------
-    GaussianMixture
-        A fitted model whose arrays, parameters and fitted attributes equal
-        the saved ones exactly (same values, same dtypes).
+    GaussianMixture or BayesianGaussianMixture
+        A fitted model of the saved class whose arrays, parameters and fitted
+        attributes equal the saved ones exactly (same values, same dtypes).
 
     Raises
     ------
@@ -476,12 +548,12 @@ def _describe_target(file: Any) -> str:
     )
 
 
-def _load(f: IO[bytes], where: str) -> GaussianMixture:
+def _load(f: IO[bytes], where: str) -> GaussianMixture | BayesianGaussianMixture:
     with open_npz(f) as archive:
         return _load_npz(archive)
 
 
-def _load_npz(archive: NpzArchive) -> GaussianMixture:
+def _load_npz(archive: NpzArchive) -> GaussianMixture | BayesianGaussianMixture:
     entries = archive.entries
     if HEADER_KEY not in entries:
         _fail(
@@ -527,6 +599,7 @@ class _Header:
     noise_log_density: float | None = None
     prior_param_arrays: tuple[str, ...] = ()
     fitted_prior: dict[str, float] | None = None
+    bayesian: dict[str, float] | None = None  # BAYESIAN_FIELD of a Bayesian model
 
 
 def _is_int(v: Any) -> bool:
@@ -575,14 +648,23 @@ def _parse_header(h: Any) -> _Header:
             f"{__version__} reads versions up to {FORMAT_VERSION}); upgrade gaussmix "
             "to load it"
         )
-    optional = (*NOISE_FIELDS, PRIOR_FIELD) if version >= 2 else ()
-    _check_keys(h, HEADER_FIELDS_V1, "header field", optional)
+    bayesian = h.get("class_name") == BAYESIAN_CLASS and version >= 2
+    if bayesian:
+        if BAYESIAN_FIELD not in h:
+            _fail(
+                f"class_name is {BAYESIAN_CLASS!r} but the header has no "
+                f"{BAYESIAN_FIELD!r} field (the resolved priors of a Bayesian model)"
+            )
+        _check_keys(h, (*HEADER_FIELDS_V1, BAYESIAN_FIELD), "header field")
+    else:
+        optional = (*NOISE_FIELDS, PRIOR_FIELD) if version >= 2 else ()
+        _check_keys(h, HEADER_FIELDS_V1, "header field", optional)
     if not isinstance(h["library_version"], str):
         _fail(f"library_version must be a string, got {h['library_version']!r}")
-    if h["class_name"] != "GaussianMixture":
+    if h["class_name"] != "GaussianMixture" and not bayesian:
         _fail(
-            f"class_name is {h['class_name']!r}; this gaussmix loads only "
-            "'GaussianMixture' models"
+            f"class_name is {_show(h['class_name'])}; format version {version} holds "
+            f"'GaussianMixture' models{' or ' + repr(BAYESIAN_CLASS) if version >= 2 else ''}"
         )
     try:
         family = get_family(h["covariance_type"])
@@ -612,7 +694,8 @@ def _parse_header(h: Any) -> _Header:
                 )
             seen.add(feature)
 
-    params, array_params, prior_arrays = _parse_params(h["params"])
+    cls = BayesianGaussianMixture if bayesian else GaussianMixture
+    params, array_params, prior_arrays = _parse_params(h["params"], cls)
     for name in ("n_components", "covariance_type"):
         if params[name] != h[name]:
             _fail(
@@ -637,8 +720,13 @@ def _parse_header(h: Any) -> _Header:
     notes = h["notes"]
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         _fail("notes must be a list of strings")
-    noise_weight, noise_log_density = _parse_noise(h, params)
-    fitted_prior = _parse_fitted_prior(h, params)
+    if bayesian:
+        noise_weight = noise_log_density = fitted_prior = None
+        scalars = _parse_bayesian(h[BAYESIAN_FIELD], params, n_features)
+    else:
+        noise_weight, noise_log_density = _parse_noise(h, params)
+        fitted_prior = _parse_fitted_prior(h, params)
+        scalars = None
     return _Header(
         family=family,
         n_components=n_components,
@@ -653,7 +741,37 @@ def _parse_header(h: Any) -> _Header:
         noise_log_density=noise_log_density,
         prior_param_arrays=prior_arrays,
         fitted_prior=fitted_prior,
+        bayesian=scalars,
     )
+
+
+def _parse_bayesian(
+    value: Any,
+    params: Mapping[str, Any],
+    n_features: int,
+) -> dict[str, float]:
+    """The ``bayesian`` field, and the parameters by the estimator's own rules."""
+    if not isinstance(value, dict):
+        _fail(f"{BAYESIAN_FIELD} must be a JSON object, got {_show(value)}")
+    _check_keys(value, BAYESIAN_SCALARS, f"{BAYESIAN_FIELD} field")
+    out: dict[str, float] = {}
+    for name in BAYESIAN_SCALARS:
+        item = value[name]
+        if not (_finite_number(item) and item > 0):
+            _fail(f"{name} must be a finite number > 0, got {_show(item)}")
+        out[name] = float(item)
+    dof = out["degrees_of_freedom_prior_"]
+    if not dof > n_features - 1:
+        _fail(
+            f"degrees_of_freedom_prior_ must be greater than n_features_in_ - 1 = "
+            f"{n_features - 1}, got {dof!r}"
+        )
+    # The estimator's own checks of its parameters (arrays are checked later).
+    try:  # array parameters are None here
+        BayesianGaussianMixture(**params)._settings()
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(_one_line(exc)) from exc
+    return out
 
 
 def _finite_number(value: Any) -> bool:
@@ -800,25 +918,35 @@ def _passes(rule: Rule, value: Any) -> bool:
         return False
 
 
-def _current_params() -> tuple[str, ...]:
-    """Constructor parameters of the running gaussmix, in constructor order."""
-    signature = inspect.signature(GaussianMixture.__init__)
+def _current_params(cls: type = GaussianMixture) -> tuple[str, ...]:
+    """Constructor parameters of ``cls`` in the running gaussmix, in order."""
+    signature = inspect.signature(cls.__init__)
     return tuple(name for name in signature.parameters if name != "self")
 
 
+#: Parameters whose PARAMETER_RULES also apply to BayesianGaussianMixture.
+_SHARED_RULE_NAMES: Final = frozenset(
+    set(_current_params(GaussianMixture))
+    & set(_current_params(BayesianGaussianMixture))
+)
+
+
 def _parse_params(
-    p: Any,
+    p: Any, cls: type = GaussianMixture
 ) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
     """Parameters of any format version: stored ones checked, absent ones default.
 
     Version 1 stores :data:`PARAMS_V1`; version 2 every parameter of the writer.
     A parameter the file lacks (written before it existed) takes its default,
     whose meaning is the old behaviour; one this gaussmix does not know means a
-    newer writer, and is an error.
+    newer writer, and is an error. A :data:`BAYESIAN_CLASS` model's parameters
+    are those of :class:`gaussmix.BayesianGaussianMixture`.
     """
     if not isinstance(p, dict):
         _fail(f"params must be a JSON object, got {p!r}")
-    known = _current_params()
+    known = _current_params(cls)
+    bayesian = cls is BayesianGaussianMixture
+    array_names = BAYESIAN_ARRAY_PARAMS if bayesian else ARRAY_PARAMS
     unknown = [k for k in p if k not in known]
     if unknown:
         shown = ", ".join(repr(k) for k in unknown[:5])
@@ -826,11 +954,11 @@ def _parse_params(
             f"unknown parameter(s) {shown}: the file was written by a newer gaussmix; "
             "upgrade gaussmix to load it"
         )
-    missing = [k for k in PARAMS_V1 if k not in p]
+    missing = [k for k in (known if bayesian else PARAMS_V1) if k not in p]
     if missing:
         shown = ", ".join(repr(k) for k in missing[:5])
         _fail(f"missing parameter(s) {shown}")
-    defaults = GaussianMixture().get_params(deep=False)
+    defaults = cls().get_params(deep=False)
     params: dict[str, Any] = {}
     array_params = []
     prior_arrays: tuple[str, ...] = ()
@@ -846,7 +974,7 @@ def _parse_params(
             _fail(
                 f"parameter {name} is never stored and must be null, got {_show(value)}"
             )
-        if name in ARRAY_PARAMS and value is not None:
+        if name in array_names and isinstance(value, dict):
             if value != {"array": f"params.{name}"}:
                 _fail(
                     f"parameter {name} must be null or "
@@ -855,6 +983,8 @@ def _parse_params(
             array_params.append(name)
             value = None  # checked with the arrays
         rule = PARAMETER_RULES.get(name, _OWN_RULES.get(name))
+        if bayesian and name not in _SHARED_RULE_NAMES:
+            rule = None  # checked by the estimator (_parse_bayesian)
         if rule is not None and not _passes(rule, value):
             too_large = (
                 " (too large for a floating-point number)"
@@ -888,9 +1018,24 @@ def _expected_arrays(h: _Header) -> dict[str, tuple[int, ...]]:
         "precisions_cholesky_": cov,
         LOWER_BOUNDS_KEY: (h.n_iter,),
     }
-    init_shapes = {"weights_init": (k,), "means_init": (k, d), "precisions_init": cov}
+    prior_cov = _prior_covariance_shape(h.family, d)
+    init_shapes = {
+        "weights_init": (k,),
+        "means_init": (k, d),
+        "precisions_init": cov,
+        "mean_prior": (d,),
+        "covariance_prior": prior_cov,
+    }
     for name in h.array_params:
         shapes[f"params.{name}"] = init_shapes[name]
+    if h.bayesian is not None:
+        sticks = h.params["weight_concentration_prior_type"] == DIRICHLET_PROCESS
+        for key in STICK_ARRAYS if sticks else ("weight_concentration_",):
+            shapes[key] = (k,)
+        shapes["mean_precision_"] = (k,)
+        shapes["degrees_of_freedom_"] = () if h.family.shared else (k,)
+        shapes["mean_prior_"] = (d,)
+        shapes["covariance_prior_"] = prior_cov
     if h.noise_log_density is not None:
         shapes["noise_box_axes_"] = (d, d)
         shapes["noise_box_bounds_"] = (2, d)
@@ -901,6 +1046,13 @@ def _expected_arrays(h: _Header) -> dict[str, tuple[int, ...]]:
         shapes[f"{PRIOR_FIELD}.mean"] = (d,)
         shapes[f"{PRIOR_FIELD}.scale"] = (d, d) if _matrix_scale(h.family) else ()
     return shapes
+
+
+def _prior_covariance_shape(family: CovarianceFamily, d: int) -> tuple[int, ...]:
+    """Shape of a Bayesian model's covariance prior: (D, D), (D,) or a number."""
+    if family.matrix:
+        return (d, d)
+    return (d,) if family.per_feature else ()
 
 
 def _matrix_scale(family: CovarianceFamily) -> bool:
@@ -933,6 +1085,7 @@ def _check_declared(
     if (
         key == LOWER_BOUNDS_KEY
         or key in NOISE_ARRAYS
+        or key in BAYESIAN_ARRAYS
         or key.startswith((f"{PRIOR_FIELD}.", "params.prior."))
     ):
         if dtype.kind != "f" or dtype.itemsize != 8:
@@ -983,6 +1136,8 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
             _check_spd(scale, f"{PRIOR_FIELD}.scale")
     if "scale" in h.prior_param_arrays:
         _check_spd(arrays["params.prior.scale"], "params.prior.scale")
+    if h.bayesian is not None:
+        _check_bayesian(h, arrays, eps)
 
     family = h.family
     cov = arrays["covariances_"].astype(np.float64)
@@ -1026,7 +1181,11 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
                 f"{ratio:.3g}, tolerance {factor:.3g})"
             )
 
-    init = {name: arrays[f"params.{name}"] for name in h.array_params}
+    init = {
+        name: arrays[f"params.{name}"]
+        for name in h.array_params
+        if name in ARRAY_PARAMS
+    }
     if init:
         try:
             check_init_arrays(
@@ -1040,6 +1199,57 @@ def _check_values(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
             )
         except ValueError as exc:
             raise _Invalid(_one_line(exc)) from exc
+
+
+def _check_bayesian(
+    h: _Header, arrays: Mapping[str, npt.NDArray[Any]], eps: float
+) -> None:
+    """A Bayesian model's posterior and priors: positive, and agreeing with weights_."""
+    d = h.n_features
+    prior_type = h.params["weight_concentration_prior_type"]
+    sticks = prior_type == DIRICHLET_PROCESS
+    for key in (
+        *(STICK_ARRAYS if sticks else ("weight_concentration_",)),
+        "mean_precision_",
+    ):
+        if np.any(arrays[key] <= 0):
+            _fail(f"{key} must be positive, got minimum {float(arrays[key].min())!r}")
+    dof = arrays["degrees_of_freedom_"]
+    if np.any(dof <= d - 1):
+        _fail(
+            f"degrees_of_freedom_ must be greater than n_features_in_ - 1 = {d - 1}, "
+            f"got minimum {float(dof.min())!r}"
+        )
+    for key in ("covariance_prior_", "params.covariance_prior"):
+        if key not in arrays:
+            continue
+        value = arrays[key]
+        if value.ndim == 2:
+            _check_spd(value, key)
+        elif np.any(value <= 0):
+            _fail(f"{key} must be positive, got minimum {float(value.min())!r}")
+    concentration = (
+        (arrays[STICK_ARRAYS[0]], arrays[STICK_ARRAYS[1]])
+        if sticks
+        else arrays["weight_concentration_"]
+    )
+    posterior = VariationalParams(
+        weight_concentration=concentration,
+        mean_precision=arrays["mean_precision_"],
+        means=arrays["means_"],
+        degrees_of_freedom=dof,
+        covariances=arrays["covariances_"],
+        precisions_cholesky=arrays["precisions_cholesky_"],
+    )
+    with np.errstate(all="ignore"):
+        expected = point_weights(posterior, prior_type)
+    weights = arrays["weights_"].astype(np.float64)
+    rtol = max(BAYESIAN_WEIGHT_RTOL, 4 * eps)
+    if not np.all(np.abs(weights - expected) <= rtol * expected):
+        _fail(
+            "weights_ disagree with weight_concentration_ (they must be the "
+            f"posterior mean of the {prior_type} weights, within {rtol:.3g} relative)"
+        )
 
 
 def _check_spd(matrix: npt.NDArray[Any], what: str) -> None:
@@ -1105,7 +1315,9 @@ def _check_matrices(
             _fail(f"precisions_cholesky_{which} must have a positive diagonal")
 
 
-def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixture:
+def _build(
+    h: _Header, arrays: Mapping[str, npt.NDArray[Any]]
+) -> GaussianMixture | BayesianGaussianMixture:
     params = dict(h.params)
     for name in h.array_params:
         params[name] = arrays[f"params.{name}"]
@@ -1140,6 +1352,8 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
         lower_bound=h.lower_bound,
         lower_bounds=[float(v) for v in arrays[LOWER_BOUNDS_KEY]],
     )
+    if h.bayesian is not None:
+        return _build_bayesian(h, params, model, info, arrays)
     fitted_prior = None
     if h.fitted_prior is not None:
         fitted_prior = {
@@ -1150,4 +1364,44 @@ def _build(h: _Header, arrays: Mapping[str, npt.NDArray[Any]]) -> GaussianMixtur
         }
     return build_fitted(
         params, model, info, feature_names=h.feature_names, prior=fitted_prior
+    )
+
+
+def _build_bayesian(
+    h: _Header,
+    params: dict[str, Any],
+    model: MixtureModel,
+    info: FitInfo,
+    arrays: Mapping[str, npt.NDArray[Any]],
+) -> BayesianGaussianMixture:
+    """The fitted BayesianGaussianMixture, its attributes of the fit's types."""
+    assert h.bayesian is not None
+    concentration: Any
+    if STICK_ARRAYS[0] in arrays:
+        concentration = (arrays[STICK_ARRAYS[0]], arrays[STICK_ARRAYS[1]])
+    else:
+        concentration = arrays["weight_concentration_"]
+    dof = arrays["degrees_of_freedom_"]
+    covariance_prior = arrays["covariance_prior_"]
+    prior = VariationalPrior(
+        weight_concentration_prior_type=params["weight_concentration_prior_type"],
+        weight_concentration=h.bayesian["weight_concentration_prior_"],
+        mean_precision=h.bayesian["mean_precision_prior_"],
+        mean=arrays["mean_prior_"],
+        degrees_of_freedom=h.bayesian["degrees_of_freedom_prior_"],
+        # a spherical prior is a number, as the fit's
+        covariance=float(covariance_prior)
+        if covariance_prior.ndim == 0
+        else covariance_prior,
+    )
+    return build_fitted_bayesian(
+        params,
+        model,
+        info,
+        weight_concentration=concentration,
+        mean_precision=arrays["mean_precision_"],
+        # tied: one number (a numpy float64, as the fit's)
+        degrees_of_freedom=dof[()] if dof.ndim == 0 else dof,
+        prior=prior,
+        feature_names=h.feature_names,
     )
