@@ -336,6 +336,8 @@ def _emit_json(payload: dict[str, Any]) -> None:
 
 def _load_model(path: str) -> GaussianMixture:
     """A GaussianMixture model file (a Bayesian one is refused, with the reason)."""
+    from gaussmix.mixture import GaussianMixture
+
     model = _load_any_model(path)
     if not isinstance(model, GaussianMixture):
         raise UsageError(

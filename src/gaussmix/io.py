@@ -124,6 +124,10 @@ BAYESIAN_SCALARS: Final = (
     "mean_precision_prior_",
     "degrees_of_freedom_prior_",
 )
+#: Also in the ``bayesian`` field: the length of ``lower_bounds_``, which for a
+#: Bayesian model need not be ``n_iter_`` (a ``partial_fit`` after a ``fit``
+#: with ``batch_size`` appends step estimates to the epochs' bounds).
+N_LOWER_BOUNDS: Final = "n_lower_bounds"
 #: Constructor parameters of BayesianGaussianMixture that may hold arrays.
 BAYESIAN_ARRAY_PARAMS: Final = ("mean_prior", "covariance_prior")
 #: The two Beta parameter arrays of a Dirichlet process's weight_concentration_.
@@ -293,7 +297,8 @@ def _model_members(
             key = f"params.{name}"
             arrays[key] = _numeric_array(value, f"parameter {name}", convert=True)
             json_params[name] = {"array": key}
-        elif name in NOT_STORED_PARAMS:
+            continue
+        if name in NOT_STORED_PARAMS:
             json_params[name] = None
             if value is not None:
                 notes.append(_NOTE_NOT_STORED.format(name=name))
@@ -358,6 +363,7 @@ def _model_members(
         header[BAYESIAN_FIELD] = {
             name: _json_scalar(getattr(model, name), name) for name in BAYESIAN_SCALARS
         }
+        header[BAYESIAN_FIELD][N_LOWER_BOUNDS] = int(arrays[LOWER_BOUNDS_KEY].size)
     text = json.dumps(header, indent=2, ensure_ascii=False, allow_nan=False)
     raw = text.encode("utf-8")
     parsed = _parse_header(_decode_header(np.frombuffer(raw, dtype=np.uint8)))
@@ -648,7 +654,12 @@ def _parse_header(h: Any) -> _Header:
             f"{__version__} reads versions up to {FORMAT_VERSION}); upgrade gaussmix "
             "to load it"
         )
-    bayesian = h.get("class_name") == BAYESIAN_CLASS and version >= 2
+    bayesian = h.get("class_name") == BAYESIAN_CLASS
+    if bayesian and version < 2:
+        _fail(
+            f"class_name is {BAYESIAN_CLASS!r}; format version {version} holds only "
+            "'GaussianMixture' models"
+        )
     if bayesian:
         if BAYESIAN_FIELD not in h:
             _fail(
@@ -753,8 +764,14 @@ def _parse_bayesian(
     """The ``bayesian`` field, and the parameters by the estimator's own rules."""
     if not isinstance(value, dict):
         _fail(f"{BAYESIAN_FIELD} must be a JSON object, got {_show(value)}")
-    _check_keys(value, BAYESIAN_SCALARS, f"{BAYESIAN_FIELD} field")
-    out: dict[str, float] = {}
+    _check_keys(value, (*BAYESIAN_SCALARS, N_LOWER_BOUNDS), f"{BAYESIAN_FIELD} field")
+    n_bounds = value[N_LOWER_BOUNDS]
+    if not _is_int(n_bounds) or not 0 <= n_bounds <= MAX_HEADER_COUNT:
+        _fail(
+            f"{BAYESIAN_FIELD}.{N_LOWER_BOUNDS} must be an integer >= 0, got "
+            f"{_show(n_bounds)}"
+        )
+    out: dict[str, float] = {N_LOWER_BOUNDS: n_bounds}
     for name in BAYESIAN_SCALARS:
         item = value[name]
         if not (_finite_number(item) and item > 0):
@@ -1029,6 +1046,7 @@ def _expected_arrays(h: _Header) -> dict[str, tuple[int, ...]]:
     for name in h.array_params:
         shapes[f"params.{name}"] = init_shapes[name]
     if h.bayesian is not None:
+        shapes[LOWER_BOUNDS_KEY] = (int(h.bayesian[N_LOWER_BOUNDS]),)
         sticks = h.params["weight_concentration_prior_type"] == DIRICHLET_PROCESS
         for key in STICK_ARRAYS if sticks else ("weight_concentration_",):
             shapes[key] = (k,)
