@@ -1606,7 +1606,8 @@ def _print_bayesian(summary: dict[str, Any], out: TextIO) -> None:
             + "".join(f"{v:>{w + 5}.4g}" for v in summary["means"][k]),
             file=out,
         )
-    print("\nnot saved: model files hold GaussianMixture models only", file=out)
+    if summary["model"] is None:
+        print("\nnot saved (give --out MODEL to save it)", file=out)
 
 
 def cmd_fit_bayesian(args: argparse.Namespace) -> int:
@@ -1703,7 +1704,7 @@ def _issue15_fit_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fit a variational Bayesian mixture (scikit-learn's "
         "BayesianGaussianMixture): -k is an upper bound, unneeded components get "
-        "weights near 0; printed, not saved",
+        "weights near 0; printed, and saved with --out",
     )
     p.add_argument(
         "--weight-concentration-prior-type",

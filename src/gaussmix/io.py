@@ -243,7 +243,12 @@ def save(
             "gaussmix.BayesianGaussianMixture models, got "
             f"{type(model).__module__}.{type(model).__qualname__}."
         )
-    fitted = (*PARAMETER_ARRAYS, "converged_", "n_iter_", "lower_bound_")
+    fitted: tuple[str, ...] = (
+        *PARAMETER_ARRAYS,
+        "converged_",
+        "n_iter_",
+        "lower_bound_",
+    )
     if isinstance(model, BayesianGaussianMixture):
         fitted = (*fitted, "weight_concentration_", *BAYESIAN_SCALARS)
     missing = [a for a in fitted if not hasattr(model, a)]
@@ -935,7 +940,9 @@ def _passes(rule: Rule, value: Any) -> bool:
         return False
 
 
-def _current_params(cls: type = GaussianMixture) -> tuple[str, ...]:
+def _current_params(
+    cls: type[GaussianMixture] | type[BayesianGaussianMixture] = GaussianMixture,
+) -> tuple[str, ...]:
     """Constructor parameters of ``cls`` in the running gaussmix, in order."""
     signature = inspect.signature(cls.__init__)
     return tuple(name for name in signature.parameters if name != "self")
@@ -949,7 +956,8 @@ _SHARED_RULE_NAMES: Final = frozenset(
 
 
 def _parse_params(
-    p: Any, cls: type = GaussianMixture
+    p: Any,
+    cls: type[GaussianMixture] | type[BayesianGaussianMixture] = GaussianMixture,
 ) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
     """Parameters of any format version: stored ones checked, absent ones default.
 
