@@ -36,7 +36,9 @@ import importlib
 import importlib.util
 import io
 import math
+import multiprocessing
 import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -545,12 +547,39 @@ def test_jackknife_is_deterministic(fitted, data):
     np.testing.assert_array_equal(a.covariances, b.covariances)
 
 
-@pytest.mark.skipif(
-    not bootstrap_module._can_fork(), reason="needs fork and a single thread"
-)
+def _ran_in_a_fresh_process(request) -> bool:
+    """Run this test again in a new process when threads here forbid forking.
+
+    The bootstrap forks only when this process has a single thread; a dask
+    computation earlier in the same test worker leaves its thread pool alive.
+    A new process has none, so the forked path is tested whatever ran before.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method")
+    if bootstrap_module._can_fork():
+        return False
+    if os.environ.get("GAUSSMIX_FRESH_PROCESS"):
+        pytest.fail("a fresh test process has more than one thread")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+         request.node.nodeid],
+        cwd=request.config.rootpath,
+        env={**os.environ, "GAUSSMIX_FRESH_PROCESS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return True
+
+
 @pytest.mark.parametrize("method", ["bs", "jk"])
-def test_forked_processes_give_the_same_replicates(fitted, data, method, monkeypatch):
+def test_forked_processes_give_the_same_replicates(
+    fitted, data, method, monkeypatch, request
+):
     """With forking forced (no minimum saving), 3 processes give the serial results."""
+    if _ran_in_a_fresh_process(request):
+        return
     serial = bootstrap(fitted, data, n_boot=30, method=method, random_state=3, n_jobs=1)
     forks = []
     original = bootstrap_module._forked
@@ -569,10 +598,10 @@ def test_forked_processes_give_the_same_replicates(fitted, data, method, monkeyp
     np.testing.assert_array_equal(serial.n_iter, forked.n_iter)
 
 
-def test_a_failing_child_leaves_its_share_to_the_parent(monkeypatch):
+def test_a_failing_child_leaves_its_share_to_the_parent(monkeypatch, request):
     """Work that fails in a child is run again in this process (and raises there)."""
-    if not bootstrap_module._can_fork():
-        pytest.skip("needs fork and a single thread")
+    if _ran_in_a_fresh_process(request):
+        return
     parent = os.getpid()
 
     def work(i):

@@ -71,8 +71,7 @@ from gaussmix.sources import (
 )
 from gaussmix.sources.base import online_batches_error
 from gaussmix.sources.chunked import chunk_batches
-from gaussmix.sources.missing import kpod_imputed
-from gaussmix.sources.missing_blocks import nan_e_step
+from gaussmix.sources.missing import kpod_imputed, nan_e_step
 
 __all__ = [
     "FIT_PROGRESS",

@@ -29,12 +29,18 @@ import numpy as np
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step, estimate_log_prob_resp
-from gaussmix.core.missing import MissingPatterns, expected_stats, log_prob_resp_missing
+from gaussmix.core.missing import (
+    MissingPatterns,
+    expected_stats,
+    group_patterns,
+    log_prob_resp_missing,
+)
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
 from gaussmix.sources.base import DataSummary
 
 __all__ = [
+    "nan_e_step",
     "KPOD_ROUNDS",
     "MissingSource",
     "kpod_imputed",
@@ -193,8 +199,6 @@ class MissingSource:
         n_threads: int,
     ) -> SuffStats:
         """Statistics of one online-EM batch: the marginalising E-step."""
-        from gaussmix.sources.missing_blocks import nan_e_step
-
         return nan_e_step(X, params, family, sample_weight, n_threads)
 
     def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
@@ -203,6 +207,37 @@ class MissingSource:
             self.X, self.patterns, params, family, self.n_threads
         )
         return labels
+
+
+def nan_e_step(
+    X: FloatArray,
+    params: GMMParams,
+    family: CovarianceFamily,
+    sample_weight: FloatArray | None = None,
+    n_threads: int = 1,
+) -> SuffStats:
+    """E-step statistics of a block that may hold NaN (missing values).
+
+    Complete rows go through :func:`gaussmix.core.estep.e_step`, the others
+    through :func:`gaussmix.core.missing.expected_stats` (grouped by pattern
+    within the block); rows with nothing observed contribute nothing. A block
+    without NaN is :func:`~gaussmix.core.estep.e_step` itself.
+    """
+    if not np.isnan(X).any():
+        return e_step(X, params, family, sample_weight, n_threads=n_threads)
+    patterns = group_patterns(X)
+    shift = params.center()
+    stats = expected_stats(X, patterns, params, family, sample_weight, shift)
+    complete = patterns.complete
+    if complete.size:
+        w = None if sample_weight is None else sample_weight[complete]
+        part = e_step(
+            np.ascontiguousarray(X[complete]), params, family, w, n_threads=n_threads
+        )
+        if not np.array_equal(part.shift, shift):
+            part = part.recentered(shift, family)
+        stats = part + stats
+    return stats
 
 
 def log_prob_resp_with_nan(

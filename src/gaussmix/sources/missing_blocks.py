@@ -48,7 +48,7 @@ from gaussmix.sources.base import (
     chunk_moments,
 )
 from gaussmix.sources.chunked import ChunkedSource, chunk_batches
-from gaussmix.sources.missing import kpod_imputed, log_prob_resp_with_nan
+from gaussmix.sources.missing import kpod_imputed, log_prob_resp_with_nan, nan_e_step
 
 __all__ = [
     "MissingChunkedSource",
@@ -58,7 +58,6 @@ __all__ = [
     "finish_summary",
     "fold_missing",
     "kept_rows",
-    "nan_e_step",
     "policy_e_step",
 ]
 
@@ -79,37 +78,6 @@ def kept_rows(X: FloatArray, policy: str) -> np.ndarray | None:
     if X.shape[1] == 0 or not drop.any():
         return None
     return np.asarray(~drop)
-
-
-def nan_e_step(
-    X: FloatArray,
-    params: GMMParams,
-    family: CovarianceFamily,
-    sample_weight: FloatArray | None = None,
-    n_threads: int = 1,
-) -> SuffStats:
-    """E-step statistics of a block that may hold NaN (missing values).
-
-    Complete rows go through :func:`gaussmix.core.estep.e_step`, the others
-    through :func:`gaussmix.core.missing.expected_stats` (grouped by pattern
-    within the block); rows with nothing observed contribute nothing. A block
-    without NaN is :func:`~gaussmix.core.estep.e_step` itself.
-    """
-    if not np.isnan(X).any():
-        return e_step(X, params, family, sample_weight, n_threads=n_threads)
-    patterns = group_patterns(X)
-    shift = params.center()
-    stats = expected_stats(X, patterns, params, family, sample_weight, shift)
-    complete = patterns.complete
-    if complete.size:
-        w = None if sample_weight is None else sample_weight[complete]
-        part = e_step(
-            np.ascontiguousarray(X[complete]), params, family, w, n_threads=n_threads
-        )
-        if not np.array_equal(part.shift, shift):
-            part = part.recentered(shift, family)
-        stats = part + stats
-    return stats
 
 
 def policy_e_step(
