@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import errno
 import itertools
 import json
@@ -116,14 +117,22 @@ def _note(message: str) -> None:
     print(f"{PROG}: note: {message}", file=sys.stderr)
 
 
+def _read_data(
+    args: argparse.Namespace, model_names: Sequence[str] | None = None
+) -> Table:
+    """DATA's columns: those of ``--columns``, else matched to ``model_names``."""
+    from gaussmix._data import read_table, select_columns
+
+    columns = _split_list(args.columns) if args.columns else None
+    return select_columns(read_table(args.data), columns, model_names=model_names)
+
+
 def _load_data(
     args: argparse.Namespace, model_names: Sequence[str] | None = None
 ) -> Table:
-    from gaussmix._data import drop_nan_rows, read_table, select_columns
+    from gaussmix._data import drop_nan_rows
 
-    columns = _split_list(args.columns) if args.columns else None
-    table = select_columns(read_table(args.data), columns, model_names=model_names)
-    table, dropped = drop_nan_rows(table, drop=args.drop_nan)
+    table, dropped = drop_nan_rows(_read_data(args, model_names), drop=args.drop_nan)
     for note in table.notes:
         _note(note)
     if dropped and not args.json:
@@ -211,6 +220,17 @@ def _covariance_of(model: GaussianMixture, k: int) -> np.ndarray:
     return np.asarray(dense[k])
 
 
+def _parameter_lists(model: Any) -> dict[str, Any]:
+    """A fitted model's weights, means and covariances, as JSON lists."""
+    import numpy as np
+
+    return {
+        "weights": np.asarray(model.weights_, dtype=np.float64).tolist(),
+        "means": np.asarray(model.means_, dtype=np.float64).tolist(),
+        "covariances": np.asarray(model.covariances_, dtype=np.float64).tolist(),
+    }
+
+
 def _model_summary(
     model: GaussianMixture,
     X: Any,
@@ -223,7 +243,6 @@ def _model_summary(
     if criteria is None:
         criteria = model.information_criteria(X)  # one pass: log-likelihood, AIC, BIC
     log_likelihood = criteria["log_likelihood"]
-    covariances = np.asarray(model.covariances_, dtype=np.float64)
     n_samples = int(np.shape(X)[0])
     summary: dict[str, Any] = {
         "n_components": int(model.n_components),
@@ -231,9 +250,7 @@ def _model_summary(
         "init_params": _start_label(model.init_params, [model.covariance_type]),
         "n_samples": n_samples,
         "features": names,
-        "weights": np.asarray(model.weights_, dtype=np.float64).tolist(),
-        "means": np.asarray(model.means_, dtype=np.float64).tolist(),
-        "covariances": covariances.tolist(),
+        **_parameter_lists(model),
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "log_likelihood": log_likelihood,
@@ -254,25 +271,44 @@ def _model_summary(
     return summary
 
 
+def _print_converged(summary: dict[str, Any], out: TextIO) -> None:
+    print(
+        f"converged: {'yes' if summary['converged'] else 'NO'} after "
+        f"{summary['n_iter']} iterations (start: {summary['init_params']})",
+        file=out,
+    )
+
+
+def _print_components(mixture: dict[str, Any], out: TextIO | None = None) -> int:
+    """The table of component weights and means; returns its column width."""
+    names = mixture["features"]
+    w = max(10, *(len(n) + 1 for n in names))
+    print(
+        "component  weight  " + "".join(f"{'mean ' + n:>{w + 5}}" for n in names),
+        file=out,
+    )
+    for k in range(mixture["n_components"]):
+        print(
+            f"{k:>9}  {mixture['weights'][k]:6.4f}  "
+            + "".join(f"{v:>{w + 5}.4g}" for v in mixture["means"][k]),
+            file=out,
+        )
+    return w
+
+
 def _print_summary(
     model: GaussianMixture, summary: dict[str, Any], out: TextIO
 ) -> None:
     from gaussmix.core.covariance import get_family
 
-    names = summary["features"]
-    d = len(names)
-    w = max(10, *(len(n) + 1 for n in names))
+    d = len(summary["features"])
     noise = " with a noise component" if "noise_weight" in summary else ""
     print(
         f"{summary['n_components']}-component {summary['covariance_type']} Gaussian "
         f"mixture{noise} on {summary['n_samples']} rows x {d} features",
         file=out,
     )
-    print(
-        f"converged: {'yes' if summary['converged'] else 'NO'} after "
-        f"{summary['n_iter']} iterations (start: {summary['init_params']})",
-        file=out,
-    )
+    _print_converged(summary, out)
     if "prior" in summary:
         prior = summary["prior"]
         print(
@@ -290,13 +326,7 @@ def _print_summary(
         file=out,
     )
     print("", file=out)
-    head = "component  weight  " + "".join(f"{'mean ' + n:>{w + 5}}" for n in names)
-    print(head, file=out)
-    for k in range(summary["n_components"]):
-        row = f"{k:>9}  {summary['weights'][k]:6.4f}  " + "".join(
-            f"{v:>{w + 5}.4g}" for v in summary["means"][k]
-        )
-        print(row, file=out)
+    w = _print_components(summary, out)
     if noise:
         print(
             f"{'noise':>9}  {summary['noise_weight']:6.4f}  uniform density 1/V, "
@@ -334,6 +364,14 @@ def _emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
+def _emit_table_json(args: argparse.Namespace, payload: dict[str, Any]) -> int:
+    """``payload`` on stdout, with ``out``: the ``--out`` the table went to, if any."""
+    if args.out:
+        payload["out"] = args.out
+    _emit_json(payload)
+    return 0
+
+
 def _load_model(path: str) -> GaussianMixture:
     """A GaussianMixture model file (a Bayesian one is refused, with the reason)."""
     from gaussmix.mixture import GaussianMixture
@@ -352,6 +390,28 @@ def _load_any_model(path: str) -> Any:
     from gaussmix.io import load
 
     return load(path)
+
+
+def _open_model(
+    args: argparse.Namespace,
+    *,
+    data: bool = True,
+    table_out: bool = True,
+    any_class: bool = False,
+) -> Any:
+    """The command's saved MODEL, read once its ``--out`` has been checked.
+
+    ``data``: the command reads DATA too (no output may be it); ``table_out``:
+    ``--out`` is a table (a Parquet name needs pyarrow); ``any_class``: a
+    BayesianGaussianMixture model is accepted too (else only a GaussianMixture).
+    """
+    inputs = {"MODEL": args.model}
+    if data:
+        inputs["DATA"] = args.data
+    _check_paths({"--out": args.out}, inputs)
+    if table_out:
+        _require_parquet([args.out])
+    return _load_any_model(args.model) if any_class else _load_model(args.model)
 
 
 # ----------------------------------------------------------------- paths
@@ -477,6 +537,15 @@ def _writing(path: str) -> Iterator[None]:
 def _open_output(path: str) -> TextIO:
     """A temporary output file opened for text (one place, so tests can fail it)."""
     return open(path, "w", newline="", encoding="utf-8")
+
+
+def _stage_model(model: Any, path: str, outputs: _Outputs) -> None:
+    """Save ``model`` to a temporary file of ``outputs``, renamed to ``path`` later."""
+    from gaussmix.io import save
+
+    tmp = outputs.stage(path)
+    with _writing(path):
+        save(model, tmp)
 
 
 # ----------------------------------------------------------------- tables out
@@ -609,6 +678,16 @@ def _relabel(fig: Any, names: Sequence[str]) -> None:
         ax.set_ylabel(rename(ax.get_ylabel()))
 
 
+def _find_feature(token: str, names: Sequence[str]) -> int | None:
+    """The position of a feature given by name or 0-based index (None: not found)."""
+    d = len(names)
+    if token in names:
+        return list(names).index(token)
+    if token.lstrip("-").isdigit() and -d <= int(token) < d:
+        return int(token) % d
+    return None
+
+
 def _resolve_features(
     tokens: Sequence[str], names: Sequence[str], path: str
 ) -> list[int]:
@@ -618,11 +697,8 @@ def _resolve_features(
     chosen: list[int] = []
     d = len(names)
     for token in tokens:
-        if token in names:
-            index = list(names).index(token)
-        elif token.lstrip("-").isdigit() and -d <= int(token) < d:
-            index = int(token) % d
-        else:
+        index = _find_feature(token, names)
+        if index is None:
             raise DataError(
                 f"{path}: --plot-features {token!r} not found; the fitted columns are "
                 f"{', '.join(names)} (or 0 to {d - 1})"
@@ -770,26 +846,66 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Every warning raised in the block, recorded (print them with _print_warnings)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
 def _print_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
 
 
-def _fit_plot(
-    model: GaussianMixture,
-    table: Table,
-    X: Any,
-    names: list[str],
-    chosen: list[int] | None,
-) -> Any:
+def _table_input(table: Table) -> Any:
+    """The estimator's input: the values, as a DataFrame when the columns have names."""
+    return table.values if table.names is None else _frame(table.values, table.names)
+
+
+def _check_plot_outputs(
+    out: str | None, plot: str | None, inputs: dict[str, str]
+) -> None:
+    """``--out`` and ``--plot`` checked, and matplotlib for ``--plot``, before work."""
+    _check_paths({"--out": out, "--plot": plot}, inputs)
+    if plot:
+        _require_matplotlib(plot)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FitData:
+    """``fit``'s data: the table, the estimator's input, column names, plot features."""
+
+    table: Table
+    X: Any
+    names: list[str]
+    chosen: list[int] | None
+
+
+def _fit_data(args: argparse.Namespace, table: Table) -> _FitData:
+    """The names and ``--plot-features`` of ``table``, its memory need checked."""
+    d = table.values.shape[1]
+    names = table.names if table.names is not None else [f"x{i}" for i in range(d)]
+    chosen = (
+        _resolve_features(_split_list(args.plot_features), names, table.path)
+        if args.plot_features
+        else None
+    )
+    _check_fit_memory(table.path, args.components, d, [args.covariance])
+    return _FitData(table, _table_input(table), names, chosen)
+
+
+def _fit_plot(model: GaussianMixture, data: _FitData) -> Any:
     """The figure of ``fit --plot``: density (1 feature), clusters (2), pairs grid."""
     from gaussmix import plotting
 
+    X, names = data.X, data.names
     d = model.n_features_in_
-    if chosen is not None:
-        fig = plotting.plot_pairs(model, X, features=chosen)["fig"]
+    if data.chosen is not None:
+        fig = plotting.plot_pairs(model, X, features=data.chosen)["fig"]
     elif d == 1:
-        fig = plotting.plot_density_1d(model, table.values)["ax"].figure
+        fig = plotting.plot_density_1d(model, data.table.values)["ax"].figure
     elif d == 2:
         fig = plotting.plot_clusters(model, X)["ax"].figure
     else:
@@ -804,6 +920,37 @@ def _fit_plot(
     return fig
 
 
+def _check_fit_outputs(
+    args: argparse.Namespace, out: str | None, inputs: dict[str, str]
+) -> None:
+    """``fit``'s options for its outputs, checked before any work is done."""
+    if args.plot_features and not args.plot:
+        raise UsageError("--plot-features needs --plot PNG")
+    _check_plot_outputs(out, args.plot, inputs)
+
+
+def _save_fit(
+    args: argparse.Namespace,
+    model: Any,
+    out: str | None,
+    data: _FitData,
+    summary: dict[str, Any],
+) -> None:
+    """Write the model (to ``out``) and ``--plot``'s picture; note them in ``summary``.
+
+    Both are written to temporary files and renamed together at the end: a
+    failing plot leaves the old model file in place.
+    """
+    with _Outputs() as outputs:
+        if out is not None:
+            _stage_model(model, out, outputs)
+            summary["model"] = out
+        if args.plot:
+            _save_plot(_fit_plot(model, data), args.plot, outputs)
+            summary["plot"] = args.plot
+        outputs.commit()
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """``gaussmix fit``."""
     from gaussmix.fitting import FIT_PROGRESS
@@ -816,56 +963,30 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if args.out is not None
         else (os.path.splitext(os.path.basename(args.data))[0] + ".gmm")
     )
-    if args.plot_features and not args.plot:
-        raise UsageError("--plot-features needs --plot PNG")
     inputs = {"DATA": args.data}
     if args.init_model is not None:
         inputs["--init-model"] = args.init_model
-    _check_paths({"--out": out, "--plot": args.plot}, inputs)
-    if args.plot:
-        _require_matplotlib(args.plot)
+    _check_fit_outputs(args, out, inputs)
     extras = _fit_extras(args)
-    table = _fit_table(args)
-    d = table.values.shape[1]
-    names = table.names if table.names is not None else [f"x{i}" for i in range(d)]
-    chosen = (
-        _resolve_features(_split_list(args.plot_features), names, table.path)
-        if args.plot_features
-        else None
-    )
-    _check_fit_memory(table.path, args.components, d, [args.covariance])
+    data = _fit_data(args, _fit_table(args))
     model = GaussianMixture(
         n_components=args.components,
         covariance_type=args.covariance,
         **_estimator_options(args),
         **extras,
     )
-    X: Any = table.values if table.names is None else _frame(table.values, table.names)
     with (
         _progress(args, args.n_init, "EM restarts") as step,
-        warnings.catch_warnings(record=True) as caught,
+        _recorded_warnings() as caught,
     ):
-        warnings.simplefilter("always")
         token = FIT_PROGRESS.set(lambda done, total: step())
         try:
-            model.fit(X)
+            model.fit(data.X)
         finally:
             FIT_PROGRESS.reset(token)
     _print_warnings(caught)
-    summary = _fit_summary(args, model, table, X, out, names)
-    from gaussmix.io import save
-
-    # The model and the picture are written to temporary files and renamed
-    # together at the end: a failing plot leaves the old model file in place.
-    with _Outputs() as outputs:
-        tmp = outputs.stage(out)
-        with _writing(out):
-            save(model, tmp)
-        if args.plot:
-            fig = _fit_plot(model, table, X, names, chosen)
-            _save_plot(fig, args.plot, outputs)
-            summary["plot"] = args.plot
-        outputs.commit()
+    summary = _fit_summary(args, model, data.table, data.X, out, data.names)
+    _save_fit(args, model, out, data, summary)
     if args.json:
         _emit_json(summary)
     else:
@@ -918,14 +1039,13 @@ def _model_and_data(
     ``nan_policy='marginalize'`` (it predicts from each row's observed cells).
     With ``any_class``, a BayesianGaussianMixture model is accepted too.
     """
-    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
-    _require_parquet([args.out])
-    model = _load_any_model(args.model) if any_class else _load_model(args.model)
+    model = _open_model(args, any_class=any_class)
     nan_policy = getattr(model, "nan_policy", "raise")
+    names = getattr(model, "feature_names_in_", None)
     if allow_nan and not args.drop_nan and nan_policy == "marginalize":
-        table = _load_data_keeping_nan(args, getattr(model, "feature_names_in_", None))
-        return model, _model_input(model, table)
-    table = _load_data(args, getattr(model, "feature_names_in_", None))
+        table = _load_data_keeping_nan(args, names)
+    else:
+        table = _load_data(args, names)
     return model, _model_input(model, table)
 
 
@@ -961,10 +1081,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if proba is not None:
             payload["proba"] = proba.astype(np.float64).tolist()
             payload["proba_columns"] = proba_names
-        if args.out:
-            payload["out"] = args.out
-        _emit_json(payload)
-        return 0
+        return _emit_table_json(args, payload)
     if args.out:
         print(f"{labels.shape[0]} labels written to {args.out}")
         parts = [f"{k}: {c}" for k, c in enumerate(counts.tolist())]
@@ -995,9 +1112,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """``gaussmix sample``."""
     import numpy as np
 
-    _check_paths({"--out": args.out}, {"MODEL": args.model})
-    _require_parquet([args.out])
-    model = _load_any_model(args.model)
+    model = _open_model(args, data=False, any_class=True)
     _check_sample_memory(args.n, model.n_features_in_, as_json=args.json)
     X, comp = model.sample(args.n, random_state=args.seed)
     if args.shuffle:
@@ -1032,15 +1147,13 @@ def cmd_select(args: argparse.Namespace) -> int:
             f"unknown covariance type {unknown[0]!r}; use {', '.join(COVARIANCE_TYPES)}, "
             "all (mclust's 14 models) or sklearn (the four scikit-learn names)"
         )
-    _check_paths({"--out": args.out, "--plot": args.plot}, {"DATA": args.data})
-    if args.plot:
-        _require_matplotlib(args.plot)
+    _check_plot_outputs(args.out, args.plot, {"DATA": args.data})
     table = _load_data(args)
     ks = args.components
     grid = expand_types(types, table.values)
     _check_fit_memory(table.path, max(ks), table.values.shape[1], grid)
     options = _estimator_options(args)
-    X: Any = table.values if table.names is None else _frame(table.values, table.names)
+    X = _table_input(table)
     n_fits = len(ks) * len(grid)
     with _progress(args, n_fits, "model grid") as step:
         best, result = select(
@@ -1065,11 +1178,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         # Nothing is written when every fit failed (the command fails).
         with _Outputs() as outputs:
             if args.out:
-                from gaussmix.io import save
-
-                tmp = outputs.stage(args.out)
-                with _writing(args.out):
-                    save(best, tmp)
+                _stage_model(best, args.out, outputs)
             if args.plot:
                 from gaussmix.plotting import plot_model_selection
 
@@ -1278,8 +1387,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     from gaussmix.resampling import METHODS, bootstrap
 
     model, X = _model_and_data(args)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _recorded_warnings() as caught:
         result = bootstrap(
             model,
             X,
@@ -1318,10 +1426,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                 for k, (lo, hi) in result.ci().items()
             },
         }
-        if args.out:
-            payload["out"] = args.out
-        _emit_json(payload)
-        return 0
+        return _emit_table_json(args, payload)
     print(
         f"# {METHODS[result.method]}: {result.n_boot} refits "
         f"({result.n_nonfit} non-fits redrawn or left out), "
@@ -1392,10 +1497,9 @@ def _load_data_keeping_nan(
     """The data with missing cells kept as NaN; infinite values still refused."""
     import numpy as np
 
-    from gaussmix._data import DataError, read_table, select_columns
+    from gaussmix._data import DataError
 
-    columns = _split_list(args.columns) if args.columns else None
-    table = select_columns(read_table(args.data), columns, model_names=model_names)
+    table = _read_data(args, model_names)
     for note in table.notes:
         _note(note)
     infinite = np.isinf(table.values).any(axis=1)
@@ -1564,9 +1668,7 @@ def _bayesian_summary(model: Any, n_samples: int, names: list[str]) -> dict[str,
         "init_params": model.init_params,
         "n_samples": n_samples,
         "features": names,
-        "weights": weights.tolist(),
-        "means": np.asarray(model.means_, dtype=np.float64).tolist(),
-        "covariances": np.asarray(model.covariances_, dtype=np.float64).tolist(),
+        **_parameter_lists(model),
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
@@ -1576,7 +1678,6 @@ def _bayesian_summary(model: Any, n_samples: int, names: list[str]) -> dict[str,
 
 def _print_bayesian(summary: dict[str, Any], out: TextIO) -> None:
     names = summary["features"]
-    w = max(10, *(len(n) + 1 for n in names))
     print(
         f"variational Bayesian {summary['covariance_type']} Gaussian mixture "
         f"({summary['weight_concentration_prior_type']}, weight concentration "
@@ -1584,11 +1685,7 @@ def _print_bayesian(summary: dict[str, Any], out: TextIO) -> None:
         f"{summary['n_samples']} rows x {len(names)} features",
         file=out,
     )
-    print(
-        f"converged: {'yes' if summary['converged'] else 'NO'} after "
-        f"{summary['n_iter']} iterations (start: {summary['init_params']})",
-        file=out,
-    )
+    _print_converged(summary, out)
     print(f"lower bound (ELBO): {summary['lower_bound']:.4f}", file=out)
     print(
         f"{summary['n_active_components']} of {summary['n_components']} components "
@@ -1596,16 +1693,7 @@ def _print_bayesian(summary: dict[str, Any], out: TextIO) -> None:
         file=out,
     )
     print("", file=out)
-    print(
-        "component  weight  " + "".join(f"{'mean ' + n:>{w + 5}}" for n in names),
-        file=out,
-    )
-    for k in range(summary["n_components"]):
-        print(
-            f"{k:>9}  {summary['weights'][k]:6.4f}  "
-            + "".join(f"{v:>{w + 5}.4g}" for v in summary["means"][k]),
-            file=out,
-        )
+    _print_components(summary, out)
     if summary["model"] is None:
         print("\nnot saved (give --out MODEL to save it)", file=out)
 
@@ -1615,20 +1703,8 @@ def cmd_fit_bayesian(args: argparse.Namespace) -> int:
     from gaussmix.bayesian import BayesianGaussianMixture
 
     _check_bayesian_options(args)
-    if args.plot_features and not args.plot:
-        raise UsageError("--plot-features needs --plot PNG")
-    _check_paths({"--out": args.out, "--plot": args.plot}, {"DATA": args.data})
-    if args.plot:
-        _require_matplotlib(args.plot)
-    table = _load_data(args)
-    d = table.values.shape[1]
-    names = table.names if table.names is not None else [f"x{i}" for i in range(d)]
-    chosen = (
-        _resolve_features(_split_list(args.plot_features), names, table.path)
-        if args.plot_features
-        else None
-    )
-    _check_fit_memory(table.path, args.components, d, [args.covariance])
+    _check_fit_outputs(args, args.out, {"DATA": args.data})
+    data = _fit_data(args, _load_data(args))
     options: dict[str, Any] = {
         "n_components": args.components,
         "covariance_type": args.covariance,
@@ -1643,27 +1719,11 @@ def cmd_fit_bayesian(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     model = BayesianGaussianMixture(**options)
-    X: Any = table.values if table.names is None else _frame(table.values, table.names)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.fit(X)
+    with _recorded_warnings() as caught:
+        model.fit(data.X)
     _print_warnings(caught)
-    summary = _bayesian_summary(model, table.values.shape[0], names)
-    if args.out or args.plot:
-        from gaussmix.io import save
-
-        # Model and picture staged and renamed together, as in ``fit``.
-        with _Outputs() as outputs:
-            if args.out:
-                tmp = outputs.stage(args.out)
-                with _writing(args.out):
-                    save(model, tmp)
-                summary["model"] = args.out
-            if args.plot:
-                fig = _fit_plot(model, table, X, names, chosen)
-                _save_plot(fig, args.plot, outputs)
-                summary["plot"] = args.plot
-            outputs.commit()
+    summary = _bayesian_summary(model, data.table.values.shape[0], data.names)
+    _save_fit(args, model, args.out or None, data, summary)
     if args.json:
         _emit_json(summary)
         return 0
@@ -1741,11 +1801,8 @@ def cmd_impute(args: argparse.Namespace) -> int:
         raise UsageError("--include-original needs --draws M")
     if args.seed is not None and args.draws is None:
         raise UsageError("--seed needs --draws M (conditional means are not random)")
-    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
-    _require_parquet([args.out])
-    model = _load_model(args.model)
-    names_in = getattr(model, "feature_names_in_", None)
-    table = _load_data_keeping_nan(args, names_in)
+    model = _open_model(args)
+    table = _load_data_keeping_nan(args, getattr(model, "feature_names_in_", None))
     X = _model_input(model, table)
     values = np.asarray(table.values, dtype=np.float64)
     missing = np.isnan(values)
@@ -1782,10 +1839,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
             payload["imputed"] = completed.tolist()
         else:
             payload["imputations"] = draws.tolist()
-        if args.out:
-            payload["out"] = args.out
-        _emit_json(payload)
-        return 0
+        return _emit_table_json(args, payload)
     what = (
         "conditional means"
         if args.draws is None
@@ -1802,15 +1856,13 @@ def cmd_impute(args: argparse.Namespace) -> int:
 # ------------------------------------------------- condition, marginal, regress
 def _feature_index(token: str, names: Sequence[str], option: str) -> int:
     """A model feature by name or 0-based index."""
-    d = len(names)
-    if token in names:
-        return list(names).index(token)
-    if token.lstrip("-").isdigit() and -d <= int(token) < d:
-        return int(token) % d
-    raise UsageError(
-        f"{option} {token!r}: the model has no such feature; its features are "
-        f"{', '.join(names)} (or 0 to {d - 1})"
-    )
+    index = _find_feature(token, names)
+    if index is None:
+        raise UsageError(
+            f"{option} {token!r}: the model has no such feature; its features are "
+            f"{', '.join(names)} (or 0 to {len(names) - 1})"
+        )
+    return index
 
 
 def _feature_indices(
@@ -1867,24 +1919,15 @@ def _mixture_payload(model: GaussianMixture, names: list[str]) -> dict[str, Any]
         "features": names,
         "covariance_type": model.covariance_type,
         "n_components": int(model.n_components),
-        "weights": weights.tolist(),
-        "means": means.tolist(),
-        "covariances": np.asarray(model.covariances_, dtype=np.float64).tolist(),
+        **_parameter_lists(model),
         "mean": mean.tolist(),
         "std": np.sqrt(variance).tolist(),
     }
 
 
 def _print_mixture(title: str, payload: dict[str, Any]) -> None:
-    names = payload["features"]
-    w = max(10, *(len(n) + 1 for n in names))
     print(title)
-    print("component  weight  " + "".join(f"{'mean ' + n:>{w + 5}}" for n in names))
-    for k in range(payload["n_components"]):
-        print(
-            f"{k:>9}  {payload['weights'][k]:6.4f}  "
-            + "".join(f"{v:>{w + 5}.4g}" for v in payload["means"][k])
-        )
+    w = _print_components(payload)
     print(
         f"{'mixture':>9}  {'mean':>6}  "
         + "".join(f"{v:>{w + 5}.4g}" for v in payload["mean"])
@@ -1894,72 +1937,64 @@ def _print_mixture(title: str, payload: dict[str, Any]) -> None:
     )
 
 
+def _show_derived(
+    args: argparse.Namespace,
+    result: GaussianMixture,
+    names: list[str],
+    kind: str,
+    given: dict[str, float] | None = None,
+) -> int:
+    """Save (``--out``) and print or emit ``result``, a mixture of ``names``.
+
+    ``kind`` names it (conditional, marginal); ``given``, the conditioning values.
+    """
+    payload = _mixture_payload(result, names)
+    condition = ""
+    if given is not None:
+        payload["given"] = given
+        condition = " given " + ", ".join(f"{n} = {v:g}" for n, v in given.items())
+    _save_derived(result, args.out)
+    if args.json:
+        payload["model"] = args.out
+        _emit_json(payload)
+        return 0
+    _print_mixture(
+        f"{kind} mixture of {', '.join(payload['features'])}{condition} "
+        f"({payload['n_components']} components, {payload['covariance_type']})",
+        payload,
+    )
+    if args.out:
+        print(f"\nmodel saved to {args.out}")
+    return 0
+
+
 def _save_derived(model: GaussianMixture, path: str | None) -> None:
     if path is None:
         return
-    from gaussmix.io import save
-
     with _Outputs() as outputs:
-        tmp = outputs.stage(path)
-        with _writing(path):
-            save(model, tmp)
+        _stage_model(model, path, outputs)
         outputs.commit()
-
-
-def _derived_names(model: GaussianMixture, kept: Sequence[int]) -> list[str]:
-    names = _feature_names(model)
-    return [names[i] for i in kept]
 
 
 def cmd_condition(args: argparse.Namespace) -> int:
     """``gaussmix condition``."""
-    _check_paths({"--out": args.out}, {"MODEL": args.model})
-    model = _load_model(args.model)
+    model = _open_model(args, data=False, table_out=False)
     names = _feature_names(model)
     features, values = _parse_given(args.given, names)
-    given_names = [names[i] for i in features]
+    given = dict(zip([names[i] for i in features], values, strict=True))
     # By position: a model fitted without a header has no names to match.
     result = model.condition(features, values)
-    rest = [i for i in range(len(names)) if i not in features]
-    payload = _mixture_payload(result, _derived_names(model, rest))
-    payload["given"] = dict(zip(given_names, values, strict=True))
-    _save_derived(result, args.out)
-    if args.json:
-        payload["model"] = args.out
-        _emit_json(payload)
-        return 0
-    given = ", ".join(f"{n} = {v:g}" for n, v in zip(given_names, values, strict=True))
-    _print_mixture(
-        f"conditional mixture of {', '.join(payload['features'])} given {given} "
-        f"({payload['n_components']} components, {payload['covariance_type']})",
-        payload,
-    )
-    if args.out:
-        print(f"\nmodel saved to {args.out}")
-    return 0
+    rest = [names[i] for i in range(len(names)) if i not in features]
+    return _show_derived(args, result, rest, "conditional", given)
 
 
 def cmd_marginal(args: argparse.Namespace) -> int:
     """``gaussmix marginal``."""
-    _check_paths({"--out": args.out}, {"MODEL": args.model})
-    model = _load_model(args.model)
+    model = _open_model(args, data=False, table_out=False)
     names = _feature_names(model)
     kept = _feature_indices(args.features, names, "--features")
     result = model.marginal(kept)
-    payload = _mixture_payload(result, _derived_names(model, kept))
-    _save_derived(result, args.out)
-    if args.json:
-        payload["model"] = args.out
-        _emit_json(payload)
-        return 0
-    _print_mixture(
-        f"marginal mixture of {', '.join(payload['features'])} "
-        f"({payload['n_components']} components, {payload['covariance_type']})",
-        payload,
-    )
-    if args.out:
-        print(f"\nmodel saved to {args.out}")
-    return 0
+    return _show_derived(args, result, [names[i] for i in kept], "marginal")
 
 
 def _regress_inputs(
@@ -2001,9 +2036,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
 
     from gaussmix.core import conditional
 
-    _check_paths({"--out": args.out}, {"MODEL": args.model, "DATA": args.data})
-    _require_parquet([args.out])
-    model = _load_model(args.model)
+    model = _open_model(args)
     if _has_noise(model):
         raise UsageError(
             f"{args.model} has a noise component: a uniform density has no Gaussian "
@@ -2050,10 +2083,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
         }
         if args.std:
             payload["std"] = std.tolist()
-        if args.out:
-            payload["out"] = args.out
-        _emit_json(payload)
-        return 0
+        return _emit_table_json(args, payload)
     if args.out:
         print(
             f"conditional means of {', '.join(target_names)} for {X.shape[0]} rows "
@@ -2091,23 +2121,12 @@ def _issue15_parsers(sub: Any) -> None:
         help="with --draws: also the data itself as imputation 0, missing cells "
         "empty (mice's complete(imp, 'long', include = TRUE), read by as.mids)",
     )
-    p.add_argument(
-        "--out",
-        metavar="CSV",
-        help="write the completed data here: CSV, or TSV/Parquet by the extension "
-        "(default: stdout)",
-    )
-    p.add_argument(
-        "--columns",
-        nargs="+",
-        metavar="COL",
-        help="columns to use, by header name or 0-based index (space or comma "
-        "separated)",
-    )
-    _common(p)
-    p.set_defaults(func=cmd_impute, parser=p)
+    _table_out_option(p, "the completed data")
+    _columns_option(p)
+    _common(p, cmd_impute)
 
-    p = sub.add_parser(
+    p = _model_command(
+        sub,
         "condition",
         help="the mixture of the other features given some feature values",
         description="Condition a saved model on values of some of its features: "
@@ -2115,7 +2134,6 @@ def _issue15_parsers(sub: Any) -> None:
         "mixture's mean and standard deviation), or save it as a model file.",
         epilog="example: gaussmix condition model.gmm --given x=1.5 --out given.gmm",
     )
-    p.add_argument("model", metavar="MODEL")
     p.add_argument(
         "--given",
         nargs="+",
@@ -2124,18 +2142,16 @@ def _issue15_parsers(sub: Any) -> None:
         help="the known values, by feature name or 0-based index (space or comma "
         "separated), e.g. --given x=1.5 y=-2",
     )
-    p.add_argument("--out", metavar="MODEL", help="save the conditional mixture here")
-    _common(p)
-    p.set_defaults(func=cmd_condition, parser=p)
+    _model_output(p, "the conditional mixture", cmd_condition)
 
-    p = sub.add_parser(
+    p = _model_command(
+        sub,
         "marginal",
         help="the mixture of some features, the others integrated out",
         description="The marginal mixture of some features of a saved model: "
         "printed, or saved as a model file.",
         epilog="example: gaussmix marginal model.gmm --features x,y --out xy.gmm",
     )
-    p.add_argument("model", metavar="MODEL")
     p.add_argument(
         "--features",
         nargs="+",
@@ -2143,9 +2159,7 @@ def _issue15_parsers(sub: Any) -> None:
         metavar="COL",
         help="the features to keep, in this order, by name or 0-based index",
     )
-    p.add_argument("--out", metavar="MODEL", help="save the marginal mixture here")
-    _common(p)
-    p.set_defaults(func=cmd_marginal, parser=p)
+    _model_output(p, "the marginal mixture", cmd_marginal)
 
     p = _model_on_data(
         sub,
@@ -2173,20 +2187,28 @@ def _issue15_parsers(sub: Any) -> None:
 
 
 # ----------------------------------------------------------------- parser
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(
+    p: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int]
+) -> None:
+    """The options of every command (--json, --quiet), and ``func``, which runs it."""
     p.add_argument(
         "--json", action="store_true", help="machine-readable output on stdout"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=func, parser=p)
 
 
-def _data_options(p: argparse.ArgumentParser) -> None:
+def _columns_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--columns",
         nargs="+",
         metavar="COL",
         help="columns to use, by header name or 0-based index (space or comma separated)",
     )
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    _columns_option(p)
     p.add_argument(
         "--drop-nan",
         action="store_true",
@@ -2252,27 +2274,45 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _model_on_data(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A subcommand that applies a saved MODEL to a DATA file."""
+def _model_command(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand that reads a saved MODEL."""
     p: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
     p.add_argument("model", metavar="MODEL")
+    return p
+
+
+def _model_on_data(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand that applies a saved MODEL to a DATA file."""
+    p = _model_command(sub, name, **kwargs)
     p.add_argument("data", metavar="DATA")
     return p
 
 
-def _table_output(
-    p: argparse.ArgumentParser, what: str, func: Callable[[argparse.Namespace], int]
-) -> None:
-    """``--out`` for a table, the data options, the common options and ``func``."""
+def _table_out_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--out`` for a table of ``what``."""
     p.add_argument(
         "--out",
         metavar="CSV",
         help=f"write {what} here: CSV, or TSV/Parquet by the extension "
         "(default: stdout)",
     )
+
+
+def _table_output(
+    p: argparse.ArgumentParser, what: str, func: Callable[[argparse.Namespace], int]
+) -> None:
+    """``--out`` for a table, the data options, the common options and ``func``."""
+    _table_out_option(p, what)
     _data_options(p)
-    _common(p)
-    p.set_defaults(func=func, parser=p)
+    _common(p, func)
+
+
+def _model_output(
+    p: argparse.ArgumentParser, what: str, func: Callable[[argparse.Namespace], int]
+) -> None:
+    """``--out`` for a derived model, the common options and ``func``."""
+    p.add_argument("--out", metavar="MODEL", help=f"save {what} here")
+    _common(p, func)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -2331,8 +2371,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"features the --plot pairs grid shows, by name or 0-based index "
         f"(default: the first {PAIRS_MAX_FEATURES})",
     )
-    _common(p)
-    p.set_defaults(func=cmd_fit, parser=p)
+    _common(p, cmd_fit)
 
     p = _model_on_data(
         sub,
@@ -2359,14 +2398,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _table_output(p, "the scores", cmd_score)
 
-    p = sub.add_parser(
+    p = _model_command(
+        sub,
         "sample",
         help="draw new rows from a saved model",
         description="Draw N new rows from a saved model (with the component of "
         "each; -1 for the noise component).",
         epilog="example: gaussmix sample model.gmm -n 500 --seed 1 --out samples.csv",
     )
-    p.add_argument("model", metavar="MODEL")
     p.add_argument(
         "-n",
         "--n-samples",
@@ -2381,14 +2420,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mix the rows (they come grouped by component)",
     )
-    p.add_argument(
-        "--out",
-        metavar="CSV",
-        help="write the rows here: CSV, or TSV/Parquet by the extension "
-        "(default: stdout)",
-    )
-    _common(p)
-    p.set_defaults(func=cmd_sample, parser=p)
+    _table_out_option(p, "the rows")
+    _common(p, cmd_sample)
 
     p = sub.add_parser(
         "select",
@@ -2428,8 +2461,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(p)
     p.add_argument("--out", metavar="MODEL", help="save the best model here")
     p.add_argument("--plot", metavar="PNG", help="write the criterion curves")
-    _common(p)
-    p.set_defaults(func=cmd_select, parser=p)
+    _common(p, cmd_select)
 
     p = _model_on_data(
         sub,
@@ -2516,8 +2548,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", metavar="FILE", help="write the predictions here (CSV, TSV, Parquet)"
     )
-    _common(p)
-    p.set_defaults(func=cmd_classify, parser=p)
+    _common(p, cmd_classify)
 
     p = sub.add_parser(
         "demo",
@@ -2527,8 +2558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", default="out/demo.png", metavar="PNG", help="where the plot goes"
     )
-    _common(p)
-    p.set_defaults(func=cmd_demo, parser=p)
+    _common(p, cmd_demo)
     _issue15_parsers(sub)
     return parser
 
