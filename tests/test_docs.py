@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import re
 import shlex
 import wave
@@ -338,6 +339,18 @@ def test_python_block(
     if run is None or run.done > index:  # first block here, or run out of order
         run = _new_run(name, tmp_path_factory)
     monkeypatch.chdir(run.workdir)
+    environment = dict(os.environ)
+    try:
+        _run_through(run, blocks, index, name)
+    finally:
+        # A block may set variables for its reader's process (docs/array-api.md sets
+        # SCIPY_ARRAY_API); the tests that run after it in this worker must not see them.
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+def _run_through(run: Any, blocks: list[Any], index: int, name: str) -> None:
+    """Run the earlier blocks of the file that have not run yet, then block ``index``."""
     while run.done < index:
         earlier = blocks[run.done]
         if run.failed is None and not earlier.skip:
@@ -353,7 +366,7 @@ def test_python_block(
         )
     run.done = index + 1
     try:
-        _execute(block, run.ns)
+        _execute(blocks[index], run.ns)
     except Exception:
         run.failed = index
         raise
