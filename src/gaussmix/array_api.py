@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from typing import Any, Final
 
 import numpy as np
 from sklearn import get_config
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._validation import (
     SKLEARN_PARAMETERS,
+    check_n_features,
     check_parameters,
     resolve_em_control,
 )
@@ -43,7 +42,7 @@ from gaussmix.core.xp_em import (
     precisions_from_cholesky,
     weighted_log_prob,
 )
-from gaussmix.fitting import outside_stacklevel
+from gaussmix.fitting import warn_not_converged
 from gaussmix.model import MixtureModel
 from gaussmix.sources import is_dask_array
 
@@ -282,11 +281,8 @@ def _check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int) -> Any:
         estimator.n_features_in_ = n_features
         if hasattr(estimator, "feature_names_in_"):
             delattr(estimator, "feature_names_in_")
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {n_features} features, but {owner} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
+    else:
+        check_n_features(n_features, estimator.n_features_in_, owner)
     return X
 
 
@@ -496,13 +492,7 @@ def fit(estimator: Any, X: Any, sample_weight: Any, *, want_labels: bool) -> Any
     assert best is not None
     lower_bound, params, n_iter, bounds, converged = best
     if not converged and control.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different "
-            "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.",
-            ConvergenceWarning,
-            stacklevel=outside_stacklevel(),
-        )
+        warn_not_converged()
     _set_fitted(estimator, xp, params, family, n_iter, lower_bound, bounds, converged)
     if not want_labels:
         return None

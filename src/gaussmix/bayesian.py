@@ -29,7 +29,9 @@ from sklearn.utils import check_random_state
 from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
+    check_dask_input,
     check_model_size,
+    check_n_features,
     check_parameters,
     check_sample_weight,
     check_X,
@@ -55,7 +57,12 @@ from gaussmix.core.variational import (
 )
 from gaussmix.em import OnlineState, online_blend
 from gaussmix.exceptions import ConvergenceWarning
-from gaussmix.fitting import VerboseReporter, outside_stacklevel
+from gaussmix.fitting import (
+    VerboseReporter,
+    outside_stacklevel,
+    summarize_source,
+    warn_not_converged,
+)
 from gaussmix.model import FitInfo, MixtureModel
 from gaussmix.sources import (
     INIT_SAMPLE_SIZE,
@@ -526,21 +533,12 @@ def fit_variational(
     name = settings.owner
     family = get_family(settings.covariance_type)
     random_state = check_random_state(settings.random_state)
-    with single_threaded_blas():
-        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    summary = summarize_source(
+        source, family, settings.n_components, random_state, name
+    )
     n_features = summary.n_features
-    check_model_size(family, settings.n_components, n_features, name)
-    if summary.n_samples < settings.n_components:
-        raise ValueError(
-            f"{name}: n_components={settings.n_components} needs at least "
-            f"{settings.n_components} samples, got n_samples = {summary.n_samples}. "
-            "Reduce n_components or provide more data."
-        )
-    if warm is not None and warm[0].means.shape[1] != n_features:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{warm[0].means.shape[1]} features as input."
-        )
+    if warm is not None:
+        check_n_features(n_features, warm[0].means.shape[1], name)
     prior = _resolve_prior(settings, family, summary)
     if settings.batch_size is not None:
         with single_threaded_blas():
@@ -578,13 +576,7 @@ def fit_variational(
     assert best is not None
     params, bound, bounds, n_iter, converged = best
     if not converged and settings.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different "
-            "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.",
-            ConvergenceWarning,
-            stacklevel=outside_stacklevel(),
-        )
+        warn_not_converged()
     info = FitInfo(
         converged=converged, n_iter=n_iter, lower_bound=bound, lower_bounds=bounds
     )
@@ -1153,16 +1145,9 @@ numpy.memmap, callable or dask.array.Array
 
     def _dask_predict(self, method: str, X: Any) -> Any:
         """``method`` on a dask array, lazily, with the variational log terms."""
-        from sklearn.utils.validation import check_is_fitted
-
+        check_dask_input(self, X)
         from gaussmix.distributed import dask as gm_dask
 
-        check_is_fitted(self)
-        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         gaussians, offset = estep_params(
             self._posterior(), self.weight_concentration_prior_type
         )

@@ -37,6 +37,7 @@ from gaussmix._validation import (
     AUTO,
     check_init_arrays,
     check_model_size,
+    check_n_features,
     check_resp_init,
     check_sample_weight,
     resolve_em_control,
@@ -66,6 +67,7 @@ from gaussmix.sources import (
     INIT_SAMPLE_SIZE,
     ArraySource,
     DataSource,
+    DataSummary,
     as_source,
     is_dask_array,
 )
@@ -353,21 +355,10 @@ def fit_mixture(
     name = options.owner
     family = get_family(options.covariance_type)
     random_state = check_random_state(options.random_state)
-    with single_threaded_blas():
-        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    summary = summarize_source(source, family, options.n_components, random_state, name)
     n_features = summary.n_features
-    check_model_size(family, options.n_components, n_features, name)
-    if summary.n_samples < options.n_components:
-        raise ValueError(
-            f"{name}: n_components={options.n_components} needs at least "
-            f"{options.n_components} samples, got n_samples = {summary.n_samples}. "
-            "Reduce n_components or provide more data."
-        )
-    if warm is not None and warm.model.n_features != n_features:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{warm.model.n_features} features as input."
-        )
+    if warm is not None:
+        check_n_features(n_features, warm.model.n_features, name)
     n_threads = resolve_n_threads(options.n_jobs)
     if options.batch_size is not None:
         check_online_options(options)
@@ -420,6 +411,44 @@ def fit_mixture(
         best.params, options.covariance_type, summary.dtype, noise_box
     )
     return FitResult(model, _info(best), prior, None, n_features)
+
+
+def summarize_source(
+    source: DataSource,
+    family: CovarianceFamily,
+    n_components: int,
+    random_state: np.random.RandomState,
+    name: str,
+) -> DataSummary:
+    """The summary of ``source``, refusing a model too large for memory or the data.
+
+    Parameters
+    ----------
+    source : DataSource
+        The data.
+    family : CovarianceFamily
+        The covariance family of the model.
+    n_components : int
+        The number of components.
+    random_state : RandomState
+        Draws the summary's sample.
+    name : str
+        The estimator, for the messages.
+
+    Returns
+    -------
+    DataSummary
+    """
+    with single_threaded_blas():
+        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    check_model_size(family, n_components, summary.n_features, name)
+    if summary.n_samples < n_components:
+        raise ValueError(
+            f"{name}: n_components={n_components} needs at least "
+            f"{n_components} samples, got n_samples = {summary.n_samples}. "
+            "Reduce n_components or provide more data."
+        )
+    return summary
 
 
 def _info(result: EMResult) -> FitInfo:
@@ -570,13 +599,7 @@ def _best_of_inits(
     assert best is not None
     warn_repairs(best.repairs)
     if not best.converged and options.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different "
-            "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.",
-            ConvergenceWarning,
-            stacklevel=outside_stacklevel(),
-        )
+        warn_not_converged()
     return best
 
 
@@ -1134,6 +1157,17 @@ def outside_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level
+
+
+def warn_not_converged() -> None:
+    """The ConvergenceWarning of a fit whose best start did not converge."""
+    warnings.warn(
+        "Best performing initialization did not converge. Try different "
+        "init parameters, or increase max_iter, tol, or check for "
+        "degenerate data.",
+        ConvergenceWarning,
+        stacklevel=outside_stacklevel(),
+    )
 
 
 def warn_repairs(repairs: list[tuple[int, Repair]]) -> None:
