@@ -547,6 +547,16 @@ def check_n_features(n_features: int, expected: int, name: str) -> None:
         )
 
 
+def check_first_batch(n_samples: int, n_components: int, name: str) -> None:
+    """Refuse a first ``partial_fit`` batch with fewer rows than components."""
+    if n_samples < n_components:
+        raise ValueError(
+            f"{name}: the first batch of partial_fit initialises the model "
+            f"and needs at least n_components = {n_components} rows, "
+            f"got {n_samples}."
+        )
+
+
 def check_dask_input(estimator: Any, X: Any) -> None:
     """Refuse a dask array for a prediction of an unfitted or other-width model.
 

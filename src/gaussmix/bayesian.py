@@ -30,6 +30,7 @@ from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_dask_input,
+    check_first_batch,
     check_model_size,
     check_n_features,
     check_parameters,
@@ -59,6 +60,7 @@ from gaussmix.em import OnlineState, online_blend
 from gaussmix.exceptions import ConvergenceWarning
 from gaussmix.fitting import (
     VerboseReporter,
+    online_start_sample,
     outside_stacklevel,
     summarize_source,
     warn_not_converged,
@@ -466,11 +468,9 @@ def _fit_svi(
     if warm is not None:
         params = warm[0]
     else:
-        X, weights = summary.sample, summary.sample_weight
-        if X.shape[0] > INIT_SAMPLE_SIZE:
-            rows = np.sort(random_state.choice(X.shape[0], INIT_SAMPLE_SIZE, False))
-            X = X[rows]
-            weights = None if weights is None else weights[rows]
+        X, weights = online_start_sample(
+            summary.sample, summary.sample_weight, random_state
+        )
         params = _initial_params(
             summary, settings, family, prior, random_state, sample=(X, weights)
         )
@@ -1069,12 +1069,7 @@ numpy.memmap, callable or dask.array.Array
                     history = list(self.lower_bounds_)
             else:
                 check_model_size(family, settings.n_components, n_features, name)
-                if n_samples < settings.n_components:
-                    raise ValueError(
-                        f"{name}: the first batch of partial_fit initialises the "
-                        f"model and needs at least n_components = "
-                        f"{settings.n_components} rows, got {n_samples}."
-                    )
+                check_first_batch(n_samples, settings.n_components, name)
                 random_state = check_random_state(settings.random_state)
                 summary = ArraySource(X, weights).summarize(
                     INIT_SAMPLE_SIZE, random_state

@@ -35,6 +35,7 @@ from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray
 from gaussmix._validation import (
     AUTO,
+    check_first_batch,
     check_init_arrays,
     check_model_size,
     check_n_features,
@@ -999,6 +1000,22 @@ def _epoch_batches(
     return chunk_batches(chunks(), batch_size)
 
 
+def online_start_sample(
+    X: FloatArray, weights: FloatArray | None, random_state: np.random.RandomState
+) -> tuple[FloatArray, FloatArray | None]:
+    """The rows an online fit starts from: at most ``INIT_SAMPLE_SIZE``, drawn in order.
+
+    ``X`` itself when it is no larger; otherwise rows drawn without replacement
+    from ``random_state`` and kept in their order.
+    """
+    n_samples = X.shape[0]
+    if n_samples > INIT_SAMPLE_SIZE:
+        rows = np.sort(random_state.choice(n_samples, INIT_SAMPLE_SIZE, False))
+        X = X[rows]
+        weights = None if weights is None else weights[rows]
+    return X, weights
+
+
 def _online_start(
     X: FloatArray,
     weights: FloatArray | None,
@@ -1009,11 +1026,7 @@ def _online_start(
     options: FitOptions,
 ) -> GMMParams:
     """Start of online EM: ``init_params`` on a random sample of the data."""
-    n_samples = X.shape[0]
-    if n_samples > INIT_SAMPLE_SIZE:
-        rows = np.sort(random_state.choice(n_samples, INIT_SAMPLE_SIZE, False))
-        X = X[rows]
-        weights = None if weights is None else weights[rows]
+    X, weights = online_start_sample(X, weights, random_state)
     start = _Start(X, weights, random_state, init_arrays, n_threads, options)
     params, repairs = start(family)
     warn_repairs([(0, r) for r in repairs])
@@ -1066,12 +1079,7 @@ def partial_fit_step(
             params = model.params()
             history = list(history)
         else:
-            if n_samples < options.n_components:
-                raise ValueError(
-                    f"{name}: the first batch of partial_fit initialises the model "
-                    f"and needs at least n_components = {options.n_components} rows, "
-                    f"got {n_samples}."
-                )
+            check_first_batch(n_samples, options.n_components, name)
             init_arrays = _init_arrays(options, family, n_features)
             _check_frozen(options, init_arrays, False)
             random_state = check_random_state(options.random_state)
