@@ -379,18 +379,7 @@ class BootstrapResult:
             titles = [[f"weight of comp. {k}" for k in range(n_components)]]
             return reps[:, None, :], lower[None], upper[None], estimate[None], titles
         if name == "means":
-            d = reps.shape[2]
-            titles = [
-                [f"feature {j} mean, comp. {k}" for k in range(n_components)]
-                for j in range(d)
-            ]
-            return (
-                np.swapaxes(reps, 1, 2),
-                lower.T,
-                upper.T,
-                estimate.T,
-                titles,
-            )
+            return _by_feature(reps, lower, upper, estimate, "mean")
         shape = _storage_code(get_family(self.covariance_type))
         comps = [str(k) for k in range(n_components)]
         if shape == _TIED_CODE:
@@ -408,26 +397,14 @@ class BootstrapResult:
             titles = [[f"variance, comp. {k}" for k in comps]]
             return reps[:, None, :], lower[None], upper[None], estimate[None], titles
         if shape == _DIAG_CODE:
-            d = estimate.shape[1]
-            titles = [
-                [f"feature {j} variance, comp. {k}" for k in comps] for j in range(d)
-            ]
-            return (
-                np.swapaxes(reps, 1, 2),
-                lower.T,
-                upper.T,
-                estimate.T,
-                titles,
-            )
-        d = estimate.shape[1]
-        idx = np.arange(d)
-        titles = [[f"feature {j} variance, comp. {k}" for k in comps] for j in range(d)]
-        return (
-            np.swapaxes(reps[:, :, idx, idx], 1, 2),
-            lower[:, idx, idx].T,
-            upper[:, idx, idx].T,
-            estimate[:, idx, idx].T,
-            titles,
+            return _by_feature(reps, lower, upper, estimate, "variance")
+        idx = np.arange(estimate.shape[1])
+        return _by_feature(
+            reps[:, :, idx, idx],
+            lower[:, idx, idx],
+            upper[:, idx, idx],
+            estimate[:, idx, idx],
+            "variance",
         )
 
 
@@ -517,6 +494,22 @@ _LRT_COLUMNS: Final = (
     ("p_value", "f8"),
 )
 _PLOT_ALIASES: Final = {"pro": "weights", "mean": "means", "var": "covariances"}
+
+
+def _by_feature(
+    reps: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    estimate: FloatArray,
+    what: str,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, list[list[str]]]:
+    """Panels of a ``(n_components, n_features)`` parameter: a row per feature."""
+    n_components, d = estimate.shape
+    titles = [
+        [f"feature {j} {what}, comp. {k}" for k in range(n_components)]
+        for j in range(d)
+    ]
+    return np.swapaxes(reps, 1, 2), lower.T, upper.T, estimate.T, titles
 
 
 def _table(records: list[tuple[Any, ...]], columns: tuple[tuple[str, str], ...]) -> Any:
