@@ -46,12 +46,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
 import os
-import pickle
 import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -93,7 +90,7 @@ from gaussmix.em import fit_em
 from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 from gaussmix.model import MixtureModel
-from gaussmix.selection import collect_child_results
+from gaussmix.selection import can_fork, collect_child_results, send_child_results
 from gaussmix.sources import ArraySource
 
 __all__ = [
@@ -1207,20 +1204,6 @@ def _reg_covar(estimator: MixtureEstimator) -> float:
     return float(control.reg_covar)
 
 
-def _can_fork() -> bool:
-    """Whether replicates may run in forked processes.
-
-    Needs the ``fork`` start method (not on Windows) and no other Python
-    thread: a thread holding a lock at the fork would leave the child waiting
-    for it for ever.
-    """
-    return (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and multiprocessing.parent_process() is None
-    )
-
-
 def _map(work: Callable[[int], Any], n: int, n_workers: int) -> list[Any]:
     """``work(i)`` for ``i < n`` in order, here and in forked processes.
 
@@ -1238,7 +1221,7 @@ def _map(work: Callable[[int], Any], n: int, n_workers: int) -> list[Any]:
         return results + [work(i) for i in range(probe, n)]
     per_call = (time.perf_counter() - start) / probe
     saving = per_call * rest * (1.0 - 1.0 / n_workers)
-    if saving < PROCESS_MIN_SECONDS or not _can_fork():
+    if saving < PROCESS_MIN_SECONDS or not can_fork():
         return results + [work(i) for i in range(probe, n)]
     return results + _forked(work, list(range(probe, n)), n_workers)
 
@@ -1294,12 +1277,7 @@ def _child(
                 results[i] = work(i)
             except Exception:  # the parent runs it again and raises
                 break
-        try:
-            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # unpicklable: the parent runs them
-            data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(out, "wb") as handle:
-            handle.write(data)
+        send_child_results(results, out)
     except BaseException:  # never return into the parent's code
         code = 1
     finally:

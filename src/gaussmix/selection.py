@@ -204,7 +204,7 @@ def select(
         elif (
             len(grid) >= SELECT_PROCESS_MIN_FITS
             and all(init in FORK_SAFE_INITS for init in _grid_inits(types, fit_kwargs))
-            and _can_fork()
+            and can_fork()
         ):
             # Small data: each fit is Python-bound (the GIL) and threads only
             # contend (faithful, 272 x 2: 1.50 s threaded against 1.20 s serial);
@@ -293,10 +293,10 @@ def _grid_inits(types: Sequence[str], fit_kwargs: dict[str, Any]) -> set[str]:
     }
 
 
-def _can_fork() -> bool:
-    """Whether the grid may run in forked processes.
+def can_fork() -> bool:
+    """Whether work may run in forked processes (the grid's fits, bootstrap replicates).
 
-    Needs the ``fork`` start method (not on Windows; there the grid runs
+    Needs the ``fork`` start method (not on Windows; there the work runs
     serially) and no other Python thread: a thread holding a lock at the fork
     would leave the child waiting for it for ever.
     """
@@ -403,18 +403,26 @@ def _child(
                 results[i] = run(i)
             except Exception:  # the parent runs it again and raises
                 continue
-        try:
-            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # unpicklable: the parent runs them
-            data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(out, "wb") as f:
-            f.write(data)
+        send_child_results(results, out)
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:  # never return into the parent's code
         code = 1
     finally:
         os._exit(code)
+
+
+def send_child_results(results: dict[int, Any], out: int) -> None:
+    """Send a forked child's results, pickled, through the pipe ``out`` (closed).
+
+    Results that cannot be pickled are sent as none: the parent runs them.
+    """
+    try:
+        data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # unpicklable: the parent runs them
+        data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
+    with os.fdopen(out, "wb") as f:
+        f.write(data)
 
 
 def collect_child_results(read_end: int) -> dict[int, Any]:
