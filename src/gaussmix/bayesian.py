@@ -41,7 +41,7 @@ from gaussmix._validation import (
 )
 from gaussmix.base import MixtureEstimator
 from gaussmix.core.covariance import CovarianceFamily, family_names, get_family
-from gaussmix.core.estep import e_step, stats_from_resp
+from gaussmix.core.estep import e_step
 from gaussmix.core.family import SKLEARN_GROUP
 from gaussmix.core.init import INIT_METHODS, initial_resp
 from gaussmix.core.params import GMMParams
@@ -62,6 +62,7 @@ from gaussmix.fitting import (
     VerboseReporter,
     online_start_sample,
     outside_stacklevel,
+    start_stats,
     summarize_source,
     warn_not_converged,
 )
@@ -314,16 +315,8 @@ def _initial_params(
     resp, sequential = initial_resp(
         X, n_components, settings.init_params, random_state, weights
     )
-    shift = np.average(X, axis=0, weights=weights).astype(np.float64)
-    stats = stats_from_resp(
-        X,
-        resp,
-        family,
-        n_components,
-        shift,
-        weights,
-        n_threads=1 if sequential else settings.n_threads,
-    )
+    n_threads = 1 if sequential else settings.n_threads
+    stats = start_stats(X, resp, family, n_components, weights, n_threads)
     if X.shape[0] != summary.n_samples and stats.weight > 0.0:
         stats = stats.scaled(float(summary.weight) / stats.weight)
     return variational_m_step(

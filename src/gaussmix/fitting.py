@@ -53,7 +53,7 @@ from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
-from gaussmix.core.stats import rescale_weights
+from gaussmix.core.stats import SuffStats, rescale_weights
 from gaussmix.em import (
     EMResult,
     OnlineSettings,
@@ -694,6 +694,34 @@ class _Start:
         return params, repairs
 
 
+def start_stats(
+    X: FloatArray,
+    resp: Any,
+    family: CovarianceFamily,
+    n_components: int,
+    weights: FloatArray | None,
+    n_threads: int,
+    noise_log_density: float | None = None,
+) -> SuffStats:
+    """Statistics of a start's responsibilities, centred on the weighted mean of ``X``.
+
+    What the first M-step of every start reads (:func:`stats_from_resp`; ``resp``
+    an array or ``resp(start, stop)``, with a last noise column when
+    ``noise_log_density`` is given).
+    """
+    shift = np.average(X, axis=0, weights=weights).astype(np.float64)
+    return stats_from_resp(
+        X,
+        resp,
+        family,
+        n_components,
+        shift,
+        weights,
+        n_threads=n_threads,
+        noise_log_density=noise_log_density,
+    )
+
+
 def _initial_gaussians(
     start: _Start, family: CovarianceFamily
 ) -> tuple[GMMParams, list[Repair]]:
@@ -708,17 +736,7 @@ def _initial_gaussians(
     n_components = options.n_components
 
     def first_m_step(resp: Any, n_threads: int, noise: float | None) -> Any:
-        shift = np.average(X, axis=0, weights=weights).astype(np.float64)
-        stats = stats_from_resp(
-            X,
-            resp,
-            family,
-            n_components,
-            shift,
-            weights,
-            n_threads=n_threads,
-            noise_log_density=noise,
-        )
+        stats = start_stats(X, resp, family, n_components, weights, n_threads, noise)
         return m_step(
             stats,
             family,
