@@ -53,6 +53,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -90,7 +91,12 @@ from gaussmix.em import fit_em
 from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 from gaussmix.model import MixtureModel
-from gaussmix.selection import can_fork, collect_child_results, send_child_results
+from gaussmix.selection import (
+    can_fork,
+    collect_child_results,
+    fork_child,
+    send_child_results,
+)
 from gaussmix.sources import ArraySource
 
 __all__ = [
@@ -1242,13 +1248,7 @@ def _forked(work: Callable[[int], Any], todo: list[int], n_workers: int) -> list
         sys.stdout.flush()
         sys.stderr.flush()
         for share in shares[1:]:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child (coverage is not forked)
-                os.close(read_end)
-                _child(work, share, write_end)
-            os.close(write_end)
-            children.append((pid, read_end))
+            children.append(fork_child(partial(_child, work, share)))
         for i in shares[0]:
             done[i] = work(i)
         for _, read_end in children:

@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -364,13 +365,7 @@ def _run_forked(
             sys.stdout.flush()
             sys.stderr.flush()
             for _ in range(n_workers - 1):
-                read_end, write_end = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # pragma: no cover - the child (coverage is not forked)
-                    os.close(read_end)
-                    _child(run, next_fit, write_end)
-                os.close(write_end)
-                children.append((pid, read_end))
+                children.append(fork_child(partial(_child, run, next_fit)))
             while (i := next_fit()) is not None:
                 finished(i, run(i))
                 mine.add(i)
@@ -410,6 +405,24 @@ def _child(
         code = 1
     finally:
         os._exit(code)
+
+
+def fork_child(child: Callable[[int], None]) -> tuple[int, int]:
+    """Fork a child that runs ``child(write_end)`` of a new pipe (and never returns).
+
+    Returns
+    -------
+    (pid, read_end)
+        The child's process id and the read end of its pipe, for
+        :func:`collect_child_results`.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage is not forked)
+        os.close(read_end)
+        child(write_end)
+    os.close(write_end)
+    return pid, read_end
 
 
 def send_child_results(results: dict[int, Any], out: int) -> None:
