@@ -556,7 +556,7 @@ def _ran_in_a_fresh_process(request) -> bool:
     """
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("needs the fork start method")
-    if bootstrap_module._can_fork():
+    if bootstrap_module.can_fork():
         return False
     if os.environ.get("GAUSSMIX_FRESH_PROCESS"):
         pytest.fail("a fresh test process has more than one thread")

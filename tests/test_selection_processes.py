@@ -1,6 +1,6 @@
 """``select`` on small data: the grid in forked processes equals the serial grid.
 
-The process path only runs in a single-threaded process (``_can_fork``), which a
+The process path only runs in a single-threaded process (``can_fork``), which a
 pytest-xdist worker is not, so the end-to-end checks run in a fresh interpreter:
 the setting of a user's script.
 """
@@ -100,14 +100,14 @@ def test_no_processes_with_other_threads_or_kmeans(monkeypatch):
     extra = threading.Thread(target=stop.wait)
     extra.start()
     try:
-        assert not selection._can_fork()
+        assert not selection.can_fork()
         _, table = select(X, range(1, 4), "sklearn", init_params="hc", random_state=0)
     finally:
         stop.set()
         extra.join()
     assert not calls
     assert len(table) == 12
-    monkeypatch.setattr(selection, "_can_fork", lambda: True)
+    monkeypatch.setattr(selection, "can_fork", lambda: True)
     _, table = select(X, range(1, 4), "sklearn", random_state=0)  # kmeans
     assert not calls
     assert len(table) == 12

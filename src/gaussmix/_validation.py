@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.covariance import (
@@ -466,11 +466,8 @@ def check_X(
             estimator.n_features_in_ = X.shape[1]
         else:
             expected = getattr(estimator, "n_features_in_", None)
-            if expected is not None and X.shape[1] != expected:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {name} is expecting "
-                    f"{expected} features as input."
-                )
+            if expected is not None:
+                check_n_features(X.shape[1], expected, name)
         _check_finite(X, name, allow_nan, hasattr(estimator, "nan_policy"))
         return X
     _check_not_iterator(X, name)
@@ -529,6 +526,50 @@ def check_X(
 
 
 _FLOAT_DTYPES: Final = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def check_n_features(n_features: int, expected: int, name: str) -> None:
+    """Refuse data with another number of features than the fitted model's.
+
+    Parameters
+    ----------
+    n_features : int
+        The number of features (columns) of the data.
+    expected : int
+        The number the model was fitted on (``n_features_in_``).
+    name : str
+        The estimator, for the message.
+    """
+    if n_features != expected:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting "
+            f"{expected} features as input."
+        )
+
+
+def check_first_batch(n_samples: int, n_components: int, name: str) -> None:
+    """Refuse a first ``partial_fit`` batch with fewer rows than components."""
+    if n_samples < n_components:
+        raise ValueError(
+            f"{name}: the first batch of partial_fit initialises the model "
+            f"and needs at least n_components = {n_components} rows, "
+            f"got {n_samples}."
+        )
+
+
+def check_dask_input(estimator: Any, X: Any) -> None:
+    """Refuse a dask array for a prediction of an unfitted or other-width model.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        Its ``n_features_in_`` is the width ``X`` must have.
+    X : dask array
+        The data; only its shape is read (nothing is computed).
+    """
+    check_is_fitted(estimator)
+    if X.ndim == 2:
+        check_n_features(X.shape[1], estimator.n_features_in_, type(estimator).__name__)
 
 
 def _check_not_iterator(X: Any, name: str) -> None:

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from typing import Any, Final
 
 import numpy as np
 from sklearn import get_config
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix._validation import (
     SKLEARN_PARAMETERS,
+    check_n_features,
     check_parameters,
     resolve_em_control,
 )
@@ -35,6 +34,7 @@ from gaussmix.core.family import CovarianceFamily
 from gaussmix.core.xp_em import (
     XPParams,
     covariances_from_cholesky,
+    device_of,
     estimate_parameters,
     initial_resp,
     log_prob_norm_resp,
@@ -42,8 +42,9 @@ from gaussmix.core.xp_em import (
     precisions_cholesky_from_precisions,
     precisions_from_cholesky,
     weighted_log_prob,
+    widest_float,
 )
-from gaussmix.fitting import outside_stacklevel
+from gaussmix.fitting import warn_not_converged
 from gaussmix.model import MixtureModel
 from gaussmix.sources import is_dask_array
 
@@ -138,12 +139,6 @@ def _namespace(*arrays: Any) -> Any:
     return array_namespace(*arrays)
 
 
-def _device(x: Any) -> Any:
-    from array_api_compat import device
-
-    return device(x)
-
-
 def _name(xp: Any) -> str:
     return str(getattr(xp, "__name__", xp)).replace("array_api_compat.", "")
 
@@ -166,10 +161,10 @@ def _to_namespace(value: Any, xp: Any, like: Any, what: str, owner: str) -> Any:
                 f"{owner}: {what} is a {_name(_namespace(value))} array but X is a "
                 f"{_name(xp)} array; give both in one namespace."
             )
-        if _device(value) != _device(like):
+        if device_of(value) != device_of(like):
             raise ValueError(
-                f"{owner}: {what} is on device {_device(value)!r} but X is on "
-                f"{_device(like)!r}; move it with xp.asarray({what}, "
+                f"{owner}: {what} is on device {device_of(value)!r} but X is on "
+                f"{device_of(like)!r}; move it with xp.asarray({what}, "
                 "device=device(X))."
             )
         return value
@@ -177,7 +172,7 @@ def _to_namespace(value: Any, xp: Any, like: Any, what: str, owner: str) -> Any:
         host = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: {what} must be an array of numbers.") from None
-    return xp.asarray(host, device=_device(like))
+    return xp.asarray(host, device=device_of(like))
 
 
 # ------------------------------------------------------------- validation
@@ -266,7 +261,7 @@ def _check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int) -> Any:
     if X.dtype not in (xp.float32, xp.float64):
         if not xp.isdtype(X.dtype, ("integral", "bool", "real floating")):
             raise ValueError(f"{owner}: X must hold real numbers, got {X.dtype}.")
-        X = xp.astype(X, _max_float(xp, X))
+        X = xp.astype(X, widest_float(xp, X))
     n_samples, n_features = X.shape
     if n_samples < min_samples or n_features < 1:
         raise ValueError(
@@ -282,22 +277,9 @@ def _check_X(estimator: Any, X: Any, *, reset: bool, min_samples: int) -> Any:
         estimator.n_features_in_ = n_features
         if hasattr(estimator, "feature_names_in_"):
             delattr(estimator, "feature_names_in_")
-    elif n_features != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {n_features} features, but {owner} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
+    else:
+        check_n_features(n_features, estimator.n_features_in_, owner)
     return X
-
-
-def _max_float(xp: Any, like: Any) -> Any:
-    try:
-        dtypes = xp.__array_namespace_info__().dtypes(
-            kind="real floating", device=_device(like)
-        )
-    except Exception:  # a namespace without the inspection API
-        return xp.float64
-    return xp.float64 if "float64" in dtypes else xp.float32
 
 
 def _check_sample_weight(xp: Any, X: Any, sample_weight: Any, owner: str) -> Any:
@@ -496,13 +478,7 @@ def fit(estimator: Any, X: Any, sample_weight: Any, *, want_labels: bool) -> Any
     assert best is not None
     lower_bound, params, n_iter, bounds, converged = best
     if not converged and control.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different "
-            "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.",
-            ConvergenceWarning,
-            stacklevel=outside_stacklevel(),
-        )
+        warn_not_converged()
     _set_fitted(estimator, xp, params, family, n_iter, lower_bound, bounds, converged)
     if not want_labels:
         return None
@@ -640,7 +616,7 @@ def sample(estimator: Any, n_samples: int, random_state: Any) -> tuple[Any, Any]
     model's device, in the widest float dtype it has; labels are int64.
     """
     xp = _namespace(estimator.means_)
-    device = _device(estimator.means_)
+    device = device_of(estimator.means_)
     family = get_family(estimator.covariance_type)
     with estimator._lock("_params_lock"):
         host = {a: to_host(getattr(estimator, a)).astype(np.float64) for a in _HOST}
@@ -654,7 +630,7 @@ def sample(estimator: Any, n_samples: int, random_state: Any) -> tuple[Any, Any]
     )
     rng = check_random_state(random_state)
     X, y = model.sample(n_samples, rng)
-    dtype = _max_float(xp, estimator.means_)
+    dtype = widest_float(xp, estimator.means_)
     return (
         xp.asarray(X, dtype=dtype, device=device),
         xp.asarray(y.astype(np.int64), device=device),

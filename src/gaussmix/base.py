@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from gaussmix import array_api
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
+    check_dask_input,
     check_random_state_value,
     check_sample_weight,
     check_X,
@@ -165,14 +166,9 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     def _dask_predict(self, method: str, X: Any) -> Any:
         """``method`` on a dask array: lazy, block by block (gaussmix.distributed)."""
-        check_is_fitted(self)
+        check_dask_input(self, X)
         from gaussmix.distributed import dask as gm_dask
 
-        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         function = getattr(gm_dask, method)
         return function(X, self._fitted_params(), self._family(), owner=method)
 

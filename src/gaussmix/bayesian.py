@@ -29,7 +29,10 @@ from sklearn.utils import check_random_state
 from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
+    check_dask_input,
+    check_first_batch,
     check_model_size,
+    check_n_features,
     check_parameters,
     check_sample_weight,
     check_X,
@@ -38,7 +41,7 @@ from gaussmix._validation import (
 )
 from gaussmix.base import MixtureEstimator
 from gaussmix.core.covariance import CovarianceFamily, family_names, get_family
-from gaussmix.core.estep import e_step, stats_from_resp
+from gaussmix.core.estep import e_step
 from gaussmix.core.family import SKLEARN_GROUP
 from gaussmix.core.init import INIT_METHODS, initial_resp
 from gaussmix.core.params import GMMParams
@@ -55,7 +58,14 @@ from gaussmix.core.variational import (
 )
 from gaussmix.em import OnlineState, online_blend
 from gaussmix.exceptions import ConvergenceWarning
-from gaussmix.fitting import VerboseReporter, outside_stacklevel
+from gaussmix.fitting import (
+    VerboseReporter,
+    online_start_sample,
+    outside_stacklevel,
+    start_stats,
+    summarize_source,
+    warn_not_converged,
+)
 from gaussmix.model import FitInfo, MixtureModel
 from gaussmix.sources import (
     INIT_SAMPLE_SIZE,
@@ -305,16 +315,8 @@ def _initial_params(
     resp, sequential = initial_resp(
         X, n_components, settings.init_params, random_state, weights
     )
-    shift = np.average(X, axis=0, weights=weights).astype(np.float64)
-    stats = stats_from_resp(
-        X,
-        resp,
-        family,
-        n_components,
-        shift,
-        weights,
-        n_threads=1 if sequential else settings.n_threads,
-    )
+    n_threads = 1 if sequential else settings.n_threads
+    stats = start_stats(X, resp, family, n_components, weights, n_threads)
     if X.shape[0] != summary.n_samples and stats.weight > 0.0:
         stats = stats.scaled(float(summary.weight) / stats.weight)
     return variational_m_step(
@@ -459,11 +461,9 @@ def _fit_svi(
     if warm is not None:
         params = warm[0]
     else:
-        X, weights = summary.sample, summary.sample_weight
-        if X.shape[0] > INIT_SAMPLE_SIZE:
-            rows = np.sort(random_state.choice(X.shape[0], INIT_SAMPLE_SIZE, False))
-            X = X[rows]
-            weights = None if weights is None else weights[rows]
+        X, weights = online_start_sample(
+            summary.sample, summary.sample_weight, random_state
+        )
         params = _initial_params(
             summary, settings, family, prior, random_state, sample=(X, weights)
         )
@@ -526,21 +526,12 @@ def fit_variational(
     name = settings.owner
     family = get_family(settings.covariance_type)
     random_state = check_random_state(settings.random_state)
-    with single_threaded_blas():
-        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    summary = summarize_source(
+        source, family, settings.n_components, random_state, name
+    )
     n_features = summary.n_features
-    check_model_size(family, settings.n_components, n_features, name)
-    if summary.n_samples < settings.n_components:
-        raise ValueError(
-            f"{name}: n_components={settings.n_components} needs at least "
-            f"{settings.n_components} samples, got n_samples = {summary.n_samples}. "
-            "Reduce n_components or provide more data."
-        )
-    if warm is not None and warm[0].means.shape[1] != n_features:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{warm[0].means.shape[1]} features as input."
-        )
+    if warm is not None:
+        check_n_features(n_features, warm[0].means.shape[1], name)
     prior = _resolve_prior(settings, family, summary)
     if settings.batch_size is not None:
         with single_threaded_blas():
@@ -578,13 +569,7 @@ def fit_variational(
     assert best is not None
     params, bound, bounds, n_iter, converged = best
     if not converged and settings.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different "
-            "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.",
-            ConvergenceWarning,
-            stacklevel=outside_stacklevel(),
-        )
+        warn_not_converged()
     info = FitInfo(
         converged=converged, n_iter=n_iter, lower_bound=bound, lower_bounds=bounds
     )
@@ -1077,12 +1062,7 @@ numpy.memmap, callable or dask.array.Array
                     history = list(self.lower_bounds_)
             else:
                 check_model_size(family, settings.n_components, n_features, name)
-                if n_samples < settings.n_components:
-                    raise ValueError(
-                        f"{name}: the first batch of partial_fit initialises the "
-                        f"model and needs at least n_components = "
-                        f"{settings.n_components} rows, got {n_samples}."
-                    )
+                check_first_batch(n_samples, settings.n_components, name)
                 random_state = check_random_state(settings.random_state)
                 summary = ArraySource(X, weights).summarize(
                     INIT_SAMPLE_SIZE, random_state
@@ -1153,16 +1133,9 @@ numpy.memmap, callable or dask.array.Array
 
     def _dask_predict(self, method: str, X: Any) -> Any:
         """``method`` on a dask array, lazily, with the variational log terms."""
-        from sklearn.utils.validation import check_is_fitted
-
+        check_dask_input(self, X)
         from gaussmix.distributed import dask as gm_dask
 
-        check_is_fitted(self)
-        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         gaussians, offset = estep_params(
             self._posterior(), self.weight_concentration_prior_type
         )

@@ -35,8 +35,10 @@ from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray
 from gaussmix._validation import (
     AUTO,
+    check_first_batch,
     check_init_arrays,
     check_model_size,
+    check_n_features,
     check_resp_init,
     check_sample_weight,
     resolve_em_control,
@@ -51,7 +53,7 @@ from gaussmix.core.mstep import Repair, m_step, params_from_precisions
 from gaussmix.core.noise import NoiseBox, hypervolume_box
 from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior, resolve_prior
-from gaussmix.core.stats import rescale_weights
+from gaussmix.core.stats import SuffStats, rescale_weights
 from gaussmix.em import (
     EMResult,
     OnlineSettings,
@@ -66,6 +68,7 @@ from gaussmix.sources import (
     INIT_SAMPLE_SIZE,
     ArraySource,
     DataSource,
+    DataSummary,
     as_source,
     is_dask_array,
 )
@@ -353,21 +356,10 @@ def fit_mixture(
     name = options.owner
     family = get_family(options.covariance_type)
     random_state = check_random_state(options.random_state)
-    with single_threaded_blas():
-        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    summary = summarize_source(source, family, options.n_components, random_state, name)
     n_features = summary.n_features
-    check_model_size(family, options.n_components, n_features, name)
-    if summary.n_samples < options.n_components:
-        raise ValueError(
-            f"{name}: n_components={options.n_components} needs at least "
-            f"{options.n_components} samples, got n_samples = {summary.n_samples}. "
-            "Reduce n_components or provide more data."
-        )
-    if warm is not None and warm.model.n_features != n_features:
-        raise ValueError(
-            f"X has {n_features} features, but {name} is expecting "
-            f"{warm.model.n_features} features as input."
-        )
+    if warm is not None:
+        check_n_features(n_features, warm.model.n_features, name)
     n_threads = resolve_n_threads(options.n_jobs)
     if options.batch_size is not None:
         check_online_options(options)
@@ -420,6 +412,44 @@ def fit_mixture(
         best.params, options.covariance_type, summary.dtype, noise_box
     )
     return FitResult(model, _info(best), prior, None, n_features)
+
+
+def summarize_source(
+    source: DataSource,
+    family: CovarianceFamily,
+    n_components: int,
+    random_state: np.random.RandomState,
+    name: str,
+) -> DataSummary:
+    """The summary of ``source``, refusing a model too large for memory or the data.
+
+    Parameters
+    ----------
+    source : DataSource
+        The data.
+    family : CovarianceFamily
+        The covariance family of the model.
+    n_components : int
+        The number of components.
+    random_state : RandomState
+        Draws the summary's sample.
+    name : str
+        The estimator, for the messages.
+
+    Returns
+    -------
+    DataSummary
+    """
+    with single_threaded_blas():
+        summary = source.summarize(INIT_SAMPLE_SIZE, random_state)
+    check_model_size(family, n_components, summary.n_features, name)
+    if summary.n_samples < n_components:
+        raise ValueError(
+            f"{name}: n_components={n_components} needs at least "
+            f"{n_components} samples, got n_samples = {summary.n_samples}. "
+            "Reduce n_components or provide more data."
+        )
+    return summary
 
 
 def _info(result: EMResult) -> FitInfo:
@@ -570,13 +600,7 @@ def _best_of_inits(
     assert best is not None
     warn_repairs(best.repairs)
     if not best.converged and options.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different "
-            "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.",
-            ConvergenceWarning,
-            stacklevel=outside_stacklevel(),
-        )
+        warn_not_converged()
     return best
 
 
@@ -670,6 +694,34 @@ class _Start:
         return params, repairs
 
 
+def start_stats(
+    X: FloatArray,
+    resp: Any,
+    family: CovarianceFamily,
+    n_components: int,
+    weights: FloatArray | None,
+    n_threads: int,
+    noise_log_density: float | None = None,
+) -> SuffStats:
+    """Statistics of a start's responsibilities, centred on the weighted mean of ``X``.
+
+    What the first M-step of every start reads (:func:`stats_from_resp`; ``resp``
+    an array or ``resp(start, stop)``, with a last noise column when
+    ``noise_log_density`` is given).
+    """
+    shift = np.average(X, axis=0, weights=weights).astype(np.float64)
+    return stats_from_resp(
+        X,
+        resp,
+        family,
+        n_components,
+        shift,
+        weights,
+        n_threads=n_threads,
+        noise_log_density=noise_log_density,
+    )
+
+
 def _initial_gaussians(
     start: _Start, family: CovarianceFamily
 ) -> tuple[GMMParams, list[Repair]]:
@@ -684,17 +736,7 @@ def _initial_gaussians(
     n_components = options.n_components
 
     def first_m_step(resp: Any, n_threads: int, noise: float | None) -> Any:
-        shift = np.average(X, axis=0, weights=weights).astype(np.float64)
-        stats = stats_from_resp(
-            X,
-            resp,
-            family,
-            n_components,
-            shift,
-            weights,
-            n_threads=n_threads,
-            noise_log_density=noise,
-        )
+        stats = start_stats(X, resp, family, n_components, weights, n_threads, noise)
         return m_step(
             stats,
             family,
@@ -976,6 +1018,22 @@ def _epoch_batches(
     return chunk_batches(chunks(), batch_size)
 
 
+def online_start_sample(
+    X: FloatArray, weights: FloatArray | None, random_state: np.random.RandomState
+) -> tuple[FloatArray, FloatArray | None]:
+    """The rows an online fit starts from: at most ``INIT_SAMPLE_SIZE``, drawn in order.
+
+    ``X`` itself when it is no larger; otherwise rows drawn without replacement
+    from ``random_state`` and kept in their order.
+    """
+    n_samples = X.shape[0]
+    if n_samples > INIT_SAMPLE_SIZE:
+        rows = np.sort(random_state.choice(n_samples, INIT_SAMPLE_SIZE, False))
+        X = X[rows]
+        weights = None if weights is None else weights[rows]
+    return X, weights
+
+
 def _online_start(
     X: FloatArray,
     weights: FloatArray | None,
@@ -986,11 +1044,7 @@ def _online_start(
     options: FitOptions,
 ) -> GMMParams:
     """Start of online EM: ``init_params`` on a random sample of the data."""
-    n_samples = X.shape[0]
-    if n_samples > INIT_SAMPLE_SIZE:
-        rows = np.sort(random_state.choice(n_samples, INIT_SAMPLE_SIZE, False))
-        X = X[rows]
-        weights = None if weights is None else weights[rows]
+    X, weights = online_start_sample(X, weights, random_state)
     start = _Start(X, weights, random_state, init_arrays, n_threads, options)
     params, repairs = start(family)
     warn_repairs([(0, r) for r in repairs])
@@ -1043,12 +1097,7 @@ def partial_fit_step(
             params = model.params()
             history = list(history)
         else:
-            if n_samples < options.n_components:
-                raise ValueError(
-                    f"{name}: the first batch of partial_fit initialises the model "
-                    f"and needs at least n_components = {options.n_components} rows, "
-                    f"got {n_samples}."
-                )
+            check_first_batch(n_samples, options.n_components, name)
             init_arrays = _init_arrays(options, family, n_features)
             _check_frozen(options, init_arrays, False)
             random_state = check_random_state(options.random_state)
@@ -1134,6 +1183,17 @@ def outside_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level
+
+
+def warn_not_converged() -> None:
+    """The ConvergenceWarning of a fit whose best start did not converge."""
+    warnings.warn(
+        "Best performing initialization did not converge. Try different "
+        "init parameters, or increase max_iter, tol, or check for "
+        "degenerate data.",
+        ConvergenceWarning,
+        stacklevel=outside_stacklevel(),
+    )
 
 
 def warn_repairs(repairs: list[tuple[int, Repair]]) -> None:

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
+    check_dask_input,
     check_random_state_value,
     check_sample_weight,
     check_X,
@@ -321,15 +322,9 @@ def dask_predicted(estimator: Any, X: Any, method: str) -> Any:
     Lazy, block by block, like the ordinary dask predictions; rows with NaN
     get the predictions of the marginal mixture over their observed features.
     """
-    check_is_fitted(estimator)
+    check_dask_input(estimator, X)
     from gaussmix.sources import dask as dask_source
 
-    name = type(estimator).__name__
-    if X.ndim == 2 and X.shape[1] != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {name} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
     model = estimator.fitted_model()
     policy = None if model.noise_log_density is not None else "marginalize"
     function = getattr(dask_source, method)

@@ -46,16 +46,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
 import os
-import pickle
 import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -93,7 +91,12 @@ from gaussmix.em import fit_em
 from gaussmix.exceptions import DegenerateComponentWarning
 from gaussmix.mixture import GaussianMixture
 from gaussmix.model import MixtureModel
-from gaussmix.selection import collect_child_results
+from gaussmix.selection import (
+    can_fork,
+    collect_child_results,
+    fork_child,
+    send_child_results,
+)
 from gaussmix.sources import ArraySource
 
 __all__ = [
@@ -379,18 +382,7 @@ class BootstrapResult:
             titles = [[f"weight of comp. {k}" for k in range(n_components)]]
             return reps[:, None, :], lower[None], upper[None], estimate[None], titles
         if name == "means":
-            d = reps.shape[2]
-            titles = [
-                [f"feature {j} mean, comp. {k}" for k in range(n_components)]
-                for j in range(d)
-            ]
-            return (
-                np.swapaxes(reps, 1, 2),
-                lower.T,
-                upper.T,
-                estimate.T,
-                titles,
-            )
+            return _by_feature(reps, lower, upper, estimate, "mean")
         shape = _storage_code(get_family(self.covariance_type))
         comps = [str(k) for k in range(n_components)]
         if shape == _TIED_CODE:
@@ -408,26 +400,14 @@ class BootstrapResult:
             titles = [[f"variance, comp. {k}" for k in comps]]
             return reps[:, None, :], lower[None], upper[None], estimate[None], titles
         if shape == _DIAG_CODE:
-            d = estimate.shape[1]
-            titles = [
-                [f"feature {j} variance, comp. {k}" for k in comps] for j in range(d)
-            ]
-            return (
-                np.swapaxes(reps, 1, 2),
-                lower.T,
-                upper.T,
-                estimate.T,
-                titles,
-            )
-        d = estimate.shape[1]
-        idx = np.arange(d)
-        titles = [[f"feature {j} variance, comp. {k}" for k in comps] for j in range(d)]
-        return (
-            np.swapaxes(reps[:, :, idx, idx], 1, 2),
-            lower[:, idx, idx].T,
-            upper[:, idx, idx].T,
-            estimate[:, idx, idx].T,
-            titles,
+            return _by_feature(reps, lower, upper, estimate, "variance")
+        idx = np.arange(estimate.shape[1])
+        return _by_feature(
+            reps[:, :, idx, idx],
+            lower[:, idx, idx],
+            upper[:, idx, idx],
+            estimate[:, idx, idx],
+            "variance",
         )
 
 
@@ -517,6 +497,22 @@ _LRT_COLUMNS: Final = (
     ("p_value", "f8"),
 )
 _PLOT_ALIASES: Final = {"pro": "weights", "mean": "means", "var": "covariances"}
+
+
+def _by_feature(
+    reps: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    estimate: FloatArray,
+    what: str,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, list[list[str]]]:
+    """Panels of a ``(n_components, n_features)`` parameter: a row per feature."""
+    n_components, d = estimate.shape
+    titles = [
+        [f"feature {j} {what}, comp. {k}" for k in range(n_components)]
+        for j in range(d)
+    ]
+    return np.swapaxes(reps, 1, 2), lower.T, upper.T, estimate.T, titles
 
 
 def _table(records: list[tuple[Any, ...]], columns: tuple[tuple[str, str], ...]) -> Any:
@@ -1214,20 +1210,6 @@ def _reg_covar(estimator: MixtureEstimator) -> float:
     return float(control.reg_covar)
 
 
-def _can_fork() -> bool:
-    """Whether replicates may run in forked processes.
-
-    Needs the ``fork`` start method (not on Windows) and no other Python
-    thread: a thread holding a lock at the fork would leave the child waiting
-    for it for ever.
-    """
-    return (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and multiprocessing.parent_process() is None
-    )
-
-
 def _map(work: Callable[[int], Any], n: int, n_workers: int) -> list[Any]:
     """``work(i)`` for ``i < n`` in order, here and in forked processes.
 
@@ -1245,7 +1227,7 @@ def _map(work: Callable[[int], Any], n: int, n_workers: int) -> list[Any]:
         return results + [work(i) for i in range(probe, n)]
     per_call = (time.perf_counter() - start) / probe
     saving = per_call * rest * (1.0 - 1.0 / n_workers)
-    if saving < PROCESS_MIN_SECONDS or not _can_fork():
+    if saving < PROCESS_MIN_SECONDS or not can_fork():
         return results + [work(i) for i in range(probe, n)]
     return results + _forked(work, list(range(probe, n)), n_workers)
 
@@ -1266,13 +1248,7 @@ def _forked(work: Callable[[int], Any], todo: list[int], n_workers: int) -> list
         sys.stdout.flush()
         sys.stderr.flush()
         for share in shares[1:]:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child (coverage is not forked)
-                os.close(read_end)
-                _child(work, share, write_end)
-            os.close(write_end)
-            children.append((pid, read_end))
+            children.append(fork_child(partial(_child, work, share)))
         for i in shares[0]:
             done[i] = work(i)
         for _, read_end in children:
@@ -1301,12 +1277,7 @@ def _child(
                 results[i] = work(i)
             except Exception:  # the parent runs it again and raises
                 break
-        try:
-            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # unpicklable: the parent runs them
-            data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(out, "wb") as handle:
-            handle.write(data)
+        send_child_results(results, out)
     except BaseException:  # never return into the parent's code
         code = 1
     finally:

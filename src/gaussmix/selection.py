@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -204,7 +205,7 @@ def select(
         elif (
             len(grid) >= SELECT_PROCESS_MIN_FITS
             and all(init in FORK_SAFE_INITS for init in _grid_inits(types, fit_kwargs))
-            and _can_fork()
+            and can_fork()
         ):
             # Small data: each fit is Python-bound (the GIL) and threads only
             # contend (faithful, 272 x 2: 1.50 s threaded against 1.20 s serial);
@@ -293,10 +294,10 @@ def _grid_inits(types: Sequence[str], fit_kwargs: dict[str, Any]) -> set[str]:
     }
 
 
-def _can_fork() -> bool:
-    """Whether the grid may run in forked processes.
+def can_fork() -> bool:
+    """Whether work may run in forked processes (the grid's fits, bootstrap replicates).
 
-    Needs the ``fork`` start method (not on Windows; there the grid runs
+    Needs the ``fork`` start method (not on Windows; there the work runs
     serially) and no other Python thread: a thread holding a lock at the fork
     would leave the child waiting for it for ever.
     """
@@ -364,13 +365,7 @@ def _run_forked(
             sys.stdout.flush()
             sys.stderr.flush()
             for _ in range(n_workers - 1):
-                read_end, write_end = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # pragma: no cover - the child (coverage is not forked)
-                    os.close(read_end)
-                    _child(run, next_fit, write_end)
-                os.close(write_end)
-                children.append((pid, read_end))
+                children.append(fork_child(partial(_child, run, next_fit)))
             while (i := next_fit()) is not None:
                 finished(i, run(i))
                 mine.add(i)
@@ -403,18 +398,44 @@ def _child(
                 results[i] = run(i)
             except Exception:  # the parent runs it again and raises
                 continue
-        try:
-            data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # unpicklable: the parent runs them
-            data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(out, "wb") as f:
-            f.write(data)
+        send_child_results(results, out)
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:  # never return into the parent's code
         code = 1
     finally:
         os._exit(code)
+
+
+def fork_child(child: Callable[[int], None]) -> tuple[int, int]:
+    """Fork a child that runs ``child(write_end)`` of a new pipe (and never returns).
+
+    Returns
+    -------
+    (pid, read_end)
+        The child's process id and the read end of its pipe, for
+        :func:`collect_child_results`.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage is not forked)
+        os.close(read_end)
+        child(write_end)
+    os.close(write_end)
+    return pid, read_end
+
+
+def send_child_results(results: dict[int, Any], out: int) -> None:
+    """Send a forked child's results, pickled, through the pipe ``out`` (closed).
+
+    Results that cannot be pickled are sent as none: the parent runs them.
+    """
+    try:
+        data = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # unpicklable: the parent runs them
+        data = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
+    with os.fdopen(out, "wb") as f:
+        f.write(data)
 
 
 def collect_child_results(read_end: int) -> dict[int, Any]:

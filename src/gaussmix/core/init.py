@@ -29,7 +29,12 @@ import numpy as np
 from gaussmix._typing import FloatArray
 from gaussmix.core.stats import rescale_weights
 
-__all__ = ["INIT_METHODS", "initial_resp", "one_hot_labels"]
+__all__ = [
+    "INIT_METHODS",
+    "initial_resp",
+    "one_hot_labels",
+    "random_from_data_indices",
+]
 
 INIT_METHODS: Final = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
@@ -47,6 +52,23 @@ def one_hot_labels(labels: np.ndarray, n_components: int) -> RespFn:
         return resp
 
     return get
+
+
+def random_from_data_indices(
+    n_samples: int,
+    n_components: int,
+    random_state: np.random.RandomState,
+    sample_weight: FloatArray | None = None,
+) -> np.ndarray:
+    """The rows of ``init_params='random_from_data'``, drawn as scikit-learn does.
+
+    ``n_components`` distinct rows, with probabilities proportional to the
+    weights when there are weights.
+    """
+    if sample_weight is None:
+        return random_state.choice(n_samples, size=n_components, replace=False)
+    p = sample_weight / np.sum(sample_weight)
+    return random_state.choice(n_samples, size=n_components, replace=False, p=p)
 
 
 def _one_hot_indices(indices: np.ndarray, n_components: int) -> RespFn:
@@ -140,13 +162,9 @@ def initial_resp(
     if method == "random":
         return _sequential_uniform(n_samples, n_components, random_state), True
     if method == "random_from_data":
-        if sample_weight is None:
-            indices = random_state.choice(n_samples, size=n_components, replace=False)
-        else:
-            p = sample_weight / np.sum(sample_weight)
-            indices = random_state.choice(
-                n_samples, size=n_components, replace=False, p=p
-            )
+        indices = random_from_data_indices(
+            n_samples, n_components, random_state, sample_weight
+        )
         return _one_hot_indices(np.asarray(indices), n_components), False
     if method == "hc":
         from gaussmix.core.hc import mclust_initial_labels

@@ -37,6 +37,7 @@ from typing import Any, Final
 import numpy as np
 
 from gaussmix.core.family import CovarianceFamily
+from gaussmix.core.init import random_from_data_indices
 
 __all__ = [
     "BLOCK_ELEMENTS",
@@ -45,6 +46,7 @@ __all__ = [
     "SINGULAR_MESSAGE",
     "XPParams",
     "covariances_from_cholesky",
+    "device_of",
     "estimate_parameters",
     "initial_resp",
     "kmeans_labels",
@@ -55,6 +57,7 @@ __all__ = [
     "precisions_cholesky_from_precisions",
     "precisions_from_cholesky",
     "weighted_log_prob",
+    "widest_float",
 ]
 
 #: Largest ``rows x n_components x n_features`` temporary of one block.
@@ -87,7 +90,8 @@ class XPParams:
 
 
 # ----------------------------------------------------------------- helpers
-def _device(x: Any) -> Any:
+def device_of(x: Any) -> Any:
+    """The device of the array ``x`` (``array_api_compat.device``)."""
     from array_api_compat import device
 
     return device(x)
@@ -99,11 +103,11 @@ def _blocks(n_rows: int, per_row: int) -> list[tuple[int, int]]:
 
 
 def _eye(xp: Any, n: int, like: Any) -> Any:
-    return xp.eye(n, dtype=like.dtype, device=_device(like))
+    return xp.eye(n, dtype=like.dtype, device=device_of(like))
 
 
 def _lower_mask(xp: Any, n: int, like: Any) -> Any:
-    idx = xp.arange(n, device=_device(like))
+    idx = xp.arange(n, device=device_of(like))
     return xp.astype(idx[:, None] >= idx[None, :], like.dtype)
 
 
@@ -222,7 +226,7 @@ def weighted_log_prob(
     for start, stop in _blocks(n_samples, width):
         rows = X[start:stop, ...] - centre
         if family.matrix:
-            ones = xp.ones((stop - start, 1), dtype=X.dtype, device=_device(X))
+            ones = xp.ones((stop - start, 1), dtype=X.dtype, device=device_of(X))
             y = xp.concat([rows, ones], axis=1) @ factor
             y = y * y
             quad = xp.sum(xp.reshape(y, (stop - start, k, d)), axis=2)
@@ -277,11 +281,11 @@ def estimate_parameters(
     # S_k / n_k - (mu_k - c)(mu_k - c)^T: products only, no n x K x D diffs.
     centre = xp.sum(xp.matrix_transpose(resp) @ X, axis=0) / xp.sum(nk)
     k = resp.shape[1]
-    first = xp.zeros((k, d), dtype=X.dtype, device=_device(X))
+    first = xp.zeros((k, d), dtype=X.dtype, device=device_of(X))
     if family.matrix:
-        second = xp.zeros((k, d, d), dtype=X.dtype, device=_device(X))
+        second = xp.zeros((k, d, d), dtype=X.dtype, device=device_of(X))
     else:
-        second = xp.zeros((k, d), dtype=X.dtype, device=_device(X))
+        second = xp.zeros((k, d), dtype=X.dtype, device=device_of(X))
     for start, stop in _blocks(n_samples, k * d):
         rows = X[start:stop, ...] - centre
         r = resp[start:stop, ...]
@@ -323,9 +327,9 @@ def _estimate_from_differences(
     means = (xp.matrix_transpose(resp) @ X) / nk[:, None]
     k = means.shape[0]
     if family.matrix:
-        scatter = xp.zeros((k, d, d), dtype=X.dtype, device=_device(X))
+        scatter = xp.zeros((k, d, d), dtype=X.dtype, device=device_of(X))
     else:
-        scatter = xp.zeros((k, d), dtype=X.dtype, device=_device(X))
+        scatter = xp.zeros((k, d), dtype=X.dtype, device=device_of(X))
     for start, stop in _blocks(n_samples, k * d):
         diff = X[start:stop, None, :] - means[None, :, :]  # (n, K, D)
         weighted = diff * resp[start:stop, :, None]
@@ -354,15 +358,19 @@ def _estimate_from_differences(
 # --------------------------------------------------------- initialisation
 def _host_to(xp: Any, values: Any, like: Any, dtype: Any = None) -> Any:
     return xp.asarray(
-        values, dtype=like.dtype if dtype is None else dtype, device=_device(like)
+        values, dtype=like.dtype if dtype is None else dtype, device=device_of(like)
     )
 
 
-def _accumulation_dtype(xp: Any, like: Any) -> Any:
-    """float64 where the device has it (cumulative sums of k-means++), else float32."""
+def widest_float(xp: Any, like: Any) -> Any:
+    """float64 where the device of ``like`` has it, else float32.
+
+    The dtype of k-means++'s cumulative sums, and of the array API estimator's
+    data and parameters.
+    """
     try:
         dtypes = xp.__array_namespace_info__().dtypes(
-            kind="real floating", device=_device(like)
+            kind="real floating", device=device_of(like)
         )
     except Exception:  # a namespace without the inspection API
         return xp.float64
@@ -392,9 +400,9 @@ def kmeans_plusplus_indices(
     chosen up to rounding ties.
     """
     n_samples = X.shape[0]
-    acc = _accumulation_dtype(xp, X)
+    acc = widest_float(xp, X)
     w = (
-        xp.ones(n_samples, dtype=X.dtype, device=_device(X))
+        xp.ones(n_samples, dtype=X.dtype, device=device_of(X))
         if sample_weight is None
         else sample_weight
     )
@@ -445,13 +453,13 @@ def kmeans_labels(
     indices = kmeans_plusplus_indices(xp, Xc, n_clusters, random_state, sample_weight)
     tol = float(xp.mean(xp.var(Xc, axis=0))) * KMEANS_TOL
     w = (
-        xp.ones(n_samples, dtype=X.dtype, device=_device(X))
+        xp.ones(n_samples, dtype=X.dtype, device=device_of(X))
         if sample_weight is None
         else sample_weight
     )
     x_sq = xp.sum(Xc * Xc, axis=1)
     centres = xp.take(Xc, _host_to(xp, indices, X, xp.int64), axis=0)
-    components = xp.arange(n_clusters, device=_device(X))
+    components = xp.arange(n_clusters, device=device_of(X))
     previous = None
     strict = False
     for _ in range(KMEANS_MAX_ITER):
@@ -507,7 +515,7 @@ def initial_resp(
     in ``xp`` (:func:`kmeans_plusplus_indices`, :func:`kmeans_labels`).
     """
     n_samples = X.shape[0]
-    components = xp.arange(n_components, device=_device(X))
+    components = xp.arange(n_components, device=device_of(X))
     if method == "random":
         resp = _host_to(xp, random_state.uniform(size=(n_samples, n_components)), X)
         return resp / xp.sum(resp, axis=1, keepdims=True)
@@ -520,15 +528,11 @@ def initial_resp(
             xp, X, n_components, random_state, sample_weight
         )
     elif method == "random_from_data":
-        if host_weights is None:
-            indices = random_state.choice(n_samples, size=n_components, replace=False)
-        else:
-            p = host_weights / np.sum(host_weights)
-            indices = random_state.choice(
-                n_samples, size=n_components, replace=False, p=p
-            )
+        indices = random_from_data_indices(
+            n_samples, n_components, random_state, host_weights
+        )
     else:
         raise ValueError(f"init_params={method!r} has no array API start.")
     rows = _host_to(xp, np.asarray(indices), X, xp.int64)
-    row_ids = xp.arange(n_samples, device=_device(X))
+    row_ids = xp.arange(n_samples, device=device_of(X))
     return xp.astype(row_ids[:, None] == rows[None, :], X.dtype)

@@ -19,7 +19,7 @@ from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step, estimate_log_prob_resp
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
-from gaussmix.sources.base import DataSummary, StatsSource
+from gaussmix.sources.base import DataSummary, StatsSource, shuffled_batches
 
 __all__ = ["ArraySource", "StatsSource", "ThreadTuner"]
 
@@ -117,12 +117,7 @@ class ArraySource:
         The order is ``random_state.permutation(n_samples)`` (drawn when the
         iteration starts); the rows of each batch are taken in increasing order.
         """
-        X, w = self.X, self.sample_weight
-        n_samples = X.shape[0]
-        order = random_state.permutation(n_samples)
-        for lo in range(0, n_samples, batch_size):
-            rows = np.sort(order[lo : lo + batch_size])
-            yield X[rows], None if w is None else w[rows]
+        return shuffled_batches(self.X, self.sample_weight, batch_size, random_state)
 
     def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
         """Most likely component of every row (``-1``: most likely noise)."""

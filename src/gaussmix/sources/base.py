@@ -46,6 +46,7 @@ __all__ = [
     "chunk_moments",
     "merge_reservoirs",
     "online_batches_error",
+    "shuffled_batches",
     "top_rows",
 ]
 
@@ -90,6 +91,24 @@ class DataSource(StatsSource, Protocol):
     def labels(self, params: GMMParams, family: CovarianceFamily) -> Any:
         """Most likely component of every row, in order (an array or a dask array)."""
         ...
+
+
+def shuffled_batches(
+    X: FloatArray,
+    sample_weight: FloatArray | None,
+    batch_size: int,
+    random_state: np.random.RandomState,
+) -> Iterator[tuple[FloatArray, FloatArray | None]]:
+    """One epoch of online EM over an array: the rows in a random order, in batches.
+
+    The order is ``random_state.permutation(n_samples)`` (drawn when the
+    iteration starts); the rows of each batch are taken in increasing order.
+    """
+    n_samples = X.shape[0]
+    order = random_state.permutation(n_samples)
+    for lo in range(0, n_samples, batch_size):
+        rows = np.sort(order[lo : lo + batch_size])
+        yield X[rows], None if sample_weight is None else sample_weight[rows]
 
 
 def online_batches_error(owner: str) -> ValueError:
@@ -468,8 +487,6 @@ class SummaryBuilder:
         assert self.shift is not None
         assert self.s1 is not None
         assert self.s2 is not None
-        assert self.rows is not None
-        assert self.dtype is not None
         assert self.minimum is not None
         assert self.maximum is not None
         if self.weight <= 0:
@@ -481,16 +498,35 @@ class SummaryBuilder:
         mean = self.shift + d
         scatter = self.s2 - self.weight * np.outer(d, d)
         covariance = scatter / max(self.weight - 1.0, np.finfo(float).tiny)
+        return self.summary_of(
+            self.weight, mean, covariance, self.minimum, self.maximum
+        )
+
+    def summary_of(
+        self,
+        weight: float,
+        mean: FloatArray,
+        covariance: FloatArray,
+        minimum: FloatArray,
+        maximum: FloatArray,
+    ) -> DataSummary:
+        """The summary of these moments, with the reservoir's rows in data order.
+
+        ``covariance`` is symmetrised; ``minimum`` and ``maximum`` are copied.
+        """
+        assert self.rows is not None
+        assert self.dtype is not None
+        assert self.n_features is not None
         order = np.argsort(self.index[: self.filled])
         return DataSummary(
             n_samples=self.n_samples,
             n_features=self.n_features,
             dtype=self.dtype,
-            weight=self.weight,
+            weight=weight,
             mean=mean,
             covariance=(covariance + covariance.T) / 2,
-            minimum=self.minimum.copy(),
-            maximum=self.maximum.copy(),
+            minimum=minimum.copy(),
+            maximum=maximum.copy(),
             sample=np.ascontiguousarray(self.rows[order]),
             sample_index=self.index[order],
         )

@@ -60,6 +60,7 @@ __all__ = [
     "ChunkFactory",
     "ChunkedSource",
     "chunk_batches",
+    "sum_chunk_stats",
     "validate_chunk",
 ]
 
@@ -474,15 +475,11 @@ class ChunkedSource:
 
     def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
         """E-step statistics of one pass, summed over chunks."""
-        total: SuffStats | None = None
-        for X, w in self.chunks():
-            if X.shape[0] == 0:
-                continue
-            stats = e_step(X, params, family, w, n_threads=self.n_threads)
-            total = stats if total is None else total + stats
-        if total is None:
-            raise ValueError(f"{self.owner}: the data source gave no rows.")
-        return total
+        return sum_chunk_stats(
+            self.chunks(),
+            lambda X, w: e_step(X, params, family, w, n_threads=self.n_threads),
+            self.owner,
+        )
 
     def batches(
         self, batch_size: int, random_state: np.random.RandomState
@@ -502,6 +499,29 @@ class ChunkedSource:
             )
             parts.append(lab)
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+
+
+def sum_chunk_stats(
+    chunks: Iterable[tuple[FloatArray, FloatArray | None]],
+    chunk_stats: Callable[[FloatArray, FloatArray | None], SuffStats],
+    owner: str,
+) -> SuffStats:
+    """The sum of ``chunk_stats(X, sample_weight)`` over the non-empty chunks, in order.
+
+    Raises
+    ------
+    ValueError
+        If no chunk has a row.
+    """
+    total: SuffStats | None = None
+    for X, w in chunks:
+        if X.shape[0] == 0:
+            continue
+        stats = chunk_stats(X, w)
+        total = stats if total is None else total + stats
+    if total is None:
+        raise ValueError(f"{owner}: the data source gave no rows.")
+    return total
 
 
 def chunk_batches(

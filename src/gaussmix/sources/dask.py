@@ -225,18 +225,28 @@ def _block_summary(
     sample_size: int,
     block: int,
     owner: str,
-) -> tuple[ChunkMoments, Reservoir]:
+    policy: str | None = None,
+) -> tuple[Any, Reservoir]:
     """Moments about ``shift`` and the block's best ``sample_size`` rows by key.
 
     The algebra is :func:`gaussmix.sources.base.chunk_moments`, as in
     :meth:`~gaussmix.sources.base.SummaryBuilder.add`, so the sums of these
-    moments in block order are the builder's.
+    moments in block order are the builder's. With a ``nan_policy``, the block
+    may hold NaN (see ``missing_blocks.fold_missing``): the moments are
+    ``(ordinary, over observed values)`` and rows left out under ``policy``
+    never enter the reservoir.
     """
-    _check_block(X, w, block, start, owner)
+    _check_block(X, w, block, start, owner, allow_nan=policy is not None)
     n = X.shape[0]
     generator = np.random.RandomState()
     generator.set_state(state)
-    moments, keys = chunk_moments(X, w, shift, np.asarray(generator.random_sample(n)))
+    u = np.asarray(generator.random_sample(n))
+    moments: Any
+    if policy is None:
+        moments, keys = chunk_moments(X, w, shift, u)
+    else:
+        plain, missing, keys = fold_missing(X, w, u, shift, policy)
+        moments = (plain, missing)
     index = np.arange(start, start + n, dtype=np.int64)
     keep = np.isfinite(keys)
     reservoir = top_rows(keys[keep], index[keep], X[keep], sample_size)
@@ -283,50 +293,17 @@ def _tune_malloc(threshold: int | None) -> None:
 
 
 def _block_stats(
-    X: FloatArray, w: FloatArray | None, model: Model, malloc_threshold: int | None
-) -> SuffStats:
-    _tune_malloc(malloc_threshold)
-    params, family = model
-    return e_step(X, params, family, w, n_threads=1)
-
-
-def _missing_block_summary(
-    X: FloatArray,
-    w: FloatArray | None,
-    shift: FloatArray,
-    state: Any,
-    start: int,
-    sample_size: int,
-    block: int,
-    owner: str,
-    policy: str,
-) -> tuple[Any, Reservoir]:
-    """:func:`_block_summary` for data with NaN (see ``missing_blocks.fold_missing``).
-
-    The moments are ``(ordinary, over observed values)``; rows left out under
-    ``policy`` never enter the reservoir.
-    """
-    _check_block(X, w, block, start, owner, allow_nan=True)
-    n = X.shape[0]
-    generator = np.random.RandomState()
-    generator.set_state(state)
-    u = np.asarray(generator.random_sample(n))
-    plain, missing, keys = fold_missing(X, w, u, shift, policy)
-    index = np.arange(start, start + n, dtype=np.int64)
-    keep = np.isfinite(keys)
-    reservoir = top_rows(keys[keep], index[keep], X[keep], sample_size)
-    return (plain, missing), reservoir
-
-
-def _missing_block_stats(
     X: FloatArray,
     w: FloatArray | None,
     model: Model,
     malloc_threshold: int | None,
-    policy: str,
+    policy: str | None = None,
 ) -> SuffStats:
+    """The E-step task of one block (under a ``nan_policy``: ``policy_e_step``)."""
     _tune_malloc(malloc_threshold)
     params, family = model
+    if policy is None:
+        return e_step(X, params, family, w, n_threads=1)
     return policy_e_step(X, w, params, family, policy, n_threads=1)
 
 
@@ -696,14 +673,14 @@ class MissingDaskSource:
             sample_size,
             random_state,
             builder,
-            partial(_missing_block_summary, policy=self.policy),
+            partial(_block_summary, policy=self.policy),
         )
         return finish_summary(summary, builder, self.n_components, self.warn)
 
     def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
         """Statistics of one pass: a task per block, summed in a tree."""
         return self.source.accumulate(
-            params, family, partial(_missing_block_stats, policy=self.policy)
+            params, family, partial(_block_stats, policy=self.policy)
         )
 
     def batches(

@@ -37,12 +37,13 @@ from gaussmix.core.missing import (
 )
 from gaussmix.core.params import GMMParams
 from gaussmix.core.stats import SuffStats
-from gaussmix.sources.base import DataSummary
+from gaussmix.sources.base import DataSummary, shuffled_batches
 
 __all__ = [
     "nan_e_step",
     "KPOD_ROUNDS",
     "MissingSource",
+    "NanBatchStats",
     "kpod_imputed",
     "log_prob_resp_with_nan",
     "mean_imputed",
@@ -110,7 +111,22 @@ def kpod_imputed(
     return Z
 
 
-class MissingSource:
+class NanBatchStats:
+    """Online-EM batches that keep their NaN: their E-step is :func:`nan_e_step`."""
+
+    def batch_stats(
+        self,
+        X: FloatArray,
+        params: GMMParams,
+        family: CovarianceFamily,
+        sample_weight: FloatArray | None,
+        n_threads: int,
+    ) -> SuffStats:
+        """Statistics of one online-EM batch: the marginalising E-step."""
+        return nan_e_step(X, params, family, sample_weight, n_threads)
+
+
+class MissingSource(NanBatchStats):
     """E-step statistics of an in-memory array with NaN for missing values.
 
     Parameters
@@ -183,23 +199,7 @@ class MissingSource:
         As :meth:`gaussmix.sources.ArraySource.batches`; the batches keep
         their NaN (:meth:`batch_stats` is their E-step).
         """
-        X, w = self.X, self.sample_weight
-        n_samples = X.shape[0]
-        order = random_state.permutation(n_samples)
-        for lo in range(0, n_samples, batch_size):
-            rows = np.sort(order[lo : lo + batch_size])
-            yield X[rows], None if w is None else w[rows]
-
-    def batch_stats(
-        self,
-        X: FloatArray,
-        params: GMMParams,
-        family: CovarianceFamily,
-        sample_weight: FloatArray | None,
-        n_threads: int,
-    ) -> SuffStats:
-        """Statistics of one online-EM batch: the marginalising E-step."""
-        return nan_e_step(X, params, family, sample_weight, n_threads)
+        return shuffled_batches(self.X, self.sample_weight, batch_size, random_state)
 
     def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
         """Most likely component of every row, from its observed features."""

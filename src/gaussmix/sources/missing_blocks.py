@@ -47,8 +47,13 @@ from gaussmix.sources.base import (
     SummaryBuilder,
     chunk_moments,
 )
-from gaussmix.sources.chunked import ChunkedSource, chunk_batches
-from gaussmix.sources.missing import kpod_imputed, log_prob_resp_with_nan, nan_e_step
+from gaussmix.sources.chunked import ChunkedSource, chunk_batches, sum_chunk_stats
+from gaussmix.sources.missing import (
+    NanBatchStats,
+    kpod_imputed,
+    log_prob_resp_with_nan,
+    nan_e_step,
+)
 
 __all__ = [
     "MissingChunkedSource",
@@ -283,9 +288,6 @@ class MissingSummaryBuilder(SummaryBuilder):
         m = self.missing
         assert m is not None
         assert self.shift is not None
-        assert self.rows is not None
-        assert self.dtype is not None
-        assert self.n_features is not None
         if m.n_kept == 0 or m.weight <= 0:
             raise ValueError(
                 f"{self.owner}: no row of the data is left to fit under "
@@ -307,19 +309,7 @@ class MissingSummaryBuilder(SummaryBuilder):
         covariance = np.where(
             n_pair > 0, scatter / np.maximum(n_pair - 1.0, np.finfo(float).tiny), 0.0
         )
-        order = np.argsort(self.index[: self.filled])
-        return DataSummary(
-            n_samples=self.n_samples,
-            n_features=self.n_features,
-            dtype=self.dtype,
-            weight=m.weight,
-            mean=mean,
-            covariance=(covariance + covariance.T) / 2,
-            minimum=m.minimum.copy(),
-            maximum=m.maximum.copy(),
-            sample=np.ascontiguousarray(self.rows[order]),
-            sample_index=self.index[order],
-        )
+        return self.summary_of(m.weight, mean, covariance, m.minimum, m.maximum)
 
 
 def finish_summary(
@@ -360,7 +350,7 @@ def finish_summary(
 
 
 # ---------------------------------------------------------------- source
-class MissingChunkedSource:
+class MissingChunkedSource(NanBatchStats):
     """A ``.npy`` path, memmap or chunk factory with NaN, under a ``nan_policy``.
 
     Every pass reads the chunks of the wrapped source (validated, NaN
@@ -413,36 +403,20 @@ class MissingChunkedSource:
 
     def accumulate(self, params: GMMParams, family: CovarianceFamily) -> SuffStats:
         """E-step statistics of one pass, summed over the chunks' kept rows."""
-        total: SuffStats | None = None
         threads = self.source.n_threads
-        for X, w in self._kept():
-            if X.shape[0] == 0:
-                continue
+
+        def chunk_stats(X: FloatArray, w: FloatArray | None) -> SuffStats:
             if self.policy == "omit":
-                stats = e_step(X, params, family, w, n_threads=threads)
-            else:
-                stats = nan_e_step(X, params, family, w, threads)
-            total = stats if total is None else total + stats
-        if total is None:
-            raise ValueError(f"{self.source.owner}: the data source gave no rows.")
-        return total
+                return e_step(X, params, family, w, n_threads=threads)
+            return nan_e_step(X, params, family, w, threads)
+
+        return sum_chunk_stats(self._kept(), chunk_stats, self.source.owner)
 
     def batches(
         self, batch_size: int, random_state: np.random.RandomState
     ) -> Iterator[tuple[FloatArray, FloatArray | None]]:
         """One epoch of online EM: the kept rows of each chunk, in order, in batches."""
         return chunk_batches(self._kept(), batch_size)
-
-    def batch_stats(
-        self,
-        X: FloatArray,
-        params: GMMParams,
-        family: CovarianceFamily,
-        sample_weight: FloatArray | None,
-        n_threads: int,
-    ) -> SuffStats:
-        """Statistics of one online-EM batch (its rows are kept rows)."""
-        return nan_e_step(X, params, family, sample_weight, n_threads)
 
     def labels(self, params: GMMParams, family: CovarianceFamily) -> IntArray:
         """Label of every row, in order (``-1``: a row ``"omit"`` left out)."""
