@@ -436,3 +436,23 @@ def test_rows_with_nothing_observed_are_dropped_with_a_warning():
     np.testing.assert_array_equal(a.means_, b.means_)
     with pytest.raises(ValueError, match="needs at least 2 rows with a value"):
         GaussianMixture(2, nan_policy="marginalize").fit(np.full((5, 3), np.nan))
+
+
+def test_mclust_names_stop_sooner_with_missing_values():
+    """mclust's 10,000-iteration limit becomes 1,000 under 'marginalize'.
+
+    With many values missing and no regularisation the likelihood can be
+    unbounded, and EM creeps towards a singular covariance (wine, 30% missing,
+    VVV: 343 s at the old limit).
+    """
+    from gaussmix._validation import MCLUST_MAX_ITER, MISSING_MCLUST_MAX_ITER
+
+    assert (
+        GaussianMixture(covariance_type="VVV").em_control().max_iter == MCLUST_MAX_ITER
+    )
+    marginal = GaussianMixture(covariance_type="VVV", nan_policy="marginalize")
+    assert marginal.em_control().max_iter == MISSING_MCLUST_MAX_ITER == 1_000
+    full = GaussianMixture(covariance_type="full", nan_policy="marginalize")
+    assert full.em_control().max_iter == 100  # scikit-learn's, unchanged
+    given = GaussianMixture(covariance_type="VVV", nan_policy="marginalize", max_iter=7)
+    assert given.em_control().max_iter == 7

@@ -172,6 +172,7 @@ class FitOptions:
             values.get("init_params", AUTO),
             values.get("max_iter", AUTO),
             online=values.get("batch_size") is not None,
+            missing=params.get("nan_policy") == "marginalize",
         )
         values.update(
             tol=control.tol,

@@ -81,8 +81,8 @@ class GaussianMixture(MixtureEstimator):
         ``batch_size``). 'auto' is scikit-learn's 100 for scikit-learn's
         covariance types and for online EM; for mclust's model names it is
         :data:`gaussmix._validation.MCLUST_MAX_ITER` (10,000: mclust sets no
-        limit, and its tolerance takes more than 100 iterations on small data
-        sets).
+        limit, and its tolerance takes more than 100 iterations on small data;
+        1,000 with ``nan_policy='marginalize'``).
     n_init : int, default=1
         Number of initialisations; the best (highest log-likelihood, or
         log-posterior with a ``prior``) is kept.
@@ -370,6 +370,7 @@ class GaussianMixture(MixtureEstimator):
             self.init_params,
             self.max_iter,
             online=self.batch_size is not None,
+            missing=self.nan_policy == "marginalize",
         )
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
