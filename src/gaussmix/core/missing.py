@@ -268,54 +268,159 @@ def expected_stats(
     shift = params.center() if shift is None else np.asarray(shift, dtype=np.float64)
     cov = _dense(params, family)
     matrix = family.matrix
-    nk = np.zeros(n_components)
-    sx = np.zeros((n_components, n_features))
-    sxx = np.zeros(
-        (n_components, n_features, n_features) if matrix else (n_components, n_features)
+    acc = _Accumulator(
+        nk=np.zeros(n_components),
+        sx=np.zeros((n_components, n_features)),
+        sxx=np.zeros(
+            (n_components, n_features, n_features)
+            if matrix
+            else (n_components, n_features)
+        ),
     )
-    loglik = 0.0
-    weight = 0.0
-    n_rows = 0
-    for obs, rows in patterns:
-        blocks = _blocks(cov, obs)
-        xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
-        log_wp, diff = _weighted_log(params, xo, obs, blocks)
-        log_norm = _logsumexp0(log_wp)  # (n,)
-        resp = np.exp(log_wp - log_norm)  # (K, n)
-        w = None if sample_weight is None else sample_weight[rows]
-        if w is None:
-            loglik += float(log_norm.sum())
-            weight += float(rows.size)
-        else:
-            loglik += float(log_norm @ w)
-            weight += float(w.sum())
-            resp = resp * w
-        n_rows += rows.size
-        cmeans = _cond_means(params, obs, diff, blocks)  # (K, n, q)
-        mass = resp.sum(axis=1)  # (K,)
-        nk += mass
-        o, m = np.flatnonzero(obs), np.flatnonzero(~obs)
-        # Completed, centred rows per component: (K, n, D).
-        full = np.empty((n_components, rows.size, n_features))
-        full[:, :, o] = xo[None, :, :] - shift[o]
-        full[:, :, m] = cmeans - shift[m]
-        weighted = full * resp[:, :, None]
-        sx += weighted.sum(axis=1)
-        if matrix:
-            sxx += np.matmul(np.swapaxes(weighted, 1, 2), full)
-            sxx[:, m[:, None], m[None, :]] += mass[:, None, None] * blocks.cond_cov
-        else:
-            sxx += np.einsum("knd,knd->kd", weighted, full)
-            sxx[:, m] += mass[:, None] * np.diagonal(blocks.cond_cov, axis1=1, axis2=2)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(params.weights, dtype=np.float64))
+    means = np.asarray(params.means, dtype=np.float64)
+    for observed, rows in _by_observed_count(patterns):
+        _accumulate_group(
+            acc, X, observed, rows, cov, means, log_w, shift, sample_weight, matrix
+        )
     return SuffStats(
-        nk=nk,
-        sx=sx,
-        sxx=family_scatter(family, sxx, diagonal=not matrix),
+        nk=acc.nk,
+        sx=acc.sx,
+        sxx=family_scatter(family, acc.sxx, diagonal=not matrix),
         shift=shift,
-        loglik=loglik,
-        weight=weight,
-        n_samples=n_rows,
+        loglik=acc.loglik,
+        weight=acc.weight,
+        n_samples=acc.n_rows,
     )
+
+
+#: Rows of one group of patterns handled at once: the per-row factors take
+#: ``K x rows x p x p`` floats, at most about this many.
+_GROUP_ELEMENTS: Final = 1 << 21
+
+
+@dataclass(slots=True)
+class _Accumulator:
+    """The running sums of :func:`expected_stats`."""
+
+    nk: FloatArray
+    sx: FloatArray
+    sxx: FloatArray
+    loglik: float = 0.0
+    weight: float = 0.0
+    n_rows: int = 0
+
+
+def _by_observed_count(
+    patterns: MissingPatterns,
+) -> Iterator[tuple[BoolArray, list[IntArray]]]:
+    """The incomplete patterns grouped by their number of observed features.
+
+    Patterns with the same number ``p`` of observed features have blocks of the
+    same shapes, so one batched factorisation serves all of them (a loop over
+    the patterns cost 0.1 ms each in Python: 260 patterns, 26 ms an iteration).
+    """
+    if not len(patterns.rows):
+        return
+    counts = patterns.observed.sum(axis=1)
+    for p in np.unique(counts):
+        chosen = np.flatnonzero(counts == p)
+        yield patterns.observed[chosen], [patterns.rows[i] for i in chosen]
+
+
+def _accumulate_group(
+    acc: _Accumulator,
+    X: FloatArray,
+    observed: BoolArray,
+    rows: list[IntArray],
+    cov: FloatArray,
+    means: FloatArray,
+    log_w: FloatArray,
+    shift: FloatArray,
+    sample_weight: FloatArray | None,
+    matrix: bool,
+) -> None:
+    """Add the statistics of patterns that all observe ``p`` features."""
+    n_components, n_features = means.shape
+    index = np.arange(n_features)
+    obs = np.stack([index[o] for o in observed])  # (P, p)
+    mis = np.stack([index[~o] for o in observed])  # (P, q)
+    n_patterns, p = obs.shape
+    q = mis.shape[1]
+    s_oo = cov[:, obs[:, :, None], obs[:, None, :]]  # (K, P, p, p)
+    s_om = cov[:, obs[:, :, None], mis[:, None, :]]  # (K, P, p, q)
+    s_mm = cov[:, mis[:, :, None], mis[:, None, :]]  # (K, P, q, q)
+    try:
+        chol = np.linalg.cholesky(s_oo)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "a covariance block of the observed features is not positive definite; "
+            "increase reg_covar"
+        ) from None
+    # Inverse factors: L^-1 (x_o - mu_o) whitens, (L^-1 S_om)^T (L^-1 S_om) is
+    # S_mo S_oo^-1 S_om, and L^-T L^-1 S_om = S_oo^-1 S_om.
+    inv = np.linalg.solve(chol, np.broadcast_to(np.eye(p), chol.shape))
+    inv = np.tril(inv)
+    white = np.matmul(inv, s_om)  # (K, P, p, q)
+    coef = np.matmul(np.swapaxes(inv, 2, 3), white)  # S_oo^-1 S_om, (K, P, p, q)
+    cond = s_mm - np.matmul(np.swapaxes(white, 2, 3), white)
+    cond = 0.5 * (cond + np.swapaxes(cond, 2, 3))
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)  # (K, P)
+    sizes = np.array([r.size for r in rows])
+    all_rows = np.concatenate(rows)
+    owner = np.repeat(np.arange(n_patterns), sizes)  # pattern of each row
+    mass = np.zeros((n_components, n_patterns))
+    step = max(1, _GROUP_ELEMENTS // max(1, n_components * p * max(p, q)))
+    for start in range(0, all_rows.size, step):
+        r = all_rows[start : start + step]
+        pid = owner[start : start + step]
+        o, m = obs[pid], mis[pid]  # (n, p), (n, q)
+        xo = np.take_along_axis(X[r], o, axis=1).astype(np.float64)
+        diff = xo[None, :, :] - means[:, o]  # (K, n, p)
+        z = np.einsum("knij,knj->kni", inv[:, pid], diff)
+        log_p = -0.5 * (p * _LOG_2PI + log_det[:, pid] + np.einsum("kni,kni->kn", z, z))
+        log_wp = log_p + log_w[:, None]
+        log_norm = _logsumexp0(log_wp)
+        resp = np.exp(log_wp - log_norm)  # (K, n)
+        if sample_weight is None:
+            acc.loglik += float(log_norm.sum())
+            acc.weight += float(r.size)
+        else:
+            w = sample_weight[r]
+            acc.loglik += float(log_norm @ w)
+            acc.weight += float(w.sum())
+            resp = resp * w
+        acc.n_rows += r.size
+        cmeans = means[:, m] + np.einsum("knp,knpq->knq", diff, coef[:, pid])
+        full = np.empty((n_components, r.size, n_features))
+        np.put_along_axis(full, np.broadcast_to(o, (n_components, *o.shape)),
+                          xo[None, :, :] - shift[o], axis=2)  # fmt: skip
+        np.put_along_axis(full, np.broadcast_to(m, (n_components, *m.shape)),
+                          cmeans - shift[m], axis=2)  # fmt: skip
+        weighted = full * resp[:, :, None]
+        acc.nk += resp.sum(axis=1)
+        acc.sx += weighted.sum(axis=1)
+        if matrix:
+            acc.sxx += np.matmul(np.swapaxes(weighted, 1, 2), full)
+        else:
+            acc.sxx += np.einsum("knd,knd->kd", weighted, full)
+        for k in range(n_components):
+            mass[k] += np.bincount(pid, weights=resp[k], minlength=n_patterns)
+    # The conditional covariances, once per pattern and component.
+    components = np.arange(n_components)[:, None, None]
+    if matrix:
+        np.add.at(
+            acc.sxx,
+            (components[..., None], mis[None, :, :, None], mis[None, :, None, :]),
+            mass[:, :, None, None] * cond,
+        )
+    else:
+        np.add.at(
+            acc.sxx,
+            (components, mis[None, :, :]),
+            mass[:, :, None] * np.diagonal(cond, axis1=2, axis2=3),
+        )
 
 
 def log_prob_resp_missing(
