@@ -326,7 +326,7 @@ def _by_observed_count(
     counts = patterns.observed.sum(axis=1)
     for p in np.unique(counts):
         chosen = np.flatnonzero(counts == p)
-        yield patterns.observed[chosen], [patterns.rows[i] for i in chosen]
+        yield patterns.observed[chosen], [patterns.rows[int(i)] for i in chosen]
 
 
 def _accumulate_group(
