@@ -17,6 +17,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from gaussmix import GaussianMixture
+from gaussmix.core import missing as core_missing
 from gaussmix.core.covariance import REGISTRY, get_family
 from gaussmix.core.estep import stats_from_resp
 from gaussmix.core.missing import expected_stats, family_scatter, group_patterns
@@ -100,9 +101,16 @@ def test_family_scatter_is_the_statistics_shape(name):
     )
 
 
+@pytest.mark.parametrize("one_row_chunks", [False, True])
 @pytest.mark.parametrize("name", ["full", "tied", "diag", "spherical"])
-def test_expected_stats_row_by_row(name):
-    """The pattern-grouped statistics equal a row-by-row computation."""
+def test_expected_stats_row_by_row(name, one_row_chunks, monkeypatch):
+    """The pattern-grouped statistics equal a row-by-row computation.
+
+    Also when every group of patterns is cut into chunks of one row (a group's
+    conditional covariances are then added from several chunks' masses).
+    """
+    if one_row_chunks:
+        monkeypatch.setattr(core_missing, "_GROUP_ELEMENTS", 1)
     family = get_family(name)
     _, Xm = _mixture_data(60, 3, 2, seed=2, missing=0.3)
     Xm = Xm[np.isnan(Xm).any(axis=1)]

@@ -277,13 +277,17 @@ def expected_stats(
             else (n_components, n_features)
         ),
     )
-    with np.errstate(divide="ignore"):
-        log_w = np.log(np.asarray(params.weights, dtype=np.float64))
-    means = np.asarray(params.means, dtype=np.float64)
-    for observed, rows in _by_observed_count(patterns):
-        _accumulate_group(
-            acc, X, observed, rows, cov, means, log_w, shift, sample_weight, matrix
-        )
+    log_w, means = _log_weights_means(params)
+    group: _GroupFactors | None = None
+    mass = np.zeros(0)
+    for factors, chunk in _chunks(X, patterns, cov, means, log_w):
+        if factors is not group:
+            if group is not None:
+                _add_conditional_covariances(acc, group, mass, matrix)
+            group, mass = factors, np.zeros((n_components, factors.obs.shape[0]))
+        mass += _accumulate(acc, factors, chunk, means, shift, sample_weight, matrix)
+    if group is not None:
+        _add_conditional_covariances(acc, group, mass, matrix)
     return SuffStats(
         nk=acc.nk,
         sx=acc.sx,
@@ -329,28 +333,27 @@ def _by_observed_count(
         yield patterns.observed[chosen], [patterns.rows[int(i)] for i in chosen]
 
 
-def _accumulate_group(
-    acc: _Accumulator,
-    X: FloatArray,
-    observed: BoolArray,
-    rows: list[IntArray],
-    cov: FloatArray,
-    means: FloatArray,
-    log_w: FloatArray,
-    shift: FloatArray,
-    sample_weight: FloatArray | None,
-    matrix: bool,
-) -> None:
-    """Add the statistics of patterns that all observe ``p`` features."""
-    n_components, n_features = means.shape
-    index = np.arange(n_features)
-    obs = np.stack([index[o] for o in observed])  # (P, p)
-    mis = np.stack([index[~o] for o in observed])  # (P, q)
-    n_patterns, p = obs.shape
-    q = mis.shape[1]
-    s_oo = cov[:, obs[:, :, None], obs[:, None, :]]  # (K, P, p, p)
-    s_om = cov[:, obs[:, :, None], mis[:, None, :]]  # (K, P, p, q)
-    s_mm = cov[:, mis[:, :, None], mis[:, None, :]]  # (K, P, q, q)
+@dataclass(frozen=True, slots=True)
+class _GroupFactors:
+    """The component blocks of patterns that all observe ``p`` features."""
+
+    obs: IntArray  # (P, p) observed features of each pattern
+    mis: IntArray  # (P, q) missing features
+    inv: FloatArray  # (K, P, p, p) inverse Cholesky factors of S_oo
+    coef: FloatArray  # (K, P, p, q) S_oo^-1 S_om
+    cond: FloatArray  # (K, P, q, q) S_mm - S_mo S_oo^-1 S_om
+    log_det: FloatArray  # (K, P) log det S_oo
+
+
+def _group_factors(cov: FloatArray, observed: BoolArray) -> _GroupFactors:
+    """One batched factorisation for every pattern and component of a group."""
+    index = np.arange(cov.shape[-1])
+    obs = np.stack([index[o] for o in observed])
+    mis = np.stack([index[~o] for o in observed])
+    p = obs.shape[1]
+    s_oo = cov[:, obs[:, :, None], obs[:, None, :]]
+    s_om = cov[:, obs[:, :, None], mis[:, None, :]]
+    s_mm = cov[:, mis[:, :, None], mis[:, None, :]]
     try:
         chol = np.linalg.cholesky(s_oo)
     except np.linalg.LinAlgError:
@@ -358,68 +361,134 @@ def _accumulate_group(
             "a covariance block of the observed features is not positive definite; "
             "increase reg_covar"
         ) from None
-    # Inverse factors: L^-1 (x_o - mu_o) whitens, (L^-1 S_om)^T (L^-1 S_om) is
-    # S_mo S_oo^-1 S_om, and L^-T L^-1 S_om = S_oo^-1 S_om.
-    inv = np.linalg.solve(chol, np.broadcast_to(np.eye(p), chol.shape))
-    inv = np.tril(inv)
-    white = np.matmul(inv, s_om)  # (K, P, p, q)
-    coef = np.matmul(np.swapaxes(inv, 2, 3), white)  # S_oo^-1 S_om, (K, P, p, q)
+    # L^-1 (x_o - mu_o) whitens; (L^-1 S_om)^T (L^-1 S_om) = S_mo S_oo^-1 S_om and
+    # L^-T L^-1 S_om = S_oo^-1 S_om.
+    inv = np.tril(np.linalg.solve(chol, np.broadcast_to(np.eye(p), chol.shape)))
+    white = np.matmul(inv, s_om)
+    coef = np.matmul(np.swapaxes(inv, 2, 3), white)
     cond = s_mm - np.matmul(np.swapaxes(white, 2, 3), white)
     cond = 0.5 * (cond + np.swapaxes(cond, 2, 3))
-    log_det = 2.0 * np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)  # (K, P)
-    sizes = np.array([r.size for r in rows])
-    all_rows = np.concatenate(rows)
-    owner = np.repeat(np.arange(n_patterns), sizes)  # pattern of each row
-    mass = np.zeros((n_components, n_patterns))
-    step = max(1, _GROUP_ELEMENTS // max(1, n_components * p * max(p, q)))
-    for start in range(0, all_rows.size, step):
-        r = all_rows[start : start + step]
-        pid = owner[start : start + step]
-        o, m = obs[pid], mis[pid]  # (n, p), (n, q)
-        xo = np.take_along_axis(X[r], o, axis=1).astype(np.float64)
-        diff = xo[None, :, :] - means[:, o]  # (K, n, p)
-        z = np.einsum("knij,knj->kni", inv[:, pid], diff)
-        log_p = -0.5 * (p * _LOG_2PI + log_det[:, pid] + np.einsum("kni,kni->kn", z, z))
-        log_wp = log_p + log_w[:, None]
-        log_norm = _logsumexp0(log_wp)
-        resp = np.exp(log_wp - log_norm)  # (K, n)
-        if sample_weight is None:
-            acc.loglik += float(log_norm.sum())
-            acc.weight += float(r.size)
-        else:
-            w = sample_weight[r]
-            acc.loglik += float(log_norm @ w)
-            acc.weight += float(w.sum())
-            resp = resp * w
-        acc.n_rows += r.size
-        cmeans = means[:, m] + np.einsum("knp,knpq->knq", diff, coef[:, pid])
-        full = np.empty((n_components, r.size, n_features))
-        np.put_along_axis(full, np.broadcast_to(o, (n_components, *o.shape)),
-                          xo[None, :, :] - shift[o], axis=2)  # fmt: skip
-        np.put_along_axis(full, np.broadcast_to(m, (n_components, *m.shape)),
-                          cmeans - shift[m], axis=2)  # fmt: skip
-        weighted = full * resp[:, :, None]
-        acc.nk += resp.sum(axis=1)
-        acc.sx += weighted.sum(axis=1)
-        if matrix:
-            acc.sxx += np.matmul(np.swapaxes(weighted, 1, 2), full)
-        else:
-            acc.sxx += np.einsum("knd,knd->kd", weighted, full)
-        for k in range(n_components):
-            mass[k] += np.bincount(pid, weights=resp[k], minlength=n_patterns)
-    # The conditional covariances, once per pattern and component.
-    components = np.arange(n_components)[:, None, None]
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
+    return _GroupFactors(obs, mis, inv, coef, cond, log_det)
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Rows of one group of patterns, with what every use of them needs."""
+
+    rows: IntArray  # (n,) rows of X
+    pattern: IntArray  # (n,) their pattern in the group
+    xo: FloatArray  # (n, p) observed values
+    diff: FloatArray  # (K, n, p) x_o - mu_ko
+    log_wp: FloatArray  # (K, n) log w_k + log N(x_o | mu_ko, S_k,oo)
+
+
+def _chunks(
+    X: FloatArray,
+    patterns: MissingPatterns,
+    cov: FloatArray,
+    means: FloatArray,
+    log_w: FloatArray,
+) -> Iterator[tuple[_GroupFactors, _Chunk]]:
+    """The incomplete rows by groups of patterns, in chunks of bounded memory."""
+    n_components = means.shape[0]
+    for observed, rows in _by_observed_count(patterns):
+        factors = _group_factors(cov, observed)
+        p, q = factors.obs.shape[1], factors.mis.shape[1]
+        all_rows = np.concatenate(rows)
+        owner = np.repeat(np.arange(len(rows)), [r.size for r in rows])
+        step = max(1, _GROUP_ELEMENTS // max(1, n_components * p * max(p, q)))
+        for start in range(0, all_rows.size, step):
+            r, pid = all_rows[start : start + step], owner[start : start + step]
+            o = factors.obs[pid]
+            xo = np.take_along_axis(X[r], o, axis=1).astype(np.float64)
+            diff = xo[None, :, :] - means[:, o]
+            z = np.einsum("knij,knj->kni", factors.inv[:, pid], diff)
+            log_p = -0.5 * (
+                p * _LOG_2PI + factors.log_det[:, pid] + np.einsum("kni,kni->kn", z, z)
+            )
+            yield factors, _Chunk(r, pid, xo, diff, log_p + log_w[:, None])
+
+
+def _log_weights_means(params: GMMParams) -> tuple[FloatArray, FloatArray]:
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(params.weights, dtype=np.float64))
+    return log_w, np.asarray(params.means, dtype=np.float64)
+
+
+def _cond_means_of(
+    factors: _GroupFactors, chunk: _Chunk, means: FloatArray
+) -> FloatArray:
+    """Conditional means ``(K, n, q)`` of the missing features of a chunk's rows."""
+    m = factors.mis[chunk.pattern]
+    return np.asarray(
+        means[:, m]
+        + np.einsum("knp,knpq->knq", chunk.diff, factors.coef[:, chunk.pattern])
+    )
+
+
+def _accumulate(
+    acc: _Accumulator,
+    factors: _GroupFactors,
+    chunk: _Chunk,
+    means: FloatArray,
+    shift: FloatArray,
+    sample_weight: FloatArray | None,
+    matrix: bool,
+) -> FloatArray:
+    """Add a chunk's statistics; return its responsibility mass per pattern."""
+    n_components, n_features = means.shape
+    r = chunk.rows
+    log_norm = _logsumexp0(chunk.log_wp)
+    resp = np.exp(chunk.log_wp - log_norm)  # (K, n)
+    if sample_weight is None:
+        acc.loglik += float(log_norm.sum())
+        acc.weight += float(r.size)
+    else:
+        w = sample_weight[r]
+        acc.loglik += float(log_norm @ w)
+        acc.weight += float(w.sum())
+        resp = resp * w
+    acc.n_rows += r.size
+    o, m = factors.obs[chunk.pattern], factors.mis[chunk.pattern]
+    full = np.empty((n_components, r.size, n_features))
+    np.put_along_axis(full, np.broadcast_to(o, (n_components, *o.shape)),
+                      chunk.xo[None, :, :] - shift[o], axis=2)  # fmt: skip
+    np.put_along_axis(full, np.broadcast_to(m, (n_components, *m.shape)),
+                      _cond_means_of(factors, chunk, means) - shift[m], axis=2)  # fmt: skip
+    weighted = full * resp[:, :, None]
+    acc.nk += resp.sum(axis=1)
+    acc.sx += weighted.sum(axis=1)
+    if matrix:
+        acc.sxx += np.matmul(np.swapaxes(weighted, 1, 2), full)
+    else:
+        acc.sxx += np.einsum("knd,knd->kd", weighted, full)
+    n_patterns = factors.obs.shape[0]
+    return np.stack(
+        [
+            np.bincount(chunk.pattern, weights=resp[k], minlength=n_patterns)
+            for k in range(n_components)
+        ]
+    )
+
+
+def _add_conditional_covariances(
+    acc: _Accumulator, factors: _GroupFactors, mass: FloatArray, matrix: bool
+) -> None:
+    """Add ``sum_i r_ik C_k`` of every pattern, once per pattern and component."""
+    components = np.arange(mass.shape[0])[:, None, None]
+    mis = factors.mis
     if matrix:
         np.add.at(
             acc.sxx,
             (components[..., None], mis[None, :, :, None], mis[None, :, None, :]),
-            mass[:, :, None, None] * cond,
+            mass[:, :, None, None] * factors.cond,
         )
     else:
         np.add.at(
             acc.sxx,
             (components, mis[None, :, :]),
-            mass[:, :, None] * np.diagonal(cond, axis1=2, axis2=3),
+            mass[:, :, None] * np.diagonal(factors.cond, axis1=2, axis2=3),
         )
 
 
@@ -446,14 +515,11 @@ def log_prob_resp_missing(
     resp_out = np.full((n_samples, n_components), np.nan)
     log_norm_out[patterns.empty] = 0.0
     resp_out[patterns.empty] = np.asarray(params.weights, dtype=np.float64)
-    cov = _dense(params, family)
-    for obs, rows in patterns:
-        blocks = _blocks(cov, obs)
-        xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
-        log_wp, _ = _weighted_log(params, xo, obs, blocks)
-        log_norm = _logsumexp0(log_wp)
-        log_norm_out[rows] = log_norm
-        resp_out[rows] = np.exp(log_wp - log_norm).T
+    log_w, means = _log_weights_means(params)
+    for _, chunk in _chunks(X, patterns, _dense(params, family), means, log_w):
+        log_norm = _logsumexp0(chunk.log_wp)
+        log_norm_out[chunk.rows] = log_norm
+        resp_out[chunk.rows] = np.exp(chunk.log_wp - log_norm).T
     return log_norm_out, resp_out
 
 
@@ -485,10 +551,11 @@ def impute_mean(
     """
     out = np.array(X, dtype=np.float64)
     out[patterns.empty] = params.center()
-    cov = _dense(params, family)
-    for obs, rows in patterns:
-        resp, cmeans, _ = _conditional(X, obs, rows, params, cov)
-        out[np.ix_(rows, ~obs)] = np.einsum("kn,knq->nq", resp, cmeans)
+    log_w, means = _log_weights_means(params)
+    for factors, chunk in _chunks(X, patterns, _dense(params, family), means, log_w):
+        resp = np.exp(chunk.log_wp - _logsumexp0(chunk.log_wp))
+        filled = np.einsum("kn,knq->nq", resp, _cond_means_of(factors, chunk, means))
+        out[chunk.rows[:, None], factors.mis[chunk.pattern]] = filled
     return out
 
 
