@@ -150,6 +150,12 @@ def to_host(x: Any) -> np.ndarray:
     try:
         return np.asarray(np.from_dlpack(x, device="cpu"))
     except (AttributeError, TypeError, NotImplementedError, BufferError, ValueError):
+        # No DLPack copy to the host: no ``__dlpack__`` (AttributeError), a producer
+        # older than DLPack 1.0 that refuses ``dl_device`` (TypeError), or one that
+        # cannot export this array or copy it across devices (NotImplementedError,
+        # BufferError, ValueError, depending on the library). NumPy's own
+        # conversion is the fallback; for an array it cannot reach either (a CUDA
+        # tensor without DLPack copies) it raises its own TypeError.
         return np.asarray(x)
 
 

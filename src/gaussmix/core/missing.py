@@ -34,7 +34,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.linalg import cho_solve, solve_triangular
 
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.family import CovarianceFamily
@@ -142,16 +141,6 @@ def family_scatter(
     return np.asarray(diag.sum(axis=1))
 
 
-@dataclass(frozen=True, slots=True)
-class _Blocks:
-    """Component quantities of one pattern: marginal and conditional."""
-
-    log_det: FloatArray  # (K,) log det S_oo
-    chol: FloatArray  # (K, p, p) lower Cholesky factors of S_oo
-    coef: FloatArray  # (K, q, p) S_mo S_oo^-1
-    cond_cov: FloatArray  # (K, q, q) S_mm - S_mo S_oo^-1 S_om
-
-
 def _logsumexp0(a: FloatArray) -> FloatArray:
     """``log sum exp`` over axis 0 of a ``(K, n)`` array (rows of -inf give -inf)."""
     top = a.max(axis=0)
@@ -168,65 +157,6 @@ def _dense(params: GMMParams, family: CovarianceFamily) -> FloatArray:
             params.n_features,
         ),
         dtype=np.float64,
-    )
-
-
-def _blocks(cov: FloatArray, obs: BoolArray) -> _Blocks:
-    """Cholesky factors of ``S_oo`` and the regressions of ``m`` on ``o``."""
-    o, m = np.flatnonzero(obs), np.flatnonzero(~obs)
-    s_oo = cov[:, o[:, None], o[None, :]]
-    s_om = cov[:, o[:, None], m[None, :]]
-    s_mm = cov[:, m[:, None], m[None, :]]
-    try:
-        chol = np.linalg.cholesky(s_oo)
-    except np.linalg.LinAlgError:
-        raise np.linalg.LinAlgError(
-            "a covariance block of the observed features is not positive definite; "
-            "increase reg_covar"
-        ) from None
-    n_components = cov.shape[0]
-    coef = np.empty((n_components, m.size, o.size))
-    cond = np.empty((n_components, m.size, m.size))
-    for k in range(n_components):
-        # S_oo^-1 S_om (p, q); its transpose is S_mo S_oo^-1.
-        solved = cho_solve((chol[k], True), s_om[k], check_finite=False)
-        coef[k] = solved.T
-        cond[k] = s_mm[k] - s_om[k].T @ solved
-    cond = 0.5 * (cond + np.swapaxes(cond, 1, 2))
-    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    return _Blocks(log_det, chol, coef, cond)
-
-
-def _log_gauss(
-    xo: FloatArray, means_o: FloatArray, blocks: _Blocks
-) -> tuple[FloatArray, FloatArray]:
-    """Log-densities ``(K, n)`` of the observed parts, and the centred ``x_o - mu_o``."""
-    n_components = means_o.shape[0]
-    n, p = xo.shape
-    diff = xo[None, :, :] - means_o[:, None, :]  # (K, n, p)
-    out = np.empty((n_components, n))
-    for k in range(n_components):
-        z = solve_triangular(blocks.chol[k], diff[k].T, lower=True, check_finite=False)
-        out[k] = -0.5 * (p * _LOG_2PI + blocks.log_det[k] + np.einsum("ij,ij->j", z, z))
-    return out, diff
-
-
-def _weighted_log(
-    params: GMMParams, xo: FloatArray, obs: BoolArray, blocks: _Blocks
-) -> tuple[FloatArray, FloatArray]:
-    with np.errstate(divide="ignore"):
-        log_w = np.log(np.asarray(params.weights, dtype=np.float64))
-    log_p, diff = _log_gauss(xo, params.means[:, obs], blocks)
-    return log_p + log_w[:, None], diff
-
-
-def _cond_means(
-    params: GMMParams, obs: BoolArray, diff: FloatArray, blocks: _Blocks
-) -> FloatArray:
-    """Conditional means of the missing features, ``(K, n, q)``."""
-    mu_m = np.asarray(params.means, dtype=np.float64)[:, ~obs]
-    return np.asarray(
-        mu_m[:, None, :] + np.matmul(diff, np.swapaxes(blocks.coef, 1, 2))
     )
 
 
@@ -523,17 +453,6 @@ def log_prob_resp_missing(
     return log_norm_out, resp_out
 
 
-def _conditional(
-    X: FloatArray, obs: BoolArray, rows: IntArray, params: GMMParams, cov: FloatArray
-) -> tuple[FloatArray, FloatArray, _Blocks]:
-    """Responsibilities ``(K, n)`` and conditional means ``(K, n, q)`` of a pattern."""
-    blocks = _blocks(cov, obs)
-    xo = np.asarray(X[np.ix_(rows, obs)], dtype=np.float64)
-    log_wp, diff = _weighted_log(params, xo, obs, blocks)
-    resp = np.exp(log_wp - _logsumexp0(log_wp))
-    return resp, _cond_means(params, obs, diff, blocks), blocks
-
-
 def impute_mean(
     X: FloatArray,
     patterns: MissingPatterns,
@@ -579,44 +498,55 @@ def impute_draws(
     base = np.array(X, dtype=np.float64)
     out = np.broadcast_to(base, (n_imputations, *base.shape)).copy()
     cov = _dense(params, family)
-    weights = np.asarray(params.weights, dtype=np.float64)
-    means = np.asarray(params.means, dtype=np.float64)
+    log_w, means = _log_weights_means(params)
+    for factors, chunk in _chunks(X, patterns, cov, means, log_w):
+        resp = np.exp(chunk.log_wp - _logsumexp0(chunk.log_wp))
+        draws = _draw(
+            resp,
+            _cond_means_of(factors, chunk, means),
+            _psd_factor(factors.cond)[:, chunk.pattern],
+            n_imputations,
+            random_state,
+        )
+        out[:, chunk.rows[:, None], factors.mis[chunk.pattern]] = draws
     empty = patterns.empty
-    groups = list(patterns)
-    if empty.size:
-        groups.append((np.zeros(X.shape[1], dtype=bool), empty))
-    for obs, rows in groups:
-        n = rows.size
-        m = np.flatnonzero(~obs)
-        if obs.any():
-            resp, cmeans, blocks = _conditional(X, obs, rows, params, cov)
-            cond = blocks.cond_cov
-        else:
-            resp = np.repeat(weights[:, None], n, axis=1)
-            cmeans = np.repeat(means[:, None, :], n, axis=1)
-            cond = cov
-        # Components: one uniform per (draw, row), against the cumulative resp.
-        cum = np.cumsum(resp, axis=0)  # (K, n)
-        u = random_state.uniform(size=(n_imputations, n)) * cum[-1]
-        comp = (u[None, :, :] > cum[:, None, :]).sum(axis=0)
-        comp = np.minimum(comp, params.n_components - 1)
-        noise = random_state.standard_normal(size=(n_imputations, n, m.size))
-        draws = np.empty((n_imputations, n, m.size))
-        for k in range(params.n_components):
-            pick = comp == k
-            if not pick.any():
-                continue
-            factor = _psd_factor(cond[k])
-            _, row_index = np.nonzero(pick)
-            draws[pick] = cmeans[k][row_index] + noise[pick] @ factor.T
-        out[:, rows[:, None], m[None, :]] = draws
+    if empty.size:  # nothing observed: draws from the mixture itself
+        n = empty.size
+        resp = np.repeat(np.exp(log_w)[:, None], n, axis=1)
+        cmeans = np.repeat(means[:, None, :], n, axis=1)
+        factor = np.repeat(_psd_factor(cov)[:, None], n, axis=1)
+        out[:, empty] = _draw(resp, cmeans, factor, n_imputations, random_state)
     return out
 
 
+def _draw(
+    resp: FloatArray,
+    cmeans: FloatArray,
+    factor: FloatArray,
+    n_imputations: int,
+    random_state: np.random.RandomState,
+) -> FloatArray:
+    """Draws ``(m, n, q)``: a component by ``resp`` ``(K, n)``, then its Gaussian.
+
+    ``cmeans`` ``(K, n, q)`` are the components' conditional means of each row
+    and ``factor`` ``(K, n, q, q)`` factors of their conditional covariances.
+    """
+    n_components, n = resp.shape
+    # Components: one uniform per (draw, row), against the cumulative resp.
+    cum = np.cumsum(resp, axis=0)
+    u = random_state.uniform(size=(n_imputations, n)) * cum[-1]
+    comp = np.minimum((u[None, :, :] > cum[:, None, :]).sum(axis=0), n_components - 1)
+    noise = random_state.standard_normal(size=(n_imputations, n, cmeans.shape[2]))
+    rows = np.arange(n)[None, :]
+    return np.asarray(
+        cmeans[comp, rows] + np.einsum("mnij,mnj->mni", factor[comp, rows], noise)
+    )
+
+
 def _psd_factor(c: FloatArray) -> FloatArray:
-    """A factor ``L`` with ``L L^T = c`` for a positive semi-definite ``c``."""
+    """Factors ``L`` with ``L L^T = c`` of a stack of positive semi-definite ``c``."""
     try:
         return np.asarray(np.linalg.cholesky(c))
     except np.linalg.LinAlgError:
         values, vectors = np.linalg.eigh(c)
-        return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None)))
+        return np.asarray(vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :])
