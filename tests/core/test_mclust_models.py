@@ -675,3 +675,42 @@ def test_unrepairable_covariance_is_a_clear_value_error():
         m_step(stats, get_family("full"), 0.0)
     assert isinstance(info.value, ValueError)
     assert "component(s) [0, 1]" in str(info.value)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0 / 3.0])
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_angle_is_a_minimum_of_the_pair_objective(exponent, seed):
+    """The Newton iteration on a pair's angle ends at a local minimum of its objective.
+
+    The reference is the objective itself, evaluated around the angle found (and
+    its derivative there, by central differences); numba compiles the same
+    function (``_compiled.pair_angle``), which must return the same angle.
+    """
+    from gaussmix.core.mclust_models import _pair_angle, _pair_terms
+
+    rng = np.random.default_rng(seed)
+    n_components = 2 + seed % 4
+    u = rng.uniform(0.5, 3.0, size=(2, n_components))
+    rows = [
+        list(0.5 * (u[0] + u[1])),
+        list(0.5 * (u[0] - u[1])),
+        list(rng.uniform(-0.4, 0.4, n_components)),
+        list(rng.uniform(1.0, 10.0, n_components)),
+    ]
+    floor = 1e-12
+    phi = _pair_angle(rows, floor, exponent)
+
+    def objective(angle: float) -> float:
+        return _pair_terms(angle, rows, floor, exponent)[0]
+
+    h = 1e-4
+    f = objective(phi)
+    assert f <= objective(0.0) + 1e-12 * abs(f)
+    assert f <= min(objective(phi - h), objective(phi + h))
+    slope = (objective(phi + 1e-6) - objective(phi - 1e-6)) / 2e-6
+    assert abs(slope) <= 1e-6 * (1.0 + abs(f))
+    try:
+        from gaussmix.core import _compiled
+    except ImportError:
+        return
+    assert _compiled.pair_angle(np.array(rows), floor, exponent) == phi

@@ -25,7 +25,8 @@ of EEV, VEV, EVV and VEE.
 
 The same algorithms run in NumPy in :mod:`gaussmix.core.mclust_models` (the
 reference, when numba is missing); ``tests/core/test_compiled.py`` checks
-that both agree within 1e-10.
+that both agree within 1e-10. The Newton iteration on one pair's angle is one
+definition for both: the Python functions of the NumPy path, compiled here.
 
 Importing this module imports numba (an optional dependency): the caller
 imports it on first use and falls back to the NumPy loop on ``ImportError``.
@@ -39,8 +40,10 @@ import math
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from gaussmix._typing import FloatArray
+from gaussmix.core import mclust_models
 
 __all__ = [
     "NON_FINITE_OBJECTIVE",
@@ -245,96 +248,10 @@ def small_eigh(a: FloatArray) -> tuple[FloatArray, FloatArray, bool]:
     return values, v, True
 
 
-#: A pair's Newton iteration on the rotation angle stops after a step at most
-#: this long (radians of ``2 theta``): convergence is quadratic, so the next
-#: step would be below rounding.
-NEWTON_STEP_TOL = 1e-9
-#: A Newton step (where ``f'' > 0``) at most this long is taken without
-#: checking that the objective decreases.
-NEWTON_TRUSTED = 1e-3
-#: Newton steps per pair at most (a pair takes 2-4).
-NEWTON_MAX_ITER = 50
-#: The longest step in ``2 theta`` (a quarter turn of the period ``pi``).
-_MAX_STEP = math.pi / 4.0
-
-
-@numba.njit(cache=True, nogil=True)
-def _pair_terms(
-    phi: float, pair: FloatArray, floor: float, exponent: float
-) -> tuple[float, float, float]:
-    """The pair's objective at ``phi = 2 theta`` and its first two derivatives.
-
-    ``pair`` holds the rows ``m, x, y, a`` (each ``(K,)``). The variances of
-    the rotated pair are ``m_k +- h_k`` with ``h_k = x_k cos(phi) + y_k
-    sin(phi)``, and enter through ``P_k = (m_k + h_k)(m_k - h_k)``: VVE
-    (``exponent`` 0) sums ``a_k log P_k``, EVE sums ``a_k P_k^exponent``. The
-    objective is infinite where a variance is at or below ``floor`` (outside
-    the region the iteration may enter).
-    """
-    m, x, y, a = pair[0], pair[1], pair[2], pair[3]
-    c = math.cos(phi)
-    s = math.sin(phi)
-    f = 0.0
-    d1 = 0.0
-    d2 = 0.0
-    for k in range(m.shape[0]):
-        h = x[k] * c + y[k] * s
-        hp = y[k] * c - x[k] * s
-        if not (m[k] + h > floor and m[k] - h > floor):
-            return math.inf, 0.0, 0.0
-        p = (m[k] + h) * (m[k] - h)
-        p1 = -2.0 * h * hp
-        p2 = -2.0 * (hp * hp - h * h)
-        if exponent == 0.0:
-            f += a[k] * math.log(p)
-            d1 += a[k] * p1 / p
-            d2 += a[k] * (p2 / p - (p1 / p) * (p1 / p))
-        else:
-            pe = p**exponent
-            f += a[k] * pe
-            d1 += a[k] * exponent * pe * p1 / p
-            d2 += a[k] * exponent * pe * (p2 / p + (exponent - 1.0) * (p1 / p) ** 2)
-    return f, d1, d2
-
-
-@numba.njit(cache=True, nogil=True)
-def pair_angle(pair: FloatArray, floor: float, exponent: float) -> float:
-    """The rotation ``phi = 2 theta`` of a pair that minimises its objective, from 0.
-
-    Newton's method on :func:`_pair_terms` from ``phi = 0`` (the current
-    columns), a step of ``-f'/f''`` where ``f'' > 0`` and a quarter turn
-    downhill elsewhere, at most :data:`_MAX_STEP`, halved until the objective
-    does not increase. It stops after a step of at most
-    :data:`NEWTON_STEP_TOL`, when no step decreases it, or after
-    :data:`NEWTON_MAX_ITER` steps. 0 when a variance of the pair is at the
-    floor already.
-    """
-    f0, d1, d2 = _pair_terms(0.0, pair, floor, exponent)
-    if not math.isfinite(f0):
-        return 0.0
-    phi = 0.0
-    for _ in range(NEWTON_MAX_ITER):
-        if d1 == 0.0:
-            break
-        step = -d1 / d2 if d2 > 0.0 else -math.copysign(_MAX_STEP, d1)
-        step = min(max(step, -_MAX_STEP), _MAX_STEP)
-        accepted = False
-        for _ in range(60):
-            f1, e1, e2 = _pair_terms(phi + step, pair, floor, exponent)
-            # A short Newton step is taken as it is: there the change of the
-            # objective is below its rounding, and comparing it would decide
-            # by rounding (and differently on the NumPy path).
-            if f1 <= f0 or (d2 > 0.0 and abs(step) <= NEWTON_TRUSTED and f1 < math.inf):
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
-            break
-        phi += step
-        f0, d1, d2 = f1, e1, e2
-        if abs(step) <= NEWTON_STEP_TOL:
-            break
-    return phi
+#: The Newton iteration on one pair's angle: the NumPy path's Python functions
+#: (:func:`gaussmix.core.mclust_models._pair_angle`), compiled.
+register_jitable(cache=True, nogil=True)(mclust_models._pair_terms)
+pair_angle = numba.njit(cache=True, nogil=True)(mclust_models._pair_angle)
 
 
 @numba.njit(cache=True, nogil=True)
