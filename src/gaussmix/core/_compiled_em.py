@@ -1162,20 +1162,12 @@ def whole_cell(
         return (FIRST_STEP_REPAIR, 0, -math.inf, False, 0, False, 0.0, 0.0, np.empty(0))
     found = em_loop(model, shape, X, np.empty(0), state, control, -math.inf, False)
     status, n_iter, bounds, bound, inner_final, inner_n_iter, inner_converged = found
+    loglik = entropy = 0.0
     if status == HANDOFF:
         packed = _pack_handoff(bounds, state)
-        return (
-            status,
-            n_iter,
-            bound,
-            inner_final,
-            inner_n_iter,
-            inner_converged,
-            0.0,
-            0.0,
-            packed,
-        )
-    loglik, entropy = log_terms(X, state[0], state[1], state[3])
+    else:
+        loglik, entropy = log_terms(X, state[0], state[1], state[3])
+        packed = np.empty(0)
     return (
         status,
         n_iter,
@@ -1185,5 +1177,5 @@ def whole_cell(
         inner_converged,
         loglik,
         entropy,
-        np.empty(0),
+        packed,
     )
