@@ -142,17 +142,24 @@ def _storage_shape(family: CovarianceFamily) -> int:
     return _TIED if isinstance(family, Tied) else _FULL
 
 
-def _to_layout(a: FloatArray, n_components: int, n_features: int) -> FloatArray:
-    """Covariances (or factors) of a full, diagonal or spherical family, ``(K, D, D)``."""
+def _to_layout(
+    a: FloatArray, code_shape: int, n_components: int, n_features: int
+) -> FloatArray:
+    """Covariances (or factors) in the family's shape as a ``(K, D, D)`` stack.
+
+    The loop's layout (see :mod:`gaussmix.core._compiled_em`): the variances
+    on the diagonals, ``K`` copies of a tied matrix.
+    """
     a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 3:
+    if code_shape == _TIED:
+        out = np.empty((n_components, n_features, n_features))
+        out[:] = a
+        return out
+    if code_shape == _FULL:
         return np.array(a, order="C")
     out = np.zeros((n_components, n_features, n_features))
     idx = np.arange(n_features)
-    if a.ndim == 1:
-        out[:, idx, idx] = a[:, None]
-    else:
-        out[:, idx, idx] = a
+    out[:, idx, idx] = a[:, None] if code_shape == _SPHERICAL else a
     return out
 
 
@@ -192,16 +199,8 @@ def compiled_em(
     model = _MODEL_OF[type(family)]
     code_shape = _storage_shape(family)
     n_components, n_features = params.means.shape
-    cov: FloatArray
-    pc: FloatArray
-    if code_shape == _TIED:
-        cov = np.empty((n_components, n_features, n_features))
-        cov[:] = params.covariances
-        pc = np.empty_like(cov)
-        pc[:] = params.precisions_cholesky
-    else:
-        cov = _to_layout(params.covariances, n_components, n_features)
-        pc = _to_layout(params.precisions_cholesky, n_components, n_features)
+    cov = _to_layout(params.covariances, code_shape, n_components, n_features)
+    pc = _to_layout(params.precisions_cholesky, code_shape, n_components, n_features)
     carries_shape = model in module.CARRIES_SHAPE
     carries_orientation = model in module.CARRIES_ORIENTATION
     shape, orientation = _inner_start(
