@@ -312,3 +312,29 @@ def test_compiled_loop_resumes_after_a_repair(monkeypatch) -> None:
     assert len(calls) > 1  # handed off, then resumed
     assert compiled.n_iter_ == numpy.n_iter_
     _same_fit(compiled, numpy, rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "tied", "full"])
+def test_layout_round_trip(covariance_type):
+    """The loop's ``(K, D, D)`` layout of each storage shape, and back."""
+    rng = np.random.default_rng(0)
+    n_components, n_features = 3, 4
+    family = get_family(covariance_type)
+    code = fast_em._storage_shape(family)
+    a = rng.uniform(1.0, 2.0, (n_components, n_features, n_features))
+    stored = {
+        "spherical": a[:, 0, 0],
+        "diag": a[:, 0],
+        "tied": a[0],
+        "full": a,
+    }[covariance_type]
+    stack = fast_em._to_layout(stored, code, n_components, n_features)
+    assert stack.shape == (n_components, n_features, n_features)
+    assert stack.flags.c_contiguous
+    assert stack is not stored
+    if covariance_type == "tied":
+        assert all(np.array_equal(stack[k], stored) for k in range(n_components))
+    elif covariance_type != "full":
+        diagonals = np.diagonal(stack, axis1=1, axis2=2)
+        assert np.array_equal(stack, diagonals[:, :, None] * np.eye(n_features))
+    np.testing.assert_array_equal(fast_em._from_layout(code, stack), stored)
