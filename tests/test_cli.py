@@ -14,7 +14,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from gaussmix import GaussianMixture
-from gaussmix.cli import _parse_components, main
+from gaussmix.cli import _parse_components, build_parser, main
 from gaussmix.io import load
 
 pytestmark = pytest.mark.filterwarnings("ignore:X does not have valid feature names")
@@ -462,6 +462,23 @@ def test_parse_components():
     assert _parse_components("3") == [3]
     assert _parse_components("1-4") == [1, 2, 3, 4]
     assert _parse_components("2,4,1-2") == [1, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("command", "components", "covariance"),
+    [("select", list(range(1, 11)), ["full"]), ("classify", [1, 2, 3, 4, 5], ["all"])],
+)
+def test_model_grid_defaults(command, components, covariance):
+    """select and classify share -k and --covariance, with their own defaults."""
+    extra = ["--label", "y"] if command == "classify" else []
+    args = build_parser().parse_args([command, "data.csv", *extra])
+    assert args.components == components
+    assert args.covariance == covariance
+    args = build_parser().parse_args(
+        [command, "data.csv", *extra, "-k", "2,4", "--covariance", "VVV", "EII"]
+    )
+    assert args.components == [2, 4]
+    assert args.covariance == ["VVV", "EII"]
 
 
 def test_main_in_process_demo(tmp_path, capsys):

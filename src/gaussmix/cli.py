@@ -2274,6 +2274,26 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _components_grid_option(p: argparse.ArgumentParser, most: int, help: str) -> None:
+    """``-k/--components``: the numbers of components to try (default: 1 to ``most``)."""
+    p.add_argument(
+        "-k",
+        "--components",
+        type=_parse_components,
+        default=list(range(1, most + 1)),
+        help=help,
+    )
+
+
+def _covariance_types_option(
+    p: argparse.ArgumentParser, default: str, help: str
+) -> None:
+    """``--covariance``: one or more covariance types to try (default: ``default``)."""
+    p.add_argument(
+        "--covariance", nargs="+", default=[default], metavar="TYPE", help=help
+    )
+
+
 def _model_command(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     """A subcommand that reads a saved MODEL."""
     p: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
@@ -2435,19 +2455,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("data", metavar="DATA")
-    p.add_argument(
-        "-k",
-        "--components",
-        type=_parse_components,
-        default=list(range(1, 11)),
-        help="e.g. 1-10 (default) or 2,4,8",
-    )
-    p.add_argument(
-        "--covariance",
-        nargs="+",
-        default=["full"],
-        metavar="TYPE",
-        help="one or more covariance types (full, tied, diag, spherical or mclust's "
+    _components_grid_option(p, 10, "e.g. 1-10 (default) or 2,4,8")
+    _covariance_types_option(
+        p,
+        "full",
+        "one or more covariance types (full, tied, diag, spherical or mclust's "
         "names), or all (mclust's 14 models) or sklearn (the four scikit-learn "
         "names) (default: full)",
     )
@@ -2524,19 +2536,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="EDDA",
         help="EDDA: one Gaussian per class (default); MclustDA: a mixture per class",
     )
-    p.add_argument(
-        "--covariance",
-        nargs="+",
-        default=["all"],
-        metavar="TYPE",
-        help="covariance types to choose from (default: all, mclust's 14)",
+    _covariance_types_option(
+        p, "all", "covariance types to choose from (default: all, mclust's 14)"
     )
-    p.add_argument(
-        "-k",
-        "--components",
-        type=_parse_components,
-        default=list(range(1, 6)),
-        help="components per class tried by MclustDA (default: 1-5)",
+    _components_grid_option(
+        p, 5, "components per class tried by MclustDA (default: 1-5)"
     )
     p.add_argument(
         "--semi-supervised",

@@ -76,6 +76,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
+from gaussmix._docs import fill_doc, register
 from gaussmix._typing import FloatArray
 from gaussmix.apps._formant import FormantVoice, synthesize_formant
 from gaussmix.core import GMMParams, e_step, get_family
@@ -110,6 +111,21 @@ __all__ = [
     "train_ubm",
     "trial_scores",
 ]
+
+register(
+    "speaker_utterance",
+    """
+    features : array-like of shape (n_frames, n_features), or list of them
+        The test utterance's frames.
+    """,
+)
+register(
+    "speaker_enrollment",
+    """
+    features : array-like of shape (n_frames, n_features), or list of them
+        The speaker's enrollment frames.
+    """,
+)
 
 
 # --------------------------------------------------------------------- features
@@ -463,6 +479,7 @@ def _check_ubm(ubm: Any, name: str) -> None:
         )
 
 
+@fill_doc
 def map_adapt(
     ubm: GaussianMixture,
     features: Any,
@@ -503,8 +520,7 @@ def map_adapt(
     ubm : GaussianMixture
         A fitted mixture of any covariance type (:func:`train_ubm` fits a
         diagonal one), without a noise component.
-    features : array-like of shape (n_frames, n_features), or list of them
-        The speaker's enrollment frames.
+    {{speaker_enrollment}}
     relevance_factor : float, default=16.0
         ``r``: how many frames a component must see before the data outweigh
         the UBM. Non-negative; ``math.inf`` is allowed.
@@ -600,6 +616,7 @@ def _fitted_like(ubm: GaussianMixture, params: GMMParams) -> GaussianMixture:
     )
 
 
+@fill_doc
 def score(speaker_model: GaussianMixture, ubm: GaussianMixture, features: Any) -> float:
     """Average per-frame log-likelihood ratio of an utterance.
 
@@ -609,8 +626,7 @@ def score(speaker_model: GaussianMixture, ubm: GaussianMixture, features: Any) -
         The claimed speaker's mixture (:func:`map_adapt`).
     ubm : GaussianMixture
         The universal background model it was adapted from.
-    features : array-like of shape (n_frames, n_features), or list of them
-        The test utterance's frames.
+    {{speaker_utterance}}
 
     Returns
     -------
@@ -633,6 +649,7 @@ def _llr_frames(model: GaussianMixture, ubm_log: FloatArray, X: FloatArray) -> A
     return own - np.asarray(ubm_log, dtype=np.float64)
 
 
+@fill_doc
 class SpeakerRecognizer:
     """Enroll speakers and identify or verify them against a UBM.
 
@@ -744,8 +761,7 @@ class SpeakerRecognizer:
         ----------
         speaker : str
             The speaker's name; enrolling a name again replaces its model.
-        features : array-like of shape (n_frames, n_features), or list of them
-            The speaker's enrollment frames.
+        {{speaker_enrollment}}
 
         Returns
         -------
@@ -763,8 +779,7 @@ class SpeakerRecognizer:
 
         Parameters
         ----------
-        features : array-like of shape (n_frames, n_features), or list of them
-            The test utterance's frames.
+        {{speaker_utterance}}
 
         Returns
         -------
@@ -817,8 +832,7 @@ class SpeakerRecognizer:
 
         Parameters
         ----------
-        features : array-like of shape (n_frames, n_features), or list of them
-            The test utterance's frames.
+        {{speaker_utterance}}
 
         Returns
         -------
@@ -834,8 +848,7 @@ class SpeakerRecognizer:
         ----------
         speaker : str
             The claimed identity (an enrolled speaker).
-        features : array-like of shape (n_frames, n_features), or list of them
-            The test utterance's frames.
+        {{speaker_utterance}}
 
         Returns
         -------
