@@ -148,3 +148,75 @@ register(
         Sample weights, as in :meth:`fit`.
     """,
 )
+register(
+    "sample_weight_score",
+    """
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights; integer weights equal repeated rows.
+    """,
+)
+register(
+    "X_partial_fit",
+    """
+    X : array-like of shape (n_samples, n_features)
+        One mini-batch (the first needs at least ``n_components`` rows).
+    """,
+)
+register(
+    "labels_returns",
+    """
+    labels : ndarray of shape (n_samples,)
+        Component labels; ``-1`` for rows most likely noise (with a noise
+        component). For a dask array, a lazy dask array.
+    """,
+)
+
+register(
+    "quantile_p",
+    """
+    p : float or array-like
+        Probabilities in [0, 1]; 0 and 1 give ``-inf`` and ``inf``.
+    """,
+)
+register(
+    "quantile_returns",
+    """
+    ndarray
+        The quantiles, shaped as ``p`` (a 0-d array for a number).
+    """,
+)
+
+# Whole ``Parameters`` sections, for the methods whose parameters are all shared.
+register(
+    "predict_parameters",
+    fill_text(
+        """
+        Parameters
+        ----------
+        {{X_predict}}
+        """
+    ),
+)
+register(
+    "criterion_parameters",
+    fill_text(
+        """
+        Parameters
+        ----------
+        {{X_predict}}
+        {{sample_weight_score}}
+        """
+    ),
+)
+register(
+    "fit_predict_parameters",
+    fill_text(
+        """
+        Parameters
+        ----------
+        {{X_fit}}
+        {{y_ignored}}
+        {{sample_weight_fit}}
+        """
+    ),
+)

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix import array_api
+from gaussmix._docs import fill_doc
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_dask_input,
@@ -53,6 +54,7 @@ _NOISE_ATTRIBUTES: Final = (
 )
 
 
+@fill_doc
 class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
     """Base class of gaussmix's mixture estimators: predictions of a fitted model.
 
@@ -211,10 +213,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         This is a log-*density*, not the log of a probability: it can be
         positive, and its value depends on the units of ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -230,12 +229,9 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
-        y : Ignored
-            Present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {{X_predict}}
+        {{y_ignored}}
+        {{sample_weight_score}}
 
         Returns
         -------
@@ -264,26 +260,18 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> IntArray:
         """Most likely component of each row of ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to label.
+        {{predict_parameters}}
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Component labels; ``-1`` for rows most likely noise (with a noise
-            component). For a dask array, a lazy dask array.
+        {{labels_returns}}
         """
         return cast("IntArray", self._predicted(X, "predict"))
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Posterior probability of each component for each row of ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -313,8 +301,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{X_predict}}
         method : {'auto', 'exact', 'monte-carlo'}, default='auto'
             'exact' needs one component (chi-square tail of the Mahalanobis
             distance) or one feature (root finding on the density and normal
@@ -405,13 +392,11 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        p : float or array-like
-            Probabilities in [0, 1]; 0 and 1 give ``-inf`` and ``inf``.
+        {{quantile_p}}
 
         Returns
         -------
-        ndarray
-            The quantiles, shaped as ``p`` (a 0-d array for a number).
+        {{quantile_returns}}
 
         Raises
         ------
@@ -513,12 +498,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         :meth:`bic` and :meth:`icl`, which would take four passes (model
         selection uses this).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights; integer weights equal repeated rows.
+        {{criterion_parameters}}
 
         Returns
         -------
@@ -556,12 +536,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         ``-2 log L + n_parameters * log(n)``, with ``n`` the total weight.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights; integer weights equal repeated rows.
+        {{criterion_parameters}}
 
         Returns
         -------
@@ -575,12 +550,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         ``-2 log L + 2 n_parameters``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {{criterion_parameters}}
 
         Returns
         -------
@@ -595,10 +565,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         0 for a row certainly in one component, up to ``1 - 1/K`` for a row
         shared equally (mclust's ``uncertainty``).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -615,12 +582,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         (Biernacki, Celeux and Govaert 2000). mclust's ``icl`` is the same number
         with the opposite sign.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {{criterion_parameters}}
 
         Returns
         -------

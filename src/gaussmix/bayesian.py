@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Final, cast
 import numpy as np
 from sklearn.utils import check_random_state
 
+from gaussmix._docs import fill_doc
 from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
@@ -597,6 +598,7 @@ def _checked_weights(
 
 
 # ---------------------------------------------------------------- estimator
+@fill_doc
 class BayesianGaussianMixture(MixtureEstimator):
     """Variational Bayesian estimation of a Gaussian mixture.
 
@@ -905,8 +907,7 @@ numpy.memmap, callable or dask.array.Array
             factory or a dask array are read one pass per iteration (as
             :meth:`gaussmix.GaussianMixture.fit`), the initialisation running
             on a reservoir sample.
-        y : Ignored
-            Present for API consistency.
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: an integer weight counts its row that many
             times against the priors' pseudo-counts (so, unlike a maximum
@@ -924,18 +925,11 @@ numpy.memmap, callable or dask.array.Array
 
         The labels equal ``fit(X).predict(X)`` (a final E-step is run).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, as in :meth:`fit`.
+        {{fit_predict_parameters}}
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        {{labels_returns}}
         """
         labels = self._fit(X, sample_weight, want_labels=True)
         return cast("IntArray", labels)
@@ -1020,10 +1014,8 @@ numpy.memmap, callable or dask.array.Array
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            One mini-batch (the first needs at least ``n_components`` rows).
-        y : Ignored
-            Present for API consistency.
+        {{X_partial_fit}}
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the batch's rows (counts against the priors, as in
             :meth:`fit`).

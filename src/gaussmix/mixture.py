@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix import array_api, missing
+from gaussmix._docs import fill_doc
 from gaussmix._typing import IntArray
 from gaussmix._validation import (
     EMControl,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["NOISE_INIT_WEIGHT", "GaussianMixture", "build_fitted"]
 
 
+@fill_doc
 class GaussianMixture(MixtureEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
@@ -388,8 +390,7 @@ numpy.memmap, callable or dask.array.Array
             :data:`gaussmix.outofcore.INIT_SAMPLE_SIZE` rows; a dask array is
             fitted on its workers (docs/scale.md). From the same initial
             parameters, all give the in-memory fit.
-        y : Ignored
-            Present for API consistency.
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. An integer weight counts its row that many
             times; a zero weight ignores the row. (With a chunk factory, the
@@ -413,19 +414,11 @@ numpy.memmap, callable or dask.array.Array
         The labels are those of ``fit(X).predict(X)`` whatever ``max_iter`` and
         ``tol`` (a final E-step is run after the last M-step).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, as in :meth:`fit`.
+        {{fit_predict_parameters}}
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Component labels (a lazy dask array when ``X`` is a dask array).
+        {{labels_returns}}
         """
         labels = self._fit(X, sample_weight, want_labels=True)
         assert labels is not None
@@ -515,10 +508,8 @@ numpy.memmap, callable or dask.array.Array
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            One mini-batch (the first needs at least ``n_components`` rows).
-        y : Ignored
-            Present for API consistency.
+        {{X_partial_fit}}
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights of the batch.
 
