@@ -208,15 +208,3 @@ register(
         """
     ),
 )
-register(
-    "fit_predict_parameters",
-    fill_text(
-        """
-        Parameters
-        ----------
-        {{X_fit}}
-        {{y_ignored}}
-        {{sample_weight_fit}}
-        """
-    ),
-)

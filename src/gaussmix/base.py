@@ -60,7 +60,8 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     Subclasses define the constructor (scikit-learn's parameters, among them
     ``covariance_type``, ``n_jobs`` and ``random_state``; ``equal_proportions``
-    if they have it) and the fit methods, which end with :meth:`_set_model`.
+    if they have it) and the fit methods, which end with :meth:`_set_model`:
+    ``fit`` and :meth:`fit_predict` call their ``_fit``.
     """
 
     def _lock(self, name: str) -> threading.RLock:
@@ -160,6 +161,31 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         return NoiseBox(
             np.asarray(self.noise_box_axes_, dtype=np.float64), bounds[0], bounds[1]
         )
+
+    # ------------------------------------------------------------------- fit
+    def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
+        """Fit to ``X``; return the labels of its rows with ``want_labels``, else None."""
+        raise NotImplementedError
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
+        """Fit, then return the most likely component of every row of ``X``.
+
+        The labels are those of ``fit(X).predict(X)`` whatever ``max_iter`` and
+        ``tol`` (a final E-step is run after the last M-step).
+
+        Parameters
+        ----------
+        {{X_fit}}
+        {{y_ignored}}
+        {{sample_weight_fit}}
+
+        Returns
+        -------
+        {{labels_returns}}
+        """
+        labels = self._fit(X, sample_weight, want_labels=True)
+        assert labels is not None
+        return cast("IntArray", labels)
 
     # ------------------------------------------------------------ prediction
     def _predict_input(self, X: Any) -> FloatArray:

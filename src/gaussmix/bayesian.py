@@ -21,7 +21,7 @@ import numbers
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Final, cast
+from typing import Any, ClassVar, Final
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -919,20 +919,6 @@ numpy.memmap, callable or dask.array.Array
         """
         self._fit(X, sample_weight, want_labels=False)
         return self
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
-        """Fit, then return the most likely component of every row of ``X``.
-
-        The labels equal ``fit(X).predict(X)`` (a final E-step is run).
-
-        {{fit_predict_parameters}}
-
-        Returns
-        -------
-        {{labels_returns}}
-        """
-        labels = self._fit(X, sample_weight, want_labels=True)
-        return cast("IntArray", labels)
 
     def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
         settings = self._settings()

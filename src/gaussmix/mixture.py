@@ -11,14 +11,13 @@ Predictions are computed by the fitted :class:`gaussmix.model.MixtureModel`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix import array_api, missing
 from gaussmix._docs import fill_doc
-from gaussmix._typing import IntArray
 from gaussmix._validation import (
     EMControl,
     check_parameters,
@@ -407,22 +406,6 @@ numpy.memmap, callable or dask.array.Array
         """
         self._fit(X, sample_weight, want_labels=False)
         return self
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
-        """Fit, then return the most likely component of every row of ``X``.
-
-        The labels are those of ``fit(X).predict(X)`` whatever ``max_iter`` and
-        ``tol`` (a final E-step is run after the last M-step).
-
-        {{fit_predict_parameters}}
-
-        Returns
-        -------
-        {{labels_returns}}
-        """
-        labels = self._fit(X, sample_weight, want_labels=True)
-        assert labels is not None
-        return cast("IntArray", labels)
 
     def _own_params(self) -> dict[str, Any]:
         """``get_params(deep=False)`` with the parameter names cached per class."""
