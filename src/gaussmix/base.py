@@ -37,7 +37,7 @@ from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior
 from gaussmix.core.stats import rescale_weights
 from gaussmix.model import FitInfo, MixtureModel, log_max_resp, weighted_sum
-from gaussmix.sources import is_dask_array
+from gaussmix.sources import is_dask_array, is_out_of_core
 
 __all__ = ["MixtureEstimator"]
 
@@ -186,6 +186,17 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         labels = self._fit(X, sample_weight, want_labels=True)
         assert labels is not None
         return cast("IntArray", labels)
+
+    def _set_out_of_core_features(self, X: Any, n_features: int) -> None:
+        """``n_features_in_`` after a fit on an out-of-core ``X`` (no column names).
+
+        A path, memmap, chunk factory or dask array is read by the fit, not by
+        ``check_X``, which sets these attributes for arrays.
+        """
+        if is_out_of_core(X):
+            self.n_features_in_ = n_features
+            if hasattr(self, "feature_names_in_"):
+                delattr(self, "feature_names_in_")
 
     # ------------------------------------------------------------ prediction
     def _predict_input(self, X: Any) -> FloatArray:

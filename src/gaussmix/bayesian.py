@@ -934,10 +934,7 @@ numpy.memmap, callable or dask.array.Array
         if self.warm_start and hasattr(self, "converged_"):
             warm = (self._posterior(), float(self.lower_bound_))
         result = fit_variational(source, settings, warm)
-        if is_out_of_core(X):
-            self.n_features_in_ = result.n_features
-            if hasattr(self, "feature_names_in_"):
-                delattr(self, "feature_names_in_")
+        self._set_out_of_core_features(X, result.n_features)
         self._set_fitted(result, settings)
         if not want_labels:
             return None

@@ -462,10 +462,7 @@ numpy.memmap, callable or dask.array.Array
                 )
             source = array_source(X, weights, options)
         result = fit_mixture(source, options, self._warm())
-        if is_out_of_core(X):
-            self.n_features_in_ = result.n_features
-            if hasattr(self, "feature_names_in_"):
-                delattr(self, "feature_names_in_")
+        self._set_out_of_core_features(X, result.n_features)
         self._set_fitted(result)
         if not want_labels:
             return None
