@@ -4,8 +4,10 @@ A parameter or return value described the same way in many places (the ``X``
 of every prediction method, the ``sample_weight`` of every ``fit``) is kept here
 and filled in when the module is imported, so the words cannot drift apart
 between estimators. A docstring names a fragment on a line of its own, such
-as ``{{X_predict}}`` under its ``Parameters`` heading, and :func:`fill_doc`
-replaces that line with the fragment, indented like the placeholder.
+as ``{{X_predict}}`` under its ``Parameters`` heading (or
+``{{predict_parameters}}``, a whole section, where every parameter is shared),
+and :func:`fill_doc` replaces that line with the fragment, indented like the
+placeholder.
 Fragments are numpydoc text; ``help()``, IDEs and the API pages see the
 filled docstring. An unknown name raises ``KeyError`` at import, so a
 typo cannot ship.
@@ -170,7 +172,6 @@ register(
         component). For a dask array, a lazy dask array.
     """,
 )
-
 register(
     "quantile_p",
     """
