@@ -96,3 +96,11 @@ def test_class_decorator_fills_methods_properties_and_classmethods():
 
     for obj in (Thing.method, Thing.prop, Thing.klass):
         assert "y : Ignored" in obj.__doc__
+
+
+def test_fragments_built_from_fragments_are_filled():
+    # Whole sections (``predict_parameters``...) are registered through fill_text.
+    assert [name for name, text in FRAGMENTS.items() if "{{" in text] == []
+    assert FRAGMENTS["predict_parameters"] == (
+        "Parameters\n----------\n" + FRAGMENTS["X_predict"]
+    )

@@ -1444,3 +1444,18 @@ class TestSample:
         np.testing.assert_allclose(
             np.cov(X, rowvar=False), cov, rtol=0, atol=0.01 * np.diag(cov).max()
         )
+
+
+@pytest.mark.parametrize("kind", ["GaussianMixture", "BayesianGaussianMixture"])
+def test_refit_out_of_core_sets_n_features_and_drops_feature_names(kind, tmp_path):
+    import gaussmix
+
+    X, _ = make_blobs(200, n_features=3, centers=2, random_state=0)
+    model = getattr(gaussmix, kind)(n_components=2, random_state=0)
+    model.fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    path = tmp_path / "x.npy"
+    np.save(path, X[:, :2])
+    model.fit(str(path))
+    assert model.n_features_in_ == 2
+    assert not hasattr(model, "feature_names_in_")

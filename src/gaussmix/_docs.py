@@ -4,8 +4,10 @@ A parameter or return value described the same way in many places (the ``X``
 of every prediction method, the ``sample_weight`` of every ``fit``) is kept here
 and filled in when the module is imported, so the words cannot drift apart
 between estimators. A docstring names a fragment on a line of its own, such
-as ``{{X_predict}}`` under its ``Parameters`` heading, and :func:`fill_doc`
-replaces that line with the fragment, indented like the placeholder.
+as ``{{X_predict}}`` under its ``Parameters`` heading (or
+``{{predict_parameters}}``, a whole section, where every parameter is shared),
+and :func:`fill_doc` replaces that line with the fragment, indented like the
+placeholder.
 Fragments are numpydoc text; ``help()``, IDEs and the API pages see the
 filled docstring. An unknown name raises ``KeyError`` at import, so a
 typo cannot ship.
@@ -147,4 +149,63 @@ register(
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights, as in :meth:`fit`.
     """,
+)
+register(
+    "sample_weight_score",
+    """
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights; integer weights equal repeated rows.
+    """,
+)
+register(
+    "X_partial_fit",
+    """
+    X : array-like of shape (n_samples, n_features)
+        One mini-batch (the first needs at least ``n_components`` rows).
+    """,
+)
+register(
+    "labels_returns",
+    """
+    labels : ndarray of shape (n_samples,)
+        Component labels; ``-1`` for rows most likely noise (with a noise
+        component). For a dask array, a lazy dask array.
+    """,
+)
+register(
+    "quantile_p",
+    """
+    p : float or array-like
+        Probabilities in [0, 1]; 0 and 1 give ``-inf`` and ``inf``.
+    """,
+)
+register(
+    "quantile_returns",
+    """
+    ndarray
+        The quantiles, shaped as ``p`` (a 0-d array for a number).
+    """,
+)
+
+# Whole ``Parameters`` sections, for the methods whose parameters are all shared.
+register(
+    "predict_parameters",
+    fill_text(
+        """
+        Parameters
+        ----------
+        {{X_predict}}
+        """
+    ),
+)
+register(
+    "criterion_parameters",
+    fill_text(
+        """
+        Parameters
+        ----------
+        {{X_predict}}
+        {{sample_weight_score}}
+        """
+    ),
 )

@@ -130,8 +130,6 @@ def _is_random_state(v: Any) -> bool:
     return v is None or _is_seed(v) or isinstance(v, np.random.RandomState)
 
 
-#: The default of ``tol``, ``reg_covar`` and ``init_params``: each family's own
-#: procedure (see :func:`resolve_em_control`).
 #: scikit-learn's ``GaussianMixture`` constructor parameters, in its order (model
 #: files of format version 1 store exactly these; the array-API engine honours them).
 SKLEARN_PARAMETERS: Final = (
@@ -151,6 +149,8 @@ SKLEARN_PARAMETERS: Final = (
     "verbose_interval",
     "n_jobs",
 )
+#: The default of ``tol``, ``reg_covar`` and ``init_params``: each family's own
+#: procedure (see :func:`resolve_em_control`).
 AUTO: Final = "auto"
 #: What ``nan_policy`` accepts: refuse NaN (the default), EM with missing
 #: values, or drop the rows with NaN at fit.

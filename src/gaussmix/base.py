@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix import array_api
+from gaussmix._docs import fill_doc
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_dask_input,
@@ -36,7 +37,7 @@ from gaussmix.core.params import GMMParams
 from gaussmix.core.prior import ConjugatePrior
 from gaussmix.core.stats import rescale_weights
 from gaussmix.model import FitInfo, MixtureModel, log_max_resp, weighted_sum
-from gaussmix.sources import is_dask_array
+from gaussmix.sources import is_dask_array, is_out_of_core
 
 __all__ = ["MixtureEstimator"]
 
@@ -53,12 +54,14 @@ _NOISE_ATTRIBUTES: Final = (
 )
 
 
+@fill_doc
 class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
     """Base class of gaussmix's mixture estimators: predictions of a fitted model.
 
     Subclasses define the constructor (scikit-learn's parameters, among them
     ``covariance_type``, ``n_jobs`` and ``random_state``; ``equal_proportions``
-    if they have it) and the fit methods, which end with :meth:`_set_model`.
+    if they have it) and the fit methods, which end with :meth:`_set_model`:
+    ``fit`` and :meth:`fit_predict` call their ``_fit``.
     """
 
     def _lock(self, name: str) -> threading.RLock:
@@ -159,6 +162,42 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
             np.asarray(self.noise_box_axes_, dtype=np.float64), bounds[0], bounds[1]
         )
 
+    # ------------------------------------------------------------------- fit
+    def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
+        """Fit to ``X``; return the labels of its rows with ``want_labels``, else None."""
+        raise NotImplementedError
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
+        """Fit, then return the most likely component of every row of ``X``.
+
+        The labels are those of ``fit(X).predict(X)`` whatever ``max_iter`` and
+        ``tol`` (a final E-step is run after the last M-step).
+
+        Parameters
+        ----------
+        {{X_fit}}
+        {{y_ignored}}
+        {{sample_weight_fit}}
+
+        Returns
+        -------
+        {{labels_returns}}
+        """
+        labels = self._fit(X, sample_weight, want_labels=True)
+        assert labels is not None
+        return cast("IntArray", labels)
+
+    def _set_out_of_core_features(self, X: Any, n_features: int) -> None:
+        """``n_features_in_`` after a fit on an out-of-core ``X`` (no column names).
+
+        A path, memmap, chunk factory or dask array is read by the fit, not by
+        ``check_X``, which sets these attributes for arrays.
+        """
+        if is_out_of_core(X):
+            self.n_features_in_ = n_features
+            if hasattr(self, "feature_names_in_"):
+                delattr(self, "feature_names_in_")
+
     # ------------------------------------------------------------ prediction
     def _predict_input(self, X: Any) -> FloatArray:
         check_is_fitted(self)
@@ -211,10 +250,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         This is a log-*density*, not the log of a probability: it can be
         positive, and its value depends on the units of ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -230,12 +266,9 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
-        y : Ignored
-            Present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {{X_predict}}
+        {{y_ignored}}
+        {{sample_weight_score}}
 
         Returns
         -------
@@ -264,26 +297,18 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> IntArray:
         """Most likely component of each row of ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to label.
+        {{predict_parameters}}
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Component labels; ``-1`` for rows most likely noise (with a noise
-            component). For a dask array, a lazy dask array.
+        {{labels_returns}}
         """
         return cast("IntArray", self._predicted(X, "predict"))
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Posterior probability of each component for each row of ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -313,8 +338,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{X_predict}}
         method : {'auto', 'exact', 'monte-carlo'}, default='auto'
             'exact' needs one component (chi-square tail of the Mahalanobis
             distance) or one feature (root finding on the density and normal
@@ -405,13 +429,11 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        p : float or array-like
-            Probabilities in [0, 1]; 0 and 1 give ``-inf`` and ``inf``.
+        {{quantile_p}}
 
         Returns
         -------
-        ndarray
-            The quantiles, shaped as ``p`` (a 0-d array for a number).
+        {{quantile_returns}}
 
         Raises
         ------
@@ -513,12 +535,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         :meth:`bic` and :meth:`icl`, which would take four passes (model
         selection uses this).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights; integer weights equal repeated rows.
+        {{criterion_parameters}}
 
         Returns
         -------
@@ -556,12 +573,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         ``-2 log L + n_parameters * log(n)``, with ``n`` the total weight.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights; integer weights equal repeated rows.
+        {{criterion_parameters}}
 
         Returns
         -------
@@ -575,12 +587,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         ``-2 log L + 2 n_parameters``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {{criterion_parameters}}
 
         Returns
         -------
@@ -595,10 +602,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         0 for a row certainly in one component, up to ``1 - 1/K`` for a row
         shared equally (mclust's ``uncertainty``).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -615,12 +619,7 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         (Biernacki, Celeux and Govaert 2000). mclust's ``icl`` is the same number
         with the opposite sign.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+        {{criterion_parameters}}
 
         Returns
         -------

@@ -21,11 +21,12 @@ import numbers
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Final, cast
+from typing import Any, ClassVar, Final
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from gaussmix._docs import fill_doc
 from gaussmix._threads import single_threaded_blas
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
@@ -597,6 +598,7 @@ def _checked_weights(
 
 
 # ---------------------------------------------------------------- estimator
+@fill_doc
 class BayesianGaussianMixture(MixtureEstimator):
     """Variational Bayesian estimation of a Gaussian mixture.
 
@@ -905,8 +907,7 @@ numpy.memmap, callable or dask.array.Array
             factory or a dask array are read one pass per iteration (as
             :meth:`gaussmix.GaussianMixture.fit`), the initialisation running
             on a reservoir sample.
-        y : Ignored
-            Present for API consistency.
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: an integer weight counts its row that many
             times against the priors' pseudo-counts (so, unlike a maximum
@@ -918,27 +919,6 @@ numpy.memmap, callable or dask.array.Array
         """
         self._fit(X, sample_weight, want_labels=False)
         return self
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
-        """Fit, then return the most likely component of every row of ``X``.
-
-        The labels equal ``fit(X).predict(X)`` (a final E-step is run).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, as in :meth:`fit`.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        labels = self._fit(X, sample_weight, want_labels=True)
-        return cast("IntArray", labels)
 
     def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
         settings = self._settings()
@@ -954,10 +934,7 @@ numpy.memmap, callable or dask.array.Array
         if self.warm_start and hasattr(self, "converged_"):
             warm = (self._posterior(), float(self.lower_bound_))
         result = fit_variational(source, settings, warm)
-        if is_out_of_core(X):
-            self.n_features_in_ = result.n_features
-            if hasattr(self, "feature_names_in_"):
-                delattr(self, "feature_names_in_")
+        self._set_out_of_core_features(X, result.n_features)
         self._set_fitted(result, settings)
         if not want_labels:
             return None
@@ -1020,10 +997,8 @@ numpy.memmap, callable or dask.array.Array
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            One mini-batch (the first needs at least ``n_components`` rows).
-        y : Ignored
-            Present for API consistency.
+        {{X_partial_fit}}
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the batch's rows (counts against the priors, as in
             :meth:`fit`).

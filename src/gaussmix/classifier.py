@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from gaussmix._docs import fill_doc
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import check_parameters, resolve_em_control
 from gaussmix.core import kernels
@@ -59,6 +60,7 @@ MODEL_TYPES = ("EDDA", "MclustDA")
 MIN_CLASS_ROWS = 2
 
 
+@fill_doc
 class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """A classifier whose classes are Gaussian mixtures (mclust's MclustDA).
 
@@ -458,10 +460,7 @@ class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_log_proba(self, X: Any) -> FloatArray:
         """Log posterior probabilities of the classes.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -475,10 +474,7 @@ class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_proba(self, X: Any) -> FloatArray:
         """Posterior probabilities of the classes (Bayes' rule).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -491,10 +487,7 @@ class MixtureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> Any:
         """The most probable class of each row.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
+        {{predict_parameters}}
 
         Returns
         -------

@@ -11,13 +11,13 @@ Predictions are computed by the fitted :class:`gaussmix.model.MixtureModel`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from gaussmix import array_api, missing
-from gaussmix._typing import IntArray
+from gaussmix._docs import fill_doc
 from gaussmix._validation import (
     EMControl,
     check_parameters,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["NOISE_INIT_WEIGHT", "GaussianMixture", "build_fitted"]
 
 
+@fill_doc
 class GaussianMixture(MixtureEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
@@ -388,8 +389,7 @@ numpy.memmap, callable or dask.array.Array
             :data:`gaussmix.outofcore.INIT_SAMPLE_SIZE` rows; a dask array is
             fitted on its workers (docs/scale.md). From the same initial
             parameters, all give the in-memory fit.
-        y : Ignored
-            Present for API consistency.
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights. An integer weight counts its row that many
             times; a zero weight ignores the row. (With a chunk factory, the
@@ -406,30 +406,6 @@ numpy.memmap, callable or dask.array.Array
         """
         self._fit(X, sample_weight, want_labels=False)
         return self
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
-        """Fit, then return the most likely component of every row of ``X``.
-
-        The labels are those of ``fit(X).predict(X)`` whatever ``max_iter`` and
-        ``tol`` (a final E-step is run after the last M-step).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, as in :meth:`fit`.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Component labels (a lazy dask array when ``X`` is a dask array).
-        """
-        labels = self._fit(X, sample_weight, want_labels=True)
-        assert labels is not None
-        return cast("IntArray", labels)
 
     def _own_params(self) -> dict[str, Any]:
         """``get_params(deep=False)`` with the parameter names cached per class."""
@@ -486,10 +462,7 @@ numpy.memmap, callable or dask.array.Array
                 )
             source = array_source(X, weights, options)
         result = fit_mixture(source, options, self._warm())
-        if is_out_of_core(X):
-            self.n_features_in_ = result.n_features
-            if hasattr(self, "feature_names_in_"):
-                delattr(self, "feature_names_in_")
+        self._set_out_of_core_features(X, result.n_features)
         self._set_fitted(result)
         if not want_labels:
             return None
@@ -515,10 +488,8 @@ numpy.memmap, callable or dask.array.Array
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            One mini-batch (the first needs at least ``n_components`` rows).
-        y : Ignored
-            Present for API consistency.
+        {{X_partial_fit}}
+        {{y_ignored}}
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights of the batch.
 

@@ -338,17 +338,8 @@ class GMRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         Y = np.asarray(y, dtype=np.float64)
         self._y_1d = Y.ndim == 1
         Y = Y.reshape(len(Y), -1)
-        mixture = GaussianMixture(
-            n_components=self.n_components,
-            covariance_type=self.covariance_type,
-            tol=self.tol,
-            reg_covar=self.reg_covar,
-            max_iter=self.max_iter,
-            n_init=self.n_init,
-            init_params=self.init_params,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        )
+        # Every parameter of GMRegressor is one of the joint mixture's.
+        mixture = GaussianMixture(**self.get_params(deep=False))
         mixture.fit(np.hstack([X, Y]), sample_weight=sample_weight)
         self.mixture_ = mixture
         self.n_targets_ = Y.shape[1]

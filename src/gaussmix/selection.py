@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
+from gaussmix._docs import fill_doc
 from gaussmix._threads import single_threaded_blas, single_threaded_openmp
 from gaussmix._validation import (
     AUTO,
@@ -571,6 +572,7 @@ def _fit_one(
     return model, record
 
 
+@fill_doc
 class GaussianMixtureIC(DensityMixin, BaseEstimator):  # type: ignore[misc]
     """A Gaussian mixture whose K and covariance type are chosen by BIC, AIC or ICL.
 
@@ -644,10 +646,8 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-        y : Ignored
-            Present for API consistency.
+        {{X_fit}}
+        {{y_ignored}}
 
         Returns
         -------

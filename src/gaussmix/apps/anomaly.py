@@ -37,6 +37,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from gaussmix._docs import fill_doc
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.mixture import GaussianMixture
 from gaussmix.selection import select
@@ -46,6 +47,7 @@ __all__ = ["AnomalyDetector"]
 _THRESHOLDS = ("quantile", "tail")
 
 
+@fill_doc
 class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     """Density-based anomaly detector on a Gaussian mixture.
 
@@ -168,8 +170,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data, assumed (mostly) normal.
-        y : Ignored
-            Present for API consistency.
+        {{y_ignored}}
 
         Returns
         -------
@@ -229,10 +230,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     def score_samples(self, X: Any) -> FloatArray:
         """Log-density of each row under the fitted mixture (higher = more normal).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to score.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -273,10 +271,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         ``score_samples(X) - offset_`` for ``threshold='quantile'``;
         ``tail_probability(X) - false_alarm_rate`` for ``threshold='tail'``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to compare with the threshold.
+        {{predict_parameters}}
 
         Returns
         -------
@@ -290,10 +285,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> IntArray:
         """+1 for normal points, -1 for anomalies (as scikit-learn's detectors).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to label as normal or anomalous.
+        {{predict_parameters}}
 
         Returns
         -------
