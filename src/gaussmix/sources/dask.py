@@ -41,12 +41,14 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from types import NoneType
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from gaussmix._docs import fill_doc
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_2d,
@@ -73,6 +75,7 @@ from gaussmix.sources.base import (
 from gaussmix.sources.missing import log_prob_resp_with_nan
 from gaussmix.sources.missing_blocks import (
     MissingSummaryBuilder,
+    PolicySource,
     block_labels,
     finish_summary,
     fold_missing,
@@ -626,7 +629,9 @@ class DaskSource:
         return predict(self.X, params, family, owner=self.owner)
 
 
-class MissingDaskSource:
+@fill_doc
+@dataclass(eq=False)
+class MissingDaskSource(PolicySource[DaskSource]):
     """A dask array with NaN under a ``nan_policy``, summed on the workers.
 
     The first pass (:meth:`DaskSource.summarize` with the tasks of
@@ -642,25 +647,8 @@ class MissingDaskSource:
     ----------
     source : DaskSource
         The data.
-    policy : {"marginalize", "omit"}
-        The estimator's ``nan_policy``.
-    n_components : int
-        Clusters of the k-POD completion of the starts' sample.
-    warn : callable, default=None
-        Called with the message counting the rows left out.
+    {{missing_blocks_policy_params}}
     """
-
-    def __init__(
-        self,
-        source: DaskSource,
-        policy: str,
-        n_components: int,
-        warn: Callable[[str], None] | None = None,
-    ) -> None:
-        self.source = source
-        self.policy = policy
-        self.n_components = n_components
-        self.warn = warn
 
     def summarize(
         self, sample_size: int, random_state: np.random.RandomState
