@@ -316,6 +316,32 @@ def test_lazy_predictions_equal_numpy(persisted, data, noise):
         assert (got["labels"] == -1).any()
 
 
+@pytest.mark.parametrize(
+    "function", [predict, predict_proba, score_samples], ids=lambda f: f.__name__
+)
+def test_lazy_predictions_are_named_and_documented(function):
+    """Each lazy prediction has its own name, ``owner`` default and filled docstring."""
+    import inspect
+
+    name = function.__name__
+    assert function.__qualname__ == name
+    assert function.__module__ == "gaussmix.sources.dask"
+    signature = inspect.signature(function)
+    assert list(signature.parameters) == [
+        "X",
+        "params",
+        "family",
+        "owner",
+        "nan_policy",
+    ]
+    assert signature.parameters["owner"].default == name
+    assert signature.parameters["nan_policy"].default is None
+    doc = function.__doc__
+    assert "{{" not in doc
+    assert "nan_policy : " in doc
+    assert "Returns" in doc
+
+
 def test_predict_with_unknown_chunks(client, data):
     """Predictions do not need known row counts (e.g. after boolean indexing)."""
     X, _ = data

@@ -19,6 +19,7 @@ from test_architecture import SRC, _imports, _modules, import_graph
 #: Rank of each layer, from the ground up; the first matching prefix wins.
 RANKS: list[tuple[str, int]] = [
     ("gaussmix._typing", 0),
+    ("gaussmix._docs", 0),
     ("gaussmix._version", 0),
     ("gaussmix.exceptions", 0),
     ("gaussmix._threads", 0),

@@ -301,3 +301,25 @@ def test_partial_fit_without_nan_is_unchanged():
         b.partial_fit(X[lo : lo + 400])
     for attr in ("weights_", "means_", "covariances_", "lower_bounds_"):
         np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
+
+
+def test_policy_sources_share_their_fields(tmp_path):
+    """The nan_policy sources are PolicySource dataclasses, compared by identity."""
+    from gaussmix.sources.missing_blocks import PolicySource
+
+    path = tmp_path / "x.npy"
+    np.save(path, _data(n=50)[1])
+    chunked = ChunkedSource(path)
+    assert not chunked.allow_nan
+    source = MissingChunkedSource(chunked, "omit", 2)
+    assert isinstance(source, PolicySource)
+    assert chunked.allow_nan  # the wrapped source lets NaN through
+    assert (source.source, source.policy, source.n_components, source.warn) == (
+        chunked,
+        "omit",
+        2,
+        None,
+    )
+    assert source != MissingChunkedSource(chunked, "omit", 2)  # eq=False
+    assert "{{" not in (MissingChunkedSource.__doc__ or "")
+    assert "n_components : int" in (MissingChunkedSource.__doc__ or "")

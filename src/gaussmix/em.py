@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from gaussmix._docs import fill_doc, register
 from gaussmix._typing import FloatArray
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step
@@ -50,6 +51,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 IterationCallback = Callable[[int, float, float], None]
+
+register(
+    "em_online_state_batch",
+    """
+    state : OnlineState or None
+        Running statistics; None before the first batch.
+    batch : SuffStats
+        E-step statistics of one mini-batch (positive weight).
+    """,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +404,7 @@ def step_size(n_steps: int, learning_offset: float, learning_decay: float) -> fl
     return float((n_steps + learning_offset) ** (-learning_decay))
 
 
+@fill_doc
 def online_blend(
     state: OnlineState | None,
     batch: SuffStats,
@@ -410,10 +422,7 @@ def online_blend(
 
     Parameters
     ----------
-    state : OnlineState or None
-        Running statistics; None before the first batch.
-    batch : SuffStats
-        E-step statistics of one mini-batch (positive weight).
+    {{em_online_state_batch}}
     family : CovarianceFamily
         Covariance family (to recentre the running statistics).
     learning_offset, learning_decay : float
@@ -435,6 +444,7 @@ def online_blend(
     return OnlineState(running, n_steps + 1)
 
 
+@fill_doc
 def online_step(
     state: OnlineState | None,
     batch: SuffStats,
@@ -457,10 +467,7 @@ def online_step(
 
     Parameters
     ----------
-    state : OnlineState or None
-        Running statistics; None before the first batch.
-    batch : SuffStats
-        E-step statistics of one mini-batch (positive weight).
+    {{em_online_state_batch}}
     family : CovarianceFamily
         Covariance family.
     settings : OnlineSettings

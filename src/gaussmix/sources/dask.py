@@ -41,12 +41,14 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from types import NoneType
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from gaussmix._docs import fill_doc, fill_text, register
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_2d,
@@ -73,6 +75,7 @@ from gaussmix.sources.base import (
 from gaussmix.sources.missing import log_prob_resp_with_nan
 from gaussmix.sources.missing_blocks import (
     MissingSummaryBuilder,
+    PolicySource,
     block_labels,
     finish_summary,
     fold_missing,
@@ -321,7 +324,7 @@ _LOG_DENSITY, _RESP, _LABELS = 0, 1, 2
 def _predict_block(
     X: FloatArray, model: Model, output: int, nan_policy: str | None = None
 ) -> FloatArray | IntArray:
-    """One output of the exact NumPy prediction on one block (see :func:`_lazy`).
+    """One output of the exact NumPy prediction on one block (see :func:`_lazy_prediction`).
 
     With ``nan_policy``, rows with NaN are predicted from their observed
     values (labels under ``"omit"``: ``-1``).
@@ -626,7 +629,9 @@ class DaskSource:
         return predict(self.X, params, family, owner=self.owner)
 
 
-class MissingDaskSource:
+@fill_doc
+@dataclass(eq=False)
+class MissingDaskSource(PolicySource[DaskSource]):
     """A dask array with NaN under a ``nan_policy``, summed on the workers.
 
     The first pass (:meth:`DaskSource.summarize` with the tasks of
@@ -642,25 +647,8 @@ class MissingDaskSource:
     ----------
     source : DaskSource
         The data.
-    policy : {"marginalize", "omit"}
-        The estimator's ``nan_policy``.
-    n_components : int
-        Clusters of the k-POD completion of the starts' sample.
-    warn : callable, default=None
-        Called with the message counting the rows left out.
+    {{missing_blocks_policy_params}}
     """
-
-    def __init__(
-        self,
-        source: DaskSource,
-        policy: str,
-        n_components: int,
-        warn: Callable[[str], None] | None = None,
-    ) -> None:
-        self.source = source
-        self.policy = policy
-        self.n_components = n_components
-        self.warn = warn
 
     def summarize(
         self, sample_size: int, random_state: np.random.RandomState
@@ -701,118 +689,120 @@ class MissingDaskSource:
 
 
 # ------------------------------------------------------- lazy predictions
-def _lazy(
-    X: Any,
-    params: GMMParams,
-    family: CovarianceFamily,
-    owner: str,
-    output: int,
-    name: str,
-    columns: int | None,
-    dtype: Any,
-    nan_policy: str | None = None,
-) -> Any:
-    """``output`` of the prediction on every block of ``X``, as a lazy dask array."""
-    X = _as_matrix(X, owner, known_rows=False)
-    _check_model(params, int(X.shape[1]), owner)
-    token = uuid.uuid4().hex[:12]
-    model = _model_key(params, family, token)
-    out_dtype = X.dtype if dtype is None else np.dtype(dtype)
-    if columns is None:
-        shape: dict[str, Any] = {"drop_axis": 1, "meta": np.empty((0,), out_dtype)}
-    else:
-        shape = {
-            "chunks": (X.chunks[0], (columns,)),
-            "meta": np.empty((0, 0), dtype=out_dtype),
-        }
-    return X.map_blocks(
-        _predict_block,
-        model,
-        output,
-        nan_policy,
-        dtype=out_dtype,
-        name=f"gaussmix-{name}-{token}",
-        **shape,
-    )
-
-
-def predict(
-    X: Any,
-    params: GMMParams,
-    family: CovarianceFamily,
-    *,
-    owner: str = "predict",
-    nan_policy: str | None = None,
-) -> Any:
-    """Most likely component of each row of a dask array (lazy).
-
+register(
+    "dask_prediction_parameters",
+    """
     Parameters
     ----------
     X : dask.array.Array of shape (n_samples, n_features)
-        Points to label (unknown row chunk sizes are allowed).
+        Points to evaluate (unknown row chunk sizes are allowed).
     params : GMMParams
         Fitted parameters.
     family : CovarianceFamily
         Their covariance family.
-    owner : str, default="predict"
+    owner : str, default=the function's name
         Name used in error messages.
     nan_policy : {"marginalize", "omit"}, default=None
-        Rows with NaN: labelled from their observed values ("marginalize"),
-        or ``-1`` ("omit"); None: NaN is not expected.
+        Rows with NaN: predicted from their observed values (labels under
+        "omit": ``-1``); None: NaN is not expected.
+    """,
+)
+
+
+def _lazy_prediction(
+    method: str, output: int, name: str, dtype: Any, doc: str
+) -> Callable[..., Any]:
+    """The public function ``method``: one output of :func:`_predict_block`, lazily.
+
+    It maps ``output`` of the prediction over the blocks of ``X`` (graph keys
+    ``gaussmix-<name>-<token>``), in ``dtype`` (None: ``X``'s), one column per
+    component and the noise for the responsibilities; ``doc`` is its docstring.
+    """
+
+    def prediction(
+        X: Any,
+        params: GMMParams,
+        family: CovarianceFamily,
+        *,
+        owner: str = method,
+        nan_policy: str | None = None,
+    ) -> Any:
+        X = _as_matrix(X, owner, known_rows=False)
+        _check_model(params, int(X.shape[1]), owner)
+        token = uuid.uuid4().hex[:12]
+        model = _model_key(params, family, token)
+        out_dtype = X.dtype if dtype is None else np.dtype(dtype)
+        shape: dict[str, Any]
+        if output == _RESP:
+            columns = params.n_components + int(params.has_noise)
+            shape = {
+                "chunks": (X.chunks[0], (columns,)),
+                "meta": np.empty((0, 0), dtype=out_dtype),
+            }
+        else:
+            shape = {"drop_axis": 1, "meta": np.empty((0,), out_dtype)}
+        return X.map_blocks(
+            _predict_block,
+            model,
+            output,
+            nan_policy,
+            dtype=out_dtype,
+            name=f"gaussmix-{name}-{token}",
+            **shape,
+        )
+
+    prediction.__name__ = prediction.__qualname__ = method
+    prediction.__doc__ = fill_text(doc)
+    return prediction
+
+
+predict = _lazy_prediction(
+    "predict",
+    _LABELS,
+    "predict",
+    np.intp,
+    """Most likely component of each row of a dask array (lazy).
+
+    {{dask_prediction_parameters}}
 
     Returns
     -------
     dask.array.Array of shape (n_samples,)
         Component labels (``-1`` for rows most likely noise), chunked like
         ``X``'s rows.
-    """
-    return _lazy(
-        X, params, family, owner, _LABELS, "predict", None, np.intp, nan_policy
-    )
+    """,
+)
 
-
-def predict_proba(
-    X: Any,
-    params: GMMParams,
-    family: CovarianceFamily,
-    *,
-    owner: str = "predict_proba",
-    nan_policy: str | None = None,
-) -> Any:
+predict_proba = _lazy_prediction(
+    "predict_proba",
+    _RESP,
+    "proba",
+    None,
     """Posterior probability of each component for each row (lazy).
 
-    With ``nan_policy="marginalize"``, rows with NaN get the responsibilities
-    from their observed values.
+    {{dask_prediction_parameters}}
 
     Returns
     -------
     dask.array.Array of shape (n_samples, n_components [+ 1])
         Responsibilities in ``X``'s dtype; with a noise component the last
         column is the noise (as :meth:`gaussmix.GaussianMixture.predict_proba`).
-    """
-    columns = params.n_components + int(params.has_noise)
-    return _lazy(X, params, family, owner, _RESP, "proba", columns, None, nan_policy)
+    """,
+)
 
-
-def score_samples(
-    X: Any,
-    params: GMMParams,
-    family: CovarianceFamily,
-    *,
-    owner: str = "score_samples",
-    nan_policy: str | None = None,
-) -> Any:
+score_samples = _lazy_prediction(
+    "score_samples",
+    _LOG_DENSITY,
+    "score",
+    None,
     """Log of the mixture's density at each row (lazy).
 
-    With ``nan_policy="marginalize"``, rows with NaN get the log-density of
-    their observed values.
+    {{dask_prediction_parameters}}
 
     Returns
     -------
     dask.array.Array of shape (n_samples,)
         ``log p(x)`` in ``X``'s dtype (with a noise component, ``p`` includes
         its uniform density).
-    """
-    return _lazy(
-        X, params, family, owner, _LOG_DENSITY, "score", None, None, nan_policy
-    )
+    """,
+)

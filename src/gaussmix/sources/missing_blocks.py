@@ -31,10 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from gaussmix._docs import fill_doc, register
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix.core.covariance import CovarianceFamily
 from gaussmix.core.estep import e_step, estimate_log_prob_resp
@@ -59,6 +60,7 @@ __all__ = [
     "MissingChunkedSource",
     "MissingMoments",
     "MissingSummaryBuilder",
+    "PolicySource",
     "block_labels",
     "finish_summary",
     "fold_missing",
@@ -69,6 +71,18 @@ __all__ = [
 #: ``warn(message)``: how a source reports the rows it left out (the estimator's
 #: layer gives one that points the warning at the user's code).
 Warn = Callable[[str], None]
+
+register(
+    "missing_blocks_policy_params",
+    """
+    policy : {"marginalize", "omit"}
+        The estimator's ``nan_policy``.
+    n_components : int
+        Clusters of the k-POD completion of the starts' sample.
+    warn : callable, default=None
+        Called with the message counting the rows left out.
+    """,
+)
 
 
 # ------------------------------------------------------------------ rows
@@ -350,7 +364,33 @@ def finish_summary(
 
 
 # ---------------------------------------------------------------- source
-class MissingChunkedSource(NanBatchStats):
+SourceT = TypeVar("SourceT")
+
+
+@fill_doc
+@dataclass(eq=False)
+class PolicySource(Generic[SourceT]):
+    """Data with NaN read under a ``nan_policy``: the fields every such source has.
+
+    :class:`MissingChunkedSource` and
+    :class:`gaussmix.sources.dask.MissingDaskSource` wrap their data so.
+
+    Parameters
+    ----------
+    source : ChunkedSource or DaskSource
+        The data.
+    {{missing_blocks_policy_params}}
+    """
+
+    source: SourceT
+    policy: str
+    n_components: int
+    warn: Warn | None = None
+
+
+@fill_doc
+@dataclass(eq=False)
+class MissingChunkedSource(PolicySource[ChunkedSource], NanBatchStats):
     """A ``.npy`` path, memmap or chunk factory with NaN, under a ``nan_policy``.
 
     Every pass reads the chunks of the wrapped source (validated, NaN
@@ -362,26 +402,11 @@ class MissingChunkedSource(NanBatchStats):
     ----------
     source : ChunkedSource
         The data (its NaN check is switched off here).
-    policy : {"marginalize", "omit"}
-        The estimator's ``nan_policy``.
-    n_components : int
-        Clusters of the k-POD completion of the starts' sample.
-    warn : callable, default=None
-        Called with the message counting the rows left out.
+    {{missing_blocks_policy_params}}
     """
 
-    def __init__(
-        self,
-        source: ChunkedSource,
-        policy: str,
-        n_components: int,
-        warn: Warn | None = None,
-    ) -> None:
-        source.allow_nan = True
-        self.source = source
-        self.policy = policy
-        self.n_components = n_components
-        self.warn = warn
+    def __post_init__(self) -> None:
+        self.source.allow_nan = True
 
     def _kept(self) -> Iterator[tuple[FloatArray, FloatArray | None]]:
         for X, w in self.source.chunks():
