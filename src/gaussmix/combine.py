@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy.special import xlogy
 
+from gaussmix._docs import fill_doc, register
 from gaussmix._typing import FloatArray, IntArray
 
 __all__ = ["CombineResult", "combine_components", "combine_responsibilities"]
@@ -46,7 +47,16 @@ __all__ = ["CombineResult", "combine_components", "combine_responsibilities"]
 #: Largest ``|sum_k t_ik - 1|`` accepted by :func:`combine_responsibilities`.
 ROW_SUM_TOL = 1e-6
 
+register(
+    "combine_n_clusters",
+    """
+    n_clusters : int
+        Number of clusters, 1 to ``n_components``.
+    """,
+)
 
+
+@fill_doc
 @dataclass(frozen=True, eq=False)
 class CombineResult:
     """The hierarchy of clusterings made by merging a mixture's components.
@@ -125,8 +135,7 @@ class CombineResult:
 
         Parameters
         ----------
-        n_clusters : int
-            Number of clusters, 1 to ``n_components``.
+        {{combine_n_clusters}}
 
         Returns
         -------
@@ -144,8 +153,7 @@ class CombineResult:
 
         Parameters
         ----------
-        n_clusters : int
-            Number of clusters, 1 to ``n_components``.
+        {{combine_n_clusters}}
 
         Returns
         -------

@@ -32,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 from scipy import optimize, special
 
+from gaussmix._inputs import as_float64
 from gaussmix._typing import FloatArray
 from gaussmix.model import MixtureModel
 
@@ -103,13 +104,9 @@ def _values(x: Any, func: str, what: str) -> tuple[FloatArray, tuple[int, ...]]:
     """
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{func}: {what} must be numeric; got a string {x!r}.")
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{func}: {what} must be a number or an array of numbers; got "
-            f"{type(x).__name__}."
-        ) from None
+    arr = as_float64(
+        x, func, what, f"a number or an array of numbers; got {type(x).__name__}"
+    )
     if arr.ndim == 2 and arr.shape[1] == 1:
         shape: tuple[int, ...] = (arr.shape[0],)
     elif arr.ndim <= 1:
@@ -132,13 +129,12 @@ def _probabilities(p: Any, func: str) -> tuple[FloatArray, tuple[int, ...]]:
     """Probabilities as a flat float64 array in [0, 1], and their shape."""
     if isinstance(p, (str, bytes)):
         raise TypeError(f"{func}: the probabilities must be numeric; got {p!r}.")
-    try:
-        arr = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{func}: the probabilities must be a number or an array of numbers; "
-            f"got {type(p).__name__}."
-        ) from None
+    arr = as_float64(
+        p,
+        func,
+        "the probabilities",
+        f"a number or an array of numbers; got {type(p).__name__}",
+    )
     flat = arr.reshape(-1)
     bad = ~((flat >= 0.0) & (flat <= 1.0))  # NaN is bad too
     if bad.any():
@@ -352,12 +348,7 @@ def _log_density(model: Any, resolved: MixtureModel, X: Any, func: str) -> Float
     if not isinstance(model, MixtureModel) and callable(score):
         return np.asarray(score(X), dtype=np.float64)
     d = resolved.n_features
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{func}: X must be numeric, array-like of shape (n_samples, {d})."
-        ) from None
+    arr = as_float64(X, func, "X", f"numeric, array-like of shape (n_samples, {d})")
     if arr.ndim == 1 and d == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0:
@@ -426,16 +417,6 @@ def hdr_levels(model: Any, X: Any, prob: Any) -> FloatArray:
 
 
 # ---------------------------------------------------------------------- plot
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "plotting needs matplotlib: pip install 'gaussmix[plot]'"
-        ) from None
-    return plt
-
-
 def _feature_names(model: Any, d: int) -> list[str]:
     names = getattr(model, "feature_names_in_", None)
     if names is not None and len(names) == d:
@@ -521,6 +502,8 @@ def plot_hdr(
     else:
         levels = hdr_levels(model, X, probs)
         points = _plot_points(X, d)
+    from gaussmix.plotting import _pyplot  # imported when drawing, as matplotlib is
+
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(

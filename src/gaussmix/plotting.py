@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import numpy as np
 
+from gaussmix._inputs import as_float64
 from gaussmix._typing import FloatArray
 from gaussmix.core.covariance import SKLEARN_GROUP, family_names, get_family
 
@@ -199,12 +200,9 @@ def _as_points(model: Any, X: Any, func: str) -> FloatArray:
                 f"pass a frame with columns {names}."
             )
         X = X[[columns[n] for n in names]]
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{func}: X must be numeric, array-like of shape (n_samples, {d})."
-        ) from None
+    arr = as_float64(
+        X, func, "X", f"numeric, array-like of shape (n_samples, {d})", ValueError
+    )
     if arr.ndim == 1 and d == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2 or arr.shape[1] != d:
