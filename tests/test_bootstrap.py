@@ -108,7 +108,7 @@ def _full(covariances, covariance_type, n_components, n_features):
     """One model's covariances, in any storage, as ``(K, D, D)`` matrices."""
     c = np.asarray(covariances, dtype=np.float64)
     family = bootstrap_module.get_family(covariance_type)
-    code = bootstrap_module._storage_code(family)
+    code = fast_em.storage_shape(family)
     out = np.zeros((n_components, n_features, n_features))
     idx = np.arange(n_features)
     if code == 0:  # spherical (K,)

@@ -32,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 from scipy import optimize, special
 
+from gaussmix._docs import fill_doc
 from gaussmix._inputs import as_float64
 from gaussmix._typing import FloatArray
 from gaussmix.model import MixtureModel
@@ -230,6 +231,7 @@ def cdf(model: Any, x: Any) -> FloatArray:
     return np.asarray(out.reshape(shape), dtype=np.float64)
 
 
+@fill_doc
 def quantile(model: Any, p: Any) -> FloatArray:
     """Quantile function of a one-feature mixture: the inverse of :func:`cdf`.
 
@@ -244,13 +246,11 @@ def quantile(model: Any, p: Any) -> FloatArray:
     ----------
     model : fitted mixture estimator or MixtureModel
         A fitted ``GaussianMixture`` (or other gaussmix mixture) with one feature.
-    p : float or array-like
-        Probabilities in [0, 1]; 0 and 1 give ``-inf`` and ``inf``.
+    {{quantile_p}}
 
     Returns
     -------
-    ndarray
-        The quantiles, shaped as ``p`` (a 0-d array for a number).
+    {{quantile_returns}}
 
     Raises
     ------

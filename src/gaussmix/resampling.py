@@ -78,10 +78,6 @@ from gaussmix.core import fast_em, kernels
 from gaussmix.core.covariance import (
     MCLUST_GROUP,
     SKLEARN_GROUP,
-    CovarianceFamily,
-    Diag,
-    Spherical,
-    Tied,
     family_names,
     get_family,
 )
@@ -383,9 +379,9 @@ class BootstrapResult:
             return reps[:, None, :], lower[None], upper[None], estimate[None], titles
         if name == "means":
             return _by_feature(reps, lower, upper, estimate, "mean")
-        shape = _storage_code(get_family(self.covariance_type))
+        shape = fast_em.storage_shape(get_family(self.covariance_type))
         comps = [str(k) for k in range(n_components)]
-        if shape == _TIED_CODE:
+        if shape == fast_em.STORAGE_TIED:
             d = estimate.shape[0]
             idx = np.arange(d)
             titles = [[f"feature {j} variance, all comp."] for j in range(d)]
@@ -396,10 +392,10 @@ class BootstrapResult:
                 np.diagonal(estimate)[:, None],
                 titles,
             )
-        if shape == _SPHERICAL_CODE:
+        if shape == fast_em.STORAGE_SPHERICAL:
             titles = [[f"variance, comp. {k}" for k in comps]]
             return reps[:, None, :], lower[None], upper[None], estimate[None], titles
-        if shape == _DIAG_CODE:
+        if shape == fast_em.STORAGE_DIAG:
             return _by_feature(reps, lower, upper, estimate, "variance")
         idx = np.arange(estimate.shape[1])
         return _by_feature(
@@ -532,12 +528,12 @@ def _position(
         return index[0], -1, -1
     if name == "means":
         return index[0], index[1], -1
-    shape = _storage_code(get_family(covariance_type))
-    if shape == _TIED_CODE:
+    shape = fast_em.storage_shape(get_family(covariance_type))
+    if shape == fast_em.STORAGE_TIED:
         return -1, index[0], index[1]
-    if shape == _SPHERICAL_CODE:
+    if shape == fast_em.STORAGE_SPHERICAL:
         return index[0], -1, -1
-    if shape == _DIAG_CODE:
+    if shape == fast_em.STORAGE_DIAG:
         return index[0], index[1], index[1]
     return index[0], index[1], index[2]
 
@@ -623,8 +619,6 @@ def _fitted_estimator(model: Any) -> MixtureEstimator:
 
 
 # ============================================================ the refit engine
-#: Storage codes of the compiled loop (``_compiled_em.SPHERICAL`` ... ``FULL``).
-_SPHERICAL_CODE, _DIAG_CODE, _TIED_CODE, _FULL_CODE = range(4)
 #: The compiled loop's model code of each family class (its model's place in
 #: mclust's order; the univariate E and V are EII and VII).
 _ORDER: Final = list(family_names(MCLUST_GROUP))
@@ -632,42 +626,6 @@ _MODEL_CODE: Final[dict[type, int]] = {
     cls: _ORDER.index(cls.multivariate_model or cls.model)
     for cls in MCLUST_MODELS.values()
 }
-
-
-def _storage_code(family: CovarianceFamily) -> int:
-    if isinstance(family, Spherical):
-        return _SPHERICAL_CODE
-    if isinstance(family, Diag):
-        return _DIAG_CODE
-    return _TIED_CODE if isinstance(family, Tied) else _FULL_CODE
-
-
-def _to_stack(
-    a: FloatArray, code: int, n_components: int, n_features: int
-) -> FloatArray:
-    """Covariances (or factors) in the family's storage as a ``(K, D, D)`` stack."""
-    a = np.asarray(a, dtype=np.float64)
-    if code == _TIED_CODE:
-        out = np.empty((n_components, n_features, n_features))
-        out[:] = a
-        return out
-    if code == _FULL_CODE:
-        return np.array(a, order="C")
-    out = np.zeros((n_components, n_features, n_features))
-    idx = np.arange(n_features)
-    out[:, idx, idx] = a[:, None] if code == _SPHERICAL_CODE else a
-    return out
-
-
-def _from_stack(stack: FloatArray, code: int) -> FloatArray:
-    """The family's storage of a ``(K, D, D)`` stack (inverse of :func:`_to_stack`)."""
-    if code == _SPHERICAL_CODE:
-        return np.array(stack[:, 0, 0])
-    if code == _DIAG_CODE:
-        return np.array(np.diagonal(stack, axis1=1, axis2=2))
-    if code == _TIED_CODE:
-        return np.array(stack[0])
-    return np.array(stack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -740,7 +698,7 @@ class _Refitter:
         n_rows: int,
     ) -> None:
         self.family = model.family
-        self.code = _storage_code(self.family)
+        self.code = fast_em.storage_shape(self.family)
         self.params = model.params()
         self.equal_proportions = equal_proportions
         self.reg_covar = float(reg_covar)
@@ -778,8 +736,8 @@ class _Refitter:
             self.start = (
                 np.array(self.params.weights, dtype=np.float64),
                 np.array(self.params.means, dtype=np.float64, order="C"),
-                _to_stack(self.params.covariances, self.code, k, d),
-                _to_stack(self.params.precisions_cholesky, self.code, k, d),
+                fast_em.to_layout(self.params.covariances, self.code, k, d),
+                fast_em.to_layout(self.params.precisions_cholesky, self.code, k, d),
                 np.ones(d),
                 np.eye(d),
             )
@@ -885,7 +843,9 @@ class _CompiledSteps:
 
     def result(self, state: Any, n_iter: int) -> _Fit:
         weights, means, cov = state[0], state[1], state[2]
-        return _Fit(weights.copy(), means.copy(), _from_stack(cov, self.r.code), n_iter)
+        return _Fit(
+            weights.copy(), means.copy(), fast_em.from_layout(self.r.code, cov), n_iter
+        )
 
 
 class _NumpySteps:
@@ -1033,7 +993,9 @@ class _Sampler:
         weights = np.asarray(model.weights, dtype=np.float64)
         self.weights = weights / weights.sum()
         self.means = np.asarray(model.means, dtype=np.float64)
-        cov = _to_stack(model.covariances, _storage_code(model.family), k, d)
+        cov = fast_em.to_layout(
+            model.covariances, fast_em.storage_shape(model.family), k, d
+        )
         self.factors = np.linalg.cholesky(cov)
 
     def draw(
@@ -1398,9 +1360,9 @@ def _switched(means: FloatArray, model: MixtureModel) -> Any:
     Hungarian assignment decides.
     """
     k, d = np.shape(model.means)
-    precisions = _to_stack(
+    precisions = fast_em.to_layout(
         np.asarray(model.precisions, dtype=np.float64),
-        _storage_code(model.family),
+        fast_em.storage_shape(model.family),
         k,
         d,
     )

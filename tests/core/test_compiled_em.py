@@ -320,7 +320,7 @@ def test_layout_round_trip(covariance_type):
     rng = np.random.default_rng(0)
     n_components, n_features = 3, 4
     family = get_family(covariance_type)
-    code = fast_em._storage_shape(family)
+    code = fast_em.storage_shape(family)
     a = rng.uniform(1.0, 2.0, (n_components, n_features, n_features))
     stored = {
         "spherical": a[:, 0, 0],
@@ -328,7 +328,7 @@ def test_layout_round_trip(covariance_type):
         "tied": a[0],
         "full": a,
     }[covariance_type]
-    stack = fast_em._to_layout(stored, code, n_components, n_features)
+    stack = fast_em.to_layout(stored, code, n_components, n_features)
     assert stack.shape == (n_components, n_features, n_features)
     assert stack.flags.c_contiguous
     assert stack is not stored
@@ -337,4 +337,4 @@ def test_layout_round_trip(covariance_type):
     elif covariance_type != "full":
         diagonals = np.diagonal(stack, axis1=1, axis2=2)
         assert np.array_equal(stack, diagonals[:, :, None] * np.eye(n_features))
-    np.testing.assert_array_equal(fast_em._from_layout(code, stack), stored)
+    np.testing.assert_array_equal(fast_em.from_layout(code, stack), stored)

@@ -34,6 +34,10 @@ from gaussmix.core.params import GMMParams, InnerState
 from gaussmix.core.sklearn_families import Diag, Full, Spherical, Tied
 
 __all__ = [
+    "STORAGE_DIAG",
+    "STORAGE_FULL",
+    "STORAGE_SPHERICAL",
+    "STORAGE_TIED",
     "USE_COMPILED",
     "CellTerms",
     "CompiledRun",
@@ -41,6 +45,9 @@ __all__ = [
     "compiled_em",
     "eligible",
     "first_step_log_likelihood",
+    "from_layout",
+    "storage_shape",
+    "to_layout",
 ]
 
 #: Whether EM runs go to the compiled loop where they can (see the module
@@ -130,19 +137,19 @@ def eligible(
 
 
 #: The loop's storage shapes (``_compiled_em.SPHERICAL`` ... ``FULL``).
-_SPHERICAL, _DIAG, _TIED, _FULL = range(4)
+STORAGE_SPHERICAL, STORAGE_DIAG, STORAGE_TIED, STORAGE_FULL = range(4)
 
 
-def _storage_shape(family: CovarianceFamily) -> int:
+def storage_shape(family: CovarianceFamily) -> int:
     """The loop's code of the family's storage shape."""
     if isinstance(family, Spherical):
-        return _SPHERICAL
+        return STORAGE_SPHERICAL
     if isinstance(family, Diag):
-        return _DIAG
-    return _TIED if isinstance(family, Tied) else _FULL
+        return STORAGE_DIAG
+    return STORAGE_TIED if isinstance(family, Tied) else STORAGE_FULL
 
 
-def _to_layout(
+def to_layout(
     a: FloatArray, code_shape: int, n_components: int, n_features: int
 ) -> FloatArray:
     """Covariances (or factors) in the family's shape as a ``(K, D, D)`` stack.
@@ -151,27 +158,27 @@ def _to_layout(
     on the diagonals, ``K`` copies of a tied matrix.
     """
     a = np.asarray(a, dtype=np.float64)
-    if code_shape == _TIED:
+    if code_shape == STORAGE_TIED:
         out = np.empty((n_components, n_features, n_features))
         out[:] = a
         return out
-    if code_shape == _FULL:
+    if code_shape == STORAGE_FULL:
         return np.array(a, order="C")
     out = np.zeros((n_components, n_features, n_features))
     idx = np.arange(n_features)
-    out[:, idx, idx] = a[:, None] if code_shape == _SPHERICAL else a
+    out[:, idx, idx] = a[:, None] if code_shape == STORAGE_SPHERICAL else a
     return out
 
 
-def _from_layout(code_shape: int, cov: FloatArray) -> FloatArray:
-    """The family's shape of a ``(K, D, D)`` stack (inverse of :func:`_to_layout`)."""
-    if code_shape == _SPHERICAL:
+def from_layout(code_shape: int, cov: FloatArray) -> FloatArray:
+    """The family's shape of a ``(K, D, D)`` stack (inverse of :func:`to_layout`)."""
+    if code_shape == STORAGE_SPHERICAL:
         return np.array(cov[:, 0, 0])
-    if code_shape == _DIAG:
+    if code_shape == STORAGE_DIAG:
         return np.array(np.diagonal(cov, axis1=1, axis2=2))
-    if code_shape == _TIED:
+    if code_shape == STORAGE_TIED:
         return np.array(cov[0])
-    return cov
+    return np.array(cov)
 
 
 def compiled_em(
@@ -197,10 +204,10 @@ def compiled_em(
     if module is None:
         return None
     model = _MODEL_OF[type(family)]
-    code_shape = _storage_shape(family)
+    code_shape = storage_shape(family)
     n_components, n_features = params.means.shape
-    cov = _to_layout(params.covariances, code_shape, n_components, n_features)
-    pc = _to_layout(params.precisions_cholesky, code_shape, n_components, n_features)
+    cov = to_layout(params.covariances, code_shape, n_components, n_features)
+    pc = to_layout(params.precisions_cholesky, code_shape, n_components, n_features)
     carries_shape = model in module.CARRIES_SHAPE
     carries_orientation = model in module.CARRIES_ORIENTATION
     shape, orientation = _inner_start(
@@ -250,7 +257,7 @@ def _params_of(
 ) -> GMMParams:
     """The loop's state as the family's parameters (its shapes, its factors)."""
     weights, means, cov, _, shape, orientation = state
-    covariances = _from_layout(_storage_shape(family), cov)
+    covariances = from_layout(storage_shape(family), cov)
     factors, _ = family.precisions_cholesky(covariances)
     inner = None
     carries_shape = model in module.CARRIES_SHAPE
@@ -382,7 +389,7 @@ def _whole_cell(
     """``_compiled_em.whole_cell`` on contiguous float64 data and int64 labels."""
     found: tuple[Any, ...] = module.whole_cell(
         model,
-        _storage_shape(family),
+        storage_shape(family),
         np.ascontiguousarray(X),
         np.ascontiguousarray(labels, dtype=np.int64),
         int(n_components),
