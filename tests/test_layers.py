@@ -20,6 +20,8 @@ from test_architecture import SRC, _imports, _modules, import_graph
 RANKS: list[tuple[str, int]] = [
     ("gaussmix._typing", 0),
     ("gaussmix._docs", 0),
+    ("gaussmix._inputs", 0),
+    ("gaussmix._mpl", 0),
     ("gaussmix._version", 0),
     ("gaussmix.exceptions", 0),
     ("gaussmix._threads", 0),

@@ -34,6 +34,7 @@ from scipy import optimize, special
 
 from gaussmix._docs import fill_doc
 from gaussmix._inputs import as_float64
+from gaussmix._mpl import pyplot
 from gaussmix._typing import FloatArray
 from gaussmix.model import MixtureModel
 
@@ -502,9 +503,8 @@ def plot_hdr(
     else:
         levels = hdr_levels(model, X, probs)
         points = _plot_points(X, d)
-    from gaussmix.plotting import _pyplot  # imported when drawing, as matplotlib is
 
-    plt = _pyplot()
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(
             figsize=(7.0, 4.5) if d == 1 else (6.5, 5.5), layout="constrained"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 import numpy as np
 
 from gaussmix._inputs import as_float64
+from gaussmix._mpl import pyplot
 from gaussmix._typing import FloatArray
 from gaussmix.core.covariance import SKLEARN_GROUP, family_names, get_family
 
@@ -87,16 +88,6 @@ Dim: TypeAlias = int | str
 
 
 # ---------------------------------------------------------------- helpers
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "plotting needs matplotlib: pip install 'gaussmix[plot]'"
-        ) from None
-    return plt
-
-
 def _check_fitted(model: Any) -> None:
     from sklearn.utils.validation import check_is_fitted
 
@@ -245,7 +236,7 @@ def _dense_covariances(model: Any) -> FloatArray:
 
 
 def _colors(n: int) -> list[Any]:
-    plt = _pyplot()
+    plt = pyplot()
     if n <= 10:
         cmap = plt.get_cmap("tab10")
         return [cmap(k) for k in range(n)]
@@ -302,7 +293,7 @@ def _noise_legend(
 def _new_axes(ax: Any, figsize: tuple[float, float] = (6.0, 5.0)) -> Any:
     if ax is not None:
         return ax
-    plt = _pyplot()
+    plt = pyplot()
     _, new = plt.subplots(figsize=figsize, layout="constrained")
     return new
 
@@ -567,7 +558,7 @@ def plot_clusters(
     >>> len(drawn["ellipses"])
     9
     """
-    _pyplot()
+    pyplot()
     _check_fitted(model)
     std = _check_n_std(n_std, "plot_clusters")
     if dims is not None and features is not None:
@@ -661,7 +652,7 @@ def plot_pairs(
         For unknown or repeated features, too many features, a non-empty
         ``fig``, or ``X`` whose number of features differs from the model's.
     """
-    _pyplot()
+    pyplot()
     _check_fitted(model)
     std = _check_n_std(n_std, "plot_pairs")
     return _pairs(model, X, features, std, fig, "plot_pairs")
@@ -676,7 +667,7 @@ def _pairs(
     func: str,
 ) -> dict[str, Any]:
     """The pairs grid of :func:`plot_pairs`; ``func`` names the caller in errors."""
-    plt = _pyplot()
+    plt = pyplot()
     d_model = _n_features(model)
     if features is None:
         if d_model > MAX_PAIR_FEATURES:
@@ -833,7 +824,7 @@ def plot_uncertainty(
         For a one-feature model, bad ``dims`` or ``n_std``, or ``X`` whose
         number of features differs from the model's.
     """
-    _pyplot()
+    pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Ellipse
 
@@ -955,7 +946,7 @@ def plot_density_1d(
     ValueError
         For a model with more than one feature, ``n_points < 2``, or bad ``X``.
     """
-    _pyplot()
+    pyplot()
     _check_fitted(model)
     _require_features(
         model,
@@ -1108,7 +1099,7 @@ def plot_log_density(
     ValueError
         For a model without exactly two features, a bad ``grid``, or bad ``X``.
     """
-    _pyplot()
+    pyplot()
     from matplotlib.ticker import MaxNLocator
 
     _check_fitted(model)
@@ -1185,7 +1176,7 @@ def plot_density_surface(
         For a model without exactly two features, a bad ``grid``, or an ``ax``
         that is not 3-D.
     """
-    plt = _pyplot()
+    plt = pyplot()
     _check_fitted(model)
     _require_features(
         model,
@@ -1274,7 +1265,7 @@ def plot_model_selection(
         For an unknown criterion, a table without the needed columns, an empty
         table, a criterion for which every fit failed, or a non-empty ``fig``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     if isinstance(criteria, str):
@@ -1411,7 +1402,7 @@ def plot_convergence(model: GaussianMixture, *, ax: Any = None) -> dict[str, Any
     ValueError
         If the model has no ``lower_bounds_`` trace.
     """
-    _pyplot()
+    pyplot()
     from matplotlib.ticker import MaxNLocator
 
     _check_fitted(model)

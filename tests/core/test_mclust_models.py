@@ -686,7 +686,7 @@ def test_pair_angle_is_a_minimum_of_the_pair_objective(exponent, seed):
     its derivative there, by central differences); numba compiles the same
     function (``_compiled.pair_angle``), which must return the same angle.
     """
-    from gaussmix.core.mclust_models import _pair_angle, _pair_terms
+    from gaussmix.core.pair_rotation import pair_angle, pair_terms
 
     rng = np.random.default_rng(seed)
     n_components = 2 + seed % 4
@@ -698,10 +698,10 @@ def test_pair_angle_is_a_minimum_of_the_pair_objective(exponent, seed):
         list(rng.uniform(1.0, 10.0, n_components)),
     ]
     floor = 1e-12
-    phi = _pair_angle(rows, floor, exponent)
+    phi = pair_angle(rows, floor, exponent)
 
     def objective(angle: float) -> float:
-        return _pair_terms(angle, rows, floor, exponent)[0]
+        return pair_terms(angle, rows, floor, exponent)[0]
 
     h = 1e-4
     f = objective(phi)

@@ -43,7 +43,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from gaussmix._typing import FloatArray
-from gaussmix.core import mclust_models
+from gaussmix.core import pair_rotation
 
 __all__ = [
     "NON_FINITE_OBJECTIVE",
@@ -249,9 +249,9 @@ def small_eigh(a: FloatArray) -> tuple[FloatArray, FloatArray, bool]:
 
 
 #: The Newton iteration on one pair's angle: the NumPy path's Python functions
-#: (:func:`gaussmix.core.mclust_models._pair_angle`), compiled.
-register_jitable(cache=True, nogil=True)(mclust_models._pair_terms)
-pair_angle = numba.njit(cache=True, nogil=True)(mclust_models._pair_angle)
+#: (:func:`gaussmix.core.pair_rotation.pair_angle`), compiled.
+register_jitable(cache=True, nogil=True)(pair_rotation.pair_terms)
+pair_angle = numba.njit(cache=True, nogil=True)(pair_rotation.pair_angle)
 
 
 @numba.njit(cache=True, nogil=True)
