@@ -304,6 +304,22 @@ def _blobs(dtype_name: str, n: int = 300) -> np.ndarray:
     return X.astype(dtype_name)
 
 
+class _Sorted:
+    """A fit's attributes with its components sorted by their first mean.
+
+    Only the final bound is kept: two starts that reach the same optimum have
+    other bounds on the way.
+    """
+
+    def __init__(self, fitted: Any) -> None:
+        order = np.argsort(_to_numpy(fitted.means_)[:, 0])
+        self.n_iter_ = fitted.n_iter_
+        self.converged_ = fitted.converged_
+        self.lower_bounds_ = np.asarray(fitted.lower_bounds_, dtype=np.float64)[-1:]
+        for attr in FITTED:
+            setattr(self, attr, _to_numpy(getattr(fitted, attr))[order])
+
+
 def _assert_same_fit(
     ours: Any, reference: Any, dtype_name: str, rtol: float | None = None
 ) -> None:
@@ -383,7 +399,10 @@ def test_sample_weight_n_init_and_warm_start(namespace, device_name):
                 reference.score(X, sample_weight=w),
                 rtol=1e-12,
             )
-        _assert_same_fit(ours, reference, "float64")
+        # The three starts reach the same optimum with the components in other
+        # orders and bounds equal to rounding: which one wins depends on the last
+        # bit (BLAS threads, compiled kernels), so the fits are compared up to order.
+        _assert_same_fit(_Sorted(ours), _Sorted(reference), "float64")
     # Integer weights are repetitions (from the same given start).
     start = GaussianMixture(3, random_state=0, max_iter=0).fit(X)
     given = {
