@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from gaussmix._docs import fill_doc, fill_text, register
+from gaussmix._docs import fill_doc, register
 from gaussmix._typing import FloatArray, IntArray
 from gaussmix._validation import (
     check_2d,
@@ -324,7 +324,7 @@ _LOG_DENSITY, _RESP, _LABELS = 0, 1, 2
 def _predict_block(
     X: FloatArray, model: Model, output: int, nan_policy: str | None = None
 ) -> FloatArray | IntArray:
-    """One output of the exact NumPy prediction on one block (see :func:`_lazy_prediction`).
+    """One output of the exact NumPy prediction on one block (see :func:`_lazy`).
 
     With ``nan_policy``, rows with NaN are predicted from their observed
     values (labels under ``"omit"``: ``-1``).
@@ -709,58 +709,58 @@ register(
 )
 
 
-def _lazy_prediction(
-    method: str, output: int, name: str, dtype: Any, doc: str
-) -> Callable[..., Any]:
-    """The public function ``method``: one output of :func:`_predict_block`, lazily.
+#: The graph-key name of each output.
+_GRAPH_NAMES: Final = {_LABELS: "predict", _RESP: "proba", _LOG_DENSITY: "score"}
 
-    It maps ``output`` of the prediction over the blocks of ``X`` (graph keys
-    ``gaussmix-<name>-<token>``), in ``dtype`` (None: ``X``'s), one column per
-    component and the noise for the responsibilities; ``doc`` is its docstring.
+
+def _lazy(
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    owner: str,
+    output: int,
+    dtype: Any,
+    nan_policy: str | None,
+) -> Any:
+    """``output`` of :func:`_predict_block` on every block of ``X``, as a lazy dask array.
+
+    In ``dtype`` (None: ``X``'s); the responsibilities have one column per
+    component and one for the noise. Graph keys are ``gaussmix-<name>-<token>``.
     """
-
-    def prediction(
-        X: Any,
-        params: GMMParams,
-        family: CovarianceFamily,
-        *,
-        owner: str = method,
-        nan_policy: str | None = None,
-    ) -> Any:
-        X = _as_matrix(X, owner, known_rows=False)
-        _check_model(params, int(X.shape[1]), owner)
-        token = uuid.uuid4().hex[:12]
-        model = _model_key(params, family, token)
-        out_dtype = X.dtype if dtype is None else np.dtype(dtype)
-        shape: dict[str, Any]
-        if output == _RESP:
-            columns = params.n_components + int(params.has_noise)
-            shape = {
-                "chunks": (X.chunks[0], (columns,)),
-                "meta": np.empty((0, 0), dtype=out_dtype),
-            }
-        else:
-            shape = {"drop_axis": 1, "meta": np.empty((0,), out_dtype)}
-        return X.map_blocks(
-            _predict_block,
-            model,
-            output,
-            nan_policy,
-            dtype=out_dtype,
-            name=f"gaussmix-{name}-{token}",
-            **shape,
-        )
-
-    prediction.__name__ = prediction.__qualname__ = method
-    prediction.__doc__ = fill_text(doc)
-    return prediction
+    X = _as_matrix(X, owner, known_rows=False)
+    _check_model(params, int(X.shape[1]), owner)
+    token = uuid.uuid4().hex[:12]
+    model = _model_key(params, family, token)
+    out_dtype = X.dtype if dtype is None else np.dtype(dtype)
+    shape: dict[str, Any]
+    if output == _RESP:
+        columns = params.n_components + int(params.has_noise)
+        shape = {
+            "chunks": (X.chunks[0], (columns,)),
+            "meta": np.empty((0, 0), dtype=out_dtype),
+        }
+    else:
+        shape = {"drop_axis": 1, "meta": np.empty((0,), out_dtype)}
+    return X.map_blocks(
+        _predict_block,
+        model,
+        output,
+        nan_policy,
+        dtype=out_dtype,
+        name=f"gaussmix-{_GRAPH_NAMES[output]}-{token}",
+        **shape,
+    )
 
 
-predict = _lazy_prediction(
-    "predict",
-    _LABELS,
-    "predict",
-    np.intp,
+@fill_doc
+def predict(
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    owner: str = "predict",
+    nan_policy: str | None = None,
+) -> Any:
     """Most likely component of each row of a dask array (lazy).
 
     {{dask_prediction_parameters}}
@@ -770,14 +770,19 @@ predict = _lazy_prediction(
     dask.array.Array of shape (n_samples,)
         Component labels (``-1`` for rows most likely noise), chunked like
         ``X``'s rows.
-    """,
-)
+    """
+    return _lazy(X, params, family, owner, _LABELS, np.intp, nan_policy)
 
-predict_proba = _lazy_prediction(
-    "predict_proba",
-    _RESP,
-    "proba",
-    None,
+
+@fill_doc
+def predict_proba(
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    owner: str = "predict_proba",
+    nan_policy: str | None = None,
+) -> Any:
     """Posterior probability of each component for each row (lazy).
 
     {{dask_prediction_parameters}}
@@ -787,14 +792,19 @@ predict_proba = _lazy_prediction(
     dask.array.Array of shape (n_samples, n_components [+ 1])
         Responsibilities in ``X``'s dtype; with a noise component the last
         column is the noise (as :meth:`gaussmix.GaussianMixture.predict_proba`).
-    """,
-)
+    """
+    return _lazy(X, params, family, owner, _RESP, None, nan_policy)
 
-score_samples = _lazy_prediction(
-    "score_samples",
-    _LOG_DENSITY,
-    "score",
-    None,
+
+@fill_doc
+def score_samples(
+    X: Any,
+    params: GMMParams,
+    family: CovarianceFamily,
+    *,
+    owner: str = "score_samples",
+    nan_policy: str | None = None,
+) -> Any:
     """Log of the mixture's density at each row (lazy).
 
     {{dask_prediction_parameters}}
@@ -804,5 +814,5 @@ score_samples = _lazy_prediction(
     dask.array.Array of shape (n_samples,)
         ``log p(x)`` in ``X``'s dtype (with a noise component, ``p`` includes
         its uniform density).
-    """,
-)
+    """
+    return _lazy(X, params, family, owner, _LOG_DENSITY, None, nan_policy)
