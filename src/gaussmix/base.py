@@ -13,6 +13,7 @@ subclasses it, fits through :mod:`gaussmix.fitting`, and writes its result with
 from __future__ import annotations
 
 import threading
+from abc import ABCMeta, abstractmethod
 from typing import Any, Final, cast
 
 import numpy as np
@@ -55,7 +56,7 @@ _NOISE_ATTRIBUTES: Final = (
 
 
 @fill_doc
-class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
+class MixtureEstimator(DensityMixin, BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     """Base class of gaussmix's mixture estimators: predictions of a fitted model.
 
     Subclasses define the constructor (scikit-learn's parameters, among them
@@ -163,9 +164,13 @@ class MixtureEstimator(DensityMixin, BaseEstimator):  # type: ignore[misc]
         )
 
     # ------------------------------------------------------------------- fit
+    @abstractmethod
     def _fit(self, X: Any, sample_weight: Any, *, want_labels: bool) -> Any:
-        """Fit to ``X``; return the labels of its rows with ``want_labels``, else None."""
-        raise NotImplementedError
+        """Fit to ``X``; return the labels of its rows with ``want_labels``, else None.
+
+        Each subclass defines its fit here (scikit-learn's ``BaseMixture`` holds
+        ``fit_predict`` over an abstract fit the same way).
+        """
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> IntArray:
         """Fit, then return the most likely component of every row of ``X``.
